@@ -1,0 +1,64 @@
+//! Writing the expansions. Each is a handful of items that call the
+//! generic helpers of `pdk::__private`.
+
+use proc_macro2::{Span, TokenStream};
+use quote::quote;
+use syn::Ident;
+
+use crate::model::{Connector, Export};
+
+/// `#[connector]`: the struct, plus its `ConnectorType` impl (name and the
+/// sides found by probing its trait impls).
+pub fn connector(model: &Connector) -> TokenStream {
+    let Connector { item, name } = model;
+    let ident = &item.ident;
+    quote! {
+        #item
+
+        impl ::pdk::__private::ConnectorType for #ident {
+            const NAME: &'static str = #name;
+
+            fn source_fns() -> ::core::option::Option<::pdk::__private::SourceFns<Self>> {
+                use ::pdk::__private::{HasSource as _, NoSource as _};
+                (&::pdk::__private::Probe::<Self>::new()).source_fns()
+            }
+
+            fn sink_fns() -> ::core::option::Option<::pdk::__private::SinkFns<Self>> {
+                use ::pdk::__private::{HasSink as _, NoSink as _};
+                (&::pdk::__private::Probe::<Self>::new()).sink_fns()
+            }
+        }
+    }
+}
+
+/// `#[pdk_export]`: the module, with the plugin description and the
+/// exported library header added inside it.
+pub fn export(model: &Export) -> TokenStream {
+    let Export { module, connectors } = model;
+    let header = Ident::new(
+        &abi_stable_shared::mangled_root_module_loader_name(),
+        Span::call_site(),
+    );
+    let generated = quote! {
+        const _: () = {
+            struct PdkPlugin;
+
+            impl ::pdk::__private::Plugin for PdkPlugin {
+                const NAME: &'static str = ::core::env!("CARGO_PKG_NAME");
+                const VERSION: &'static str = ::core::env!("CARGO_PKG_VERSION");
+                const CONNECTORS: &'static [::pdk::__private::ConnectorEntry] = &[
+                    #(::pdk::__private::ConnectorEntry::of::<#connectors>(),)*
+                ];
+            }
+
+            #[unsafe(no_mangle)]
+            pub static #header: ::pdk::__private::PluginHeader =
+                ::pdk::__private::lib_header::<PdkPlugin>();
+        };
+    };
+    let mut module = module.clone();
+    if let Some((_, items)) = &mut module.content {
+        items.push(syn::Item::Verbatim(generated));
+    }
+    quote!(#module)
+}

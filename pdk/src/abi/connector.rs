@@ -1,0 +1,155 @@
+//! The C-ABI form of a connector instance and of what it exchanges.
+//!
+//! The runtime holds a [`BoxedRawConnector`]; the plugin implements
+//! [`RawConnector`] once, generically, in [`crate::export`]. New methods go
+//! after the last one, so older plugins keep loading (abi_stable checks the
+//! prefix of the vtable).
+
+// The `#[sabi_trait]` expansion (abi_stable 0.11.3, pinned) nests impls in
+// a const and contains items that clippy flags; neither is ours to change.
+#![allow(non_local_definitions, clippy::ptr_as_ptr, clippy::used_underscore_items)]
+
+use abi_stable::sabi_trait;
+use abi_stable::std_types::{RBox, RResult, RString, RVec};
+use abi_stable::StableAbi;
+use async_ffi::BorrowingFfiFuture;
+
+use super::error::PdkError;
+use super::value::PdkValue;
+use crate::connector::{EventId, SinkReply};
+
+/// A future returned across the boundary, borrowing the connector.
+pub type FfiResultFuture<'a, T> = BorrowingFfiFuture<'a, RResult<T, PdkError>>;
+
+/// One of the lifecycle hooks of [`crate::Connector`].
+#[repr(u8)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, StableAbi)]
+pub enum LifecycleHook {
+    /// [`crate::Connector::on_start`]
+    Start,
+    /// [`crate::Connector::on_pause`]
+    Pause,
+    /// [`crate::Connector::on_resume`]
+    Resume,
+    /// [`crate::Connector::on_drain`]
+    Drain,
+    /// [`crate::Connector::on_stop`]
+    Stop,
+}
+
+impl LifecycleHook {
+    /// The name of the author's method, for messages.
+    #[must_use]
+    pub fn method_name(self) -> &'static str {
+        match self {
+            Self::Start => "on_start",
+            Self::Pause => "on_pause",
+            Self::Resume => "on_resume",
+            Self::Drain => "on_drain",
+            Self::Stop => "on_stop",
+        }
+    }
+}
+
+/// The C-ABI form of [`crate::SourceReply`].
+#[repr(C)]
+#[derive(Debug, Clone, PartialEq, StableAbi)]
+pub enum FfiSourceReply {
+    /// [`crate::SourceReply::Data`]
+    Data {
+        /// The payload.
+        data: PdkValue,
+        /// The stream.
+        stream: u64,
+    },
+    /// [`crate::SourceReply::Bytes`]
+    Bytes {
+        /// The raw payload.
+        data: RVec<u8>,
+        /// The stream.
+        stream: u64,
+    },
+    /// [`crate::SourceReply::StreamStarted`]
+    StreamStarted(u64),
+    /// [`crate::SourceReply::StreamEnded`]
+    StreamEnded(u64),
+    /// [`crate::SourceReply::Empty`]
+    Empty(u64),
+    /// [`crate::SourceReply::Finished`]
+    Finished,
+}
+
+/// The C-ABI form of [`crate::Event`].
+#[repr(C)]
+#[derive(Debug, Clone, PartialEq, StableAbi)]
+pub struct FfiEvent {
+    /// Where the event came from.
+    pub id: EventId,
+    /// Ingest time in nanoseconds since the Unix epoch.
+    pub ingest_ns: u64,
+    /// The payload.
+    pub data: PdkValue,
+}
+
+/// What the runtime learns about a connector type before creating one.
+#[repr(C)]
+#[derive(Debug, Clone, PartialEq, Eq, StableAbi)]
+pub struct ConnectorTypeInfo {
+    /// The connector type name used in flow files.
+    pub name: RString,
+    /// Whether it has a source side.
+    pub source: bool,
+    /// Whether it has a sink side.
+    pub sink: bool,
+}
+
+/// A connector instance, as the runtime drives it. The runtime awaits each
+/// returned future (or drops it) before the next call.
+#[sabi_trait]
+pub trait RawConnector: Send {
+    /// [`crate::Connector::connect`]
+    fn connect(&mut self, overall: u64, since_success: u64) -> FfiResultFuture<'_, bool>;
+
+    /// One of the lifecycle hooks.
+    fn lifecycle(&mut self, hook: LifecycleHook) -> FfiResultFuture<'_, ()>;
+
+    /// [`crate::Source::pull_data`]
+    fn pull_data(&mut self, pull_id: u64) -> FfiResultFuture<'_, FfiSourceReply>;
+
+    /// [`crate::Source::is_transactional`]
+    fn is_transactional(&self) -> bool;
+
+    /// [`crate::Source::ack`]
+    fn ack(&mut self, stream: u64, pull_id: u64) -> FfiResultFuture<'_, ()>;
+
+    /// [`crate::Source::fail`]
+    fn fail(&mut self, stream: u64, pull_id: u64) -> FfiResultFuture<'_, ()>;
+
+    /// [`crate::Sink::on_event`]
+    #[sabi(last_prefix_field)]
+    fn on_event(&mut self, event: FfiEvent) -> FfiResultFuture<'_, SinkReply>;
+}
+
+/// A connector instance behind the boundary.
+pub type BoxedRawConnector = RawConnector_TO<'static, RBox<()>>;
+
+/// The runtime's side of [`crate::ConnectionLostNotifier`].
+#[sabi_trait]
+pub trait RawNotifier: Clone + Send + Sync {
+    /// The connector lost its connection; the runtime will reconnect it.
+    #[sabi(last_prefix_field)]
+    fn connection_lost(&self);
+}
+
+/// A notifier behind the boundary.
+pub type BoxedRawNotifier = RawNotifier_TO<'static, RBox<()>>;
+
+/// What the runtime hands a plugin when it creates a connector.
+#[repr(C)]
+#[derive(StableAbi)]
+pub struct FfiConnectorContext {
+    /// The connector's id in the flow.
+    pub alias: RString,
+    /// Reports a lost connection.
+    pub notifier: BoxedRawNotifier,
+}

@@ -1,0 +1,59 @@
+//! The root module every plugin exports, and the metadata it carries.
+//!
+//! abi_stable checks the layout of [`PluginModule`] (and of every type it
+//! reaches) and the interface version (this crate's version) before the
+//! runtime calls a single function of a plugin.
+
+use abi_stable::library::RootModule;
+use abi_stable::package_version_strings;
+use abi_stable::sabi_types::VersionStrings;
+use abi_stable::std_types::{RResult, RStr, RVec};
+use abi_stable::StableAbi;
+
+use super::connector::{BoxedRawConnector, ConnectorTypeInfo, FfiConnectorContext};
+use super::error::PdkError;
+use super::host::HostServices;
+use super::value::PdkValue;
+
+/// Who built a plugin, and with what.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, StableAbi)]
+pub struct PluginMetadata {
+    /// The plugin crate's package name.
+    pub name: RStr<'static>,
+    /// The plugin crate's package version.
+    pub version: RStr<'static>,
+    /// The version of `pdk` the plugin was built with.
+    pub pdk_version: RStr<'static>,
+    /// The `rustc --version` line of the compiler that built it.
+    pub rustc_version: RStr<'static>,
+}
+
+/// The root module of a plugin library.
+#[repr(C)]
+#[derive(StableAbi)]
+#[sabi(kind(Prefix(prefix_ref = PluginModuleRef)))]
+#[sabi(missing_field(panic))]
+pub struct PluginModule {
+    /// Who built the plugin, and with what.
+    pub metadata: extern "C" fn() -> PluginMetadata,
+    /// Installs the runtime's services; called once, right after loading.
+    pub install_host: extern "C" fn(host: HostServices),
+    /// The connector types the plugin exports.
+    pub connector_types: extern "C" fn() -> RVec<ConnectorTypeInfo>,
+    /// Creates a connector of the named type from its configuration.
+    #[sabi(last_prefix_field)]
+    pub create_connector: extern "C" fn(
+        type_name: RStr<'_>,
+        ctx: FfiConnectorContext,
+        config: PdkValue,
+    ) -> RResult<BoxedRawConnector, PdkError>,
+}
+
+impl RootModule for PluginModuleRef {
+    abi_stable::declare_root_module_statics! {PluginModuleRef}
+
+    const BASE_NAME: &'static str = "pdk_plugin";
+    const NAME: &'static str = "pdk plugin";
+    const VERSION_STRINGS: VersionStrings = package_version_strings!();
+}

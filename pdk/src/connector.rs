@@ -1,0 +1,233 @@
+//! The connector model: what an author implements.
+//!
+//! A connector is an ordinary struct with `#[connector(name = "...")]` on it
+//! and an `impl` of [`Connector`]. It gains a source side by implementing
+//! [`Source`] and a sink side by implementing [`Sink`]; the macros notice
+//! which ones exist. Every method is an ordinary `async fn`; the ones an
+//! author does not write have the defaults documented here.
+
+use std::future::Future;
+
+use serde::de::DeserializeOwned;
+
+use crate::context::ConnectorContext;
+use crate::{Result, Value};
+
+/// Which connection attempt this is, counted since the connector was
+/// created (`1` for the first) and since the last success.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attempt {
+    /// Attempts since the connector was created, including this one.
+    pub overall: u64,
+    /// Attempts since the last successful connect, including this one.
+    pub since_success: u64,
+}
+
+impl Attempt {
+    /// `true` on the very first attempt.
+    #[must_use]
+    pub fn is_first(&self) -> bool {
+        self.overall == 1
+    }
+}
+
+/// The core of every connector: construction from its configuration,
+/// connecting, and the lifecycle hooks.
+///
+/// The runtime calls the hooks in this order: [`Connector::connect`]
+/// (again after a lost connection), [`Connector::on_start`], then any
+/// number of [`Connector::on_pause`] / [`Connector::on_resume`] pairs,
+/// [`Connector::on_drain`] once no more events will come, and
+/// [`Connector::on_stop`] last.
+pub trait Connector: Sized + Send + 'static {
+    /// The configuration, deserialized from the flow file's `config` table.
+    /// Use [`crate::NoConfig`] for a connector that takes none.
+    type Config: DeserializeOwned;
+
+    /// Creates the connector from its configuration. Called once, before
+    /// the flow starts; an error here stops the flow from starting.
+    ///
+    /// # Errors
+    /// When the configuration is valid for serde but not for the connector.
+    fn new(config: Self::Config, ctx: &ConnectorContext) -> Result<Self>;
+
+    /// Connects to the outside world. `Ok(false)` means "not now, try
+    /// again later"; the runtime retries with backoff. Default: `Ok(true)`.
+    fn connect(
+        &mut self,
+        ctx: &ConnectorContext,
+        attempt: &Attempt,
+    ) -> impl Future<Output = Result<bool>> + Send {
+        let _ = (ctx, attempt);
+        async { Ok(true) }
+    }
+
+    /// Called once after the first successful connect. Default: nothing.
+    fn on_start(&mut self, ctx: &ConnectorContext) -> impl Future<Output = Result<()>> + Send {
+        let _ = ctx;
+        async { Ok(()) }
+    }
+
+    /// The flow is paused: stop producing until [`Connector::on_resume`].
+    /// Default: nothing.
+    fn on_pause(&mut self, ctx: &ConnectorContext) -> impl Future<Output = Result<()>> + Send {
+        let _ = ctx;
+        async { Ok(()) }
+    }
+
+    /// The flow resumes after [`Connector::on_pause`]. Default: nothing.
+    fn on_resume(&mut self, ctx: &ConnectorContext) -> impl Future<Output = Result<()>> + Send {
+        let _ = ctx;
+        async { Ok(()) }
+    }
+
+    /// No more events will arrive or be pulled; flush what is buffered.
+    /// Default: nothing.
+    fn on_drain(&mut self, ctx: &ConnectorContext) -> impl Future<Output = Result<()>> + Send {
+        let _ = ctx;
+        async { Ok(()) }
+    }
+
+    /// The last call: release resources. Default: nothing.
+    fn on_stop(&mut self, ctx: &ConnectorContext) -> impl Future<Output = Result<()>> + Send {
+        let _ = ctx;
+        async { Ok(()) }
+    }
+}
+
+/// The source side: a connector that produces events.
+pub trait Source: Connector {
+    /// Produces the next piece of data. `pull_id` numbers the pulls of this
+    /// connector; a transactional source keeps what it produced under that
+    /// id until it is acknowledged or failed.
+    ///
+    /// The runtime may drop this future before it completes (to deliver an
+    /// event to the sink side of the same connector); like a branch of
+    /// `select!`, it must be cancel-safe: keep state in `self`, not in the
+    /// future.
+    fn pull_data(
+        &mut self,
+        pull_id: u64,
+        ctx: &ConnectorContext,
+    ) -> impl Future<Output = Result<SourceReply>> + Send;
+
+    /// `true` if this source wants [`Source::ack`] and [`Source::fail`]
+    /// calls for its events. Default: `false`.
+    fn is_transactional(&self) -> bool {
+        false
+    }
+
+    /// Every sink the event went to has handled it. Default: nothing.
+    fn ack(
+        &mut self,
+        stream: u64,
+        pull_id: u64,
+        ctx: &ConnectorContext,
+    ) -> impl Future<Output = Result<()>> + Send {
+        let _ = (stream, pull_id, ctx);
+        async { Ok(()) }
+    }
+
+    /// A sink failed the event; a transactional source may send it again.
+    /// Default: nothing.
+    fn fail(
+        &mut self,
+        stream: u64,
+        pull_id: u64,
+        ctx: &ConnectorContext,
+    ) -> impl Future<Output = Result<()>> + Send {
+        let _ = (stream, pull_id, ctx);
+        async { Ok(()) }
+    }
+}
+
+/// What [`Source::pull_data`] produced.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SourceReply {
+    /// A structured value: it becomes one event as it is.
+    Data {
+        /// The event's payload.
+        data: Value,
+        /// The stream it belongs to (`0` for sources without streams).
+        stream: u64,
+    },
+    /// Raw bytes: the flow's codec for this connector turns them into one
+    /// event (`json` by default).
+    Bytes {
+        /// The raw payload.
+        data: Vec<u8>,
+        /// The stream it belongs to (`0` for sources without streams).
+        stream: u64,
+    },
+    /// A new stream begins (for example a client connected).
+    StreamStarted(u64),
+    /// A stream ended (for example a client disconnected).
+    StreamEnded(u64),
+    /// Nothing to send now; ask again after this many milliseconds.
+    Empty(u64),
+    /// The source has produced everything it ever will.
+    Finished,
+}
+
+impl SourceReply {
+    /// One structured event on the default stream.
+    pub fn data(data: impl Into<Value>) -> Self {
+        Self::Data {
+            data: data.into(),
+            stream: 0,
+        }
+    }
+
+    /// One raw payload on the default stream, decoded by the flow's codec.
+    pub fn bytes(data: impl Into<Vec<u8>>) -> Self {
+        Self::Bytes {
+            data: data.into(),
+            stream: 0,
+        }
+    }
+}
+
+/// Identifies one event: which source connector produced it, on which
+/// stream, with which pull id.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, abi_stable::StableAbi)]
+pub struct EventId {
+    /// The runtime's number for the source connector in this flow.
+    pub source: u64,
+    /// The stream within that source.
+    pub stream: u64,
+    /// The pull id the source produced it under.
+    pub pull_id: u64,
+}
+
+/// One event delivered to a sink.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// Where the event came from.
+    pub id: EventId,
+    /// When the runtime received it from the source, in nanoseconds since
+    /// the Unix epoch.
+    pub ingest_ns: u64,
+    /// The payload.
+    pub data: Value,
+}
+
+/// The sink side: a connector that consumes events.
+pub trait Sink: Connector {
+    /// Handles one event and says what became of it.
+    fn on_event(
+        &mut self,
+        event: Event,
+        ctx: &ConnectorContext,
+    ) -> impl Future<Output = Result<SinkReply>> + Send;
+}
+
+/// What a sink did with an event.
+#[repr(u8)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, abi_stable::StableAbi)]
+pub enum SinkReply {
+    /// Handled: the source may forget it.
+    Ack,
+    /// Not handled: a transactional source may send it again.
+    Fail,
+}

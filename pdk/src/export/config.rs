@@ -1,0 +1,67 @@
+//! Turning the flow file's `config` table into the author's config type.
+
+use serde::de::DeserializeOwned;
+
+use crate::abi::value::PdkValue;
+use crate::{Error, Result, Value};
+
+/// Deserializes `config` into `C`. A missing `config` table counts as an
+/// empty one, so that the error names the first missing field. The error
+/// names the offending field by its path (`tls.port`, `hosts[2]`).
+pub(crate) fn decode<C: DeserializeOwned>(config: PdkValue) -> Result<C> {
+    let value = Value::from(config);
+    let json = if value.is_null() {
+        serde_json::Value::Object(serde_json::Map::new())
+    } else {
+        serde_json::to_value(&value).map_err(Error::config)?
+    };
+    serde_path_to_error::deserialize(json).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        if path == "." {
+            Error::config(inner)
+        } else {
+            Error::config(format!("field `{path}`: {inner}"))
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)] // only the errors are under test
+    struct Config {
+        interval_ms: u64,
+        count: Option<u64>,
+    }
+
+    fn config_of(json: &str) -> PdkValue {
+        PdkValue::from(Value::from_json_str(json).unwrap())
+    }
+
+    #[test]
+    fn a_missing_table_reports_the_first_missing_field() {
+        let error = decode::<Config>(PdkValue::from(Value::NULL)).unwrap_err();
+        assert_eq!(error.message(), "missing field `interval_ms`");
+    }
+
+    #[test]
+    fn a_wrong_type_names_the_field() {
+        let error = decode::<Config>(config_of(r#"{"interval_ms": "fast"}"#)).unwrap_err();
+        assert_eq!(
+            error.message(),
+            "field `interval_ms`: invalid type: string \"fast\", expected u64"
+        );
+    }
+
+    #[test]
+    fn an_unknown_field_is_named() {
+        let error = decode::<Config>(config_of(r#"{"interval_ms": 1, "cuont": 2}"#)).unwrap_err();
+        assert!(error.message().contains("unknown field `cuont`"), "{}", error.message());
+    }
+}

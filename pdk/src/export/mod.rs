@@ -1,0 +1,161 @@
+//! What the `#[connector]` and `#[pdk_export]` expansions call. Everything
+//! generic lives here, so the generated code stays a few lines per type.
+//!
+//! Not a public API: reached through `pdk::__private`, may change in any
+//! release.
+
+mod adapter;
+mod config;
+mod contain;
+
+use abi_stable::library::{CheckTypeLayout, LibHeader, RootModuleResult};
+use abi_stable::prefix_type::PrefixTypeTrait;
+use abi_stable::std_types::{RResult, RStr, RVec};
+use abi_stable::type_level::downcasting::TD_Opaque;
+
+pub use abi_stable::library::LibHeader as PluginHeader;
+pub use adapter::{HasSink, HasSource, NoSink, NoSource, Probe, SinkFns, SourceFns};
+
+use crate::abi::connector::{
+    BoxedRawConnector, ConnectorTypeInfo, FfiConnectorContext, RawConnector_TO,
+};
+use crate::abi::error::PdkError;
+use crate::abi::host::HostServices;
+use crate::abi::module::{PluginMetadata, PluginModule, PluginModuleRef};
+use crate::abi::value::PdkValue;
+use crate::abi::{INTERFACE_VERSION, RUSTC_VERSION};
+use crate::{Connector, ConnectorContext, Error, ErrorKind, Result};
+use adapter::Adapter;
+use contain::contain_sync;
+
+/// Implemented by `#[connector]`: the type's name and its sides.
+pub trait ConnectorType: Connector {
+    /// The connector type name used in flow files.
+    const NAME: &'static str;
+
+    /// The source side, if the type implements [`crate::Source`].
+    fn source_fns() -> Option<SourceFns<Self>>;
+
+    /// The sink side, if the type implements [`crate::Sink`].
+    fn sink_fns() -> Option<SinkFns<Self>>;
+}
+
+/// One exported connector type, as the root module sees it.
+#[derive(Clone, Copy)]
+pub struct ConnectorEntry {
+    name: &'static str,
+    info: fn() -> ConnectorTypeInfo,
+    create: fn(FfiConnectorContext, PdkValue) -> Result<BoxedRawConnector>,
+}
+
+impl ConnectorEntry {
+    /// The entry for `T`.
+    #[must_use]
+    pub const fn of<T: ConnectorType>() -> Self {
+        Self {
+            name: T::NAME,
+            info: info::<T>,
+            create: create::<T>,
+        }
+    }
+}
+
+fn info<T: ConnectorType>() -> ConnectorTypeInfo {
+    ConnectorTypeInfo {
+        name: T::NAME.into(),
+        source: T::source_fns().is_some(),
+        sink: T::sink_fns().is_some(),
+    }
+}
+
+fn create<T: ConnectorType>(ctx: FfiConnectorContext, config: PdkValue) -> Result<BoxedRawConnector> {
+    let config = config::decode::<T::Config>(config)?;
+    let ctx = ConnectorContext::from_ffi(ctx);
+    let inner = contain_sync("new", || T::new(config, &ctx))?;
+    let adapter = Adapter {
+        inner,
+        ctx,
+        source: T::source_fns(),
+        sink: T::sink_fns(),
+    };
+    Ok(RawConnector_TO::from_value(adapter, TD_Opaque))
+}
+
+/// Implemented by `#[pdk_export]`: the plugin's package and its connectors.
+pub trait Plugin: 'static {
+    /// The plugin crate's package name.
+    const NAME: &'static str;
+    /// The plugin crate's package version.
+    const VERSION: &'static str;
+    /// Every exported connector type.
+    const CONNECTORS: &'static [ConnectorEntry];
+}
+
+/// Builds the root module of plugin `P`; called once, when the runtime
+/// first asks the library for it.
+#[must_use]
+pub fn root_module<P: Plugin>() -> PluginModuleRef {
+    PluginModule {
+        metadata: metadata::<P>,
+        install_host,
+        connector_types: connector_types::<P>,
+        create_connector: create_connector::<P>,
+    }
+    .leak_into_prefix()
+}
+
+extern "C" fn metadata<P: Plugin>() -> PluginMetadata {
+    PluginMetadata {
+        name: RStr::from_str(P::NAME),
+        version: RStr::from_str(P::VERSION),
+        pdk_version: RStr::from_str(INTERFACE_VERSION),
+        rustc_version: RStr::from_str(RUSTC_VERSION),
+    }
+}
+
+extern "C" fn install_host(host: HostServices) {
+    // Installing cannot fail in a way the runtime could act on; a panic
+    // here must still not unwind into the runtime.
+    let _ = contain_sync("install_host", || {
+        crate::host::install(host);
+        Ok(())
+    });
+}
+
+extern "C" fn connector_types<P: Plugin>() -> RVec<ConnectorTypeInfo> {
+    contain_sync("connector_types", || {
+        Ok(P::CONNECTORS.iter().map(|entry| (entry.info)()).collect())
+    })
+    .unwrap_or_default()
+}
+
+extern "C" fn create_connector<P: Plugin>(
+    type_name: RStr<'_>,
+    ctx: FfiConnectorContext,
+    config: PdkValue,
+) -> RResult<BoxedRawConnector, PdkError> {
+    let created = contain_sync("create_connector", || {
+        match P::CONNECTORS.iter().find(|entry| entry.name == type_name.as_str()) {
+            Some(entry) => (entry.create)(ctx, config),
+            None => Err(Error::new(
+                ErrorKind::Unsupported,
+                format!("plugin `{}` exports no connector type `{type_name}`", P::NAME),
+            )),
+        }
+    });
+    created.map_err(PdkError::from).into()
+}
+
+/// The exported header of plugin `P`'s library, read by the runtime's
+/// loader. `#[pdk_export]` puts it in a `#[no_mangle]` static.
+#[must_use]
+pub const fn lib_header<P: Plugin>() -> PluginHeader {
+    // SAFETY: `root_module_loader::<P>` returns, erased, the module that
+    // `root_module::<P>` builds, which is a `PluginModuleRef`: the type
+    // named here. The layout of that type is checked by the loader.
+    unsafe { LibHeader::from_constructor::<PluginModuleRef>(root_module_loader::<P>, CheckTypeLayout::Yes) }
+}
+
+extern "C" fn root_module_loader<P: Plugin>() -> RootModuleResult {
+    abi_stable::library::__call_root_module_loader(root_module::<P>)
+}

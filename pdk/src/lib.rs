@@ -1,0 +1,78 @@
+//! # PDK: connector plugins in ordinary async Rust
+//!
+//! A connector is a struct with `#[connector(name = "...")]` and an
+//! `impl` of [`Connector`]; implementing [`Source`] gives it a source side,
+//! [`Sink`] a sink side. `#[pdk_export]` turns a crate of such connectors
+//! into a plugin that `pdk-runtime` loads. The macros generate every piece
+//! of FFI; authors write none.
+//!
+//! ```
+//! use pdk::prelude::*;
+//! use std::time::Duration;
+//!
+//! #[derive(serde::Deserialize)]
+//! pub struct Config {
+//!     interval_ms: u64,
+//! }
+//!
+//! #[connector(name = "ticker")]
+//! pub struct Ticker {
+//!     interval: Duration,
+//! }
+//!
+//! impl Connector for Ticker {
+//!     type Config = Config;
+//!
+//!     fn new(config: Config, _ctx: &ConnectorContext) -> Result<Self> {
+//!         Ok(Self { interval: Duration::from_millis(config.interval_ms) })
+//!     }
+//! }
+//!
+//! impl Source for Ticker {
+//!     async fn pull_data(&mut self, pull_id: u64, _ctx: &ConnectorContext) -> Result<SourceReply> {
+//!         pdk::time::sleep(self.interval).await;
+//!         Ok(SourceReply::data(pull_id))
+//!     }
+//! }
+//!
+//! #[pdk_export]
+//! mod plugin {
+//!     pub use super::Ticker;
+//! }
+//! # fn main() {}
+//! ```
+
+pub mod abi;
+mod connector;
+mod context;
+mod error;
+mod host;
+mod value;
+
+#[doc(hidden)]
+pub mod export;
+
+/// Not a public API: what the macro expansions call.
+#[doc(hidden)]
+pub use export as __private;
+
+pub use connector::{Attempt, Connector, Event, EventId, Sink, SinkReply, Source, SourceReply};
+pub use context::{ConnectionLostNotifier, ConnectorContext};
+pub use error::{Error, ErrorKind, Result};
+pub use host::{task, time};
+pub use pdk_macros::{connector, pdk_export};
+pub use value::{Bytes, Object, StaticNode, Str, Value};
+
+/// The configuration of a connector that takes none: accepts an empty or
+/// missing `config` table and rejects any key in it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoConfig {}
+
+/// Everything a connector author needs, in one `use`.
+pub mod prelude {
+    pub use crate::{
+        connector, pdk_export, Attempt, Connector, ConnectorContext, Error, Event, NoConfig,
+        Result, Sink, SinkReply, Source, SourceReply, Value,
+    };
+}
