@@ -10,7 +10,8 @@
 //! use pdk::prelude::*;
 //! use std::time::Duration;
 //!
-//! #[derive(serde::Deserialize)]
+//! #[derive(Deserialize)]
+//! #[serde(crate = "pdk::serde")]
 //! pub struct Config {
 //!     interval_ms: u64,
 //! }
@@ -63,6 +64,10 @@ pub use host::{task, time};
 pub use pdk_macros::{connector, pdk_export};
 pub use value::{Bytes, Object, StaticNode, Str, Value};
 
+/// serde, as this `pdk` uses it, so that a plugin needs no other
+/// dependency. Derive with `#[serde(crate = "pdk::serde")]`.
+pub use serde;
+
 /// The configuration of a connector that takes none: accepts an empty or
 /// missing `config` table and rejects any key in it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
@@ -75,4 +80,5 @@ pub mod prelude {
         connector, pdk_export, Attempt, Connector, ConnectorContext, Error, Event, NoConfig,
         Result, Sink, SinkReply, Source, SourceReply, Value,
     };
+    pub use serde::Deserialize;
 }

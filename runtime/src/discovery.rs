@@ -1,0 +1,142 @@
+//! Where plugins are looked for, and which files are candidates.
+//!
+//! The search path is every `--plugin-path` directory, then the
+//! `PDK_PLUGIN_PATH` directories (`:`-separated, like `PATH`), then the
+//! directory of the `pdk-runtime` executable. Each directory is searched
+//! recursively to [`MAX_DEPTH`], without following symlinks, for files with
+//! the platform's library extension. A file reached twice (through two
+//! directories, or a hard link) is one candidate, at its first place.
+
+use std::collections::HashSet;
+use std::ffi::OsString;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use walkdir::WalkDir;
+
+/// How many directory levels below a search-path entry are searched.
+pub const MAX_DEPTH: usize = 4;
+
+/// The environment variable holding extra plugin directories.
+pub const PLUGIN_PATH_VAR: &str = "PDK_PLUGIN_PATH";
+
+/// The ordered list of directories plugins are looked for in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchPath {
+    dirs: Vec<PathBuf>,
+}
+
+impl SearchPath {
+    /// The search path from the flags, the environment and the executable's
+    /// location. With `isolated`, only the flags count.
+    #[must_use]
+    pub fn from_environment(flags: &[PathBuf], isolated: bool) -> Self {
+        if isolated {
+            return Self::new(flags, None, None);
+        }
+        let exe_dir = std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(Path::to_path_buf));
+        Self::new(flags, std::env::var_os(PLUGIN_PATH_VAR), exe_dir)
+    }
+
+    /// The search path from its three sources, in order.
+    #[must_use]
+    pub fn new(flags: &[PathBuf], env: Option<OsString>, exe_dir: Option<PathBuf>) -> Self {
+        let mut dirs = flags.to_vec();
+        if let Some(env) = env {
+            dirs.extend(std::env::split_paths(&env).filter(|p| !p.as_os_str().is_empty()));
+        }
+        dirs.extend(exe_dir);
+        Self { dirs }
+    }
+
+    /// The directories, in search order.
+    #[must_use]
+    pub fn dirs(&self) -> &[PathBuf] {
+        &self.dirs
+    }
+
+    /// Every candidate file, in search order, each file once.
+    #[must_use]
+    pub fn candidates(&self) -> Vec<PathBuf> {
+        let mut seen = HashSet::new();
+        let mut found = Vec::new();
+        for dir in &self.dirs {
+            if !dir.is_dir() {
+                log::warn!(
+                    "plugin path entry {} is not a directory; it is skipped",
+                    dir.display()
+                );
+                continue;
+            }
+            let walk = WalkDir::new(dir)
+                .max_depth(MAX_DEPTH)
+                .follow_links(false)
+                .sort_by_file_name();
+            for entry in walk {
+                let entry = match entry {
+                    Ok(entry) => entry,
+                    Err(error) => {
+                        log::warn!("while searching for plugins: {error}");
+                        continue;
+                    }
+                };
+                if !is_library_name(entry.path()) || entry.path_is_symlink() {
+                    continue;
+                }
+                let identity = entry.metadata().ok().map(|m| (m.dev(), m.ino()));
+                if identity.is_some_and(|id| !seen.insert(id)) {
+                    continue;
+                }
+                // A directory named like a library is listed too, so that the
+                // user learns why it is not loaded.
+                found.push(entry.into_path());
+            }
+        }
+        found
+    }
+}
+
+/// `true` if the file name ends in the platform's library extension.
+fn is_library_name(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|ext| ext == std::env::consts::DLL_EXTENSION)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("pdk-discovery-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn order_is_flags_then_env_then_exe_dir() {
+        let env = std::env::join_paths(["/e1", "/e2"]).unwrap();
+        let path = SearchPath::new(&[PathBuf::from("/f")], Some(env), Some(PathBuf::from("/x")));
+        let expected: Vec<PathBuf> = ["/f", "/e1", "/e2", "/x"].iter().map(PathBuf::from).collect();
+        assert_eq!(path.dirs(), expected.as_slice());
+    }
+
+    #[test]
+    fn finds_libraries_once_and_skips_symlinks_and_other_files() {
+        let dir = temp_dir("walk");
+        let ext = std::env::consts::DLL_EXTENSION;
+        std::fs::create_dir_all(dir.join("a/b")).unwrap();
+        std::fs::write(dir.join(format!("one.{ext}")), b"x").unwrap();
+        std::fs::write(dir.join(format!("a/b/two.{ext}")), b"x").unwrap();
+        std::fs::write(dir.join("notes.txt"), b"x").unwrap();
+        std::fs::hard_link(dir.join(format!("one.{ext}")), dir.join(format!("a/hard.{ext}"))).unwrap();
+        std::os::unix::fs::symlink(dir.join(format!("one.{ext}")), dir.join(format!("link.{ext}"))).unwrap();
+        let path = SearchPath::new(&[dir.clone(), dir.clone()], None, None);
+        let found = path.candidates();
+        let expected = vec![dir.join(format!("a/b/two.{ext}")), dir.join(format!("a/hard.{ext}"))];
+        assert_eq!(found, expected, "hard.{ext} and one.{ext} are one file");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,10 @@
+//! Flow files: what they may contain, how they are checked, how they run.
+
+mod error;
+mod run;
+mod spec;
+mod task;
+
+pub use error::FlowError;
+pub use run::{run, RunError};
+pub use spec::{Flow, Node};

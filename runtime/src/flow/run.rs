@@ -1,0 +1,110 @@
+//! Running a checked flow: create every connector (which checks its
+//! config) before starting any, wire the links, run one task per
+//! connector, and end when every task has ended.
+
+use std::path::Path;
+
+use abi_stable::std_types::{RResult, RStr};
+use abi_stable::type_level::downcasting::TD_Opaque;
+use async_channel::Sender;
+use pdk::abi::connector::{FfiConnectorContext, RawNotifier, RawNotifier_TO};
+use pdk::abi::value::PdkValue;
+
+use super::task::{ConnectorTask, Delivery, GaveUp, SourceSide};
+use super::{Flow, FlowError};
+use crate::executor;
+use crate::registry::Registry;
+
+/// How many events may wait at a sink before its sources wait too.
+const INBOX_CAPACITY: usize = 64;
+
+/// Why a flow did not run to its end.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The flow could not start (for example a rejected config).
+    #[error("{0}")]
+    Flow(#[from] FlowError),
+    /// Connectors were given up while it ran.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Connectors(Vec<GaveUp>),
+}
+
+/// Reports "connection lost" from a plugin to its connector's task.
+#[derive(Clone)]
+struct LostNotifier(Sender<()>);
+
+impl RawNotifier for LostNotifier {
+    fn connection_lost(&self) {
+        // Full or closed both mean nothing more needs saying.
+        let _ = self.0.try_send(());
+    }
+}
+
+/// Runs `flow` (read from `file`) with the plugins of `registry`.
+///
+/// # Errors
+/// A [`RunError`] when a connector rejects its config or is given up.
+pub async fn run(flow: Flow, registry: &Registry, file: &Path) -> Result<(), RunError> {
+    let mut tasks = Vec::with_capacity(flow.nodes.len());
+    for (index, node) in flow.nodes.iter().enumerate() {
+        let plugin = registry.provider(&node.kind).ok_or_else(|| {
+            FlowError::new(
+                file,
+                format!("connector[{index}].type"),
+                format!("connector type `{}` is not provided any more", node.kind),
+                "check the plugin path",
+            )
+        })?;
+        let lost = async_channel::bounded(1);
+        let ctx = FfiConnectorContext {
+            alias: node.id.as_str().into(),
+            notifier: RawNotifier_TO::from_value(LostNotifier(lost.0.clone()), TD_Opaque),
+        };
+        let config = PdkValue::from(node.config.clone());
+        let raw = match (plugin.module.create_connector())(RStr::from_str(&node.kind), ctx, config) {
+            RResult::ROk(raw) => raw,
+            RResult::RErr(error) => {
+                return Err(FlowError::new(
+                    file,
+                    format!("connector `{}` (type `{}`) config", node.id, node.kind),
+                    error.message.into_string(),
+                    format!("correct the `config` table of connector `{}`", node.id),
+                )
+                .into())
+            }
+        };
+        tasks.push(ConnectorTask::new(node.id.clone(), index as u64, raw, lost));
+    }
+    let mut inbox_senders: Vec<Option<Sender<Delivery>>> = vec![None; tasks.len()];
+    for target in flow.nodes.iter().flat_map(|node| node.targets.iter().copied()) {
+        if inbox_senders[target].is_none() {
+            let (tx, rx) = async_channel::bounded(INBOX_CAPACITY);
+            inbox_senders[target] = Some(tx);
+            tasks[target].inbox = Some(rx);
+        }
+    }
+    for (task, node) in tasks.iter_mut().zip(&flow.nodes) {
+        if !node.targets.is_empty() {
+            let outputs = node
+                .targets
+                .iter()
+                .filter_map(|&t| inbox_senders[t].clone())
+                .collect();
+            task.source = Some(SourceSide::new(outputs, node.codec));
+        }
+    }
+    // Only the sources may hold the inboxes open from now on.
+    drop(inbox_senders);
+    let handles: Vec<_> = tasks.into_iter().map(|task| executor::spawn(task.run())).collect();
+    let mut gave_up = Vec::new();
+    for handle in handles {
+        if let Err(error) = handle.await {
+            gave_up.push(error);
+        }
+    }
+    if gave_up.is_empty() {
+        Ok(())
+    } else {
+        Err(RunError::Connectors(gave_up))
+    }
+}

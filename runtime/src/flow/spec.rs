@@ -1,0 +1,310 @@
+//! The flow file format and its checks against the loaded plugins.
+//!
+//! ```toml
+//! [[connector]]
+//! id = "tick"
+//! type = "metronome"
+//! config = { interval_ms = 100, count = 5 }
+//!
+//! [[connector]]
+//! id = "out"
+//! type = "stdout"
+//!
+//! [[link]]
+//! from = "tick"
+//! to = ["out"]
+//! ```
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use pdk::Value;
+use serde::Deserialize;
+
+use super::FlowError;
+use crate::codec::Codec;
+use crate::registry::Registry;
+
+/// The file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FlowFile {
+    #[serde(default)]
+    connector: Vec<ConnectorSpec>,
+    #[serde(default)]
+    link: Vec<LinkSpec>,
+}
+
+/// One `[[connector]]` table as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConnectorSpec {
+    id: String,
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    codec: Codec,
+    #[serde(default)]
+    config: Option<toml::Value>,
+}
+
+/// One `[[link]]` table as written; `to` is a string or a list of them.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LinkSpec {
+    from: String,
+    to: toml::Value,
+}
+
+/// One connector of a checked flow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    /// Its unique id.
+    pub id: String,
+    /// Its connector type.
+    pub kind: String,
+    /// How raw bytes it produces become values.
+    pub codec: Codec,
+    /// Its configuration (`null` if absent).
+    pub config: Value,
+    /// The indices of the connectors its source side sends to.
+    pub targets: Vec<usize>,
+}
+
+/// A flow file that passed every check: every type is provided by a loaded
+/// plugin, every link joins a source side to sink sides.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Flow {
+    /// The connectors, in file order.
+    pub nodes: Vec<Node>,
+}
+
+impl Flow {
+    /// Reads and checks the flow file at `file`.
+    ///
+    /// # Errors
+    /// A [`FlowError`] naming the file, the field and the fix.
+    pub fn load(file: &Path, registry: &Registry) -> Result<Self, FlowError> {
+        let text = std::fs::read_to_string(file).map_err(|e| {
+            FlowError::new(
+                file,
+                "file",
+                format!("cannot be read: {e}"),
+                "check the path of the flow file",
+            )
+        })?;
+        Self::parse(file, &text, registry)
+    }
+
+    /// Checks the flow file `text`, read from `file`.
+    ///
+    /// # Errors
+    /// A [`FlowError`] naming the file, the field and the fix.
+    pub fn parse(file: &Path, text: &str, registry: &Registry) -> Result<Self, FlowError> {
+        let spec: FlowFile = toml::from_str(text).map_err(|e| syntax_error(file, text, &e))?;
+        if spec.connector.is_empty() {
+            return Err(FlowError::new(
+                file,
+                "connector",
+                "the flow has no connector",
+                "add a `[[connector]]` table with `id` and `type`",
+            ));
+        }
+        let mut index_of: HashMap<&str, usize> = HashMap::new();
+        for (i, connector) in spec.connector.iter().enumerate() {
+            check_connector(file, i, connector, registry)?;
+            if index_of.insert(&connector.id, i).is_some() {
+                return Err(FlowError::new(
+                    file,
+                    format!("connector[{i}].id"),
+                    format!("id `{}` is used by two connectors", connector.id),
+                    "give every connector a unique `id`",
+                ));
+            }
+        }
+        let mut targets: Vec<Vec<usize>> = vec![Vec::new(); spec.connector.len()];
+        for (i, link) in spec.link.iter().enumerate() {
+            let from = resolve(file, &format!("link[{i}].from"), &link.from, &index_of)?;
+            require_side(file, &format!("link[{i}].from"), &spec.connector[from], registry, Side::Source)?;
+            for (j, to) in link_targets(file, i, &link.to)?.into_iter().enumerate() {
+                let field = format!("link[{i}].to[{j}]");
+                let to = resolve(file, &field, &to, &index_of)?;
+                require_side(file, &field, &spec.connector[to], registry, Side::Sink)?;
+                if !targets[from].contains(&to) {
+                    targets[from].push(to);
+                }
+            }
+        }
+        for (i, connector) in spec.connector.iter().enumerate() {
+            let is_source = registry.provider(&connector.kind).is_some_and(|p| {
+                p.connectors
+                    .iter()
+                    .any(|k| k.name == connector.kind && k.source && !k.sink)
+            });
+            if is_source && targets[i].is_empty() {
+                return Err(FlowError::new(
+                    file,
+                    format!("connector[{i}]"),
+                    format!("source `{}` is not linked to any sink, its events would be lost", connector.id),
+                    format!("add a `[[link]]` with `from = \"{}\"`, or remove the connector", connector.id),
+                ));
+            }
+        }
+        let mut nodes = Vec::with_capacity(spec.connector.len());
+        for (i, (spec, targets)) in spec.connector.into_iter().zip(targets).enumerate() {
+            let config = match spec.config {
+                Some(config) => Value::deserialize(config).map_err(|e| {
+                    FlowError::new(
+                        file,
+                        format!("connector[{i}].config"),
+                        format!("cannot be read: {e}"),
+                        "write the config as a TOML table of strings, numbers, booleans, arrays and tables",
+                    )
+                })?,
+                None => Value::NULL,
+            };
+            nodes.push(Node {
+                id: spec.id,
+                kind: spec.kind,
+                codec: spec.codec,
+                config,
+                targets,
+            });
+        }
+        Ok(Self { nodes })
+    }
+}
+
+/// A TOML or shape error, located by line and column.
+fn syntax_error(file: &Path, text: &str, error: &toml::de::Error) -> FlowError {
+    let location = error.span().map_or_else(
+        || String::from("file"),
+        |span| {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, str::len) + 1;
+            format!("line {line}, column {column}")
+        },
+    );
+    FlowError::new(
+        file,
+        location,
+        error.message().trim_end_matches('\n').replace('\n', " "),
+        "correct the flow file there (each `[[connector]]` has `id`, `type` and optional \
+         `codec` and `config`; each `[[link]]` has `from` and `to`)",
+    )
+}
+
+fn check_connector(
+    file: &Path,
+    i: usize,
+    connector: &ConnectorSpec,
+    registry: &Registry,
+) -> Result<(), FlowError> {
+    if connector.id.is_empty() {
+        return Err(FlowError::new(
+            file,
+            format!("connector[{i}].id"),
+            "the id is empty",
+            "give the connector a non-empty `id`",
+        ));
+    }
+    if registry.provider(&connector.kind).is_none() {
+        let known = registry.connector_types();
+        let hint = known
+            .iter()
+            .find(|k| strsim::levenshtein(k, &connector.kind) <= 2)
+            .map(|k| format!("did you mean `{k}`? "))
+            .unwrap_or_default();
+        return Err(FlowError::new(
+            file,
+            format!("connector[{i}].type"),
+            format!(
+                "no loaded plugin provides connector type `{}` (known: {})",
+                connector.kind,
+                if known.is_empty() { String::from("none") } else { known.join(", ") }
+            ),
+            format!(
+                "{hint}check the type name, or add the plugin's directory with --plugin-path \
+                 (`pdk-runtime plugins list` shows what is found)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn resolve(
+    file: &Path,
+    field: &str,
+    id: &str,
+    index_of: &HashMap<&str, usize>,
+) -> Result<usize, FlowError> {
+    index_of.get(id).copied().ok_or_else(|| {
+        let mut ids: Vec<&str> = index_of.keys().copied().collect();
+        ids.sort_unstable();
+        FlowError::new(
+            file,
+            field,
+            format!("no connector has id `{id}`"),
+            format!("use one of the connector ids: {}", ids.join(", ")),
+        )
+    })
+}
+
+fn link_targets(file: &Path, i: usize, to: &toml::Value) -> Result<Vec<String>, FlowError> {
+    let bad = || {
+        FlowError::new(
+            file,
+            format!("link[{i}].to"),
+            "must be a connector id or a list of them",
+            "write `to = \"out\"` or `to = [\"out\", \"file\"]`",
+        )
+    };
+    match to {
+        toml::Value::String(id) => Ok(vec![id.clone()]),
+        toml::Value::Array(ids) if !ids.is_empty() => ids
+            .iter()
+            .map(|id| id.as_str().map(str::to_owned).ok_or_else(bad))
+            .collect(),
+        _ => Err(bad()),
+    }
+}
+
+/// A side of a connector.
+#[derive(Debug, Clone, Copy)]
+enum Side {
+    Source,
+    Sink,
+}
+
+fn require_side(
+    file: &Path,
+    field: &str,
+    connector: &ConnectorSpec,
+    registry: &Registry,
+    side: Side,
+) -> Result<(), FlowError> {
+    let kind = registry
+        .provider(&connector.kind)
+        .and_then(|p| p.connectors.iter().find(|k| k.name == connector.kind));
+    let has = kind.is_some_and(|k| match side {
+        Side::Source => k.source,
+        Side::Sink => k.sink,
+    });
+    if has {
+        return Ok(());
+    }
+    let (name, direction) = match side {
+        Side::Source => ("source", "from"),
+        Side::Sink => ("sink", "to"),
+    };
+    Err(FlowError::new(
+        file,
+        field,
+        format!(
+            "connector `{}` (type `{}`) has no {name} side",
+            connector.id, connector.kind
+        ),
+        format!("link {direction} a connector with a {name} side"),
+    ))
+}

@@ -1,0 +1,413 @@
+//! One task per connector instance: it owns the plugin object and makes
+//! every call on it, one at a time, choosing among acknowledgements coming
+//! back, events arriving for the sink side, "connection lost" reports and
+//! pulling from the source side.
+
+use std::collections::HashMap;
+use std::pin::pin;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use abi_stable::std_types::RResult;
+use async_channel::{Receiver, Sender};
+use futures::future::{Fuse, FutureExt};
+use pdk::abi::connector::{BoxedRawConnector, FfiEvent, FfiSourceReply, LifecycleHook};
+use pdk::abi::error::PdkError;
+use pdk::abi::value::PdkValue;
+use pdk::{EventId, SinkReply};
+
+use crate::codec::Codec;
+use crate::executor;
+
+/// How many times in a row connecting may fail before the connector is
+/// given up.
+const MAX_FAILED_ATTEMPTS: u64 = 5;
+
+/// The first wait before reconnecting; doubled on every further failure.
+const FIRST_BACKOFF: Duration = Duration::from_millis(50);
+
+/// The longest wait before reconnecting.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// An event on its way to a sink, with where its outcome goes.
+pub struct Delivery {
+    /// The event.
+    pub event: FfiEvent,
+    /// The source's reply channel.
+    pub reply_to: Sender<Outcome>,
+}
+
+/// What a sink did with one event.
+#[derive(Debug, Clone, Copy)]
+pub struct Outcome {
+    /// The event.
+    pub id: EventId,
+    /// Handled (`true`) or failed.
+    pub ok: bool,
+}
+
+/// An event of this source that sinks have not all answered yet.
+struct InFlight {
+    stream: u64,
+    remaining: usize,
+    failed: bool,
+}
+
+/// The source side's state.
+pub struct SourceSide {
+    /// Where events go (one sender per linked sink).
+    pub outputs: Vec<Sender<Delivery>>,
+    /// The sender half of `outcomes`, cloned into every delivery.
+    pub outcomes_tx: Sender<Outcome>,
+    /// Outcomes of this source's events.
+    pub outcomes: Receiver<Outcome>,
+    /// How raw bytes become values.
+    pub codec: Codec,
+    in_flight: HashMap<u64, InFlight>,
+    finished: bool,
+    next_pull_id: u64,
+    transactional: bool,
+}
+
+impl SourceSide {
+    /// A source side sending to `outputs`.
+    #[must_use]
+    pub fn new(outputs: Vec<Sender<Delivery>>, codec: Codec) -> Self {
+        let (outcomes_tx, outcomes) = async_channel::unbounded();
+        Self {
+            outputs,
+            outcomes_tx,
+            outcomes,
+            codec,
+            in_flight: HashMap::new(),
+            finished: false,
+            next_pull_id: 0,
+            transactional: false,
+        }
+    }
+}
+
+/// What woke the task up.
+enum Wake {
+    Outcome(Outcome),
+    ConnectionLost,
+    Delivery(Option<Delivery>),
+    Pulled(RResult<FfiSourceReply, PdkError>),
+}
+
+/// A connector that could not be kept running.
+#[derive(Debug, thiserror::Error)]
+#[error("connector `{id}`: {message}")]
+pub struct GaveUp {
+    /// The connector's id.
+    pub id: String,
+    /// Why.
+    pub message: String,
+}
+
+/// One connector instance and everything its task needs.
+pub struct ConnectorTask {
+    /// The connector's id in the flow.
+    pub id: String,
+    /// Its number in the flow, stamped into its events' ids.
+    pub index: u64,
+    /// The plugin object.
+    pub raw: BoxedRawConnector,
+    /// The source side, if it has one in this flow.
+    pub source: Option<SourceSide>,
+    /// Events for the sink side, if any connector links to it.
+    pub inbox: Option<Receiver<Delivery>>,
+    /// "Connection lost" reports from the plugin.
+    pub lost: Receiver<()>,
+    /// Keeps `lost` open even if the plugin drops its notifier.
+    _keep_lost_open: Sender<()>,
+    /// Connect attempts so far.
+    attempts: u64,
+}
+
+impl ConnectorTask {
+    /// A task for `raw`.
+    #[must_use]
+    pub fn new(id: String, index: u64, raw: BoxedRawConnector, lost: (Sender<()>, Receiver<()>)) -> Self {
+        Self {
+            id,
+            index,
+            raw,
+            source: None,
+            inbox: None,
+            lost: lost.1,
+            _keep_lost_open: lost.0,
+            attempts: 0,
+        }
+    }
+
+    /// Drives the connector until its source has finished with every event
+    /// answered and no more events can reach its sink side.
+    ///
+    /// # Errors
+    /// When the connector could not be (re)connected.
+    pub async fn run(mut self) -> Result<(), GaveUp> {
+        self.connect().await?;
+        self.lifecycle(LifecycleHook::Start).await;
+        if let Some(source) = &mut self.source {
+            source.transactional = self.raw.is_transactional();
+        }
+        let result = self.event_loop().await;
+        self.lifecycle(LifecycleHook::Drain).await;
+        self.lifecycle(LifecycleHook::Stop).await;
+        result
+    }
+
+    async fn event_loop(&mut self) -> Result<(), GaveUp> {
+        loop {
+            let source_active = self.source.as_mut().is_some_and(|source| {
+                if source.finished && source.in_flight.is_empty() {
+                    // Nothing more will be sent: let the sinks see the end.
+                    source.outputs.clear();
+                }
+                !source.finished || !source.in_flight.is_empty()
+            });
+            if !source_active && self.inbox.is_none() {
+                return Ok(());
+            }
+            match self.next_wake().await {
+                Wake::Outcome(outcome) => self.on_outcome(outcome).await?,
+                Wake::ConnectionLost => {
+                    log::warn!("connector `{}`: connection lost, reconnecting", self.id);
+                    self.connect().await?;
+                }
+                Wake::Delivery(Some(delivery)) => self.deliver(delivery).await?,
+                Wake::Delivery(None) => self.inbox = None,
+                Wake::Pulled(reply) => self.on_pulled(reply).await?,
+            }
+        }
+    }
+
+    /// Waits for the first thing to do, in priority order.
+    async fn next_wake(&mut self) -> Wake {
+        let pull_id = self.source.as_ref().map_or(0, |s| s.next_pull_id);
+        let pulling = self.source.as_ref().is_some_and(|s| !s.finished);
+        let Self {
+            raw,
+            source,
+            inbox,
+            lost,
+            ..
+        } = self;
+        let mut outcome = pin!(match source {
+            Some(source) => source.outcomes.recv().fuse(),
+            None => Fuse::terminated(),
+        });
+        let mut delivery = pin!(match inbox {
+            Some(inbox) => inbox.recv().fuse(),
+            None => Fuse::terminated(),
+        });
+        let mut lost = pin!(lost.recv().fuse());
+        let mut pull = if pulling {
+            raw.pull_data(pull_id).fuse()
+        } else {
+            Fuse::terminated()
+        };
+        futures::select_biased! {
+            received = outcome => match received {
+                Ok(received) => Wake::Outcome(received),
+                // Cannot happen: the source side holds a sender itself.
+                Err(_) => Wake::ConnectionLost,
+            },
+            _ = lost => Wake::ConnectionLost,
+            received = delivery => Wake::Delivery(received.ok()),
+            reply = pull => Wake::Pulled(reply),
+        }
+    }
+
+    async fn on_pulled(&mut self, reply: RResult<FfiSourceReply, PdkError>) -> Result<(), GaveUp> {
+        let Some(source) = &mut self.source else {
+            return Ok(());
+        };
+        let pull_id = source.next_pull_id;
+        source.next_pull_id += 1;
+        match reply {
+            RResult::ROk(FfiSourceReply::Data { data, stream }) => self.emit(data, stream, pull_id).await,
+            RResult::ROk(FfiSourceReply::Bytes { data, stream }) => {
+                match source.codec.decode(data.into_vec()) {
+                    Ok(value) => self.emit(PdkValue::from(value), stream, pull_id).await,
+                    Err(problem) => {
+                        log::error!(
+                            "connector `{}`: event {pull_id} on stream {stream} dropped by its codec: {problem}",
+                            self.id
+                        );
+                        self.settle(stream, pull_id, false).await
+                    }
+                }
+            }
+            RResult::ROk(FfiSourceReply::StreamStarted(stream)) => {
+                log::debug!("connector `{}`: stream {stream} started", self.id);
+                Ok(())
+            }
+            RResult::ROk(FfiSourceReply::StreamEnded(stream)) => {
+                log::debug!("connector `{}`: stream {stream} ended", self.id);
+                Ok(())
+            }
+            RResult::ROk(FfiSourceReply::Empty(wait_ms)) => {
+                executor::sleep(Duration::from_millis(wait_ms)).await;
+                Ok(())
+            }
+            RResult::ROk(FfiSourceReply::Finished) => {
+                source.finished = true;
+                log::debug!("connector `{}`: source finished", self.id);
+                Ok(())
+            }
+            RResult::RErr(error) => self.failed("pull_data", &error).await,
+        }
+    }
+
+    /// Sends one event to every linked sink.
+    async fn emit(&mut self, data: PdkValue, stream: u64, pull_id: u64) -> Result<(), GaveUp> {
+        let Some(source) = &mut self.source else {
+            return Ok(());
+        };
+        let id = EventId {
+            source: self.index,
+            stream,
+            pull_id,
+        };
+        let event = FfiEvent {
+            id,
+            ingest_ns: now_ns(),
+            data,
+        };
+        source.in_flight.insert(
+            pull_id,
+            InFlight {
+                stream,
+                remaining: source.outputs.len(),
+                failed: false,
+            },
+        );
+        let mut unreachable = 0;
+        if let Some((last, others)) = source.outputs.split_last() {
+            for output in others {
+                let delivery = Delivery {
+                    event: event.clone(),
+                    reply_to: source.outcomes_tx.clone(),
+                };
+                if output.send(delivery).await.is_err() {
+                    unreachable += 1;
+                }
+            }
+            let delivery = Delivery {
+                event,
+                reply_to: source.outcomes_tx.clone(),
+            };
+            if last.send(delivery).await.is_err() {
+                unreachable += 1;
+            }
+        }
+        for _ in 0..unreachable {
+            self.on_outcome(Outcome { id, ok: false }).await?;
+        }
+        Ok(())
+    }
+
+    /// Counts one sink's answer; acks or fails the event at the source once
+    /// every sink has answered.
+    async fn on_outcome(&mut self, outcome: Outcome) -> Result<(), GaveUp> {
+        let Some(source) = &mut self.source else {
+            return Ok(());
+        };
+        let pull_id = outcome.id.pull_id;
+        let Some(entry) = source.in_flight.get_mut(&pull_id) else {
+            return Ok(());
+        };
+        entry.remaining = entry.remaining.saturating_sub(1);
+        entry.failed |= !outcome.ok;
+        if entry.remaining > 0 {
+            return Ok(());
+        }
+        let (stream, ok) = (entry.stream, !entry.failed);
+        source.in_flight.remove(&pull_id);
+        self.settle(stream, pull_id, ok).await
+    }
+
+    /// Tells a transactional source that an event is done.
+    async fn settle(&mut self, stream: u64, pull_id: u64, ok: bool) -> Result<(), GaveUp> {
+        if !self.source.as_ref().is_some_and(|s| s.transactional) {
+            return Ok(());
+        }
+        let (method, result) = if ok {
+            ("ack", self.raw.ack(stream, pull_id).await)
+        } else {
+            ("fail", self.raw.fail(stream, pull_id).await)
+        };
+        match result {
+            RResult::ROk(()) => Ok(()),
+            RResult::RErr(error) => self.failed(method, &error).await,
+        }
+    }
+
+    /// Hands one event to the sink side and reports the outcome back.
+    async fn deliver(&mut self, delivery: Delivery) -> Result<(), GaveUp> {
+        let Delivery { event, reply_to } = delivery;
+        let id = event.id;
+        let result = self.raw.on_event(event).await;
+        let ok = matches!(result, RResult::ROk(SinkReply::Ack));
+        // The source may have ended after giving up; its outcome is moot then.
+        let _ = reply_to.send(Outcome { id, ok }).await;
+        match result {
+            RResult::RErr(error) => self.failed("on_event", &error).await,
+            RResult::ROk(_) => Ok(()),
+        }
+    }
+
+    /// A method failed: report it, and reconnect the connector.
+    async fn failed(&mut self, method: &str, error: &PdkError) -> Result<(), GaveUp> {
+        log::error!(
+            "connector `{}`: `{method}` failed: {}",
+            self.id,
+            error.message.as_str()
+        );
+        self.connect().await
+    }
+
+    /// Connects, retrying with exponential backoff.
+    async fn connect(&mut self) -> Result<(), GaveUp> {
+        let mut backoff = FIRST_BACKOFF;
+        for since_success in 1..=MAX_FAILED_ATTEMPTS {
+            self.attempts += 1;
+            let problem = match self.raw.connect(self.attempts, since_success).await {
+                RResult::ROk(true) => return Ok(()),
+                RResult::ROk(false) => String::from("not connected yet"),
+                RResult::RErr(error) => error.message.into_string(),
+            };
+            log::warn!(
+                "connector `{}`: connect attempt {since_success} failed: {problem}",
+                self.id
+            );
+            if since_success < MAX_FAILED_ATTEMPTS {
+                executor::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+        Err(GaveUp {
+            id: self.id.clone(),
+            message: format!("could not connect after {MAX_FAILED_ATTEMPTS} attempts; stopped"),
+        })
+    }
+
+    /// Calls a lifecycle hook; a failure is reported, not fatal.
+    async fn lifecycle(&mut self, hook: LifecycleHook) {
+        if let RResult::RErr(error) = self.raw.lifecycle(hook).await {
+            log::error!(
+                "connector `{}`: `{}` failed: {}",
+                self.id,
+                hook.method_name(),
+                error.message.as_str()
+            );
+        }
+    }
+}
+
+fn now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}

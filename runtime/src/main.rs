@@ -1,0 +1,109 @@
+//! `pdk-runtime`: list plugins, run flows.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use pdk_runtime::discovery::SearchPath;
+use pdk_runtime::flow::{self, Flow};
+use pdk_runtime::registry::Registry;
+use pdk_runtime::{executor, report};
+
+/// Discovers, checks, loads and runs PDK connector plugins.
+#[derive(Debug, Parser)]
+#[command(name = "pdk-runtime", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Inspect the plugins of the search path.
+    Plugins {
+        #[command(subcommand)]
+        command: PluginsCommand,
+    },
+    /// Run a flow file until its sources finish.
+    Run {
+        /// The flow file (TOML).
+        flow: PathBuf,
+        #[command(flatten)]
+        search: SearchArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PluginsCommand {
+    /// Show every candidate file: loaded (with its metadata) or rejected
+    /// (with the reason).
+    List {
+        #[command(flatten)]
+        search: SearchArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+}
+
+/// Where plugins are looked for.
+#[derive(Debug, Args)]
+struct SearchArgs {
+    /// A directory to search for plugins, before PDK_PLUGIN_PATH and the
+    /// executable's directory. May be repeated.
+    #[arg(long = "plugin-path", value_name = "DIR")]
+    plugin_paths: Vec<PathBuf>,
+    /// Search only the --plugin-path directories.
+    #[arg(long)]
+    isolated: bool,
+}
+
+impl SearchArgs {
+    fn registry(&self) -> Registry {
+        Registry::discover(&SearchPath::from_environment(&self.plugin_paths, self.isolated))
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::new().filter_or("PDK_LOG", "info")).init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Plugins {
+            command: PluginsCommand::List { search, format },
+        } => {
+            let registry = search.registry();
+            match format {
+                Format::Text => print!("{}", report::text(&registry)),
+                Format::Json => println!("{}", report::json(&registry)),
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Run { flow, search } => {
+            let registry = search.registry();
+            let checked = match Flow::load(&flow, &registry) {
+                Ok(checked) => checked,
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    return ExitCode::from(2);
+                }
+            };
+            match executor::block_on(flow::run(checked, &registry, &flow)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(flow::RunError::Flow(error)) => {
+                    eprintln!("error: {error}");
+                    ExitCode::from(2)
+                }
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
