@@ -2,9 +2,11 @@
 //!
 //! The search path is every `--plugin-path` directory, then the
 //! `PDK_PLUGIN_PATH` directories (`:`-separated, like `PATH`), then the
-//! directory of the `pdk-runtime` executable. Each directory is searched
-//! recursively to [`MAX_DEPTH`], without following symlinks, for files with
-//! the platform's library extension. A file reached twice (through two
+//! directory of the `pdk-runtime` executable. The first two kinds are
+//! searched recursively to [`MAX_DEPTH`]; the executable's directory only
+//! at its top level (cargo keeps build intermediates, proc-macro libraries
+//! among them, in its subdirectories). Symlinks are not followed; only
+//! files with the platform's library extension are candidates. A file reached twice (through two
 //! directories, or a hard link) is one candidate, at its first place.
 
 use std::collections::HashSet;
@@ -20,10 +22,11 @@ pub const MAX_DEPTH: usize = 4;
 /// The environment variable holding extra plugin directories.
 pub const PLUGIN_PATH_VAR: &str = "PDK_PLUGIN_PATH";
 
-/// The ordered list of directories plugins are looked for in.
+/// The ordered list of directories plugins are looked for in, each with
+/// how deep it is searched.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SearchPath {
-    dirs: Vec<PathBuf>,
+    dirs: Vec<(PathBuf, usize)>,
 }
 
 impl SearchPath {
@@ -43,18 +46,21 @@ impl SearchPath {
     /// The search path from its three sources, in order.
     #[must_use]
     pub fn new(flags: &[PathBuf], env: Option<OsString>, exe_dir: Option<PathBuf>) -> Self {
-        let mut dirs = flags.to_vec();
+        let mut dirs: Vec<(PathBuf, usize)> = flags.iter().map(|d| (d.clone(), MAX_DEPTH)).collect();
         if let Some(env) = env {
-            dirs.extend(std::env::split_paths(&env).filter(|p| !p.as_os_str().is_empty()));
+            dirs.extend(
+                std::env::split_paths(&env)
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .map(|d| (d, MAX_DEPTH)),
+            );
         }
-        dirs.extend(exe_dir);
+        dirs.extend(exe_dir.map(|d| (d, 1)));
         Self { dirs }
     }
 
     /// The directories, in search order.
-    #[must_use]
-    pub fn dirs(&self) -> &[PathBuf] {
-        &self.dirs
+    pub fn dirs(&self) -> impl Iterator<Item = &Path> {
+        self.dirs.iter().map(|(dir, _)| dir.as_path())
     }
 
     /// Every candidate file, in search order, each file once.
@@ -62,7 +68,7 @@ impl SearchPath {
     pub fn candidates(&self) -> Vec<PathBuf> {
         let mut seen = HashSet::new();
         let mut found = Vec::new();
-        for dir in &self.dirs {
+        for (dir, depth) in &self.dirs {
             if !dir.is_dir() {
                 log::warn!(
                     "plugin path entry {} is not a directory; it is skipped",
@@ -71,7 +77,7 @@ impl SearchPath {
                 continue;
             }
             let walk = WalkDir::new(dir)
-                .max_depth(MAX_DEPTH)
+                .max_depth(*depth)
                 .follow_links(false)
                 .sort_by_file_name();
             for entry in walk {
@@ -119,8 +125,9 @@ mod tests {
     fn order_is_flags_then_env_then_exe_dir() {
         let env = std::env::join_paths(["/e1", "/e2"]).unwrap();
         let path = SearchPath::new(&[PathBuf::from("/f")], Some(env), Some(PathBuf::from("/x")));
-        let expected: Vec<PathBuf> = ["/f", "/e1", "/e2", "/x"].iter().map(PathBuf::from).collect();
-        assert_eq!(path.dirs(), expected.as_slice());
+        let dirs: Vec<&Path> = path.dirs().collect();
+        let expected: Vec<&Path> = ["/f", "/e1", "/e2", "/x"].iter().map(Path::new).collect();
+        assert_eq!(dirs, expected);
     }
 
     #[test]
@@ -137,6 +144,12 @@ mod tests {
         let found = path.candidates();
         let expected = vec![dir.join(format!("a/b/two.{ext}")), dir.join(format!("a/hard.{ext}"))];
         assert_eq!(found, expected, "hard.{ext} and one.{ext} are one file");
+        let exe_dir_only = SearchPath::new(&[], None, Some(dir.clone()));
+        assert_eq!(
+            exe_dir_only.candidates(),
+            vec![dir.join(format!("one.{ext}"))],
+            "the executable's directory is not descended"
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

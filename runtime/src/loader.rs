@@ -6,7 +6,10 @@
 
 use std::path::{Path, PathBuf};
 
-use abi_stable::library::{lib_header_from_raw_library, LibraryError, RawLibrary, RootModuleError};
+use abi_stable::library::{
+    lib_header_from_raw_library, LibraryError, RawLibrary, RootModuleError, ROOT_MODULE_LOADER_NAME,
+};
+use object::Object;
 use pdk::abi::connector::ConnectorTypeInfo;
 use pdk::abi::module::PluginModuleRef;
 use pdk::abi::INTERFACE_VERSION;
@@ -83,6 +86,7 @@ pub fn load(path: &Path) -> Result<LoadedPlugin, String> {
             "is a directory named like a library; rename it or move it out of the plugin path",
         ));
     }
+    precheck(path)?;
     let library = RawLibrary::load_at(path).map_err(|e| reason(&e))?;
     // SAFETY: the header is read from a library we keep loaded for the
     // whole process (it is leaked below on success), so its `'static`
@@ -113,6 +117,35 @@ pub fn load(path: &Path) -> Result<LoadedPlugin, String> {
     })
 }
 
+/// Reads the file as an object file and looks for the PDK root-module
+/// symbol among its exports, so that a file that is not a plugin is
+/// rejected without being handed to the dynamic loader (which would run
+/// its constructors).
+fn precheck(path: &Path) -> Result<(), String> {
+    let data = std::fs::read(path)
+        .map_err(|e| format!("cannot be read ({e}); check the file's permissions"))?;
+    let file = object::File::parse(data.as_slice()).map_err(|_| {
+        String::from("not a shared library (unknown file format); remove it from the plugin path")
+    })?;
+    if file.kind() != object::ObjectKind::Dynamic {
+        return Err(String::from(
+            "an object file but not a shared library; build the plugin crate with `crate-type = [\"cdylib\"]` or remove the file from the plugin path",
+        ));
+    }
+    let exports = file.exports().map_err(|e| {
+        format!("a damaged shared library ({e}); rebuild it or remove it from the plugin path")
+    })?;
+    let root = object::NameOrOrdinal::Name(ROOT_MODULE_LOADER_NAME.as_bytes());
+    if exports.filter_map(Result::ok).any(|export| export.name() == root) {
+        Ok(())
+    } else {
+        Err(String::from(NOT_A_PLUGIN))
+    }
+}
+
+/// The reason for a shared library without the PDK root module.
+const NOT_A_PLUGIN: &str = "not a PDK plugin: it exports no PDK root module; build it with `#[pdk_export]` or remove it from the plugin path";
+
 /// A one-line, actionable reason for a library that failed to load.
 fn reason(error: &LibraryError) -> String {
     match error {
@@ -120,10 +153,7 @@ fn reason(error: &LibraryError) -> String {
             "not a loadable shared library ({}); remove it from the plugin path",
             one_line(&err.to_string())
         ),
-        LibraryError::GetSymbolError { .. } => String::from(
-            "not a PDK plugin: it exports no PDK root module; build it with `#[pdk_export]` \
-             or remove it from the plugin path",
-        ),
+        LibraryError::GetSymbolError { .. } => String::from(NOT_A_PLUGIN),
         LibraryError::InvalidAbiHeader(_) => String::from(
             "built with an incompatible abi_stable version; rebuild it against this runtime's pdk",
         ),
