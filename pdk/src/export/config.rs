@@ -16,9 +16,13 @@ pub(crate) fn decode<C: DeserializeOwned>(config: PdkValue) -> Result<C> {
         serde_json::to_value(&value).map_err(Error::config)?
     };
     serde_path_to_error::deserialize(json).map_err(|error| {
-        let path = error.path().to_string();
-        let inner = error.into_inner();
-        if path == "." {
+        let mut path = error.path().to_string();
+        let inner = error.into_inner().to_string();
+        if inner.starts_with("unknown field") {
+            // The message names the field already; say where it is.
+            path.truncate(path.rfind('.').unwrap_or(0));
+        }
+        if path.is_empty() || path == "." {
             Error::config(inner)
         } else {
             Error::config(format!("field `{path}`: {inner}"))
@@ -38,6 +42,14 @@ mod tests {
     struct Config {
         interval_ms: u64,
         count: Option<u64>,
+        tls: Option<Tls>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)] // only the errors are under test
+    struct Tls {
+        port: u16,
     }
 
     fn config_of(json: &str) -> PdkValue {
@@ -62,6 +74,20 @@ mod tests {
     #[test]
     fn an_unknown_field_is_named() {
         let error = decode::<Config>(config_of(r#"{"interval_ms": 1, "cuont": 2}"#)).unwrap_err();
-        assert!(error.message().contains("unknown field `cuont`"), "{}", error.message());
+        assert_eq!(
+            error.message(),
+            "unknown field `cuont`, expected one of `interval_ms`, `count`, `tls`"
+        );
+    }
+
+    #[test]
+    fn nested_errors_name_the_whole_path() {
+        let error = decode::<Config>(config_of(r#"{"interval_ms": 1, "tls": {"port": -1}}"#)).unwrap_err();
+        assert_eq!(
+            error.message(),
+            "field `tls.port`: invalid value: integer `-1`, expected u16"
+        );
+        let error = decode::<Config>(config_of(r#"{"interval_ms": 1, "tls": {"port": 1, "x": 1}}"#)).unwrap_err();
+        assert_eq!(error.message(), "field `tls`: unknown field `x`, expected `port`");
     }
 }

@@ -1,0 +1,185 @@
+//! A bad flow file: exit code 2 and exactly one line naming the file, the
+//! field and the fix, on the real binary.
+
+mod common;
+
+use common::{plugin_dir_with, runtime, stderr, stdout, write_flow};
+
+/// Runs `flow_text` and returns the single line of standard error.
+fn single_error_line(test: &str, flow_text: &str) -> (String, String) {
+    let dir = plugin_dir_with(test, &["metronome", "stdout"]);
+    let flow = write_flow(&dir, "bad.toml", flow_text);
+    let flow_arg = flow.to_str().unwrap().to_owned();
+    let output = runtime(&["run", &flow_arg, "--isolated", "--plugin-path", dir.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2), "stderr: {}", stderr(&output));
+    assert_eq!(stdout(&output), "", "no event may be printed");
+    let err = stderr(&output);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "exactly one line expected, got: {err}");
+    (lines[0].to_owned(), flow_arg)
+}
+
+#[test]
+fn a_syntax_error_names_the_file_and_the_line() {
+    let (line, flow) = single_error_line("syntax", "[[connector]\nid = \"x\"\n");
+    assert!(line.starts_with(&format!("error: {flow}: line 1, column ")), "{line}");
+    assert!(line.contains("; fix: "), "{line}");
+}
+
+#[test]
+fn an_unknown_field_names_it_and_the_line() {
+    let (line, flow) = single_error_line(
+        "unknown-field",
+        "[[connector]]\nid = \"x\"\ntyep = \"stdout\"\n",
+    );
+    assert!(line.starts_with(&format!("error: {flow}: line 3, column 1: unknown field `tyep`")), "{line}");
+}
+
+#[test]
+fn an_unknown_connector_type_suggests_the_close_one() {
+    let (line, flow) = single_error_line(
+        "unknown-type",
+        "[[connector]]\nid = \"tick\"\ntype = \"metronom\"\nconfig = { interval_ms = 1 }\n",
+    );
+    assert_eq!(
+        line,
+        format!(
+            "error: {flow}: connector[0].type: no loaded plugin provides connector type `metronom` \
+             (known: metronome, stdout); fix: did you mean `metronome`? check the type name, or add \
+             the plugin's directory with --plugin-path (`pdk-runtime plugins list` shows what is found)"
+        )
+    );
+}
+
+#[test]
+fn a_link_to_an_unknown_id_lists_the_ids() {
+    let (line, flow) = single_error_line(
+        "unknown-id",
+        r#"
+[[connector]]
+id = "tick"
+type = "metronome"
+config = { interval_ms = 1 }
+
+[[connector]]
+id = "out"
+type = "stdout"
+
+[[link]]
+from = "tick"
+to = ["out", "nowhere"]
+"#,
+    );
+    assert_eq!(
+        line,
+        format!(
+            "error: {flow}: link[0].to[1]: no connector has id `nowhere`; \
+             fix: use one of the connector ids: out, tick"
+        )
+    );
+}
+
+#[test]
+fn a_missing_required_config_field_is_named_before_anything_runs() {
+    let (line, flow) = single_error_line(
+        "missing-config",
+        r#"
+[[connector]]
+id = "tick"
+type = "metronome"
+
+[[connector]]
+id = "out"
+type = "stdout"
+
+[[link]]
+from = "tick"
+to = "out"
+"#,
+    );
+    assert_eq!(
+        line,
+        format!(
+            "error: {flow}: connector `tick` (type `metronome`) config: missing field `interval_ms`; \
+             fix: correct the `config` table of connector `tick`"
+        )
+    );
+}
+
+#[test]
+fn a_config_key_a_connector_does_not_take_is_rejected() {
+    let (line, _) = single_error_line(
+        "extra-config",
+        r#"
+[[connector]]
+id = "tick"
+type = "metronome"
+config = { interval_ms = 1, count = 1 }
+
+[[connector]]
+id = "out"
+type = "stdout"
+config = { colour = "red" }
+
+[[link]]
+from = "tick"
+to = "out"
+"#,
+    );
+    assert!(
+        line.contains("connector `out` (type `stdout`) config: unknown field `colour`, there are no fields;"),
+        "{line}"
+    );
+}
+
+#[test]
+fn a_link_from_a_sink_is_rejected() {
+    let (line, flow) = single_error_line(
+        "sink-as-source",
+        r#"
+[[connector]]
+id = "out"
+type = "stdout"
+
+[[connector]]
+id = "out2"
+type = "stdout"
+
+[[link]]
+from = "out"
+to = "out2"
+"#,
+    );
+    assert_eq!(
+        line,
+        format!(
+            "error: {flow}: link[0].from: connector `out` (type `stdout`) has no source side; \
+             fix: link from a connector with a source side"
+        )
+    );
+}
+
+#[test]
+fn a_source_without_a_link_is_rejected_rather_than_losing_events() {
+    let (line, _) = single_error_line(
+        "unlinked",
+        "[[connector]]\nid = \"tick\"\ntype = \"metronome\"\nconfig = { interval_ms = 1 }\n",
+    );
+    assert!(line.contains("source `tick` is not linked to any sink"), "{line}");
+}
+
+#[test]
+fn duplicate_ids_are_rejected() {
+    let (line, _) = single_error_line(
+        "dup-id",
+        "[[connector]]\nid = \"a\"\ntype = \"stdout\"\n[[connector]]\nid = \"a\"\ntype = \"stdout\"\n",
+    );
+    assert!(line.contains("connector[1].id: id `a` is used by two connectors"), "{line}");
+}
+
+#[test]
+fn a_missing_flow_file_is_named() {
+    let output = runtime(&["run", "/nonexistent/flow.toml", "--isolated"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).starts_with("error: /nonexistent/flow.toml: file: cannot be read"));
+}

@@ -1,0 +1,85 @@
+//! `pdk-runtime run` on the real binary with the real plugins.
+
+mod common;
+
+use common::{plugin_dir_with, runtime, stderr, stdout, write_flow};
+
+const DEMO_FLOW: &str = r#"
+[[connector]]
+id = "tick"
+type = "metronome"
+config = { interval_ms = 10, count = 5 }
+
+[[connector]]
+id = "out"
+type = "stdout"
+
+[[link]]
+from = "tick"
+to = ["out"]
+"#;
+
+#[test]
+fn metronome_events_reach_stdout_in_order_and_the_run_ends_by_itself() {
+    let dir = plugin_dir_with("demo", &["metronome", "stdout"]);
+    let flow = write_flow(&dir, "demo.toml", DEMO_FLOW);
+    let dir_arg = dir.to_str().unwrap();
+    let output = runtime(&["run", flow.to_str().unwrap(), "--isolated", "--plugin-path", dir_arg]);
+    assert!(output.status.success(), "stderr: {}", stderr(&output));
+    let expected: String = (0..5)
+        .map(|n| format!("{{\"connector\":\"tick\",\"tick\":{n}}}\n"))
+        .collect();
+    assert_eq!(stdout(&output), expected);
+}
+
+#[test]
+fn the_example_flow_of_the_readme_runs() {
+    let dir = plugin_dir_with("example", &["metronome", "stdout"]);
+    let flow = common::workspace().join("examples/metronome-to-stdout.toml");
+    let output = runtime(&["run", flow.to_str().unwrap(), "--isolated", "--plugin-path", dir.to_str().unwrap()]);
+    assert!(output.status.success(), "stderr: {}", stderr(&output));
+    assert_eq!(stdout(&output).lines().count(), 5);
+}
+
+#[test]
+fn a_string_target_and_fan_out_deliver_every_event_to_every_sink() {
+    let dir = plugin_dir_with("fanout", &["metronome", "stdout"]);
+    let flow = write_flow(
+        &dir,
+        "fanout.toml",
+        r#"
+[[connector]]
+id = "a"
+type = "metronome"
+config = { interval_ms = 1, count = 3 }
+
+[[connector]]
+id = "one"
+type = "stdout"
+
+[[connector]]
+id = "two"
+type = "stdout"
+
+[[link]]
+from = "a"
+to = "one"
+
+[[link]]
+from = "a"
+to = ["two"]
+"#,
+    );
+    let output = runtime(&["run", flow.to_str().unwrap(), "--isolated", "--plugin-path", dir.to_str().unwrap()]);
+    assert!(output.status.success(), "stderr: {}", stderr(&output));
+    let mut lines: Vec<String> = stdout(&output).lines().map(str::to_owned).collect();
+    lines.sort();
+    let mut expected: Vec<String> = (0..3)
+        .flat_map(|n| {
+            let line = format!("{{\"connector\":\"a\",\"tick\":{n}}}");
+            [line.clone(), line]
+        })
+        .collect();
+    expected.sort();
+    assert_eq!(lines, expected);
+}
