@@ -17,7 +17,9 @@ use proc_macro::TokenStream;
 pub fn connector(args: TokenStream, item: TokenStream) -> TokenStream {
     parse::connector(args.into(), item.into())
         .and_then(model::Connector::from_parsed)
-        .map_or_else(syn::Error::into_compile_error, |model| codegen::connector(&model))
+        .map_or_else(syn::Error::into_compile_error, |model| {
+            codegen::connector(&model)
+        })
         .into()
 }
 
@@ -27,6 +29,8 @@ pub fn connector(args: TokenStream, item: TokenStream) -> TokenStream {
 pub fn pdk_export(args: TokenStream, item: TokenStream) -> TokenStream {
     parse::export(args.into(), item.into())
         .and_then(model::Export::from_parsed)
-        .map_or_else(syn::Error::into_compile_error, |model| codegen::export(&model))
+        .map_or_else(syn::Error::into_compile_error, |model| {
+            codegen::export(&model)
+        })
         .into()
 }

@@ -33,7 +33,11 @@ impl Connector {
         }
         let mut name: Option<LitStr> = None;
         for arg in &input.args {
-            let key = arg.path.get_ident().map(Ident::to_string).unwrap_or_default();
+            let key = arg
+                .path
+                .get_ident()
+                .map(Ident::to_string)
+                .unwrap_or_default();
             if !CONNECTOR_ARGS.contains(&key.as_str()) {
                 return Err(syn::Error::new(arg.path.span(), unknown_arg(&key)));
             }
@@ -142,7 +146,7 @@ impl Export {
                 ));
             };
             for name in use_leaves(&item_use.tree)? {
-                if connectors.iter().any(|seen| *seen == name) {
+                if connectors.contains(&name) {
                     return Err(syn::Error::new(
                         name.span(),
                         format!("`{name}` is exported twice; remove one of them"),

@@ -23,7 +23,9 @@ pub fn install(host: HostServices) {
             log::set_max_level(
                 host.max_level
                     .into_option()
-                    .map_or(log::LevelFilter::Off, |l| log::Level::from(l).to_level_filter()),
+                    .map_or(log::LevelFilter::Off, |l| {
+                        log::Level::from(l).to_level_filter()
+                    }),
             );
         }
     }

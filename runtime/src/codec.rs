@@ -46,13 +46,22 @@ mod tests {
 
     #[test]
     fn json_rejects_garbage() {
-        assert!(Codec::Json.decode(b"{nope".to_vec()).unwrap_err().starts_with("not valid JSON"));
+        assert!(Codec::Json
+            .decode(b"{nope".to_vec())
+            .unwrap_err()
+            .starts_with("not valid JSON"));
     }
 
     #[test]
     fn string_and_binary_keep_the_payload() {
-        assert_eq!(Codec::String.decode(b"hi".to_vec()).unwrap(), Value::from("hi"));
-        assert_eq!(Codec::Binary.decode(vec![0, 255]).unwrap(), Value::from(vec![0u8, 255]));
+        assert_eq!(
+            Codec::String.decode(b"hi".to_vec()).unwrap(),
+            Value::from("hi")
+        );
+        assert_eq!(
+            Codec::Binary.decode(vec![0, 255]).unwrap(),
+            Value::from(vec![0u8, 255])
+        );
         assert!(Codec::String.decode(vec![0xff]).is_err());
     }
 }

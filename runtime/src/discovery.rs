@@ -46,7 +46,8 @@ impl SearchPath {
     /// The search path from its three sources, in order.
     #[must_use]
     pub fn new(flags: &[PathBuf], env: Option<OsString>, exe_dir: Option<PathBuf>) -> Self {
-        let mut dirs: Vec<(PathBuf, usize)> = flags.iter().map(|d| (d.clone(), MAX_DEPTH)).collect();
+        let mut dirs: Vec<(PathBuf, usize)> =
+            flags.iter().map(|d| (d.clone(), MAX_DEPTH)).collect();
         if let Some(env) = env {
             dirs.extend(
                 std::env::split_paths(&env)
@@ -138,11 +139,22 @@ mod tests {
         std::fs::write(dir.join(format!("one.{ext}")), b"x").unwrap();
         std::fs::write(dir.join(format!("a/b/two.{ext}")), b"x").unwrap();
         std::fs::write(dir.join("notes.txt"), b"x").unwrap();
-        std::fs::hard_link(dir.join(format!("one.{ext}")), dir.join(format!("a/hard.{ext}"))).unwrap();
-        std::os::unix::fs::symlink(dir.join(format!("one.{ext}")), dir.join(format!("link.{ext}"))).unwrap();
+        std::fs::hard_link(
+            dir.join(format!("one.{ext}")),
+            dir.join(format!("a/hard.{ext}")),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(
+            dir.join(format!("one.{ext}")),
+            dir.join(format!("link.{ext}")),
+        )
+        .unwrap();
         let path = SearchPath::new(&[dir.clone(), dir.clone()], None, None);
         let found = path.candidates();
-        let expected = vec![dir.join(format!("a/b/two.{ext}")), dir.join(format!("a/hard.{ext}"))];
+        let expected = vec![
+            dir.join(format!("a/b/two.{ext}")),
+            dir.join(format!("a/hard.{ext}")),
+        ];
         assert_eq!(found, expected, "hard.{ext} and one.{ext} are one file");
         let exe_dir_only = SearchPath::new(&[], None, Some(dir.clone()));
         assert_eq!(

@@ -136,7 +136,10 @@ fn precheck(path: &Path) -> Result<(), String> {
         format!("a damaged shared library ({e}); rebuild it or remove it from the plugin path")
     })?;
     let root = object::NameOrOrdinal::Name(ROOT_MODULE_LOADER_NAME.as_bytes());
-    if exports.filter_map(Result::ok).any(|export| export.name() == root) {
+    if exports
+        .filter_map(Result::ok)
+        .any(|export| export.name() == root)
+    {
         Ok(())
     } else {
         Err(String::from(NOT_A_PLUGIN))

@@ -60,7 +60,10 @@ struct SearchArgs {
 
 impl SearchArgs {
     fn registry(&self) -> Registry {
-        Registry::discover(&SearchPath::from_environment(&self.plugin_paths, self.isolated))
+        Registry::discover(&SearchPath::from_environment(
+            &self.plugin_paths,
+            self.isolated,
+        ))
     }
 }
 

@@ -59,7 +59,11 @@ pub fn text(registry: &Registry) -> String {
                     info.name, info.version, info.pdk_version, info.rustc_version
                 ));
                 for kind in &plugin.connectors {
-                    out.push_str(&format!("          connector `{}` [{}]\n", kind.name, sides(kind)));
+                    out.push_str(&format!(
+                        "          connector `{}` [{}]\n",
+                        kind.name,
+                        sides(kind)
+                    ));
                 }
             }
             Status::Rejected(reason) => {

@@ -7,7 +7,11 @@
 
 // The `#[sabi_trait]` expansion (abi_stable 0.11.3, pinned) nests impls in
 // a const and contains items that clippy flags; neither is ours to change.
-#![allow(non_local_definitions, clippy::ptr_as_ptr, clippy::used_underscore_items)]
+#![allow(
+    non_local_definitions,
+    clippy::ptr_as_ptr,
+    clippy::used_underscore_items
+)]
 
 use abi_stable::sabi_trait;
 use abi_stable::std_types::{RBox, RResult, RString, RVec};

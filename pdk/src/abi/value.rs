@@ -88,7 +88,10 @@ mod tests {
     fn every_kind_survives_the_round_trip() {
         let mut inner = Value::object();
         inner.insert("bytes", vec![0u8, 7, 255]);
-        inner.insert("list", vec![Value::from(1u64), Value::from(-1i64), Value::NULL]);
+        inner.insert(
+            "list",
+            vec![Value::from(1u64), Value::from(-1i64), Value::NULL],
+        );
         let mut value = Value::object();
         inner.insert("float", 2.5f64);
         value.insert("inner", inner);

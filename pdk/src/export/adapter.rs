@@ -14,7 +14,8 @@ use crate::{Connector, ConnectorContext, Sink, Source, Value};
 /// The source side of `T`, as plain function pointers (so that `Adapter<T>`
 /// needs no `T: Source` bound).
 pub struct SourceFns<T> {
-    pull_data: for<'a> fn(&'a mut T, &'a ConnectorContext, u64) -> FfiResultFuture<'a, FfiSourceReply>,
+    pull_data:
+        for<'a> fn(&'a mut T, &'a ConnectorContext, u64) -> FfiResultFuture<'a, FfiSourceReply>,
     ack: for<'a> fn(&'a mut T, &'a ConnectorContext, u64, u64) -> FfiResultFuture<'a, ()>,
     fail: for<'a> fn(&'a mut T, &'a ConnectorContext, u64, u64) -> FfiResultFuture<'a, ()>,
     is_transactional: fn(&T) -> bool,
@@ -32,9 +33,15 @@ impl<T: Source> SourceFns<T> {
     fn new() -> Self {
         Self {
             pull_data: |inner, ctx, pull_id| {
-                contain("pull_data", inner.pull_data(pull_id, ctx), source_reply_to_ffi)
+                contain(
+                    "pull_data",
+                    inner.pull_data(pull_id, ctx),
+                    source_reply_to_ffi,
+                )
             },
-            ack: |inner, ctx, stream, pull_id| contain("ack", inner.ack(stream, pull_id, ctx), |()| ()),
+            ack: |inner, ctx, stream, pull_id| {
+                contain("ack", inner.ack(stream, pull_id, ctx), |()| ())
+            },
             fail: |inner, ctx, stream, pull_id| {
                 contain("fail", inner.fail(stream, pull_id, ctx), |()| ())
             },
@@ -45,7 +52,8 @@ impl<T: Source> SourceFns<T> {
 
 /// The sink side of `T`, as a plain function pointer.
 pub struct SinkFns<T> {
-    on_event: for<'a> fn(&'a mut T, &'a ConnectorContext, FfiEvent) -> FfiResultFuture<'a, SinkReply>,
+    on_event:
+        for<'a> fn(&'a mut T, &'a ConnectorContext, FfiEvent) -> FfiResultFuture<'a, SinkReply>,
 }
 
 impl<T> Clone for SinkFns<T> {

@@ -82,12 +82,19 @@ mod tests {
 
     #[test]
     fn nested_errors_name_the_whole_path() {
-        let error = decode::<Config>(config_of(r#"{"interval_ms": 1, "tls": {"port": -1}}"#)).unwrap_err();
+        let error =
+            decode::<Config>(config_of(r#"{"interval_ms": 1, "tls": {"port": -1}}"#)).unwrap_err();
         assert_eq!(
             error.message(),
             "field `tls.port`: invalid value: integer `-1`, expected u16"
         );
-        let error = decode::<Config>(config_of(r#"{"interval_ms": 1, "tls": {"port": 1, "x": 1}}"#)).unwrap_err();
-        assert_eq!(error.message(), "field `tls`: unknown field `x`, expected `port`");
+        let error = decode::<Config>(config_of(
+            r#"{"interval_ms": 1, "tls": {"port": 1, "x": 1}}"#,
+        ))
+        .unwrap_err();
+        assert_eq!(
+            error.message(),
+            "field `tls`: unknown field `x`, expected `port`"
+        );
     }
 }

@@ -46,13 +46,13 @@ pub(crate) fn contain<'a, T: 'a, R>(
 where
     R: 'a,
 {
-    BorrowingFfiFuture::new(AssertUnwindSafe(future).catch_unwind().map(move |outcome| {
-        match outcome {
+    BorrowingFfiFuture::new(AssertUnwindSafe(future).catch_unwind().map(
+        move |outcome| match outcome {
             Ok(Ok(value)) => RResult::ROk(into_ffi(value)),
             Ok(Err(error)) => RResult::RErr(PdkError::from(error)),
             Err(payload) => RResult::RErr(PdkError::from(panic_error(method, &*payload))),
-        }
-    }))
+        },
+    ))
 }
 
 /// A future that fails at once: the method is not part of this connector.

@@ -68,7 +68,10 @@ fn info<T: ConnectorType>() -> ConnectorTypeInfo {
     }
 }
 
-fn create<T: ConnectorType>(ctx: FfiConnectorContext, config: PdkValue) -> Result<BoxedRawConnector> {
+fn create<T: ConnectorType>(
+    ctx: FfiConnectorContext,
+    config: PdkValue,
+) -> Result<BoxedRawConnector> {
     let config = config::decode::<T::Config>(config)?;
     let ctx = ConnectorContext::from_ffi(ctx);
     let inner = contain_sync("new", || T::new(config, &ctx))?;
@@ -135,11 +138,17 @@ extern "C" fn create_connector<P: Plugin>(
     config: PdkValue,
 ) -> RResult<BoxedRawConnector, PdkError> {
     let created = contain_sync("create_connector", || {
-        match P::CONNECTORS.iter().find(|entry| entry.name == type_name.as_str()) {
+        match P::CONNECTORS
+            .iter()
+            .find(|entry| entry.name == type_name.as_str())
+        {
             Some(entry) => (entry.create)(ctx, config),
             None => Err(Error::new(
                 ErrorKind::Unsupported,
-                format!("plugin `{}` exports no connector type `{type_name}`", P::NAME),
+                format!(
+                    "plugin `{}` exports no connector type `{type_name}`",
+                    P::NAME
+                ),
             )),
         }
     });
@@ -153,7 +162,12 @@ pub const fn lib_header<P: Plugin>() -> PluginHeader {
     // SAFETY: `root_module_loader::<P>` returns, erased, the module that
     // `root_module::<P>` builds, which is a `PluginModuleRef`: the type
     // named here. The layout of that type is checked by the loader.
-    unsafe { LibHeader::from_constructor::<PluginModuleRef>(root_module_loader::<P>, CheckTypeLayout::Yes) }
+    unsafe {
+        LibHeader::from_constructor::<PluginModuleRef>(
+            root_module_loader::<P>,
+            CheckTypeLayout::Yes,
+        )
+    }
 }
 
 extern "C" fn root_module_loader<P: Plugin>() -> RootModuleResult {

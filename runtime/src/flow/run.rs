@@ -61,7 +61,8 @@ pub async fn run(flow: Flow, registry: &Registry, file: &Path) -> Result<(), Run
             notifier: RawNotifier_TO::from_value(LostNotifier(lost.0.clone()), TD_Opaque),
         };
         let config = PdkValue::from(node.config.clone());
-        let raw = match (plugin.module.create_connector())(RStr::from_str(&node.kind), ctx, config) {
+        let raw = match (plugin.module.create_connector())(RStr::from_str(&node.kind), ctx, config)
+        {
             RResult::ROk(raw) => raw,
             RResult::RErr(error) => {
                 return Err(FlowError::new(
@@ -76,7 +77,11 @@ pub async fn run(flow: Flow, registry: &Registry, file: &Path) -> Result<(), Run
         tasks.push(ConnectorTask::new(node.id.clone(), index as u64, raw, lost));
     }
     let mut inbox_senders: Vec<Option<Sender<Delivery>>> = vec![None; tasks.len()];
-    for target in flow.nodes.iter().flat_map(|node| node.targets.iter().copied()) {
+    for target in flow
+        .nodes
+        .iter()
+        .flat_map(|node| node.targets.iter().copied())
+    {
         if inbox_senders[target].is_none() {
             let (tx, rx) = async_channel::bounded(INBOX_CAPACITY);
             inbox_senders[target] = Some(tx);
@@ -95,7 +100,10 @@ pub async fn run(flow: Flow, registry: &Registry, file: &Path) -> Result<(), Run
     }
     // Only the sources may hold the inboxes open from now on.
     drop(inbox_senders);
-    let handles: Vec<_> = tasks.into_iter().map(|task| executor::spawn(task.run())).collect();
+    let handles: Vec<_> = tasks
+        .into_iter()
+        .map(|task| executor::spawn(task.run()))
+        .collect();
     let mut gave_up = Vec::new();
     for handle in handles {
         if let Err(error) = handle.await {

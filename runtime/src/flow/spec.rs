@@ -125,7 +125,13 @@ impl Flow {
         let mut targets: Vec<Vec<usize>> = vec![Vec::new(); spec.connector.len()];
         for (i, link) in spec.link.iter().enumerate() {
             let from = resolve(file, &format!("link[{i}].from"), &link.from, &index_of)?;
-            require_side(file, &format!("link[{i}].from"), &spec.connector[from], registry, Side::Source)?;
+            require_side(
+                file,
+                &format!("link[{i}].from"),
+                &spec.connector[from],
+                registry,
+                Side::Source,
+            )?;
             for (j, to) in link_targets(file, i, &link.to)?.into_iter().enumerate() {
                 let field = format!("link[{i}].to[{j}]");
                 let to = resolve(file, &field, &to, &index_of)?;
@@ -145,8 +151,14 @@ impl Flow {
                 return Err(FlowError::new(
                     file,
                     format!("connector[{i}]"),
-                    format!("source `{}` is not linked to any sink, its events would be lost", connector.id),
-                    format!("add a `[[link]]` with `from = \"{}\"`, or remove the connector", connector.id),
+                    format!(
+                        "source `{}` is not linked to any sink, its events would be lost",
+                        connector.id
+                    ),
+                    format!(
+                        "add a `[[link]]` with `from = \"{}\"`, or remove the connector",
+                        connector.id
+                    ),
                 ));
             }
         }
@@ -222,7 +234,11 @@ fn check_connector(
             format!(
                 "no loaded plugin provides connector type `{}` (known: {})",
                 connector.kind,
-                if known.is_empty() { String::from("none") } else { known.join(", ") }
+                if known.is_empty() {
+                    String::from("none")
+                } else {
+                    known.join(", ")
+                }
             ),
             format!(
                 "{hint}check the type name, or add the plugin's directory with --plugin-path \

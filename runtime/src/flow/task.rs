@@ -127,7 +127,12 @@ pub struct ConnectorTask {
 impl ConnectorTask {
     /// A task for `raw`.
     #[must_use]
-    pub fn new(id: String, index: u64, raw: BoxedRawConnector, lost: (Sender<()>, Receiver<()>)) -> Self {
+    pub fn new(
+        id: String,
+        index: u64,
+        raw: BoxedRawConnector,
+        lost: (Sender<()>, Receiver<()>),
+    ) -> Self {
         Self {
             id,
             index,
@@ -226,7 +231,9 @@ impl ConnectorTask {
         let pull_id = source.next_pull_id;
         source.next_pull_id += 1;
         match reply {
-            RResult::ROk(FfiSourceReply::Data { data, stream }) => self.emit(data, stream, pull_id).await,
+            RResult::ROk(FfiSourceReply::Data { data, stream }) => {
+                self.emit(data, stream, pull_id).await
+            }
             RResult::ROk(FfiSourceReply::Bytes { data, stream }) => {
                 match source.codec.decode(data.into_vec()) {
                     Ok(value) => self.emit(PdkValue::from(value), stream, pull_id).await,

@@ -1,11 +1,9 @@
 //! What DESIGN.md promises about plugin crates: they never depend on the
 //! runtime, and their source holds no FFI.
 
-mod common;
-
 use std::process::Command;
 
-use common::{workspace, PLUGINS};
+use crate::common::{workspace, PLUGINS};
 
 #[test]
 fn no_plugin_crate_depends_on_the_runtime() {
@@ -15,19 +13,37 @@ fn no_plugin_crate_depends_on_the_runtime() {
             .current_dir(workspace())
             .output()
             .unwrap();
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         let tree = String::from_utf8_lossy(&output.stdout);
         assert!(tree.contains(&format!("{plugin} v")), "{tree}");
         assert!(tree.contains("pdk v"), "{tree}");
-        assert!(!tree.contains("pdk-runtime"), "{plugin} depends on the runtime:\n{tree}");
+        assert!(
+            !tree.contains("pdk-runtime"),
+            "{plugin} depends on the runtime:\n{tree}"
+        );
     }
 }
 
 #[test]
 fn connector_sources_contain_no_ffi() {
     const FORBIDDEN: &[&str] = &[
-        "extern \"C\"", "unsafe", "into_ffi", "abi_stable", "RString", "RStr", "RVec", "RBox",
-        "RResult", "ROption", "RHashMap", "export_root_module", "catch_unwind",
+        "extern \"C\"",
+        "unsafe",
+        "into_ffi",
+        "abi_stable",
+        "RString",
+        "RStr",
+        "RVec",
+        "RBox",
+        "RResult",
+        "ROption",
+        "RHashMap",
+        "export_root_module",
+        "catch_unwind",
     ];
     let mut checked = 0;
     for plugin in PLUGINS {
@@ -36,7 +52,11 @@ fn connector_sources_contain_no_ffi() {
             let path = file.unwrap().path();
             let text = std::fs::read_to_string(&path).unwrap();
             for token in FORBIDDEN {
-                assert!(!text.contains(token), "{} contains `{token}`", path.display());
+                assert!(
+                    !text.contains(token),
+                    "{} contains `{token}`",
+                    path.display()
+                );
             }
             checked += 1;
         }

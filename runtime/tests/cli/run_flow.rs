@@ -1,8 +1,6 @@
 //! `pdk-runtime run` on the real binary with the real plugins.
 
-mod common;
-
-use common::{plugin_dir_with, runtime, stderr, stdout, write_flow};
+use crate::common::{plugin_dir_with, runtime, stderr, stdout, write_flow};
 
 const DEMO_FLOW: &str = r#"
 [[connector]]
@@ -24,7 +22,13 @@ fn metronome_events_reach_stdout_in_order_and_the_run_ends_by_itself() {
     let dir = plugin_dir_with("demo", &["metronome", "stdout"]);
     let flow = write_flow(&dir, "demo.toml", DEMO_FLOW);
     let dir_arg = dir.to_str().unwrap();
-    let output = runtime(&["run", flow.to_str().unwrap(), "--isolated", "--plugin-path", dir_arg]);
+    let output = runtime(&[
+        "run",
+        flow.to_str().unwrap(),
+        "--isolated",
+        "--plugin-path",
+        dir_arg,
+    ]);
     assert!(output.status.success(), "stderr: {}", stderr(&output));
     let expected: String = (0..5)
         .map(|n| format!("{{\"connector\":\"tick\",\"tick\":{n}}}\n"))
@@ -35,8 +39,14 @@ fn metronome_events_reach_stdout_in_order_and_the_run_ends_by_itself() {
 #[test]
 fn the_example_flow_of_the_readme_runs() {
     let dir = plugin_dir_with("example", &["metronome", "stdout"]);
-    let flow = common::workspace().join("examples/metronome-to-stdout.toml");
-    let output = runtime(&["run", flow.to_str().unwrap(), "--isolated", "--plugin-path", dir.to_str().unwrap()]);
+    let flow = crate::common::workspace().join("examples/metronome-to-stdout.toml");
+    let output = runtime(&[
+        "run",
+        flow.to_str().unwrap(),
+        "--isolated",
+        "--plugin-path",
+        dir.to_str().unwrap(),
+    ]);
     assert!(output.status.success(), "stderr: {}", stderr(&output));
     assert_eq!(stdout(&output).lines().count(), 5);
 }
@@ -70,7 +80,13 @@ from = "a"
 to = ["two"]
 "#,
     );
-    let output = runtime(&["run", flow.to_str().unwrap(), "--isolated", "--plugin-path", dir.to_str().unwrap()]);
+    let output = runtime(&[
+        "run",
+        flow.to_str().unwrap(),
+        "--isolated",
+        "--plugin-path",
+        dir.to_str().unwrap(),
+    ]);
     assert!(output.status.success(), "stderr: {}", stderr(&output));
     let mut lines: Vec<String> = stdout(&output).lines().map(str::to_owned).collect();
     lines.sort();

@@ -1,16 +1,20 @@
 //! A bad flow file: exit code 2 and exactly one line naming the file, the
 //! field and the fix, on the real binary.
 
-mod common;
-
-use common::{plugin_dir_with, runtime, stderr, stdout, write_flow};
+use crate::common::{plugin_dir_with, runtime, stderr, stdout, write_flow};
 
 /// Runs `flow_text` and returns the single line of standard error.
 fn single_error_line(test: &str, flow_text: &str) -> (String, String) {
     let dir = plugin_dir_with(test, &["metronome", "stdout"]);
     let flow = write_flow(&dir, "bad.toml", flow_text);
     let flow_arg = flow.to_str().unwrap().to_owned();
-    let output = runtime(&["run", &flow_arg, "--isolated", "--plugin-path", dir.to_str().unwrap()]);
+    let output = runtime(&[
+        "run",
+        &flow_arg,
+        "--isolated",
+        "--plugin-path",
+        dir.to_str().unwrap(),
+    ]);
     assert_eq!(output.status.code(), Some(2), "stderr: {}", stderr(&output));
     assert_eq!(stdout(&output), "", "no event may be printed");
     let err = stderr(&output);
@@ -22,7 +26,10 @@ fn single_error_line(test: &str, flow_text: &str) -> (String, String) {
 #[test]
 fn a_syntax_error_names_the_file_and_the_line() {
     let (line, flow) = single_error_line("syntax", "[[connector]\nid = \"x\"\n");
-    assert!(line.starts_with(&format!("error: {flow}: line 1, column ")), "{line}");
+    assert!(
+        line.starts_with(&format!("error: {flow}: line 1, column ")),
+        "{line}"
+    );
     assert!(line.contains("; fix: "), "{line}");
 }
 
@@ -32,7 +39,12 @@ fn an_unknown_field_names_it_and_the_line() {
         "unknown-field",
         "[[connector]]\nid = \"x\"\ntyep = \"stdout\"\n",
     );
-    assert!(line.starts_with(&format!("error: {flow}: line 3, column 1: unknown field `tyep`")), "{line}");
+    assert!(
+        line.starts_with(&format!(
+            "error: {flow}: line 3, column 1: unknown field `tyep`"
+        )),
+        "{line}"
+    );
 }
 
 #[test]
@@ -127,7 +139,9 @@ to = "out"
 "#,
     );
     assert!(
-        line.contains("connector `out` (type `stdout`) config: unknown field `colour`, there are no fields;"),
+        line.contains(
+            "connector `out` (type `stdout`) config: unknown field `colour`, there are no fields;"
+        ),
         "{line}"
     );
 }
@@ -165,7 +179,10 @@ fn a_source_without_a_link_is_rejected_rather_than_losing_events() {
         "unlinked",
         "[[connector]]\nid = \"tick\"\ntype = \"metronome\"\nconfig = { interval_ms = 1 }\n",
     );
-    assert!(line.contains("source `tick` is not linked to any sink"), "{line}");
+    assert!(
+        line.contains("source `tick` is not linked to any sink"),
+        "{line}"
+    );
 }
 
 #[test]
@@ -174,7 +191,10 @@ fn duplicate_ids_are_rejected() {
         "dup-id",
         "[[connector]]\nid = \"a\"\ntype = \"stdout\"\n[[connector]]\nid = \"a\"\ntype = \"stdout\"\n",
     );
-    assert!(line.contains("connector[1].id: id `a` is used by two connectors"), "{line}");
+    assert!(
+        line.contains("connector[1].id: id `a` is used by two connectors"),
+        "{line}"
+    );
 }
 
 #[test]

@@ -1,11 +1,11 @@
 //! `pdk-runtime plugins list` on the real binary: discovery, checks,
 //! shadowing, and the JSON format.
 
-mod common;
-
 use std::path::Path;
 
-use common::{built_plugin, library_file, plugin_dir_with, runtime, runtime_exe, scratch_dir, stderr, stdout};
+use crate::common::{
+    built_plugin, library_file, plugin_dir_with, runtime, runtime_exe, scratch_dir, stderr, stdout,
+};
 use serde_json::{json, Value};
 
 fn list_json(args: &[&str]) -> Vec<Value> {
@@ -129,16 +129,32 @@ fn plugin_path_variable_is_searched_after_the_flags() {
     let flagged = plugin_dir_with("env-flag", &["stdout"]);
     let from_env = plugin_dir_with("env-var", &["metronome", "stdout"]);
     let output = std::process::Command::new(runtime_exe())
-        .args(["plugins", "list", "--format", "json", "--plugin-path", flagged.to_str().unwrap()])
-        .env("PDK_PLUGIN_PATH", format!("/nonexistent:{}", from_env.display()))
+        .args([
+            "plugins",
+            "list",
+            "--format",
+            "json",
+            "--plugin-path",
+            flagged.to_str().unwrap(),
+        ])
+        .env(
+            "PDK_PLUGIN_PATH",
+            format!("/nonexistent:{}", from_env.display()),
+        )
         .output()
         .unwrap();
     assert!(output.status.success());
     let entries: Vec<Value> = serde_json::from_str(&stdout(&output)).unwrap();
     let status_of = |path: &Path| entry(&entries, path)["status"].as_str().unwrap().to_owned();
     assert_eq!(status_of(&flagged.join(library_file("stdout"))), "loaded");
-    assert_eq!(status_of(&from_env.join(library_file("metronome"))), "loaded");
-    assert_eq!(status_of(&from_env.join(library_file("stdout"))), "rejected");
+    assert_eq!(
+        status_of(&from_env.join(library_file("metronome"))),
+        "loaded"
+    );
+    assert_eq!(
+        status_of(&from_env.join(library_file("stdout"))),
+        "rejected"
+    );
 }
 
 #[test]
@@ -149,7 +165,10 @@ fn the_executables_own_directory_is_searched_so_cargo_build_output_works() {
     let entries: Vec<Value> = serde_json::from_str(&stdout(&output)).unwrap();
     let exe_dir = runtime_exe().parent().unwrap().to_path_buf();
     for plugin in ["metronome", "stdout"] {
-        assert_eq!(entry(&entries, &exe_dir.join(library_file(plugin)))["status"], "loaded");
+        assert_eq!(
+            entry(&entries, &exe_dir.join(library_file(plugin)))["status"],
+            "loaded"
+        );
     }
 }
 
@@ -157,10 +176,19 @@ fn the_executables_own_directory_is_searched_so_cargo_build_output_works() {
 fn text_listing_shows_metadata_and_reasons() {
     let dir = plugin_dir_with("text", &["metronome"]);
     std::fs::write(dir.join(library_file("empty")), b"").unwrap();
-    let output = runtime(&["plugins", "list", "--isolated", "--plugin-path", dir.to_str().unwrap()]);
+    let output = runtime(&[
+        "plugins",
+        "list",
+        "--isolated",
+        "--plugin-path",
+        dir.to_str().unwrap(),
+    ]);
     let text = stdout(&output);
     assert!(text.contains("loaded    "), "{text}");
-    assert!(text.contains("metronome 0.1.0 (pdk 0.1.0, rustc 1."), "{text}");
+    assert!(
+        text.contains("metronome 0.1.0 (pdk 0.1.0, rustc 1."),
+        "{text}"
+    );
     assert!(text.contains("connector `metronome` [source]"), "{text}");
     assert!(text.contains("rejected  "), "{text}");
     assert!(text.contains("not a shared library"), "{text}");
@@ -169,6 +197,15 @@ fn text_listing_shows_metadata_and_reasons() {
 #[test]
 fn an_empty_search_path_says_so() {
     let dir = scratch_dir("empty-path");
-    let output = runtime(&["plugins", "list", "--isolated", "--plugin-path", dir.to_str().unwrap()]);
-    assert_eq!(stdout(&output), "no plugin files found in the plugin path\n");
+    let output = runtime(&[
+        "plugins",
+        "list",
+        "--isolated",
+        "--plugin-path",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        stdout(&output),
+        "no plugin files found in the plugin path\n"
+    );
 }

@@ -29,7 +29,10 @@ pub fn built_plugins_dir() -> &'static Path {
             "building the plugins failed:\n{}",
             String::from_utf8_lossy(&output.stderr)
         );
-        runtime_exe().parent().expect("the binary has a directory").to_path_buf()
+        runtime_exe()
+            .parent()
+            .expect("the binary has a directory")
+            .to_path_buf()
     })
 }
 

@@ -1,0 +1,8 @@
+//! Integration tests: the real `pdk-runtime` binary on the real bundled
+//! plugins, which these tests build themselves.
+
+mod common;
+mod flow_errors;
+mod plugin_hygiene;
+mod plugins_list;
+mod run_flow;

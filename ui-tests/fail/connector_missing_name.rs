@@ -1,0 +1,7 @@
+//! `#[connector]` without `name`.
+use pdk::prelude::*;
+
+#[connector]
+pub struct Unnamed;
+
+fn main() {}
