@@ -2,8 +2,8 @@
 //!
 //! Use them through the `pdk` crate (`pdk::connector`, `pdk::pdk_export`),
 //! which documents them with complete examples. Each macro runs in three
-//! layers: [`parse`] reads the author's tokens, [`model`] checks them and
-//! keeps what matters, [`codegen`] writes the expansion, which calls
+//! layers: `parse` reads the author's tokens, `model` checks them and
+//! keeps what matters, `codegen` writes the expansion, which calls
 //! generic helpers in `pdk::__private` instead of inlining them.
 
 mod codegen;

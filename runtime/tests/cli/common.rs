@@ -100,3 +100,19 @@ pub fn write_flow(dir: &Path, name: &str, text: &str) -> PathBuf {
     std::fs::write(&path, text).expect("flow file is writable");
     path
 }
+
+/// Runs `pdk-runtime` with `args`, searching only `plugin_dir`.
+pub fn runtime_isolated(args: &[&str], plugin_dir: &Path) -> Output {
+    let dir = plugin_dir.to_str().expect("temp paths are UTF-8");
+    let mut all = args.to_vec();
+    all.extend_from_slice(&["--isolated", "--plugin-path", dir]);
+    runtime(&all)
+}
+
+/// Runs the flow file `flow` with the plugins of `plugin_dir` only.
+pub fn run_flow(flow: &Path, plugin_dir: &Path) -> Output {
+    runtime_isolated(
+        &["run", flow.to_str().expect("temp paths are UTF-8")],
+        plugin_dir,
+    )
+}

@@ -1,20 +1,14 @@
 //! A bad flow file: exit code 2 and exactly one line naming the file, the
 //! field and the fix, on the real binary.
 
-use crate::common::{plugin_dir_with, runtime, stderr, stdout, write_flow};
+use crate::common::{plugin_dir_with, run_flow, runtime, stderr, stdout, write_flow};
 
 /// Runs `flow_text` and returns the single line of standard error.
 fn single_error_line(test: &str, flow_text: &str) -> (String, String) {
     let dir = plugin_dir_with(test, &["metronome", "stdout"]);
     let flow = write_flow(&dir, "bad.toml", flow_text);
     let flow_arg = flow.to_str().unwrap().to_owned();
-    let output = runtime(&[
-        "run",
-        &flow_arg,
-        "--isolated",
-        "--plugin-path",
-        dir.to_str().unwrap(),
-    ]);
+    let output = run_flow(&flow, &dir);
     assert_eq!(output.status.code(), Some(2), "stderr: {}", stderr(&output));
     assert_eq!(stdout(&output), "", "no event may be printed");
     let err = stderr(&output);

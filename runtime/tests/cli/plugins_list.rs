@@ -4,7 +4,8 @@
 use std::path::Path;
 
 use crate::common::{
-    built_plugin, library_file, plugin_dir_with, runtime, runtime_exe, scratch_dir, stderr, stdout,
+    built_plugin, library_file, plugin_dir_with, runtime, runtime_exe, runtime_isolated,
+    scratch_dir, stderr, stdout,
 };
 use serde_json::{json, Value};
 
@@ -176,13 +177,7 @@ fn the_executables_own_directory_is_searched_so_cargo_build_output_works() {
 fn text_listing_shows_metadata_and_reasons() {
     let dir = plugin_dir_with("text", &["metronome"]);
     std::fs::write(dir.join(library_file("empty")), b"").unwrap();
-    let output = runtime(&[
-        "plugins",
-        "list",
-        "--isolated",
-        "--plugin-path",
-        dir.to_str().unwrap(),
-    ]);
+    let output = runtime_isolated(&["plugins", "list"], &dir);
     let text = stdout(&output);
     assert!(text.contains("loaded    "), "{text}");
     assert!(
@@ -197,13 +192,7 @@ fn text_listing_shows_metadata_and_reasons() {
 #[test]
 fn an_empty_search_path_says_so() {
     let dir = scratch_dir("empty-path");
-    let output = runtime(&[
-        "plugins",
-        "list",
-        "--isolated",
-        "--plugin-path",
-        dir.to_str().unwrap(),
-    ]);
+    let output = runtime_isolated(&["plugins", "list"], &dir);
     assert_eq!(
         stdout(&output),
         "no plugin files found in the plugin path\n"

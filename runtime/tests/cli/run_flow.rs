@@ -1,6 +1,6 @@
 //! `pdk-runtime run` on the real binary with the real plugins.
 
-use crate::common::{plugin_dir_with, runtime, stderr, stdout, write_flow};
+use crate::common::{plugin_dir_with, run_flow, stderr, stdout, write_flow};
 
 const DEMO_FLOW: &str = r#"
 [[connector]]
@@ -21,14 +21,7 @@ to = ["out"]
 fn metronome_events_reach_stdout_in_order_and_the_run_ends_by_itself() {
     let dir = plugin_dir_with("demo", &["metronome", "stdout"]);
     let flow = write_flow(&dir, "demo.toml", DEMO_FLOW);
-    let dir_arg = dir.to_str().unwrap();
-    let output = runtime(&[
-        "run",
-        flow.to_str().unwrap(),
-        "--isolated",
-        "--plugin-path",
-        dir_arg,
-    ]);
+    let output = run_flow(&flow, &dir);
     assert!(output.status.success(), "stderr: {}", stderr(&output));
     let expected: String = (0..5)
         .map(|n| format!("{{\"connector\":\"tick\",\"tick\":{n}}}\n"))
@@ -40,13 +33,7 @@ fn metronome_events_reach_stdout_in_order_and_the_run_ends_by_itself() {
 fn the_example_flow_of_the_readme_runs() {
     let dir = plugin_dir_with("example", &["metronome", "stdout"]);
     let flow = crate::common::workspace().join("examples/metronome-to-stdout.toml");
-    let output = runtime(&[
-        "run",
-        flow.to_str().unwrap(),
-        "--isolated",
-        "--plugin-path",
-        dir.to_str().unwrap(),
-    ]);
+    let output = run_flow(&flow, &dir);
     assert!(output.status.success(), "stderr: {}", stderr(&output));
     assert_eq!(stdout(&output).lines().count(), 5);
 }
@@ -80,13 +67,7 @@ from = "a"
 to = ["two"]
 "#,
     );
-    let output = runtime(&[
-        "run",
-        flow.to_str().unwrap(),
-        "--isolated",
-        "--plugin-path",
-        dir.to_str().unwrap(),
-    ]);
+    let output = run_flow(&flow, &dir);
     assert!(output.status.success(), "stderr: {}", stderr(&output));
     let mut lines: Vec<String> = stdout(&output).lines().map(str::to_owned).collect();
     lines.sort();
