@@ -113,9 +113,7 @@ pub trait Source: Connector {
 
     /// `true` if this source wants [`Source::ack`] and [`Source::fail`]
     /// calls for its events. Default: `false`.
-    fn is_transactional(&self) -> bool {
-        false
-    }
+    const TRANSACTIONAL: bool = false;
 
     /// Every sink the event went to has handled it. Default: nothing.
     fn ack(
@@ -230,4 +228,7 @@ pub enum SinkReply {
     Ack,
     /// Not handled: a transactional source may send it again.
     Fail,
+    /// Not answered yet: the sink answers later through
+    /// [`crate::ConnectorContext::replies`] with the event's id.
+    Deferred,
 }

@@ -1,12 +1,13 @@
 //! What a connector gets from the runtime with every call.
 
-use crate::abi::connector::{BoxedRawNotifier, FfiConnectorContext};
+use crate::abi::connector::{BoxedRuntimeHandle, FfiConnectorContext};
+use crate::EventId;
 
-/// The connector's view of the runtime: its id in the flow, and a way to
-/// report a lost connection.
+/// The connector's view of the runtime: its id in the flow, and handles to
+/// report a lost connection and to answer events later.
 pub struct ConnectorContext {
     alias: String,
-    notifier: ConnectionLostNotifier,
+    handle: BoxedRuntimeHandle,
 }
 
 impl ConnectorContext {
@@ -14,7 +15,7 @@ impl ConnectorContext {
     pub(crate) fn from_ffi(ctx: FfiConnectorContext) -> Self {
         Self {
             alias: ctx.alias.into_string(),
-            notifier: ConnectionLostNotifier(ctx.notifier),
+            handle: ctx.handle,
         }
     }
 
@@ -28,18 +29,53 @@ impl ConnectorContext {
     /// into background tasks that watch the connection.
     #[must_use]
     pub fn notifier(&self) -> ConnectionLostNotifier {
-        self.notifier.clone()
+        ConnectionLostNotifier(self.handle.clone())
+    }
+
+    /// A handle to answer events later (after replying
+    /// [`crate::SinkReply::Deferred`]) and to work the circuit breaker, from
+    /// any task.
+    #[must_use]
+    pub fn replies(&self) -> SinkReplies {
+        SinkReplies(self.handle.clone())
     }
 }
 
 /// Tells the runtime that the connector lost its connection; the runtime
 /// then reconnects it (calling [`crate::Connector::connect`] again).
 #[derive(Clone)]
-pub struct ConnectionLostNotifier(BoxedRawNotifier);
+pub struct ConnectionLostNotifier(BoxedRuntimeHandle);
 
 impl ConnectionLostNotifier {
     /// Reports the lost connection. Cheap; may be called from any task.
     pub fn connection_lost(&self) {
         self.0.connection_lost();
+    }
+}
+
+/// Answers events and works the circuit breaker of a sink, from any task.
+#[derive(Clone)]
+pub struct SinkReplies(BoxedRuntimeHandle);
+
+impl SinkReplies {
+    /// The event, answered [`crate::SinkReply::Deferred`] before, is handled.
+    pub fn ack(&self, id: EventId) {
+        self.0.reply(id, true);
+    }
+
+    /// The event, answered [`crate::SinkReply::Deferred`] before, failed.
+    pub fn fail(&self, id: EventId) {
+        self.0.reply(id, false);
+    }
+
+    /// The sink cannot take more events: the runtime pauses every source
+    /// linked to it (calling their `on_pause`) until [`Self::open_circuit`].
+    pub fn close_circuit(&self) {
+        self.0.set_circuit(false);
+    }
+
+    /// The sink takes events again: paused sources resume (`on_resume`).
+    pub fn open_circuit(&self) {
+        self.0.set_circuit(true);
     }
 }

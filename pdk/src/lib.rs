@@ -58,7 +58,7 @@ pub mod export;
 pub use export as __private;
 
 pub use connector::{Attempt, Connector, Event, EventId, Sink, SinkReply, Source, SourceReply};
-pub use context::{ConnectionLostNotifier, ConnectorContext};
+pub use context::{ConnectionLostNotifier, ConnectorContext, SinkReplies};
 pub use error::{Error, ErrorKind, Result};
 pub use host::{task, time};
 pub use pdk_macros::{connector, pdk_export};
@@ -77,8 +77,8 @@ pub struct NoConfig {}
 /// Everything a connector author needs, in one `use`.
 pub mod prelude {
     pub use crate::{
-        connector, pdk_export, Attempt, Connector, ConnectorContext, Error, Event, NoConfig,
-        Result, Sink, SinkReply, Source, SourceReply, Value,
+        connector, pdk_export, Attempt, Connector, ConnectorContext, Error, Event, EventId,
+        NoConfig, Result, Sink, SinkReply, Source, SourceReply, Value,
     };
     pub use serde::Deserialize;
 }

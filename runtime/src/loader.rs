@@ -37,6 +37,8 @@ pub struct ConnectorKind {
     pub name: String,
     /// Whether it has a source side.
     pub source: bool,
+    /// Whether its source side wants acks and fails.
+    pub transactional: bool,
     /// Whether it has a sink side.
     pub sink: bool,
 }
@@ -46,6 +48,7 @@ impl From<ConnectorTypeInfo> for ConnectorKind {
         Self {
             name: info.name.into_string(),
             source: info.source,
+            transactional: info.transactional,
             sink: info.sink,
         }
     }

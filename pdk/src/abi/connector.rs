@@ -103,6 +103,8 @@ pub struct ConnectorTypeInfo {
     pub name: RString,
     /// Whether it has a source side.
     pub source: bool,
+    /// Whether its source side wants acks and fails.
+    pub transactional: bool,
     /// Whether it has a sink side.
     pub sink: bool,
 }
@@ -120,9 +122,6 @@ pub trait RawConnector: Send {
     /// [`crate::Source::pull_data`]
     fn pull_data(&mut self, pull_id: u64) -> FfiResultFuture<'_, FfiSourceReply>;
 
-    /// [`crate::Source::is_transactional`]
-    fn is_transactional(&self) -> bool;
-
     /// [`crate::Source::ack`]
     fn ack(&mut self, stream: u64, pull_id: u64) -> FfiResultFuture<'_, ()>;
 
@@ -137,16 +136,25 @@ pub trait RawConnector: Send {
 /// A connector instance behind the boundary.
 pub type BoxedRawConnector = RawConnector_TO<'static, RBox<()>>;
 
-/// The runtime's side of [`crate::ConnectionLostNotifier`].
+/// The runtime's handle for one connector: what a plugin may tell the
+/// runtime at any time, from any task. Behind [`crate::ConnectionLostNotifier`]
+/// and [`crate::SinkReplies`].
 #[sabi_trait]
-pub trait RawNotifier: Clone + Send + Sync {
+pub trait RawRuntimeHandle: Clone + Send + Sync {
     /// The connector lost its connection; the runtime will reconnect it.
-    #[sabi(last_prefix_field)]
     fn connection_lost(&self);
+
+    /// The answer to an event the sink replied [`SinkReply::Deferred`] to.
+    fn reply(&self, id: EventId, ok: bool);
+
+    /// Circuit breaker: `false` pauses the sources linked to this sink,
+    /// `true` resumes them.
+    #[sabi(last_prefix_field)]
+    fn set_circuit(&self, open: bool);
 }
 
-/// A notifier behind the boundary.
-pub type BoxedRawNotifier = RawNotifier_TO<'static, RBox<()>>;
+/// A runtime handle behind the boundary.
+pub type BoxedRuntimeHandle = RawRuntimeHandle_TO<'static, RBox<()>>;
 
 /// What the runtime hands a plugin when it creates a connector.
 #[repr(C)]
@@ -154,6 +162,6 @@ pub type BoxedRawNotifier = RawNotifier_TO<'static, RBox<()>>;
 pub struct FfiConnectorContext {
     /// The connector's id in the flow.
     pub alias: RString,
-    /// Reports a lost connection.
-    pub notifier: BoxedRawNotifier,
+    /// Reports to the runtime.
+    pub handle: BoxedRuntimeHandle,
 }

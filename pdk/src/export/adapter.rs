@@ -18,7 +18,7 @@ pub struct SourceFns<T> {
         for<'a> fn(&'a mut T, &'a ConnectorContext, u64) -> FfiResultFuture<'a, FfiSourceReply>,
     ack: for<'a> fn(&'a mut T, &'a ConnectorContext, u64, u64) -> FfiResultFuture<'a, ()>,
     fail: for<'a> fn(&'a mut T, &'a ConnectorContext, u64, u64) -> FfiResultFuture<'a, ()>,
-    is_transactional: fn(&T) -> bool,
+    transactional: bool,
 }
 
 impl<T> Clone for SourceFns<T> {
@@ -45,8 +45,15 @@ impl<T: Source> SourceFns<T> {
             fail: |inner, ctx, stream, pull_id| {
                 contain("fail", inner.fail(stream, pull_id, ctx), |()| ())
             },
-            is_transactional: T::is_transactional,
+            transactional: T::TRANSACTIONAL,
         }
+    }
+}
+
+impl<T> SourceFns<T> {
+    /// Whether the source wants acks and fails.
+    pub(crate) fn is_transactional(&self) -> bool {
+        self.transactional
     }
 }
 
@@ -141,11 +148,6 @@ impl<T: Connector> RawConnector for Adapter<T> {
             Some(fns) => (fns.pull_data)(&mut self.inner, &self.ctx, pull_id),
             None => unsupported(self.ctx.alias(), "pull_data"),
         }
-    }
-
-    fn is_transactional(&self) -> bool {
-        self.source
-            .is_some_and(|fns| (fns.is_transactional)(&self.inner))
     }
 
     fn ack(&mut self, stream: u64, pull_id: u64) -> FfiResultFuture<'_, ()> {

@@ -61,9 +61,11 @@ impl ConnectorEntry {
 }
 
 fn info<T: ConnectorType>() -> ConnectorTypeInfo {
+    let source = T::source_fns();
     ConnectorTypeInfo {
         name: T::NAME.into(),
-        source: T::source_fns().is_some(),
+        source: source.is_some(),
+        transactional: source.is_some_and(|fns| fns.is_transactional()),
         sink: T::sink_fns().is_some(),
     }
 }

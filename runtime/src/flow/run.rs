@@ -7,10 +7,11 @@ use std::path::Path;
 use abi_stable::std_types::{RResult, RStr};
 use abi_stable::type_level::downcasting::TD_Opaque;
 use async_channel::Sender;
-use pdk::abi::connector::{FfiConnectorContext, RawNotifier, RawNotifier_TO};
+use pdk::abi::connector::{FfiConnectorContext, RawRuntimeHandle, RawRuntimeHandle_TO};
 use pdk::abi::value::PdkValue;
+use pdk::EventId;
 
-use super::task::{ConnectorTask, Delivery, GaveUp, SourceSide};
+use super::task::{ConnectorTask, Control, Delivery, GaveUp, SourceSide};
 use super::{Flow, FlowError};
 use crate::executor;
 use crate::registry::Registry;
@@ -29,14 +30,29 @@ pub enum RunError {
     Connectors(Vec<GaveUp>),
 }
 
-/// Reports "connection lost" from a plugin to its connector's task.
+/// A plugin's handle to its connector's task.
 #[derive(Clone)]
-struct LostNotifier(Sender<()>);
+struct RuntimeHandle(Sender<Control>);
 
-impl RawNotifier for LostNotifier {
+impl RuntimeHandle {
+    fn tell(&self, control: Control) {
+        // Unbounded, so it never blocks the plugin; closed means the task
+        // has ended and nothing is listening any more.
+        let _ = self.0.try_send(control);
+    }
+}
+
+impl RawRuntimeHandle for RuntimeHandle {
     fn connection_lost(&self) {
-        // Full or closed both mean nothing more needs saying.
-        let _ = self.0.try_send(());
+        self.tell(Control::ConnectionLost);
+    }
+
+    fn reply(&self, id: EventId, ok: bool) {
+        self.tell(Control::Reply { id, ok });
+    }
+
+    fn set_circuit(&self, open: bool) {
+        self.tell(Control::Circuit { open });
     }
 }
 
@@ -46,6 +62,7 @@ impl RawNotifier for LostNotifier {
 /// A [`RunError`] when a connector rejects its config or is given up.
 pub async fn run(flow: Flow, registry: &Registry, file: &Path) -> Result<(), RunError> {
     let mut tasks = Vec::with_capacity(flow.nodes.len());
+    let mut transactional = Vec::with_capacity(flow.nodes.len());
     for (index, node) in flow.nodes.iter().enumerate() {
         let plugin = registry.provider(&node.kind).ok_or_else(|| {
             FlowError::new(
@@ -55,10 +72,10 @@ pub async fn run(flow: Flow, registry: &Registry, file: &Path) -> Result<(), Run
                 "check the plugin path",
             )
         })?;
-        let lost = async_channel::bounded(1);
+        let control = async_channel::unbounded();
         let ctx = FfiConnectorContext {
             alias: node.id.as_str().into(),
-            notifier: RawNotifier_TO::from_value(LostNotifier(lost.0.clone()), TD_Opaque),
+            handle: RawRuntimeHandle_TO::from_value(RuntimeHandle(control.0.clone()), TD_Opaque),
         };
         let config = PdkValue::from(node.config.clone());
         let raw = match (plugin.module.create_connector())(RStr::from_str(&node.kind), ctx, config)
@@ -74,28 +91,39 @@ pub async fn run(flow: Flow, registry: &Registry, file: &Path) -> Result<(), Run
                 .into())
             }
         };
-        tasks.push(ConnectorTask::new(node.id.clone(), index as u64, raw, lost));
+        transactional.push(
+            plugin
+                .connectors
+                .iter()
+                .any(|kind| kind.name == node.kind && kind.transactional),
+        );
+        tasks.push(ConnectorTask::new(
+            node.id.clone(),
+            index as u64,
+            raw,
+            control,
+        ));
     }
     let mut inbox_senders: Vec<Option<Sender<Delivery>>> = vec![None; tasks.len()];
-    for target in flow
-        .nodes
-        .iter()
-        .flat_map(|node| node.targets.iter().copied())
-    {
-        if inbox_senders[target].is_none() {
-            let (tx, rx) = async_channel::bounded(INBOX_CAPACITY);
-            inbox_senders[target] = Some(tx);
-            tasks[target].inbox = Some(rx);
+    for (source, node) in flow.nodes.iter().enumerate() {
+        for &target in &node.targets {
+            if inbox_senders[target].is_none() {
+                let (tx, rx) = async_channel::bounded(INBOX_CAPACITY);
+                inbox_senders[target] = Some(tx);
+                tasks[target].inbox = Some(rx);
+            }
+            let source_control = tasks[source].control_sender();
+            tasks[target].upstream.push(source_control);
         }
     }
-    for (task, node) in tasks.iter_mut().zip(&flow.nodes) {
+    for ((task, node), transactional) in tasks.iter_mut().zip(&flow.nodes).zip(transactional) {
         if !node.targets.is_empty() {
             let outputs = node
                 .targets
                 .iter()
                 .filter_map(|&t| inbox_senders[t].clone())
                 .collect();
-            task.source = Some(SourceSide::new(outputs, node.codec));
+            task.source = Some(SourceSide::new(outputs, node.codec, transactional));
         }
     }
     // Only the sources may hold the inboxes open from now on.

@@ -3,7 +3,7 @@
 //! back, events arriving for the sink side, "connection lost" reports and
 //! pulling from the source side.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::pin::pin;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -66,12 +66,13 @@ pub struct SourceSide {
     finished: bool,
     next_pull_id: u64,
     transactional: bool,
+    closed_sinks: HashSet<u64>,
 }
 
 impl SourceSide {
     /// A source side sending to `outputs`.
     #[must_use]
-    pub fn new(outputs: Vec<Sender<Delivery>>, codec: Codec) -> Self {
+    pub fn new(outputs: Vec<Sender<Delivery>>, codec: Codec, transactional: bool) -> Self {
         let (outcomes_tx, outcomes) = async_channel::unbounded();
         Self {
             outputs,
@@ -81,15 +82,43 @@ impl SourceSide {
             in_flight: HashMap::new(),
             finished: false,
             next_pull_id: 0,
-            transactional: false,
+            transactional,
+            closed_sinks: HashSet::new(),
         }
     }
+}
+
+/// What the plugin (through its runtime handle) or other tasks tell a
+/// connector's task.
+#[derive(Debug, Clone, Copy)]
+pub enum Control {
+    /// The plugin lost its connection.
+    ConnectionLost,
+    /// The plugin answers an event it deferred.
+    Reply {
+        /// The event.
+        id: EventId,
+        /// Handled or failed.
+        ok: bool,
+    },
+    /// The plugin's sink closes (`false`) or opens (`true`) its circuit.
+    Circuit {
+        /// Open or closed.
+        open: bool,
+    },
+    /// A sink this source sends to closed or opened its circuit.
+    Downstream {
+        /// The sink's index in the flow.
+        sink: u64,
+        /// Open or closed.
+        open: bool,
+    },
 }
 
 /// What woke the task up.
 enum Wake {
     Outcome(Outcome),
-    ConnectionLost,
+    Control(Control),
     Delivery(Option<Delivery>),
     Pulled(RResult<FfiSourceReply, PdkError>),
 }
@@ -116,10 +145,14 @@ pub struct ConnectorTask {
     pub source: Option<SourceSide>,
     /// Events for the sink side, if any connector links to it.
     pub inbox: Option<Receiver<Delivery>>,
-    /// "Connection lost" reports from the plugin.
-    pub lost: Receiver<()>,
-    /// Keeps `lost` open even if the plugin drops its notifier.
-    _keep_lost_open: Sender<()>,
+    /// The control channels of the sources that send to this sink.
+    pub upstream: Vec<Sender<Control>>,
+    /// Messages from the plugin's runtime handle and from other tasks.
+    control: Receiver<Control>,
+    /// A sender of `control`, kept so that it is never closed.
+    control_tx: Sender<Control>,
+    /// Events the sink deferred, with where their outcome goes.
+    deferred: HashMap<EventId, Sender<Outcome>>,
     /// Connect attempts so far.
     attempts: u64,
 }
@@ -131,7 +164,7 @@ impl ConnectorTask {
         id: String,
         index: u64,
         raw: BoxedRawConnector,
-        lost: (Sender<()>, Receiver<()>),
+        control: (Sender<Control>, Receiver<Control>),
     ) -> Self {
         Self {
             id,
@@ -139,10 +172,18 @@ impl ConnectorTask {
             raw,
             source: None,
             inbox: None,
-            lost: lost.1,
-            _keep_lost_open: lost.0,
+            upstream: Vec::new(),
+            control: control.1,
+            control_tx: control.0,
+            deferred: HashMap::new(),
             attempts: 0,
         }
+    }
+
+    /// A sender to this task's control channel.
+    #[must_use]
+    pub fn control_sender(&self) -> Sender<Control> {
+        self.control_tx.clone()
     }
 
     /// Drives the connector until its source has finished with every event
@@ -153,9 +194,6 @@ impl ConnectorTask {
     pub async fn run(mut self) -> Result<(), GaveUp> {
         self.connect().await?;
         self.lifecycle(LifecycleHook::Start).await;
-        if let Some(source) = &mut self.source {
-            source.transactional = self.raw.is_transactional();
-        }
         let result = self.event_loop().await;
         self.lifecycle(LifecycleHook::Drain).await;
         self.lifecycle(LifecycleHook::Stop).await;
@@ -171,15 +209,12 @@ impl ConnectorTask {
                 }
                 !source.finished || !source.in_flight.is_empty()
             });
-            if !source_active && self.inbox.is_none() {
+            if !source_active && self.inbox.is_none() && self.deferred.is_empty() {
                 return Ok(());
             }
             match self.next_wake().await {
                 Wake::Outcome(outcome) => self.on_outcome(outcome).await?,
-                Wake::ConnectionLost => {
-                    log::warn!("connector `{}`: connection lost, reconnecting", self.id);
-                    self.connect().await?;
-                }
+                Wake::Control(control) => self.on_control(control).await?,
                 Wake::Delivery(Some(delivery)) => self.deliver(delivery).await?,
                 Wake::Delivery(None) => self.inbox = None,
                 Wake::Pulled(reply) => self.on_pulled(reply).await?,
@@ -190,12 +225,15 @@ impl ConnectorTask {
     /// Waits for the first thing to do, in priority order.
     async fn next_wake(&mut self) -> Wake {
         let pull_id = self.source.as_ref().map_or(0, |s| s.next_pull_id);
-        let pulling = self.source.as_ref().is_some_and(|s| !s.finished);
+        let pulling = self
+            .source
+            .as_ref()
+            .is_some_and(|s| !s.finished && s.closed_sinks.is_empty());
         let Self {
             raw,
             source,
             inbox,
-            lost,
+            control,
             ..
         } = self;
         let mut outcome = pin!(match source {
@@ -206,7 +244,7 @@ impl ConnectorTask {
             Some(inbox) => inbox.recv().fuse(),
             None => Fuse::terminated(),
         });
-        let mut lost = pin!(lost.recv().fuse());
+        let mut control = pin!(control.recv().fuse());
         let mut pull = if pulling {
             raw.pull_data(pull_id).fuse()
         } else {
@@ -216,9 +254,13 @@ impl ConnectorTask {
             received = outcome => match received {
                 Ok(received) => Wake::Outcome(received),
                 // Cannot happen: the source side holds a sender itself.
-                Err(_) => Wake::ConnectionLost,
+                Err(_) => Wake::Control(Control::ConnectionLost),
             },
-            _ = lost => Wake::ConnectionLost,
+            received = control => match received {
+                Ok(received) => Wake::Control(received),
+                // Cannot happen: the task holds a sender itself.
+                Err(_) => Wake::Control(Control::ConnectionLost),
+            },
             received = delivery => Wake::Delivery(received.ok()),
             reply = pull => Wake::Pulled(reply),
         }
@@ -351,12 +393,69 @@ impl ConnectorTask {
         }
     }
 
-    /// Hands one event to the sink side and reports the outcome back.
+    /// Acts on a message from the plugin or from a downstream sink.
+    async fn on_control(&mut self, control: Control) -> Result<(), GaveUp> {
+        match control {
+            Control::ConnectionLost => {
+                log::warn!("connector `{}`: connection lost, reconnecting", self.id);
+                self.connect().await
+            }
+            Control::Reply { id, ok } => {
+                match self.deferred.remove(&id) {
+                    // The source may have given up; its outcome is moot then.
+                    Some(reply_to) => drop(reply_to.send(Outcome { id, ok }).await),
+                    None => log::warn!(
+                        "connector `{}`: reply for event {id:?}, which it did not defer; ignored",
+                        self.id
+                    ),
+                }
+                Ok(())
+            }
+            Control::Circuit { open } => {
+                for source in &self.upstream {
+                    let message = Control::Downstream {
+                        sink: self.index,
+                        open,
+                    };
+                    // A source that ended needs no pause.
+                    let _ = source.send(message).await;
+                }
+                Ok(())
+            }
+            Control::Downstream { sink, open } => {
+                let Some(source) = &mut self.source else {
+                    return Ok(());
+                };
+                let was_paused = !source.closed_sinks.is_empty();
+                if open {
+                    source.closed_sinks.remove(&sink);
+                } else {
+                    source.closed_sinks.insert(sink);
+                }
+                match (was_paused, source.closed_sinks.is_empty()) {
+                    (false, false) => self.lifecycle(LifecycleHook::Pause).await,
+                    (true, true) => self.lifecycle(LifecycleHook::Resume).await,
+                    _ => {}
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Hands one event to the sink side and reports the outcome back, now
+    /// or (for a deferred reply) when the plugin answers.
     async fn deliver(&mut self, delivery: Delivery) -> Result<(), GaveUp> {
         let Delivery { event, reply_to } = delivery;
         let id = event.id;
         let result = self.raw.on_event(event).await;
-        let ok = matches!(result, RResult::ROk(SinkReply::Ack));
+        let ok = match result {
+            RResult::ROk(SinkReply::Deferred) => {
+                self.deferred.insert(id, reply_to);
+                return Ok(());
+            }
+            RResult::ROk(SinkReply::Ack) => true,
+            RResult::ROk(SinkReply::Fail) | RResult::RErr(_) => false,
+        };
         // The source may have ended after giving up; its outcome is moot then.
         let _ = reply_to.send(Outcome { id, ok }).await;
         match result {

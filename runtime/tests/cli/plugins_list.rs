@@ -69,7 +69,7 @@ fn both_plugins_load_as_themselves_and_non_plugins_are_rejected_with_a_reason() 
                     "pdk_version": pdk_version,
                     "rustc_version": rustc,
                 },
-                "connectors": [{ "name": name, "source": source, "sink": sink }],
+                "connectors": [{ "name": name, "source": source, "transactional": false, "sink": sink }],
             })
         );
     }
