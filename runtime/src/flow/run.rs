@@ -8,11 +8,12 @@ use abi_stable::std_types::{RResult, RStr};
 use abi_stable::type_level::downcasting::TD_Opaque;
 use async_channel::Sender;
 use pdk::abi::connector::{FfiConnectorContext, RawRuntimeHandle, RawRuntimeHandle_TO};
+use pdk::abi::error::PdkError;
 use pdk::abi::value::PdkValue;
-use pdk::EventId;
+use pdk::{ErrorKind, EventId};
 
 use super::task::{ConnectorTask, Control, Delivery, GaveUp, SourceSide};
-use super::{Flow, FlowError};
+use super::{Flow, FlowError, Node};
 use crate::executor;
 use crate::registry::Registry;
 
@@ -56,6 +57,27 @@ impl RawRuntimeHandle for RuntimeHandle {
     }
 }
 
+/// Why connector `node` could not be created: its config (the author's
+/// `Config` or `new` rejected it) or a failure in the plugin.
+fn creation_error(file: &Path, node: &Node, error: &PdkError) -> FlowError {
+    let connector = format!("connector `{}` (type `{}`)", node.id, node.kind);
+    if error.kind == ErrorKind::Config {
+        FlowError::new(
+            file,
+            format!("{connector} config"),
+            error.message.as_str(),
+            format!("correct the `config` table of connector `{}`", node.id),
+        )
+    } else {
+        FlowError::new(
+            file,
+            connector,
+            format!("could not be created: {}", error.message.as_str()),
+            format!("fix the plugin providing `{}`", node.kind),
+        )
+    }
+}
+
 /// Runs `flow` (read from `file`) with the plugins of `registry`.
 ///
 /// # Errors
@@ -81,15 +103,7 @@ pub async fn run(flow: Flow, registry: &Registry, file: &Path) -> Result<(), Run
         let raw = match (plugin.module.create_connector())(RStr::from_str(&node.kind), ctx, config)
         {
             RResult::ROk(raw) => raw,
-            RResult::RErr(error) => {
-                return Err(FlowError::new(
-                    file,
-                    format!("connector `{}` (type `{}`) config", node.id, node.kind),
-                    error.message.into_string(),
-                    format!("correct the `config` table of connector `{}`", node.id),
-                )
-                .into())
-            }
+            RResult::RErr(error) => return Err(creation_error(file, node, &error).into()),
         };
         transactional.push(
             plugin

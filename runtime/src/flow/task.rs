@@ -377,20 +377,31 @@ impl ConnectorTask {
         self.settle(stream, pull_id, ok).await
     }
 
-    /// Tells a transactional source that an event is done.
+    /// Tells a transactional source that an event is done. An `ack` or
+    /// `fail` that errors is retried after reconnecting, so that the source
+    /// learns the outcome at least once.
     async fn settle(&mut self, stream: u64, pull_id: u64, ok: bool) -> Result<(), GaveUp> {
         if !self.source.as_ref().is_some_and(|s| s.transactional) {
             return Ok(());
         }
-        let (method, result) = if ok {
-            ("ack", self.raw.ack(stream, pull_id).await)
-        } else {
-            ("fail", self.raw.fail(stream, pull_id).await)
-        };
-        match result {
-            RResult::ROk(()) => Ok(()),
-            RResult::RErr(error) => self.failed(method, &error).await,
+        let method = if ok { "ack" } else { "fail" };
+        for _ in 0..MAX_FAILED_ATTEMPTS {
+            let result = if ok {
+                self.raw.ack(stream, pull_id).await
+            } else {
+                self.raw.fail(stream, pull_id).await
+            };
+            match result {
+                RResult::ROk(()) => return Ok(()),
+                RResult::RErr(error) => self.failed(method, &error).await?,
+            }
         }
+        Err(GaveUp {
+            id: self.id.clone(),
+            message: format!(
+                "`{method}` of event {pull_id} failed {MAX_FAILED_ATTEMPTS} times in a row; stopped"
+            ),
+        })
     }
 
     /// Acts on a message from the plugin or from a downstream sink.

@@ -5,8 +5,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-/// The bundled plugin crates the tests load.
-pub const PLUGINS: &[&str] = &["metronome", "stdout"];
+/// The bundled connector crates (in `connectors/`).
+pub const BUNDLED: &[&str] = &["metronome", "stdout"];
+
+/// The test plugins (in `test-plugins/`).
+pub const TEST_PLUGINS: &[&str] = &["probe"];
 
 /// The workspace's root directory.
 pub fn workspace() -> PathBuf {
@@ -20,7 +23,7 @@ pub fn built_plugins_dir() -> &'static Path {
     DIR.get_or_init(|| {
         let mut build = Command::new(env!("CARGO"));
         build.arg("build").current_dir(workspace());
-        for plugin in PLUGINS {
+        for plugin in BUNDLED.iter().chain(TEST_PLUGINS) {
             build.args(["-p", plugin]);
         }
         let output = build.output().expect("cargo runs");

@@ -1,0 +1,257 @@
+//! Every capability of the connector model, through the real runtime and
+//! the `probe` test plugin, which records each call in a trace file.
+
+use std::path::Path;
+use std::process::Output;
+
+use crate::common::{plugin_dir_with, run_flow, stderr, write_flow};
+
+/// What one probe run left behind.
+struct Run {
+    output: Output,
+    trace: Vec<String>,
+}
+
+impl Run {
+    /// The trace lines of connector `alias`, without the alias.
+    fn of(&self, alias: &str) -> Vec<String> {
+        let prefix = format!("{alias} ");
+        self.trace
+            .iter()
+            .filter_map(|line| line.strip_prefix(&prefix).map(str::to_owned))
+            .collect()
+    }
+
+    /// Where `line` of `alias` first appears in the whole trace.
+    fn position(&self, alias: &str, line: &str) -> usize {
+        let full = format!("{alias} {line}");
+        self.trace
+            .iter()
+            .position(|l| *l == full)
+            .unwrap_or_else(|| panic!("`{full}` not in trace {:#?}", self.trace))
+    }
+
+    fn assert_success(&self) {
+        assert!(
+            self.output.status.success(),
+            "stderr: {}",
+            stderr(&self.output)
+        );
+    }
+
+    /// Every one of `count` events was acknowledged at the source exactly
+    /// once, and every failure the sink reported reached the source (a
+    /// panicking sink fails an event without reporting it).
+    fn assert_each_event_acked_once(&self, count: u64) {
+        let src = self.of("src");
+        let mut acked: Vec<u64> = src
+            .iter()
+            .filter_map(|l| l.strip_prefix("ack 1 "))
+            .map(|n| n.parse().unwrap())
+            .collect();
+        acked.sort_unstable();
+        assert_eq!(
+            acked,
+            (0..count).collect::<Vec<_>>(),
+            "trace: {:#?}",
+            self.trace
+        );
+        let fails_at_source = src.iter().filter(|l| l.starts_with("fail 1 ")).count();
+        let fails_at_sink = self
+            .of("sink")
+            .iter()
+            .filter(|l| l.ends_with(" fail"))
+            .count();
+        assert!(fails_at_source >= fails_at_sink, "trace: {:#?}", self.trace);
+    }
+}
+
+/// Runs `probe_source` (`count` events) -> `probe_sink` with extra config.
+fn probe(test: &str, count: u64, source_extra: &str, sink_extra: &str) -> Run {
+    let dir = plugin_dir_with(test, &["probe"]);
+    let trace = dir.join("trace.txt");
+    let trace_toml = toml_string(&trace);
+    let flow = write_flow(
+        &dir,
+        "probe.toml",
+        &format!(
+            r#"
+[[connector]]
+id = "src"
+type = "probe_source"
+config = {{ trace = {trace_toml}, count = {count} {source_extra} }}
+
+[[connector]]
+id = "sink"
+type = "probe_sink"
+config = {{ trace = {trace_toml} {sink_extra} }}
+
+[[link]]
+from = "src"
+to = "sink"
+"#
+        ),
+    );
+    let output = run_flow(&flow, &dir);
+    let trace = std::fs::read_to_string(&trace)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    Run { output, trace }
+}
+
+fn toml_string(path: &Path) -> String {
+    format!("{:?}", path.to_str().unwrap())
+}
+
+#[test]
+fn lifecycle_streams_and_acks_happen_in_order() {
+    let run = probe("lifecycle", 3, "", "");
+    run.assert_success();
+    assert_eq!(
+        run.of("src"),
+        [
+            "connect 1 1",
+            "on_start",
+            "stream_started 1",
+            "ack 1 0",
+            "ack 1 1",
+            "ack 1 2",
+            "stream_ended 1",
+            "on_drain",
+            "on_stop",
+        ]
+    );
+    assert_eq!(
+        run.of("sink"),
+        [
+            "on_start",
+            "event 0 ack",
+            "event 1 ack",
+            "event 2 ack",
+            "on_drain",
+            "on_stop"
+        ]
+    );
+}
+
+#[test]
+fn failed_events_go_back_to_the_source_and_are_resent_until_acked() {
+    let run = probe("fail-resend", 10, "", ", fail_every = 3");
+    run.assert_success();
+    run.assert_each_event_acked_once(10);
+    assert!(run.of("src").iter().any(|l| l.starts_with("fail 1 ")));
+}
+
+#[test]
+fn deferred_replies_from_a_background_task_reach_the_source() {
+    let run = probe("deferred", 8, "", ", defer = true, fail_every = 4");
+    run.assert_success();
+    run.assert_each_event_acked_once(8);
+    assert!(run.of("src").iter().any(|l| l.starts_with("fail 1 ")));
+}
+
+#[test]
+fn a_closed_circuit_pauses_the_source_until_the_sink_opens_it() {
+    let run = probe("circuit", 6, "", ", close_circuit_after = 2");
+    run.assert_success();
+    run.assert_each_event_acked_once(6);
+    let paused = run.position("src", "on_pause");
+    let resumed = run.position("src", "on_resume");
+    assert!(paused < resumed);
+    assert!(run.position("sink", "event 1 ack") < paused);
+}
+
+#[test]
+fn a_lost_connection_is_reconnected() {
+    let run = probe("lost", 4, ", lose_connection_after = 2", "");
+    run.assert_success();
+    run.assert_each_event_acked_once(4);
+    assert!(
+        run.of("src").contains(&String::from("connect 2 1")),
+        "{:#?}",
+        run.trace
+    );
+}
+
+/// A panic in `method` of connector `alias` is reported with both names,
+/// the runtime keeps running, and no event is lost.
+fn assert_panic_contained(alias: &str, method: &str, source_extra: &str, sink_extra: &str) {
+    let panic_in = format!(r#", panic_in = "{method}""#);
+    let (source_extra, sink_extra) = if alias == "src" {
+        (format!("{panic_in}{source_extra}"), sink_extra.to_owned())
+    } else {
+        (source_extra.to_owned(), format!("{panic_in}{sink_extra}"))
+    };
+    let run = probe(
+        &format!("panic-{alias}-{method}"),
+        4,
+        &source_extra,
+        &sink_extra,
+    );
+    run.assert_success();
+    let err = stderr(&run.output);
+    let reported = err.lines().any(|line| {
+        line.contains(&format!("connector `{alias}`"))
+            && line.contains(&format!("panicked in `{method}`: injected panic"))
+    });
+    assert!(
+        reported,
+        "no report naming `{alias}` and `{method}` in: {err}"
+    );
+    run.assert_each_event_acked_once(4);
+}
+
+#[test]
+fn a_panic_in_any_source_method_is_contained_and_reported() {
+    for method in [
+        "connect",
+        "on_start",
+        "pull_data",
+        "ack",
+        "on_drain",
+        "on_stop",
+    ] {
+        assert_panic_contained("src", method, "", "");
+    }
+    assert_panic_contained("src", "fail", "", ", fail_every = 2");
+    assert_panic_contained("src", "on_pause", "", ", close_circuit_after = 1");
+}
+
+#[test]
+fn a_panic_in_any_sink_method_is_contained_and_reported() {
+    for method in ["on_start", "on_event", "on_drain", "on_stop"] {
+        assert_panic_contained("sink", method, "", "");
+    }
+}
+
+#[test]
+fn a_panic_while_creating_stops_the_flow_before_it_starts() {
+    let run = probe("panic-new", 3, r#", panic_in = "new""#, "");
+    assert_eq!(run.output.status.code(), Some(2));
+    let err = stderr(&run.output);
+    let last = err.lines().last().unwrap_or_default();
+    assert!(
+        last.ends_with(
+            "connector `src` (type `probe_source`): could not be created: panicked in `new`: \
+             injected panic; fix: fix the plugin providing `probe_source`"
+        ),
+        "{err}"
+    );
+    assert!(run.trace.is_empty(), "nothing may run: {:#?}", run.trace);
+}
+
+#[test]
+fn a_typed_config_error_names_the_connector_and_the_field() {
+    let run = probe("bad-config", 3, "", r#", fail_every = "often""#);
+    assert_eq!(run.output.status.code(), Some(2));
+    let err = stderr(&run.output);
+    assert!(
+        err.contains(
+            "connector `sink` (type `probe_sink`) config: field `fail_every`: invalid type: \
+             string \"often\", expected u64"
+        ),
+        "{err}"
+    );
+}

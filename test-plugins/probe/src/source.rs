@@ -1,0 +1,154 @@
+//! `probe_source`: a transactional source of `count` events `{"n": N}` on
+//! stream 1, that resends failed events.
+
+use std::collections::{HashMap, VecDeque};
+
+use pdk::prelude::*;
+
+use crate::trace::{maybe_panic, record};
+
+/// The `config` of `probe_source`.
+#[derive(Debug, Deserialize)]
+#[serde(crate = "pdk::serde", deny_unknown_fields)]
+pub struct Config {
+    /// The trace file.
+    pub trace: String,
+    /// How many distinct events to produce.
+    pub count: u64,
+    /// A method to panic in, once.
+    #[serde(default)]
+    pub panic_in: Option<String>,
+    /// Report "connection lost" after this many events.
+    #[serde(default)]
+    pub lose_connection_after: Option<u64>,
+}
+
+/// Produces `count` events and makes sure each is acknowledged once.
+#[connector(name = "probe_source")]
+pub struct ProbeSource {
+    trace: String,
+    panic_in: Option<String>,
+    lose_connection_after: Option<u64>,
+    to_send: VecDeque<u64>,
+    in_flight: HashMap<u64, u64>,
+    started: bool,
+    ended: bool,
+    sent: u64,
+}
+
+impl ProbeSource {
+    fn record(&self, ctx: &ConnectorContext, line: &str) {
+        record(&self.trace, ctx.alias(), line);
+    }
+
+    fn hook(&mut self, ctx: &ConnectorContext, method: &str) {
+        self.record(ctx, method);
+        maybe_panic(&mut self.panic_in, method);
+    }
+}
+
+impl Connector for ProbeSource {
+    type Config = Config;
+
+    fn new(config: Config, _ctx: &ConnectorContext) -> Result<Self> {
+        let mut panic_in = config.panic_in;
+        maybe_panic(&mut panic_in, "new");
+        Ok(Self {
+            trace: config.trace,
+            panic_in,
+            lose_connection_after: config.lose_connection_after,
+            to_send: (0..config.count).collect(),
+            in_flight: HashMap::new(),
+            started: false,
+            ended: false,
+            sent: 0,
+        })
+    }
+
+    async fn connect(&mut self, ctx: &ConnectorContext, attempt: &Attempt) -> Result<bool> {
+        self.record(
+            ctx,
+            &format!("connect {} {}", attempt.overall, attempt.since_success),
+        );
+        maybe_panic(&mut self.panic_in, "connect");
+        Ok(true)
+    }
+
+    async fn on_start(&mut self, ctx: &ConnectorContext) -> Result<()> {
+        self.hook(ctx, "on_start");
+        Ok(())
+    }
+
+    async fn on_pause(&mut self, ctx: &ConnectorContext) -> Result<()> {
+        self.hook(ctx, "on_pause");
+        Ok(())
+    }
+
+    async fn on_resume(&mut self, ctx: &ConnectorContext) -> Result<()> {
+        self.hook(ctx, "on_resume");
+        Ok(())
+    }
+
+    async fn on_drain(&mut self, ctx: &ConnectorContext) -> Result<()> {
+        self.hook(ctx, "on_drain");
+        Ok(())
+    }
+
+    async fn on_stop(&mut self, ctx: &ConnectorContext) -> Result<()> {
+        self.hook(ctx, "on_stop");
+        Ok(())
+    }
+}
+
+impl Source for ProbeSource {
+    const TRANSACTIONAL: bool = true;
+
+    async fn pull_data(&mut self, pull_id: u64, ctx: &ConnectorContext) -> Result<SourceReply> {
+        maybe_panic(&mut self.panic_in, "pull_data");
+        if !self.started {
+            self.started = true;
+            self.record(ctx, "stream_started 1");
+            return Ok(SourceReply::StreamStarted(1));
+        }
+        if self.lose_connection_after == Some(self.sent) {
+            self.lose_connection_after = None;
+            ctx.notifier().connection_lost();
+        }
+        if let Some(n) = self.to_send.pop_front() {
+            self.in_flight.insert(pull_id, n);
+            self.sent += 1;
+            let mut event = Value::object();
+            event.insert("n", n);
+            return Ok(SourceReply::Data {
+                data: event,
+                stream: 1,
+            });
+        }
+        if !self.in_flight.is_empty() {
+            return Ok(SourceReply::Empty(5));
+        }
+        if !self.ended {
+            self.ended = true;
+            self.record(ctx, "stream_ended 1");
+            return Ok(SourceReply::StreamEnded(1));
+        }
+        Ok(SourceReply::Finished)
+    }
+
+    async fn ack(&mut self, stream: u64, pull_id: u64, ctx: &ConnectorContext) -> Result<()> {
+        maybe_panic(&mut self.panic_in, "ack");
+        if let Some(n) = self.in_flight.remove(&pull_id) {
+            self.record(ctx, &format!("ack {stream} {n}"));
+        }
+        Ok(())
+    }
+
+    async fn fail(&mut self, stream: u64, pull_id: u64, ctx: &ConnectorContext) -> Result<()> {
+        maybe_panic(&mut self.panic_in, "fail");
+        if let Some(n) = self.in_flight.remove(&pull_id) {
+            self.record(ctx, &format!("fail {stream} {n}"));
+            self.to_send.push_back(n);
+        }
+        Ok(())
+    }
+}
