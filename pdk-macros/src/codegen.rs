@@ -2,7 +2,7 @@
 //! generic helpers of `pdk::__private`.
 
 use proc_macro2::{Span, TokenStream};
-use quote::quote;
+use quote::{quote, quote_spanned};
 use syn::Ident;
 
 use crate::model::{Connector, Export};
@@ -39,6 +39,11 @@ pub fn export(model: &Export) -> TokenStream {
         &abi_stable_shared::mangled_root_module_loader_name(),
         Span::call_site(),
     );
+    let names_checked = quote_spanned! {module.ident.span()=>
+        const _: () = ::pdk::__private::assert_distinct_names(
+            <PdkPlugin as ::pdk::__private::Plugin>::CONNECTORS,
+        );
+    };
     let generated = quote! {
         const _: () = {
             struct PdkPlugin;
@@ -50,6 +55,8 @@ pub fn export(model: &Export) -> TokenStream {
                     #(::pdk::__private::ConnectorEntry::of::<#connectors>(),)*
                 ];
             }
+
+            #names_checked
 
             #[unsafe(no_mangle)]
             pub static #header: ::pdk::__private::PluginHeader =

@@ -25,11 +25,14 @@ impl Connector {
             other => return Err(not_a_struct(&other)),
         };
         if let Some(param) = item.generics.params.first() {
-            return Err(syn::Error::new(
-                param.span(),
+            let message = if matches!(param, syn::GenericParam::Lifetime(_)) {
+                "a connector type cannot borrow: the runtime owns it for the whole flow; \
+                 own the data instead (e.g. `String` for `&str`)"
+            } else {
                 "a connector type cannot be generic: the runtime creates it by name \
-                 from a flow file; make a concrete struct (wrap the generic one if needed)",
-            ));
+                 from a flow file; make a concrete struct (wrap the generic one if needed)"
+            };
+            return Err(syn::Error::new(param.span(), message));
         }
         let mut name: Option<LitStr> = None;
         for arg in &input.args {
@@ -62,6 +65,11 @@ impl Connector {
 fn not_a_struct(item: &Item) -> syn::Error {
     let message = "#[connector] goes on a struct: `#[connector(name = \"...\")] pub struct MyConnector { .. }`";
     match item {
+        Item::Impl(i) => syn::Error::new(
+            i.impl_token.span,
+            "#[connector] goes on the struct, not on its impl: \
+             `#[connector(name = \"...\")] pub struct MyConnector { .. }`; the impls stay plain Rust",
+        ),
         Item::Enum(e) => syn::Error::new(e.enum_token.span, message),
         Item::Fn(f) => syn::Error::new(f.sig.fn_token.span, message),
         other => syn::Error::new(other.span(), message),

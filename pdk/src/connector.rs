@@ -39,6 +39,11 @@ impl Attempt {
 /// number of [`Connector::on_pause`] / [`Connector::on_resume`] pairs,
 /// [`Connector::on_drain`] once no more events will come, and
 /// [`Connector::on_stop`] last.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is marked `#[connector]` but does not implement `pdk::Connector`",
+    label = "needs `impl pdk::Connector for {Self}`",
+    note = "add `impl Connector for {Self} {{ type Config = ...; fn new(config, ctx) -> Result<Self> {{ .. }} }}`"
+)]
 pub trait Connector: Sized + Send + 'static {
     /// The configuration, deserialized from the flow file's `config` table.
     /// Use [`crate::NoConfig`] for a connector that takes none.

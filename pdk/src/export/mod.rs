@@ -29,6 +29,11 @@ use adapter::Adapter;
 use contain::contain_sync;
 
 /// Implemented by `#[connector]`: the type's name and its sides.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a connector type",
+    label = "only `#[connector]` types can be exported",
+    note = "put `#[connector(name = \"...\")]` on the struct `{Self}`"
+)]
 pub trait ConnectorType: Connector {
     /// The connector type name used in flow files.
     const NAME: &'static str;
@@ -84,6 +89,40 @@ fn create<T: ConnectorType>(
         sink: T::sink_fns(),
     };
     Ok(RawConnector_TO::from_value(adapter, TD_Opaque))
+}
+
+/// Panics (at compile time, where `#[pdk_export]` calls it in a constant)
+/// if two exported connector types share a name.
+pub const fn assert_distinct_names(entries: &[ConnectorEntry]) {
+    let mut i = 0;
+    while i < entries.len() {
+        let mut j = i + 1;
+        while j < entries.len() {
+            if str_eq(entries[i].name, entries[j].name) {
+                panic!(
+                    "two connector types of this plugin have the same `#[connector(name = ...)]`; \
+                     give each a distinct name"
+                );
+            }
+            j += 1;
+        }
+        i += 1;
+    }
+}
+
+const fn str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// Implemented by `#[pdk_export]`: the plugin's package and its connectors.

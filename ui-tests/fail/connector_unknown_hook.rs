@@ -1,0 +1,19 @@
+//! A lifecycle hook that does not exist (`on_stp` instead of `on_stop`).
+use pdk::prelude::*;
+
+#[connector(name = "x")]
+pub struct X;
+
+impl Connector for X {
+    type Config = NoConfig;
+
+    fn new(_config: NoConfig, _ctx: &ConnectorContext) -> Result<Self> {
+        Ok(Self)
+    }
+
+    async fn on_stp(&mut self, _ctx: &ConnectorContext) -> Result<()> {
+        Ok(())
+    }
+}
+
+fn main() {}

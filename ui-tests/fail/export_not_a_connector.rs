@@ -1,0 +1,11 @@
+//! Exporting a type that has no `#[connector]`.
+use pdk::prelude::*;
+
+pub struct Plain;
+
+#[pdk_export]
+mod plugin {
+    pub use super::Plain;
+}
+
+fn main() {}

@@ -1,0 +1,31 @@
+//! Two connector types with the same name in one plugin.
+use pdk::prelude::*;
+
+#[connector(name = "twin")]
+pub struct A;
+
+impl Connector for A {
+    type Config = NoConfig;
+
+    fn new(_config: NoConfig, _ctx: &ConnectorContext) -> Result<Self> {
+        Ok(Self)
+    }
+}
+
+#[connector(name = "twin")]
+pub struct B;
+
+impl Connector for B {
+    type Config = NoConfig;
+
+    fn new(_config: NoConfig, _ctx: &ConnectorContext) -> Result<Self> {
+        Ok(Self)
+    }
+}
+
+#[pdk_export]
+mod plugin {
+    pub use super::{A, B};
+}
+
+fn main() {}

@@ -1,0 +1,21 @@
+//! `pull_data` written without `async`.
+use pdk::prelude::*;
+
+#[connector(name = "x")]
+pub struct X;
+
+impl Connector for X {
+    type Config = NoConfig;
+
+    fn new(_config: NoConfig, _ctx: &ConnectorContext) -> Result<Self> {
+        Ok(Self)
+    }
+}
+
+impl Source for X {
+    fn pull_data(&mut self, _pull_id: u64, _ctx: &ConnectorContext) -> Result<SourceReply> {
+        Ok(SourceReply::Finished)
+    }
+}
+
+fn main() {}
