@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use pdk::prelude::*;
 
+// ANCHOR: config
 /// The `config` table of a `metronome` connector.
 #[derive(Debug, Deserialize)]
 #[serde(crate = "pdk::serde", deny_unknown_fields)]
@@ -16,6 +17,7 @@ pub struct Config {
     #[serde(default)]
     pub count: Option<u64>,
 }
+// ANCHOR_END: config
 
 /// Emits one event per tick.
 #[connector(name = "metronome")]
