@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 
 use pdk::prelude::*;
 
-// ANCHOR: config
 /// The `config` table of a `metronome` connector.
 #[derive(Debug, Deserialize)]
 #[serde(crate = "pdk::serde", deny_unknown_fields)]
@@ -17,7 +16,6 @@ pub struct Config {
     #[serde(default)]
     pub count: Option<u64>,
 }
-// ANCHOR_END: config
 
 /// Emits one event per tick.
 #[connector(name = "metronome")]
