@@ -137,6 +137,18 @@ fn lifecycle_streams_and_acks_happen_in_order() {
 }
 
 #[test]
+fn raw_bytes_are_decoded_by_the_flows_codec() {
+    let run = probe("bytes", 3, ", bytes = true", "");
+    run.assert_success();
+    run.assert_each_event_acked_once(3);
+    assert_eq!(
+        run.of("sink")[1..4],
+        ["event 0 ack", "event 1 ack", "event 2 ack"],
+        "the JSON codec (the default) turned the bytes into objects"
+    );
+}
+
+#[test]
 fn failed_events_go_back_to_the_source_and_are_resent_until_acked() {
     let run = probe("fail-resend", 10, "", ", fail_every = 3");
     run.assert_success();

@@ -21,6 +21,9 @@ pub struct Config {
     /// Report "connection lost" after this many events.
     #[serde(default)]
     pub lose_connection_after: Option<u64>,
+    /// Send each event as raw JSON bytes, for the flow's codec to decode.
+    #[serde(default)]
+    pub bytes: bool,
 }
 
 /// Produces `count` events and makes sure each is acknowledged once.
@@ -29,6 +32,7 @@ pub struct ProbeSource {
     trace: String,
     panic_in: Option<String>,
     lose_connection_after: Option<u64>,
+    bytes: bool,
     to_send: VecDeque<u64>,
     in_flight: HashMap<u64, u64>,
     started: bool,
@@ -57,6 +61,7 @@ impl Connector for ProbeSource {
             trace: config.trace,
             panic_in,
             lose_connection_after: config.lose_connection_after,
+            bytes: config.bytes,
             to_send: (0..config.count).collect(),
             in_flight: HashMap::new(),
             started: false,
