@@ -68,6 +68,17 @@ impl Run {
 
 /// Runs `probe_source` (`count` events) -> `probe_sink` with extra config.
 fn probe(test: &str, count: u64, source_extra: &str, sink_extra: &str) -> Run {
+    probe_with_codec(test, count, source_extra, sink_extra, "json")
+}
+
+/// [`probe`], with the source's `codec` chosen.
+fn probe_with_codec(
+    test: &str,
+    count: u64,
+    source_extra: &str,
+    sink_extra: &str,
+    codec: &str,
+) -> Run {
     let dir = plugin_dir_with(test, &["probe"]);
     let trace = dir.join("trace.txt");
     let trace_toml = toml_string(&trace);
@@ -79,6 +90,7 @@ fn probe(test: &str, count: u64, source_extra: &str, sink_extra: &str) -> Run {
 [[connector]]
 id = "src"
 type = "probe_source"
+codec = "{codec}"
 config = {{ trace = {trace_toml}, count = {count} {source_extra} }}
 
 [[connector]]
@@ -145,6 +157,13 @@ fn raw_bytes_are_decoded_by_the_flows_codec() {
         run.of("sink")[1..4],
         ["event 0 ack", "event 1 ack", "event 2 ack"],
         "the JSON codec (the default) turned the bytes into objects"
+    );
+    let run = probe_with_codec("bytes-string", 2, ", bytes = true", "", "string");
+    run.assert_success();
+    assert_eq!(
+        run.of("sink")[1..3],
+        [r#"event "{\"n\":0}" ack"#, r#"event "{\"n\":1}" ack"#],
+        "the string codec kept the bytes as text"
     );
 }
 

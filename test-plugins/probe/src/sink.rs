@@ -71,11 +71,10 @@ impl Sink for ProbeSink {
     async fn on_event(&mut self, event: Event, ctx: &ConnectorContext) -> Result<SinkReply> {
         maybe_panic(&mut self.config.panic_in, "on_event");
         self.received += 1;
-        let n = event
-            .data
-            .get("n")
-            .and_then(Value::as_u64)
-            .unwrap_or(u64::MAX);
+        let n = match event.data.get("n").and_then(Value::as_u64) {
+            Some(n) => n.to_string(),
+            None => event.data.to_string(),
+        };
         let fail = self
             .config
             .fail_every

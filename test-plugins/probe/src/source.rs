@@ -122,6 +122,10 @@ impl Source for ProbeSource {
         if let Some(n) = self.to_send.pop_front() {
             self.in_flight.insert(pull_id, n);
             self.sent += 1;
+            if self.bytes {
+                let data = format!(r#"{{"n":{n}}}"#).into_bytes();
+                return Ok(SourceReply::Bytes { data, stream: 1 });
+            }
             let mut event = Value::object();
             event.insert("n", n);
             return Ok(SourceReply::Data {
