@@ -14,3 +14,4 @@ pub mod host;
 pub mod loader;
 pub mod registry;
 pub mod report;
+pub mod signals;

@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use pdk_runtime::discovery::SearchPath;
 use pdk_runtime::flow::{self, Flow};
 use pdk_runtime::registry::Registry;
-use pdk_runtime::{executor, report};
+use pdk_runtime::{executor, report, signals};
 
 /// Discovers, checks, loads and runs PDK connector plugins.
 #[derive(Debug, Parser)]
@@ -96,7 +96,14 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            match executor::block_on(flow::run(checked, &registry, &flow)) {
+            let shutdown = match signals::drain_on_signals() {
+                Ok(shutdown) => shutdown,
+                Err(error) => {
+                    eprintln!("error: cannot watch for SIGINT/SIGTERM: {error}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match executor::block_on(flow::run(checked, &registry, &flow, &shutdown)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(flow::RunError::Flow(error)) => {
                     eprintln!("error: {error}");

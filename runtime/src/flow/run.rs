@@ -6,7 +6,7 @@ use std::path::Path;
 
 use abi_stable::std_types::{RResult, RStr};
 use abi_stable::type_level::downcasting::TD_Opaque;
-use async_channel::Sender;
+use async_channel::{Receiver, Sender};
 use pdk::abi::connector::{FfiConnectorContext, RawRuntimeHandle, RawRuntimeHandle_TO};
 use pdk::abi::error::PdkError;
 use pdk::abi::value::PdkValue;
@@ -78,11 +78,18 @@ fn creation_error(file: &Path, node: &Node, error: &PdkError) -> FlowError {
     }
 }
 
-/// Runs `flow` (read from `file`) with the plugins of `registry`.
+/// Runs `flow` (read from `file`) with the plugins of `registry`, until
+/// every source has finished and every event is answered, or until
+/// `shutdown` closes (then the sources stop and the flow drains).
 ///
 /// # Errors
 /// A [`RunError`] when a connector rejects its config or is given up.
-pub async fn run(flow: Flow, registry: &Registry, file: &Path) -> Result<(), RunError> {
+pub async fn run(
+    flow: Flow,
+    registry: &Registry,
+    file: &Path,
+    shutdown: &Receiver<()>,
+) -> Result<(), RunError> {
     let mut tasks = Vec::with_capacity(flow.nodes.len());
     let mut transactional = Vec::with_capacity(flow.nodes.len());
     for (index, node) in flow.nodes.iter().enumerate() {
@@ -111,12 +118,9 @@ pub async fn run(flow: Flow, registry: &Registry, file: &Path) -> Result<(), Run
                 .iter()
                 .any(|kind| kind.name == node.kind && kind.transactional),
         );
-        tasks.push(ConnectorTask::new(
-            node.id.clone(),
-            index as u64,
-            raw,
-            control,
-        ));
+        let mut task = ConnectorTask::new(node.id.clone(), index as u64, raw, control);
+        task.stop_on(shutdown.clone());
+        tasks.push(task);
     }
     let mut inbox_senders: Vec<Option<Sender<Delivery>>> = vec![None; tasks.len()];
     for (source, node) in flow.nodes.iter().enumerate() {

@@ -4,12 +4,14 @@
 //! pulling from the source side.
 
 use std::collections::{HashMap, HashSet};
-use std::pin::pin;
+use std::future::Future;
+use std::pin::{pin, Pin};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use abi_stable::std_types::RResult;
-use async_channel::{Receiver, Sender};
+use async_channel::{Receiver, Sender, TrySendError};
 use futures::future::{Fuse, FutureExt};
+use futures::stream::{FuturesUnordered, StreamExt};
 use pdk::abi::connector::{BoxedRawConnector, FfiEvent, FfiSourceReply, LifecycleHook};
 use pdk::abi::error::PdkError;
 use pdk::abi::value::PdkValue;
@@ -67,6 +69,7 @@ pub struct SourceSide {
     next_pull_id: u64,
     transactional: bool,
     closed_sinks: HashSet<u64>,
+    pending_sends: FuturesUnordered<PendingSend>,
 }
 
 impl SourceSide {
@@ -84,6 +87,7 @@ impl SourceSide {
             next_pull_id: 0,
             transactional,
             closed_sinks: HashSet::new(),
+            pending_sends: FuturesUnordered::new(),
         }
     }
 }
@@ -121,7 +125,15 @@ enum Wake {
     Control(Control),
     Delivery(Option<Delivery>),
     Pulled(RResult<FfiSourceReply, PdkError>),
+    /// A send that had to wait for room completed (or found the sink gone).
+    Sent(Option<Result<(), EventId>>),
+    /// The runtime is shutting down: stop pulling, finish what is in flight.
+    Shutdown,
 }
+
+/// A send to a full inbox, driven by the event loop until it completes;
+/// fails with the event's id if the sink is gone.
+type PendingSend = Pin<Box<dyn Future<Output = Result<(), EventId>> + Send>>;
 
 /// A connector that could not be kept running.
 #[derive(Debug, thiserror::Error)]
@@ -153,6 +165,8 @@ pub struct ConnectorTask {
     control_tx: Sender<Control>,
     /// Events the sink deferred, with where their outcome goes.
     deferred: HashMap<EventId, Sender<Outcome>>,
+    /// Closed when the runtime shuts down; `None` once seen.
+    shutdown: Option<Receiver<()>>,
     /// Connect attempts so far.
     attempts: u64,
 }
@@ -176,8 +190,14 @@ impl ConnectorTask {
             control: control.1,
             control_tx: control.0,
             deferred: HashMap::new(),
+            shutdown: None,
             attempts: 0,
         }
+    }
+
+    /// Makes the source side stop pulling when `shutdown` closes.
+    pub fn stop_on(&mut self, shutdown: Receiver<()>) {
+        self.shutdown = Some(shutdown);
     }
 
     /// A sender to this task's control channel.
@@ -203,11 +223,12 @@ impl ConnectorTask {
     async fn event_loop(&mut self) -> Result<(), GaveUp> {
         loop {
             let source_active = self.source.as_mut().is_some_and(|source| {
-                if source.finished && source.in_flight.is_empty() {
+                if source.finished && source.in_flight.is_empty() && source.pending_sends.is_empty()
+                {
                     // Nothing more will be sent: let the sinks see the end.
                     source.outputs.clear();
                 }
-                !source.finished || !source.in_flight.is_empty()
+                !source.finished || !source.in_flight.is_empty() || !source.pending_sends.is_empty()
             });
             if !source_active && self.inbox.is_none() && self.deferred.is_empty() {
                 return Ok(());
@@ -217,6 +238,14 @@ impl ConnectorTask {
                 Wake::Control(control) => self.on_control(control).await?,
                 Wake::Delivery(Some(delivery)) => self.deliver(delivery).await?,
                 Wake::Delivery(None) => self.inbox = None,
+                Wake::Sent(Some(Err(id))) => self.on_outcome(Outcome { id, ok: false }).await?,
+                Wake::Sent(_) => {}
+                Wake::Shutdown => {
+                    self.shutdown = None;
+                    if let Some(source) = &mut self.source {
+                        source.finished = true;
+                    }
+                }
                 Wake::Pulled(reply) => self.on_pulled(reply).await?,
             }
         }
@@ -225,19 +254,35 @@ impl ConnectorTask {
     /// Waits for the first thing to do, in priority order.
     async fn next_wake(&mut self) -> Wake {
         let pull_id = self.source.as_ref().map_or(0, |s| s.next_pull_id);
-        let pulling = self
-            .source
-            .as_ref()
-            .is_some_and(|s| !s.finished && s.closed_sinks.is_empty());
+        let pulling = self.source.as_ref().is_some_and(|s| {
+            !s.finished && s.closed_sinks.is_empty() && s.pending_sends.is_empty()
+        });
         let Self {
             raw,
             source,
             inbox,
             control,
+            shutdown,
             ..
         } = self;
-        let mut outcome = pin!(match source {
-            Some(source) => source.outcomes.recv().fuse(),
+        let (outcome, mut sent) = match source {
+            Some(SourceSide {
+                outcomes,
+                pending_sends,
+                ..
+            }) => (
+                outcomes.recv().fuse(),
+                if pending_sends.is_empty() {
+                    Fuse::terminated()
+                } else {
+                    pending_sends.next().fuse()
+                },
+            ),
+            None => (Fuse::terminated(), Fuse::terminated()),
+        };
+        let mut outcome = pin!(outcome);
+        let mut shutdown = pin!(match shutdown {
+            Some(shutdown) => shutdown.recv().fuse(),
             None => Fuse::terminated(),
         });
         let mut delivery = pin!(match inbox {
@@ -261,6 +306,8 @@ impl ConnectorTask {
                 // Cannot happen: the task holds a sender itself.
                 Err(_) => Wake::Control(Control::ConnectionLost),
             },
+            _ = shutdown => Wake::Shutdown,
+            result = sent => Wake::Sent(result),
             received = delivery => Wake::Delivery(received.ok()),
             reply = pull => Wake::Pulled(reply),
         }
@@ -333,22 +380,31 @@ impl ConnectorTask {
             },
         );
         let mut unreachable = 0;
-        if let Some((last, others)) = source.outputs.split_last() {
-            for output in others {
-                let delivery = Delivery {
-                    event: event.clone(),
-                    reply_to: source.outcomes_tx.clone(),
-                };
-                if output.send(delivery).await.is_err() {
-                    unreachable += 1;
-                }
-            }
+        let mut event = Some(event);
+        let last = source.outputs.len().saturating_sub(1);
+        for (i, output) in source.outputs.iter().enumerate() {
+            let event = if i == last {
+                event.take()
+            } else {
+                event.clone()
+            };
+            let Some(event) = event else { break };
             let delivery = Delivery {
                 event,
                 reply_to: source.outcomes_tx.clone(),
             };
-            if last.send(delivery).await.is_err() {
-                unreachable += 1;
+            // Never wait here: the sink may be this very task (a connector
+            // linked to itself). A full inbox gets a send that is driven
+            // by the event loop, which stops pulling meanwhile.
+            match output.try_send(delivery) {
+                Ok(()) => {}
+                Err(TrySendError::Full(delivery)) => {
+                    let output = output.clone();
+                    source.pending_sends.push(Box::pin(async move {
+                        output.send(delivery).await.map_err(|_| id)
+                    }));
+                }
+                Err(TrySendError::Closed(_)) => unreachable += 1,
             }
         }
         for _ in 0..unreachable {
