@@ -64,6 +64,10 @@ pub use host::{task, time};
 pub use pdk_macros::{connector, pdk_export};
 pub use value::{Bytes, Object, StaticNode, Str, Value};
 
+/// The `log` crate: records a plugin emits with `pdk::log::info!` and
+/// friends reach the runtime's logger, filtered by its level.
+pub use log;
+
 /// serde, as this `pdk` uses it, so that a plugin needs no other
 /// dependency. Derive with `#[serde(crate = "pdk::serde")]`.
 pub use serde;

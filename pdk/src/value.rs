@@ -158,6 +158,17 @@ impl Value {
         serde_json::to_string(self).unwrap_or_else(|_| String::from("null"))
     }
 
+    /// What a line-oriented sink writes for this value: bytes as they are,
+    /// a string as its UTF-8 text, anything else as one line of JSON.
+    #[must_use]
+    pub fn to_payload(&self) -> Vec<u8> {
+        match self {
+            Self::Bytes(b) => b.to_vec(),
+            Self::String(s) => s.as_bytes().to_vec(),
+            other => other.to_json_string().into_bytes(),
+        }
+    }
+
     /// Parses one JSON document.
     ///
     /// # Errors
@@ -379,6 +390,15 @@ mod tests {
     #[test]
     fn bytes_serialize_as_number_arrays() {
         assert_eq!(Value::from(vec![1u8, 255]).to_json_string(), "[1,255]");
+    }
+
+    #[test]
+    fn payloads_keep_text_and_bytes_and_encode_the_rest() {
+        assert_eq!(Value::from("a b").to_payload(), b"a b");
+        assert_eq!(Value::from(vec![0u8, 1]).to_payload(), [0, 1]);
+        let mut object = Value::object();
+        object.insert("k", "v");
+        assert_eq!(object.to_payload(), br#"{"k":"v"}"#);
     }
 
     #[test]

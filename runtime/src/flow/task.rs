@@ -231,6 +231,7 @@ impl ConnectorTask {
                 !source.finished || !source.in_flight.is_empty() || !source.pending_sends.is_empty()
             });
             if !source_active && self.inbox.is_none() && self.deferred.is_empty() {
+                log::debug!("connector `{}`: nothing more to do, draining", self.id);
                 return Ok(());
             }
             match self.next_wake().await {
@@ -241,6 +242,7 @@ impl ConnectorTask {
                 Wake::Sent(Some(Err(id))) => self.on_outcome(Outcome { id, ok: false }).await?,
                 Wake::Sent(_) => {}
                 Wake::Shutdown => {
+                    log::debug!("connector `{}`: shutting down, its source stops", self.id);
                     self.shutdown = None;
                     if let Some(source) = &mut self.source {
                         source.finished = true;

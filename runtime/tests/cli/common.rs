@@ -6,7 +6,15 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 /// The bundled connector crates (in `connectors/`).
-pub const BUNDLED: &[&str] = &["metronome", "stdout"];
+pub const BUNDLED: &[&str] = &[
+    "blackhole",
+    "blaster",
+    "file",
+    "metronome",
+    "stdout",
+    "tcp_client",
+    "tcp_server",
+];
 
 /// The test plugins (in `test-plugins/`).
 pub const TEST_PLUGINS: &[&str] = &["probe"];
@@ -110,6 +118,62 @@ pub fn runtime_isolated(args: &[&str], plugin_dir: &Path) -> Output {
     let mut all = args.to_vec();
     all.extend_from_slice(&["--isolated", "--plugin-path", dir]);
     runtime(&all)
+}
+
+/// Starts `pdk-runtime run FLOW` with the plugins of `plugin_dir` only,
+/// without waiting for it; standard output and error are piped.
+pub fn spawn_flow(flow: &Path, plugin_dir: &Path) -> std::process::Child {
+    Command::new(runtime_exe())
+        .args([
+            "run",
+            flow.to_str().expect("temp paths are UTF-8"),
+            "--isolated",
+            "--plugin-path",
+        ])
+        .arg(plugin_dir)
+        .env_remove("PDK_PLUGIN_PATH")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("pdk-runtime starts")
+}
+
+/// Sends SIGTERM to `child`.
+pub fn terminate(child: &std::process::Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+}
+
+/// Waits for `child` to exit, killing it (and failing) after `limit`.
+pub fn wait_at_most(mut child: std::process::Child, limit: std::time::Duration) -> Output {
+    let start = std::time::Instant::now();
+    while child
+        .try_wait()
+        .expect("the child can be waited for")
+        .is_none()
+    {
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let output = child.wait_with_output().expect("output");
+            panic!(
+                "pdk-runtime did not exit within {limit:?}; stderr: {}",
+                stderr(&output)
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("output")
+}
+
+/// A port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("an ephemeral port")
+        .port()
 }
 
 /// Runs the flow file `flow` with the plugins of `plugin_dir` only.

@@ -3,6 +3,7 @@
 
 mod capabilities;
 mod common;
+mod connectors;
 mod flow_errors;
 mod plugin_hygiene;
 mod plugins_list;

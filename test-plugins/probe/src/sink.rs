@@ -1,6 +1,7 @@
 //! `probe_sink`: a sink that can fail events, answer them later, and work
 //! the circuit breaker.
 
+use std::io::Write;
 use std::time::Duration;
 
 use pdk::prelude::*;
@@ -25,6 +26,19 @@ pub struct Config {
     /// A method to panic in, once.
     #[serde(default)]
     pub panic_in: Option<String>,
+    /// Append every acknowledged event to this file, one JSON line each.
+    #[serde(default)]
+    pub output: Option<String>,
+}
+
+/// Appends `value` to the file at `path` as one JSON line.
+fn record_json_line(path: &str, value: &Value) -> Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    file.write_all(format!("{value}\n").as_bytes())?;
+    Ok(())
 }
 
 /// Records every event it gets.
@@ -80,6 +94,9 @@ impl Sink for ProbeSink {
             .fail_every
             .is_some_and(|k| self.received % k == 0);
         let verdict = if fail { "fail" } else { "ack" };
+        if let (Some(output), false) = (&self.config.output, fail) {
+            record_json_line(output, &event.data)?;
+        }
         record(
             &self.config.trace,
             ctx.alias(),

@@ -1,0 +1,407 @@
+//! The bundled connectors and the event semantics of issue 4, on the real
+//! binary: no event lost, TCP streams, graceful drain, the blackhole's
+//! summary.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::common::{
+    free_port, plugin_dir_with, run_flow, spawn_flow, stderr, stdout, terminate, wait_at_most,
+    write_flow,
+};
+
+/// How many events the no-loss tests send.
+const EVENTS: usize = 100_000;
+
+/// Writes `lines` distinct, realistic JSON records (nested objects, arrays,
+/// several field types) to `path`, one per line, and returns them.
+fn write_records(path: &Path, lines: usize) -> Vec<String> {
+    let records: Vec<String> = (0..lines)
+        .map(|i| {
+            let level = ["info", "warn", "error"][i % 3];
+            serde_json::json!({
+                "id": i,
+                "level": level,
+                "message": format!("request {i} served"),
+                "latency_ms": (i as f64) * 0.25,
+                "ok": i % 7 != 0,
+                "tags": ["a", "b", i.to_string()],
+                "http": { "status": 200 + (i % 5), "path": format!("/api/{i}"), "headers": { "x-id": i } },
+                "nothing": null,
+            })
+            .to_string()
+        })
+        .collect();
+    std::fs::write(path, records.join("\n") + "\n").unwrap();
+    records
+}
+
+fn parse_lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+#[test]
+fn every_blasted_event_reaches_the_file_sink_once_and_unchanged() {
+    let dir = plugin_dir_with("blast-file", &["blaster", "file"]);
+    let records = write_records(&dir.join("in.jsonl"), 100);
+    let out = dir.join("out.jsonl");
+    let flow = write_flow(
+        &dir,
+        "flow.toml",
+        &format!(
+            r#"
+[[connector]]
+id = "blast"
+type = "blaster"
+config = {{ path = {:?}, count = {EVENTS} }}
+
+[[connector]]
+id = "out"
+type = "file"
+config = {{ path = {:?} }}
+
+[[link]]
+from = "blast"
+to = "out"
+"#,
+            dir.join("in.jsonl"),
+            out
+        ),
+    );
+    let output = run_flow(&flow, &dir);
+    assert!(output.status.success(), "stderr: {}", stderr(&output));
+    let written = parse_lines(&std::fs::read_to_string(&out).unwrap());
+    assert_eq!(written.len(), EVENTS);
+    let expected: Vec<Value> = records
+        .iter()
+        .map(|r| serde_json::from_str(r).unwrap())
+        .collect();
+    for (i, line) in written.iter().enumerate() {
+        assert_eq!(line, &expected[i % expected.len()], "line {i}");
+    }
+}
+
+#[test]
+fn no_event_is_lost_when_a_sink_fails_one_in_ten_and_the_source_resends() {
+    let dir = plugin_dir_with("blast-fail", &["blaster", "probe"]);
+    let records = write_records(&dir.join("in.jsonl"), 100);
+    let out = dir.join("out.jsonl");
+    let flow = write_flow(
+        &dir,
+        "flow.toml",
+        &format!(
+            r#"
+[[connector]]
+id = "blast"
+type = "blaster"
+config = {{ path = {:?}, count = {EVENTS} }}
+
+[[connector]]
+id = "flaky"
+type = "probe_sink"
+config = {{ trace = {:?}, fail_every = 10, output = {:?} }}
+
+[[link]]
+from = "blast"
+to = "flaky"
+"#,
+            dir.join("in.jsonl"),
+            dir.join("trace.txt"),
+            out
+        ),
+    );
+    let output = run_flow(&flow, &dir);
+    assert!(output.status.success(), "stderr: {}", stderr(&output));
+    let trace = std::fs::read_to_string(dir.join("trace.txt")).unwrap();
+    let failed = trace.lines().filter(|l| l.ends_with(" fail")).count();
+    assert!(
+        failed >= EVENTS / 10,
+        "the sink failed only {failed} events"
+    );
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for line in parse_lines(&std::fs::read_to_string(&out).unwrap()) {
+        *counts.entry(line.to_string()).or_default() += 1;
+    }
+    assert_eq!(counts.len(), records.len());
+    for record in &records {
+        let key = serde_json::from_str::<Value>(record).unwrap().to_string();
+        assert_eq!(
+            counts.get(&key),
+            Some(&(EVENTS / records.len())),
+            "{record}"
+        );
+    }
+}
+
+#[test]
+fn tcp_server_answers_each_client_on_its_own_connection() {
+    let dir = plugin_dir_with("tcp-echo", &["tcp_server"]);
+    let port = free_port();
+    let flow = write_flow(
+        &dir,
+        "echo.toml",
+        &format!(
+            r#"
+[[connector]]
+id = "echo"
+type = "tcp_server"
+codec = "string"
+config = {{ url = "127.0.0.1:{port}" }}
+
+[[link]]
+from = "echo"
+to = "echo"
+"#
+        ),
+    );
+    let runtime = spawn_flow(&flow, &dir);
+    let clients: Vec<_> = (0..5)
+        .map(|client| {
+            std::thread::spawn(move || {
+                let stream = connect_with_retry(port);
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(10)))
+                    .unwrap();
+                let mut writer = stream.try_clone().unwrap();
+                let sent: Vec<String> = (0..20)
+                    .map(|k| format!("client {client} line {k}"))
+                    .collect();
+                for line in &sent {
+                    writer.write_all(format!("{line}\n").as_bytes()).unwrap();
+                }
+                let received: Vec<String> = BufReader::new(stream)
+                    .lines()
+                    .take(sent.len())
+                    .map(Result::unwrap)
+                    .collect();
+                assert_eq!(received, sent, "client {client} got someone else's lines");
+            })
+        })
+        .collect();
+    for client in clients {
+        client.join().expect("every client gets its own lines back");
+    }
+    terminate(&runtime);
+    let output = wait_at_most(runtime, Duration::from_secs(10));
+    assert!(output.status.success(), "stderr: {}", stderr(&output));
+}
+
+fn connect_with_retry(port: u16) -> TcpStream {
+    for _ in 0..200 {
+        if let Ok(stream) = TcpStream::connect(("127.0.0.1", port)) {
+            return stream;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("the tcp_server never listened on port {port}");
+}
+
+#[test]
+fn tcp_client_reconnects_until_the_server_is_up_and_delivers_every_line() {
+    let dir = plugin_dir_with("tcp-client", &["metronome", "tcp_client"]);
+    let port = free_port();
+    let flow = write_flow(
+        &dir,
+        "client.toml",
+        &format!(
+            r#"
+[[connector]]
+id = "tick"
+type = "metronome"
+config = {{ interval_ms = 1, count = 3 }}
+
+[[connector]]
+id = "client"
+type = "tcp_client"
+config = {{ url = "127.0.0.1:{port}" }}
+
+[[link]]
+from = "tick"
+to = "client"
+"#
+        ),
+    );
+    let runtime = spawn_flow(&flow, &dir);
+    std::thread::sleep(Duration::from_millis(200));
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let (stream, _) = listener.accept().unwrap();
+    let lines: Vec<String> = BufReader::new(stream)
+        .lines()
+        .take(3)
+        .map(Result::unwrap)
+        .collect();
+    let output = wait_at_most(runtime, Duration::from_secs(10));
+    assert!(output.status.success(), "stderr: {}", stderr(&output));
+    let expected: Vec<String> = (0..3)
+        .map(|n| format!(r#"{{"connector":"tick","tick":{n}}}"#))
+        .collect();
+    assert_eq!(lines, expected);
+    assert!(
+        stderr(&output).contains("connector `client`: connect attempt 1 failed: cannot connect to")
+    );
+}
+
+#[test]
+fn sigterm_drains_the_flow_and_exits_zero() {
+    let dir = plugin_dir_with("sigterm", &["probe"]);
+    let trace = dir.join("trace.txt");
+    let flow = write_flow(
+        &dir,
+        "flow.toml",
+        &format!(
+            r#"
+[[connector]]
+id = "src"
+type = "probe_source"
+config = {{ trace = {trace:?}, count = 100000000 }}
+
+[[connector]]
+id = "sink"
+type = "probe_sink"
+config = {{ trace = {trace:?} }}
+
+[[link]]
+from = "src"
+to = "sink"
+"#
+        ),
+    );
+    let runtime = spawn_flow(&flow, &dir);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::fs::read_to_string(&trace)
+        .unwrap_or_default()
+        .lines()
+        .count()
+        < 50
+    {
+        assert!(std::time::Instant::now() < deadline, "no events flowed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    terminate(&runtime);
+    let output = wait_at_most(runtime, Duration::from_secs(20));
+    assert!(output.status.success(), "stderr: {}", stderr(&output));
+    let trace = std::fs::read_to_string(&trace).unwrap();
+    let lines: Vec<&str> = trace.lines().collect();
+    for hook in [
+        "src on_drain",
+        "src on_stop",
+        "sink on_drain",
+        "sink on_stop",
+    ] {
+        assert!(lines.contains(&hook), "`{hook}` missing");
+    }
+    let delivered = lines
+        .iter()
+        .filter(|l| l.starts_with("sink event "))
+        .count();
+    let acked = lines.iter().filter(|l| l.starts_with("src ack ")).count();
+    assert!(delivered > 0);
+    assert_eq!(
+        acked, delivered,
+        "every event in flight was finished and acked"
+    );
+}
+
+#[test]
+fn blackhole_prints_its_summary_in_the_documented_format() {
+    let dir = plugin_dir_with("blackhole", &["blaster", "blackhole"]);
+    write_records(&dir.join("in.jsonl"), 10);
+    let flow = write_flow(
+        &dir,
+        "flow.toml",
+        &format!(
+            r#"
+[[connector]]
+id = "blast"
+type = "blaster"
+config = {{ path = {:?}, count = 1000 }}
+
+[[connector]]
+id = "bh"
+type = "blackhole"
+config = {{ warmup = 100 }}
+
+[[link]]
+from = "blast"
+to = "bh"
+"#,
+            dir.join("in.jsonl")
+        ),
+    );
+    let output = run_flow(&flow, &dir);
+    assert!(output.status.success(), "stderr: {}", stderr(&output));
+    let text = stdout(&output);
+    let line = text.lines().next().unwrap_or_default();
+    let fields: Vec<(&str, &str)> = line
+        .strip_prefix("blackhole ")
+        .unwrap_or_else(|| panic!("{line}"))
+        .split(' ')
+        .map(|kv| {
+            kv.split_once('=')
+                .unwrap_or_else(|| panic!("{kv} in {line}"))
+        })
+        .collect();
+    let keys: Vec<&str> = fields.iter().map(|(k, _)| *k).collect();
+    assert_eq!(
+        keys,
+        [
+            "id",
+            "events",
+            "seconds",
+            "events_per_second",
+            "p50_us",
+            "p90_us",
+            "p99_us",
+            "p99_9_us",
+            "max_us"
+        ]
+    );
+    assert_eq!(fields[0].1, "bh");
+    assert_eq!(fields[1].1, "900");
+    let number = |i: usize| fields[i].1.parse::<f64>().unwrap();
+    assert!(number(2) > 0.0 && number(3) > 0.0);
+    assert!(
+        number(4) <= number(5)
+            && number(5) <= number(6)
+            && number(6) <= number(7)
+            && number(7) <= number(8)
+    );
+}
+
+#[test]
+fn file_source_reads_every_line_through_the_codec() {
+    let dir = plugin_dir_with("file-source", &["file", "stdout"]);
+    std::fs::write(dir.join("in.txt"), "plain text\nsecond line\n").unwrap();
+    let flow = write_flow(
+        &dir,
+        "flow.toml",
+        &format!(
+            r#"
+[[connector]]
+id = "in"
+type = "file"
+codec = "string"
+config = {{ path = {:?} }}
+
+[[connector]]
+id = "out"
+type = "stdout"
+
+[[link]]
+from = "in"
+to = "out"
+"#,
+            dir.join("in.txt")
+        ),
+    );
+    let output = run_flow(&flow, &dir);
+    assert!(output.status.success(), "stderr: {}", stderr(&output));
+    assert_eq!(stdout(&output), "\"plain text\"\n\"second line\"\n");
+}
