@@ -4,6 +4,7 @@
 mod capabilities;
 mod common;
 mod connectors;
+mod examples;
 mod flow_errors;
 mod plugin_hygiene;
 mod plugins_list;
