@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -47,34 +47,39 @@ fn parse_lines(text: &str) -> Vec<Value> {
         .collect()
 }
 
-#[test]
-fn every_blasted_event_reaches_the_file_sink_once_and_unchanged() {
-    let dir = plugin_dir_with("blast-file", &["blaster", "file"]);
-    let records = write_records(&dir.join("in.jsonl"), 100);
-    let out = dir.join("out.jsonl");
-    let flow = write_flow(
-        &dir,
+/// Writes a flow `blaster` (replaying `in.jsonl` of `dir`, `count` events)
+/// -> one sink of type `sink_type` with id `sink` and config `sink_config`.
+fn blaster_flow(dir: &Path, count: usize, sink_type: &str, sink_config: &str) -> PathBuf {
+    write_flow(
+        dir,
         "flow.toml",
         &format!(
             r#"
 [[connector]]
 id = "blast"
 type = "blaster"
-config = {{ path = {:?}, count = {EVENTS} }}
+config = {{ path = {:?}, count = {count} }}
 
 [[connector]]
-id = "out"
-type = "file"
-config = {{ path = {:?} }}
+id = "sink"
+type = "{sink_type}"
+config = {sink_config}
 
 [[link]]
 from = "blast"
-to = "out"
+to = "sink"
 "#,
-            dir.join("in.jsonl"),
-            out
+            dir.join("in.jsonl")
         ),
-    );
+    )
+}
+
+#[test]
+fn every_blasted_event_reaches_the_file_sink_once_and_unchanged() {
+    let dir = plugin_dir_with("blast-file", &["blaster", "file"]);
+    let records = write_records(&dir.join("in.jsonl"), 100);
+    let out = dir.join("out.jsonl");
+    let flow = blaster_flow(&dir, EVENTS, "file", &format!("{{ path = {out:?} }}"));
     let output = run_flow(&flow, &dir);
     assert!(output.status.success(), "stderr: {}", stderr(&output));
     let written = parse_lines(&std::fs::read_to_string(&out).unwrap());
@@ -93,28 +98,13 @@ fn no_event_is_lost_when_a_sink_fails_one_in_ten_and_the_source_resends() {
     let dir = plugin_dir_with("blast-fail", &["blaster", "probe"]);
     let records = write_records(&dir.join("in.jsonl"), 100);
     let out = dir.join("out.jsonl");
-    let flow = write_flow(
+    let flow = blaster_flow(
         &dir,
-        "flow.toml",
+        EVENTS,
+        "probe_sink",
         &format!(
-            r#"
-[[connector]]
-id = "blast"
-type = "blaster"
-config = {{ path = {:?}, count = {EVENTS} }}
-
-[[connector]]
-id = "flaky"
-type = "probe_sink"
-config = {{ trace = {:?}, fail_every = 10, output = {:?} }}
-
-[[link]]
-from = "blast"
-to = "flaky"
-"#,
-            dir.join("in.jsonl"),
-            dir.join("trace.txt"),
-            out
+            "{{ trace = {:?}, fail_every = 10, output = {out:?} }}",
+            dir.join("trace.txt")
         ),
     );
     let output = run_flow(&flow, &dir);
@@ -313,28 +303,7 @@ to = "sink"
 fn blackhole_prints_its_summary_in_the_documented_format() {
     let dir = plugin_dir_with("blackhole", &["blaster", "blackhole"]);
     write_records(&dir.join("in.jsonl"), 10);
-    let flow = write_flow(
-        &dir,
-        "flow.toml",
-        &format!(
-            r#"
-[[connector]]
-id = "blast"
-type = "blaster"
-config = {{ path = {:?}, count = 1000 }}
-
-[[connector]]
-id = "bh"
-type = "blackhole"
-config = {{ warmup = 100 }}
-
-[[link]]
-from = "blast"
-to = "bh"
-"#,
-            dir.join("in.jsonl")
-        ),
-    );
+    let flow = blaster_flow(&dir, 1000, "blackhole", "{ warmup = 100 }");
     let output = run_flow(&flow, &dir);
     assert!(output.status.success(), "stderr: {}", stderr(&output));
     let text = stdout(&output);
@@ -363,7 +332,7 @@ to = "bh"
             "max_us"
         ]
     );
-    assert_eq!(fields[0].1, "bh");
+    assert_eq!(fields[0].1, "sink");
     assert_eq!(fields[1].1, "900");
     let number = |i: usize| fields[i].1.parse::<f64>().unwrap();
     assert!(number(2) > 0.0 && number(3) > 0.0);
