@@ -48,6 +48,7 @@ mod connector;
 mod context;
 mod error;
 mod host;
+pub mod native;
 mod value;
 
 #[doc(hidden)]

@@ -11,6 +11,7 @@ pub mod discovery;
 pub mod executor;
 pub mod flow;
 pub mod host;
+pub mod linked;
 pub mod loader;
 pub mod registry;
 pub mod report;

@@ -46,6 +46,13 @@ pub fn json(registry: &Registry) -> String {
 #[must_use]
 pub fn text(registry: &Registry) -> String {
     let mut out = String::new();
+    for kind in registry.linked() {
+        out.push_str(&format!(
+            "linked    connector `{}` [{}] (built into this runtime)\n",
+            kind.name,
+            sides(kind)
+        ));
+    }
     if registry.candidates().is_empty() {
         out.push_str("no plugin files found in the plugin path\n");
     }

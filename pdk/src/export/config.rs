@@ -2,18 +2,16 @@
 
 use serde::de::DeserializeOwned;
 
-use crate::abi::value::PdkValue;
 use crate::{Error, Result, Value};
 
 /// Deserializes `config` into `C`. A missing `config` table counts as an
 /// empty one, so that the error names the first missing field. The error
 /// names the offending field by its path (`tls.port`, `hosts[2]`).
-pub(crate) fn decode<C: DeserializeOwned>(config: PdkValue) -> Result<C> {
-    let value = Value::from(config);
+pub(crate) fn decode<C: DeserializeOwned>(value: &Value) -> Result<C> {
     let json = if value.is_null() {
         serde_json::Value::Object(serde_json::Map::new())
     } else {
-        serde_json::to_value(&value).map_err(Error::config)?
+        serde_json::to_value(value).map_err(Error::config)?
     };
     serde_path_to_error::deserialize(json).map_err(|error| {
         let mut path = error.path().to_string();
@@ -52,19 +50,19 @@ mod tests {
         port: u16,
     }
 
-    fn config_of(json: &str) -> PdkValue {
-        PdkValue::from(Value::from_json_str(json).unwrap())
+    fn config_of(json: &str) -> Value {
+        Value::from_json_str(json).unwrap()
     }
 
     #[test]
     fn a_missing_table_reports_the_first_missing_field() {
-        let error = decode::<Config>(PdkValue::from(Value::NULL)).unwrap_err();
+        let error = decode::<Config>(&Value::NULL).unwrap_err();
         assert_eq!(error.message(), "missing field `interval_ms`");
     }
 
     #[test]
     fn a_wrong_type_names_the_field() {
-        let error = decode::<Config>(config_of(r#"{"interval_ms": "fast"}"#)).unwrap_err();
+        let error = decode::<Config>(&config_of(r#"{"interval_ms": "fast"}"#)).unwrap_err();
         assert_eq!(
             error.message(),
             "field `interval_ms`: invalid type: string \"fast\", expected u64"
@@ -73,7 +71,7 @@ mod tests {
 
     #[test]
     fn an_unknown_field_is_named() {
-        let error = decode::<Config>(config_of(r#"{"interval_ms": 1, "cuont": 2}"#)).unwrap_err();
+        let error = decode::<Config>(&config_of(r#"{"interval_ms": 1, "cuont": 2}"#)).unwrap_err();
         assert_eq!(
             error.message(),
             "unknown field `cuont`, expected one of `interval_ms`, `count`, `tls`"
@@ -83,12 +81,12 @@ mod tests {
     #[test]
     fn nested_errors_name_the_whole_path() {
         let error =
-            decode::<Config>(config_of(r#"{"interval_ms": 1, "tls": {"port": -1}}"#)).unwrap_err();
+            decode::<Config>(&config_of(r#"{"interval_ms": 1, "tls": {"port": -1}}"#)).unwrap_err();
         assert_eq!(
             error.message(),
             "field `tls.port`: invalid value: integer `-1`, expected u16"
         );
-        let error = decode::<Config>(config_of(
+        let error = decode::<Config>(&config_of(
             r#"{"interval_ms": 1, "tls": {"port": 1, "x": 1}}"#,
         ))
         .unwrap_err();

@@ -7,6 +7,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use abi_stable::std_types::RResult;
 use async_ffi::BorrowingFfiFuture;
+use futures::future::BoxFuture;
 use futures::FutureExt as _;
 
 use crate::abi::connector::FfiResultFuture;
@@ -55,12 +56,30 @@ where
     ))
 }
 
-/// A future that fails at once: the method is not part of this connector.
-pub(crate) fn unsupported<'a, R: 'a>(alias: &str, method: &'static str) -> FfiResultFuture<'a, R> {
-    let error = PdkError::from(Error::new(
+/// Wraps an author's future for an in-process call: a panic while creating
+/// or polling it becomes an [`ErrorKind::Panic`] error.
+pub(crate) fn contain_native<'a, T: 'a>(
+    method: &'static str,
+    future: impl Future<Output = Result<T>> + Send + 'a,
+) -> BoxFuture<'a, Result<T>> {
+    Box::pin(
+        AssertUnwindSafe(future).catch_unwind().map(move |outcome| {
+            outcome.unwrap_or_else(|payload| Err(panic_error(method, &*payload)))
+        }),
+    )
+}
+
+/// The error for a method that is not part of this connector.
+pub(crate) fn unsupported_error(alias: &str, method: &str) -> Error {
+    Error::new(
         ErrorKind::Unsupported,
         format!("connector `{alias}` does not implement `{method}`"),
-    ));
+    )
+}
+
+/// A future that fails at once: the method is not part of this connector.
+pub(crate) fn unsupported<'a, R: 'a>(alias: &str, method: &'static str) -> FfiResultFuture<'a, R> {
+    let error = PdkError::from(unsupported_error(alias, method));
     BorrowingFfiFuture::new(async move { RResult::RErr(error) })
 }
 

@@ -7,6 +7,9 @@
 mod adapter;
 mod config;
 mod contain;
+mod linked;
+mod probe;
+mod sides;
 
 use abi_stable::library::{CheckTypeLayout, LibHeader, RootModuleResult};
 use abi_stable::prefix_type::PrefixTypeTrait;
@@ -14,7 +17,8 @@ use abi_stable::std_types::{RResult, RStr, RVec};
 use abi_stable::type_level::downcasting::TD_Opaque;
 
 pub use abi_stable::library::LibHeader as PluginHeader;
-pub use adapter::{HasSink, HasSource, NoSink, NoSource, Probe, SinkFns, SourceFns};
+pub use probe::{HasSink, HasSource, NoSink, NoSource, Probe};
+pub use sides::{SinkFns, SourceFns};
 
 use crate::abi::connector::{
     BoxedRawConnector, ConnectorTypeInfo, FfiConnectorContext, RawConnector_TO,
@@ -24,9 +28,11 @@ use crate::abi::host::HostServices;
 use crate::abi::module::{PluginMetadata, PluginModule, PluginModuleRef};
 use crate::abi::value::PdkValue;
 use crate::abi::{INTERFACE_VERSION, RUSTC_VERSION};
-use crate::{Connector, ConnectorContext, Error, ErrorKind, Result};
+use crate::native::DynConnector;
+use crate::{Connector, ConnectorContext, Error, ErrorKind, Result, Value};
 use adapter::Adapter;
 use contain::contain_sync;
+use linked::LinkedAdapter;
 
 /// Implemented by `#[connector]`: the type's name and its sides.
 #[diagnostic::on_unimplemented(
@@ -70,18 +76,27 @@ fn info<T: ConnectorType>() -> ConnectorTypeInfo {
     ConnectorTypeInfo {
         name: T::NAME.into(),
         source: source.is_some(),
-        transactional: source.is_some_and(|fns| fns.is_transactional()),
+        transactional: source.is_some_and(|fns| fns.transactional),
         sink: T::sink_fns().is_some(),
     }
+}
+
+/// Decodes the config and calls the author's `new`, containing a panic.
+fn construct<T: ConnectorType>(
+    ctx: FfiConnectorContext,
+    config: &Value,
+) -> Result<(T, ConnectorContext)> {
+    let config = config::decode::<T::Config>(config)?;
+    let ctx = ConnectorContext::from_ffi(ctx);
+    let inner = contain_sync("new", || T::new(config, &ctx))?;
+    Ok((inner, ctx))
 }
 
 fn create<T: ConnectorType>(
     ctx: FfiConnectorContext,
     config: PdkValue,
 ) -> Result<BoxedRawConnector> {
-    let config = config::decode::<T::Config>(config)?;
-    let ctx = ConnectorContext::from_ffi(ctx);
-    let inner = contain_sync("new", || T::new(config, &ctx))?;
+    let (inner, ctx) = construct::<T>(ctx, &Value::from(config))?;
     let adapter = Adapter {
         inner,
         ctx,
@@ -89,6 +104,20 @@ fn create<T: ConnectorType>(
         sink: T::sink_fns(),
     };
     Ok(RawConnector_TO::from_value(adapter, TD_Opaque))
+}
+
+/// Creates connector type `T` for in-process calls (see [`crate::native`]).
+pub(crate) fn create_native<T: ConnectorType>(
+    ctx: FfiConnectorContext,
+    config: Value,
+) -> Result<Box<dyn DynConnector>> {
+    let (inner, ctx) = construct::<T>(ctx, &config)?;
+    Ok(Box::new(LinkedAdapter {
+        inner,
+        ctx,
+        source: T::source_fns(),
+        sink: T::sink_fns(),
+    }))
 }
 
 /// Panics (at compile time, where `#[pdk_export]` calls it in a constant)

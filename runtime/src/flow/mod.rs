@@ -1,6 +1,7 @@
 //! Flow files: what they may contain, how they are checked, how they run.
 
 mod error;
+mod instance;
 mod run;
 mod spec;
 mod task;

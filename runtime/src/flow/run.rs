@@ -4,14 +4,12 @@
 
 use std::path::Path;
 
-use abi_stable::std_types::{RResult, RStr};
 use abi_stable::type_level::downcasting::TD_Opaque;
 use async_channel::{Receiver, Sender};
 use pdk::abi::connector::{FfiConnectorContext, RawRuntimeHandle, RawRuntimeHandle_TO};
-use pdk::abi::error::PdkError;
-use pdk::abi::value::PdkValue;
-use pdk::{ErrorKind, EventId};
+use pdk::{Error, ErrorKind, EventId};
 
+use super::instance::Instance;
 use super::task::{ConnectorTask, Control, Delivery, GaveUp, SourceSide};
 use super::{Flow, FlowError, Node};
 use crate::executor;
@@ -59,20 +57,20 @@ impl RawRuntimeHandle for RuntimeHandle {
 
 /// Why connector `node` could not be created: its config (the author's
 /// `Config` or `new` rejected it) or a failure in the plugin.
-fn creation_error(file: &Path, node: &Node, error: &PdkError) -> FlowError {
+fn creation_error(file: &Path, node: &Node, error: &Error) -> FlowError {
     let connector = format!("connector `{}` (type `{}`)", node.id, node.kind);
-    if error.kind == ErrorKind::Config {
+    if error.kind() == ErrorKind::Config {
         FlowError::new(
             file,
             format!("{connector} config"),
-            error.message.as_str(),
+            error.message(),
             format!("correct the `config` table of connector `{}`", node.id),
         )
     } else {
         FlowError::new(
             file,
             connector,
-            format!("could not be created: {}", error.message.as_str()),
+            format!("could not be created: {}", error.message()),
             format!("fix the plugin providing `{}`", node.kind),
         )
     }
@@ -93,7 +91,7 @@ pub async fn run(
     let mut tasks = Vec::with_capacity(flow.nodes.len());
     let mut transactional = Vec::with_capacity(flow.nodes.len());
     for (index, node) in flow.nodes.iter().enumerate() {
-        let plugin = registry.provider(&node.kind).ok_or_else(|| {
+        let provider = registry.provider(&node.kind).ok_or_else(|| {
             FlowError::new(
                 file,
                 format!("connector[{index}].type"),
@@ -106,19 +104,10 @@ pub async fn run(
             alias: node.id.as_str().into(),
             handle: RawRuntimeHandle_TO::from_value(RuntimeHandle(control.0.clone()), TD_Opaque),
         };
-        let config = PdkValue::from(node.config.clone());
-        let raw = match (plugin.module.create_connector())(RStr::from_str(&node.kind), ctx, config)
-        {
-            RResult::ROk(raw) => raw,
-            RResult::RErr(error) => return Err(creation_error(file, node, &error).into()),
-        };
-        transactional.push(
-            plugin
-                .connectors
-                .iter()
-                .any(|kind| kind.name == node.kind && kind.transactional),
-        );
-        let mut task = ConnectorTask::new(node.id.clone(), index as u64, raw, control);
+        let instance = Instance::create(provider, &node.kind, ctx, &node.config)
+            .map_err(|error| creation_error(file, node, &error))?;
+        transactional.push(registry.kind(&node.kind).is_some_and(|k| k.transactional));
+        let mut task = ConnectorTask::new(node.id.clone(), index as u64, instance, control);
         task.stop_on(shutdown.clone());
         tasks.push(task);
     }

@@ -142,11 +142,9 @@ impl Flow {
             }
         }
         for (i, connector) in spec.connector.iter().enumerate() {
-            let is_source = registry.provider(&connector.kind).is_some_and(|p| {
-                p.connectors
-                    .iter()
-                    .any(|k| k.name == connector.kind && k.source && !k.sink)
-            });
+            let is_source = registry
+                .kind(&connector.kind)
+                .is_some_and(|k| k.source && !k.sink);
             if is_source && targets[i].is_empty() {
                 return Err(FlowError::new(
                     file,
@@ -300,9 +298,7 @@ fn require_side(
     registry: &Registry,
     side: Side,
 ) -> Result<(), FlowError> {
-    let kind = registry
-        .provider(&connector.kind)
-        .and_then(|p| p.connectors.iter().find(|k| k.name == connector.kind));
+    let kind = registry.kind(&connector.kind);
     let has = kind.is_some_and(|k| match side {
         Side::Source => k.source,
         Side::Sink => k.sink,

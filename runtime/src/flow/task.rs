@@ -8,14 +8,13 @@ use std::future::Future;
 use std::pin::{pin, Pin};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use abi_stable::std_types::RResult;
 use async_channel::{Receiver, Sender, TrySendError};
 use futures::future::{Fuse, FutureExt};
 use futures::stream::{FuturesUnordered, StreamExt};
-use pdk::abi::connector::{BoxedRawConnector, FfiEvent, FfiSourceReply, LifecycleHook};
-use pdk::abi::error::PdkError;
-use pdk::abi::value::PdkValue;
-use pdk::{EventId, SinkReply};
+use pdk::abi::connector::LifecycleHook;
+use pdk::{Attempt, Error, EventId, SinkReply};
+
+use super::instance::{Instance, Payload, Pulled, RuntimeEvent};
 
 use crate::codec::Codec;
 use crate::executor;
@@ -33,7 +32,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// An event on its way to a sink, with where its outcome goes.
 pub struct Delivery {
     /// The event.
-    pub event: FfiEvent,
+    pub event: RuntimeEvent,
     /// The source's reply channel.
     pub reply_to: Sender<Outcome>,
 }
@@ -124,7 +123,7 @@ enum Wake {
     Outcome(Outcome),
     Control(Control),
     Delivery(Option<Delivery>),
-    Pulled(RResult<FfiSourceReply, PdkError>),
+    Pulled(Result<Pulled, Error>),
     /// A send that had to wait for room completed (or found the sink gone).
     Sent(Option<Result<(), EventId>>),
     /// The runtime is shutting down: stop pulling, finish what is in flight.
@@ -152,7 +151,7 @@ pub struct ConnectorTask {
     /// Its number in the flow, stamped into its events' ids.
     pub index: u64,
     /// The plugin object.
-    pub raw: BoxedRawConnector,
+    pub instance: Instance,
     /// The source side, if it has one in this flow.
     pub source: Option<SourceSide>,
     /// Events for the sink side, if any connector links to it.
@@ -172,18 +171,18 @@ pub struct ConnectorTask {
 }
 
 impl ConnectorTask {
-    /// A task for `raw`.
+    /// A task for `instance`.
     #[must_use]
     pub fn new(
         id: String,
         index: u64,
-        raw: BoxedRawConnector,
+        instance: Instance,
         control: (Sender<Control>, Receiver<Control>),
     ) -> Self {
         Self {
             id,
             index,
-            raw,
+            instance,
             source: None,
             inbox: None,
             upstream: Vec::new(),
@@ -260,7 +259,7 @@ impl ConnectorTask {
             !s.finished && s.closed_sinks.is_empty() && s.pending_sends.is_empty()
         });
         let Self {
-            raw,
+            instance,
             source,
             inbox,
             control,
@@ -292,11 +291,14 @@ impl ConnectorTask {
             None => Fuse::terminated(),
         });
         let mut control = pin!(control.recv().fuse());
-        let mut pull = if pulling {
-            raw.pull_data(pull_id).fuse()
-        } else {
-            Fuse::terminated()
-        };
+        let mut pull = pin!(async {
+            if pulling {
+                instance.pull_data(pull_id).await
+            } else {
+                std::future::pending().await
+            }
+        }
+        .fuse());
         futures::select_biased! {
             received = outcome => match received {
                 Ok(received) => Wake::Outcome(received),
@@ -315,51 +317,47 @@ impl ConnectorTask {
         }
     }
 
-    async fn on_pulled(&mut self, reply: RResult<FfiSourceReply, PdkError>) -> Result<(), GaveUp> {
+    async fn on_pulled(&mut self, reply: Result<Pulled, Error>) -> Result<(), GaveUp> {
         let Some(source) = &mut self.source else {
             return Ok(());
         };
         let pull_id = source.next_pull_id;
         source.next_pull_id += 1;
         match reply {
-            RResult::ROk(FfiSourceReply::Data { data, stream }) => {
-                self.emit(data, stream, pull_id).await
-            }
-            RResult::ROk(FfiSourceReply::Bytes { data, stream }) => {
-                match source.codec.decode(data.into_vec()) {
-                    Ok(value) => self.emit(PdkValue::from(value), stream, pull_id).await,
-                    Err(problem) => {
-                        log::error!(
+            Ok(Pulled::Data { data, stream }) => self.emit(data, stream, pull_id).await,
+            Ok(Pulled::Bytes { data, stream }) => match source.codec.decode(data) {
+                Ok(value) => self.emit(Payload::Native(value), stream, pull_id).await,
+                Err(problem) => {
+                    log::error!(
                             "connector `{}`: event {pull_id} on stream {stream} dropped by its codec: {problem}",
                             self.id
                         );
-                        self.settle(stream, pull_id, false).await
-                    }
+                    self.settle(stream, pull_id, false).await
                 }
-            }
-            RResult::ROk(FfiSourceReply::StreamStarted(stream)) => {
+            },
+            Ok(Pulled::StreamStarted(stream)) => {
                 log::debug!("connector `{}`: stream {stream} started", self.id);
                 Ok(())
             }
-            RResult::ROk(FfiSourceReply::StreamEnded(stream)) => {
+            Ok(Pulled::StreamEnded(stream)) => {
                 log::debug!("connector `{}`: stream {stream} ended", self.id);
                 Ok(())
             }
-            RResult::ROk(FfiSourceReply::Empty(wait_ms)) => {
+            Ok(Pulled::Empty(wait_ms)) => {
                 executor::sleep(Duration::from_millis(wait_ms)).await;
                 Ok(())
             }
-            RResult::ROk(FfiSourceReply::Finished) => {
+            Ok(Pulled::Finished) => {
                 source.finished = true;
                 log::debug!("connector `{}`: source finished", self.id);
                 Ok(())
             }
-            RResult::RErr(error) => self.failed("pull_data", &error).await,
+            Err(error) => self.failed("pull_data", &error).await,
         }
     }
 
     /// Sends one event to every linked sink.
-    async fn emit(&mut self, data: PdkValue, stream: u64, pull_id: u64) -> Result<(), GaveUp> {
+    async fn emit(&mut self, data: Payload, stream: u64, pull_id: u64) -> Result<(), GaveUp> {
         let Some(source) = &mut self.source else {
             return Ok(());
         };
@@ -368,7 +366,7 @@ impl ConnectorTask {
             stream,
             pull_id,
         };
-        let event = FfiEvent {
+        let event = RuntimeEvent {
             id,
             ingest_ns: now_ns(),
             data,
@@ -444,14 +442,10 @@ impl ConnectorTask {
         }
         let method = if ok { "ack" } else { "fail" };
         for _ in 0..MAX_FAILED_ATTEMPTS {
-            let result = if ok {
-                self.raw.ack(stream, pull_id).await
-            } else {
-                self.raw.fail(stream, pull_id).await
-            };
+            let result = self.instance.settle(stream, pull_id, ok).await;
             match result {
-                RResult::ROk(()) => return Ok(()),
-                RResult::RErr(error) => self.failed(method, &error).await?,
+                Ok(()) => return Ok(()),
+                Err(error) => self.failed(method, &error).await?,
             }
         }
         Err(GaveUp {
@@ -516,29 +510,29 @@ impl ConnectorTask {
     async fn deliver(&mut self, delivery: Delivery) -> Result<(), GaveUp> {
         let Delivery { event, reply_to } = delivery;
         let id = event.id;
-        let result = self.raw.on_event(event).await;
+        let result = self.instance.on_event(event).await;
         let ok = match result {
-            RResult::ROk(SinkReply::Deferred) => {
+            Ok(SinkReply::Deferred) => {
                 self.deferred.insert(id, reply_to);
                 return Ok(());
             }
-            RResult::ROk(SinkReply::Ack) => true,
-            RResult::ROk(SinkReply::Fail) | RResult::RErr(_) => false,
+            Ok(SinkReply::Ack) => true,
+            Ok(SinkReply::Fail) | Err(_) => false,
         };
         // The source may have ended after giving up; its outcome is moot then.
         let _ = reply_to.send(Outcome { id, ok }).await;
         match result {
-            RResult::RErr(error) => self.failed("on_event", &error).await,
-            RResult::ROk(_) => Ok(()),
+            Err(error) => self.failed("on_event", &error).await,
+            Ok(_) => Ok(()),
         }
     }
 
     /// A method failed: report it, and reconnect the connector.
-    async fn failed(&mut self, method: &str, error: &PdkError) -> Result<(), GaveUp> {
+    async fn failed(&mut self, method: &str, error: &Error) -> Result<(), GaveUp> {
         log::error!(
             "connector `{}`: `{method}` failed: {}",
             self.id,
-            error.message.as_str()
+            error.message()
         );
         self.connect().await
     }
@@ -548,10 +542,14 @@ impl ConnectorTask {
         let mut backoff = FIRST_BACKOFF;
         for since_success in 1..=MAX_FAILED_ATTEMPTS {
             self.attempts += 1;
-            let problem = match self.raw.connect(self.attempts, since_success).await {
-                RResult::ROk(true) => return Ok(()),
-                RResult::ROk(false) => String::from("not connected yet"),
-                RResult::RErr(error) => error.message.into_string(),
+            let attempt = Attempt {
+                overall: self.attempts,
+                since_success,
+            };
+            let problem = match self.instance.connect(attempt).await {
+                Ok(true) => return Ok(()),
+                Ok(false) => String::from("not connected yet"),
+                Err(error) => error.message().to_owned(),
             };
             log::warn!(
                 "connector `{}`: connect attempt {since_success} failed: {problem}",
@@ -570,12 +568,12 @@ impl ConnectorTask {
 
     /// Calls a lifecycle hook; a failure is reported, not fatal.
     async fn lifecycle(&mut self, hook: LifecycleHook) {
-        if let RResult::RErr(error) = self.raw.lifecycle(hook).await {
+        if let Err(error) = self.instance.lifecycle(hook).await {
             log::error!(
                 "connector `{}`: `{}` failed: {}",
                 self.id,
                 hook.method_name(),
-                error.message.as_str()
+                error.message()
             );
         }
     }

@@ -1,0 +1,74 @@
+//! The one generic implementation of [`DynConnector`] for every connector
+//! type linked into a runtime statically.
+
+use futures::future::BoxFuture;
+
+use super::contain::{contain_native, unsupported_error};
+use super::sides::{SinkFns, SourceFns};
+use crate::abi::connector::LifecycleHook;
+use crate::native::DynConnector;
+use crate::{Attempt, Connector, ConnectorContext, Event, Result, SinkReply, SourceReply};
+
+/// A connector instance called in-process: the author's value, its
+/// context, and its sides.
+pub(crate) struct LinkedAdapter<T> {
+    pub(crate) inner: T,
+    pub(crate) ctx: ConnectorContext,
+    pub(crate) source: Option<SourceFns<T>>,
+    pub(crate) sink: Option<SinkFns<T>>,
+}
+
+impl<T> LinkedAdapter<T> {
+    fn unsupported<'a, R: Send + 'a>(&self, method: &'static str) -> BoxFuture<'a, Result<R>> {
+        let error = unsupported_error(self.ctx.alias(), method);
+        Box::pin(async move { Err(error) })
+    }
+}
+
+impl<T: Connector> DynConnector for LinkedAdapter<T> {
+    fn connect(&mut self, attempt: Attempt) -> BoxFuture<'_, Result<bool>> {
+        let Self { inner, ctx, .. } = self;
+        contain_native("connect", async move { inner.connect(ctx, &attempt).await })
+    }
+
+    fn lifecycle(&mut self, hook: LifecycleHook) -> BoxFuture<'_, Result<()>> {
+        let Self { inner, ctx, .. } = self;
+        contain_native(hook.method_name(), async move {
+            match hook {
+                LifecycleHook::Start => inner.on_start(ctx).await,
+                LifecycleHook::Pause => inner.on_pause(ctx).await,
+                LifecycleHook::Resume => inner.on_resume(ctx).await,
+                LifecycleHook::Drain => inner.on_drain(ctx).await,
+                LifecycleHook::Stop => inner.on_stop(ctx).await,
+            }
+        })
+    }
+
+    fn pull_data(&mut self, pull_id: u64) -> BoxFuture<'_, Result<SourceReply>> {
+        match self.source {
+            Some(fns) => (fns.native_pull_data)(&mut self.inner, &self.ctx, pull_id),
+            None => self.unsupported("pull_data"),
+        }
+    }
+
+    fn ack(&mut self, stream: u64, pull_id: u64) -> BoxFuture<'_, Result<()>> {
+        match self.source {
+            Some(fns) => (fns.native_ack)(&mut self.inner, &self.ctx, stream, pull_id),
+            None => self.unsupported("ack"),
+        }
+    }
+
+    fn fail(&mut self, stream: u64, pull_id: u64) -> BoxFuture<'_, Result<()>> {
+        match self.source {
+            Some(fns) => (fns.native_fail)(&mut self.inner, &self.ctx, stream, pull_id),
+            None => self.unsupported("fail"),
+        }
+    }
+
+    fn on_event(&mut self, event: Event) -> BoxFuture<'_, Result<SinkReply>> {
+        match self.sink {
+            Some(fns) => (fns.native_on_event)(&mut self.inner, &self.ctx, event),
+            None => self.unsupported("on_event"),
+        }
+    }
+}

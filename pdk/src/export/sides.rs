@@ -1,0 +1,123 @@
+//! The sides of a connector type as tables of plain function pointers,
+//! built only where `T: Source` / `T: Sink` holds, so that the adapters
+//! need no such bound. Each table has an entry per calling convention:
+//! C-ABI futures for plugins, boxed Rust futures for statically linked
+//! connectors.
+
+use futures::future::BoxFuture;
+
+use super::contain::{contain, contain_native};
+use crate::abi::connector::{FfiEvent, FfiResultFuture, FfiSourceReply};
+use crate::abi::value::PdkValue;
+use crate::connector::{Event, SinkReply, SourceReply};
+use crate::{ConnectorContext, Result, Sink, Source, Value};
+
+/// `&mut T, &ctx, stream, pull_id` -> a C-ABI future.
+type FfiSettle<T> =
+    for<'a> fn(&'a mut T, &'a ConnectorContext, u64, u64) -> FfiResultFuture<'a, ()>;
+
+/// `&mut T, &ctx, stream, pull_id` -> a boxed future.
+type NativeSettle<T> =
+    for<'a> fn(&'a mut T, &'a ConnectorContext, u64, u64) -> BoxFuture<'a, Result<()>>;
+
+/// The source side of `T`.
+pub struct SourceFns<T> {
+    pub(crate) pull_data:
+        for<'a> fn(&'a mut T, &'a ConnectorContext, u64) -> FfiResultFuture<'a, FfiSourceReply>,
+    pub(crate) ack: FfiSettle<T>,
+    pub(crate) fail: FfiSettle<T>,
+    pub(crate) native_pull_data:
+        for<'a> fn(&'a mut T, &'a ConnectorContext, u64) -> BoxFuture<'a, Result<SourceReply>>,
+    pub(crate) native_ack: NativeSettle<T>,
+    pub(crate) native_fail: NativeSettle<T>,
+    pub(crate) transactional: bool,
+}
+
+impl<T> Clone for SourceFns<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for SourceFns<T> {}
+
+impl<T: Source> SourceFns<T> {
+    pub(crate) fn new() -> Self {
+        Self {
+            pull_data: |inner, ctx, pull_id| {
+                contain(
+                    "pull_data",
+                    inner.pull_data(pull_id, ctx),
+                    source_reply_to_ffi,
+                )
+            },
+            ack: |inner, ctx, stream, pull_id| {
+                contain("ack", inner.ack(stream, pull_id, ctx), |()| ())
+            },
+            fail: |inner, ctx, stream, pull_id| {
+                contain("fail", inner.fail(stream, pull_id, ctx), |()| ())
+            },
+            native_pull_data: |inner, ctx, pull_id| {
+                contain_native("pull_data", inner.pull_data(pull_id, ctx))
+            },
+            native_ack: |inner, ctx, stream, pull_id| {
+                contain_native("ack", inner.ack(stream, pull_id, ctx))
+            },
+            native_fail: |inner, ctx, stream, pull_id| {
+                contain_native("fail", inner.fail(stream, pull_id, ctx))
+            },
+            transactional: T::TRANSACTIONAL,
+        }
+    }
+}
+
+/// The sink side of `T`.
+pub struct SinkFns<T> {
+    pub(crate) on_event:
+        for<'a> fn(&'a mut T, &'a ConnectorContext, FfiEvent) -> FfiResultFuture<'a, SinkReply>,
+    pub(crate) native_on_event:
+        for<'a> fn(&'a mut T, &'a ConnectorContext, Event) -> BoxFuture<'a, Result<SinkReply>>,
+}
+
+impl<T> Clone for SinkFns<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for SinkFns<T> {}
+
+impl<T: Sink> SinkFns<T> {
+    pub(crate) fn new() -> Self {
+        Self {
+            on_event: |inner, ctx, event| {
+                let event = Event {
+                    id: event.id,
+                    ingest_ns: event.ingest_ns,
+                    data: Value::from(event.data),
+                };
+                contain("on_event", inner.on_event(event, ctx), |reply| reply)
+            },
+            native_on_event: |inner, ctx, event| {
+                contain_native("on_event", inner.on_event(event, ctx))
+            },
+        }
+    }
+}
+
+fn source_reply_to_ffi(reply: SourceReply) -> FfiSourceReply {
+    match reply {
+        SourceReply::Data { data, stream } => FfiSourceReply::Data {
+            data: PdkValue::from(data),
+            stream,
+        },
+        SourceReply::Bytes { data, stream } => FfiSourceReply::Bytes {
+            data: data.into(),
+            stream,
+        },
+        SourceReply::StreamStarted(stream) => FfiSourceReply::StreamStarted(stream),
+        SourceReply::StreamEnded(stream) => FfiSourceReply::StreamEnded(stream),
+        SourceReply::Empty(wait_ms) => FfiSourceReply::Empty(wait_ms),
+        SourceReply::Finished => FfiSourceReply::Finished,
+    }
+}

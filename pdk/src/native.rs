@@ -1,0 +1,63 @@
+//! The in-process form of a connector: what a runtime that links connector
+//! crates statically calls, with no C-ABI and no value conversion. Every
+//! `#[connector]` type has one ([`entry`]), next to its plugin form.
+
+use futures::future::BoxFuture;
+
+use crate::abi::connector::{FfiConnectorContext, LifecycleHook};
+use crate::abi::host::HostServices;
+use crate::export::{self, ConnectorType};
+use crate::{Attempt, Event, Result, SinkReply, SourceReply, Value};
+
+/// A connector instance called in-process. Mirrors
+/// [`crate::abi::connector::RawConnector`] with Rust types; panics in the
+/// author's methods become errors just the same.
+pub trait DynConnector: Send {
+    /// [`crate::Connector::connect`]
+    fn connect(&mut self, attempt: Attempt) -> BoxFuture<'_, Result<bool>>;
+    /// One of the lifecycle hooks.
+    fn lifecycle(&mut self, hook: LifecycleHook) -> BoxFuture<'_, Result<()>>;
+    /// [`crate::Source::pull_data`]
+    fn pull_data(&mut self, pull_id: u64) -> BoxFuture<'_, Result<SourceReply>>;
+    /// [`crate::Source::ack`]
+    fn ack(&mut self, stream: u64, pull_id: u64) -> BoxFuture<'_, Result<()>>;
+    /// [`crate::Source::fail`]
+    fn fail(&mut self, stream: u64, pull_id: u64) -> BoxFuture<'_, Result<()>>;
+    /// [`crate::Sink::on_event`]
+    fn on_event(&mut self, event: Event) -> BoxFuture<'_, Result<SinkReply>>;
+}
+
+/// A statically linked connector type.
+#[derive(Debug, Clone, Copy)]
+pub struct NativeEntry {
+    /// The connector type name used in flow files.
+    pub name: &'static str,
+    /// Whether it has a source side.
+    pub source: bool,
+    /// Whether its source side wants acks and fails.
+    pub transactional: bool,
+    /// Whether it has a sink side.
+    pub sink: bool,
+    /// Creates one from its configuration.
+    pub create: fn(FfiConnectorContext, Value) -> Result<Box<dyn DynConnector>>,
+}
+
+/// Installs the runtime's services (timer, spawner, logger) for linked
+/// connectors, which use the runtime's own copy of `pdk`. Only the first
+/// call has an effect.
+pub fn install_host(host: HostServices) {
+    crate::host::install(host);
+}
+
+/// The in-process entry of connector type `T`.
+#[must_use]
+pub fn entry<T: ConnectorType>() -> NativeEntry {
+    let source = T::source_fns();
+    NativeEntry {
+        name: T::NAME,
+        source: source.is_some(),
+        transactional: source.is_some_and(|fns| fns.transactional),
+        sink: T::sink_fns().is_some(),
+        create: export::create_native::<T>,
+    }
+}

@@ -1,0 +1,212 @@
+//! A connector instance as the runtime drives it: behind the C-ABI of a
+//! plugin, or linked into the runtime (the `static-connectors` feature).
+//! Event payloads stay in the form their source produced them in and are
+//! converted only when they reach a connector of the other form.
+
+use abi_stable::std_types::{RResult, RStr};
+use pdk::abi::connector::{
+    BoxedRawConnector, FfiConnectorContext, FfiEvent, FfiSourceReply, LifecycleHook,
+};
+use pdk::abi::error::PdkError;
+use pdk::abi::value::PdkValue;
+use pdk::native::DynConnector;
+use pdk::{Attempt, Error, Event, EventId, SinkReply, SourceReply, Value};
+
+use crate::registry::Provider;
+
+/// An event's payload, in the form its producer made it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload {
+    /// Made by a plugin: already in C-ABI form.
+    Ffi(PdkValue),
+    /// Made in-process (a linked connector or a codec).
+    Native(Value),
+}
+
+impl Payload {
+    fn into_ffi(self) -> PdkValue {
+        match self {
+            Self::Ffi(value) => value,
+            Self::Native(value) => PdkValue::from(value),
+        }
+    }
+
+    fn into_native(self) -> Value {
+        match self {
+            Self::Ffi(value) => Value::from(value),
+            Self::Native(value) => value,
+        }
+    }
+}
+
+/// An event on its way through the runtime.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuntimeEvent {
+    /// Where it came from.
+    pub id: EventId,
+    /// When the runtime received it, in nanoseconds since the Unix epoch.
+    pub ingest_ns: u64,
+    /// Its payload.
+    pub data: Payload,
+}
+
+/// What a source produced, in either form.
+#[derive(Debug)]
+pub enum Pulled {
+    /// One event.
+    Data {
+        /// Its payload.
+        data: Payload,
+        /// Its stream.
+        stream: u64,
+    },
+    /// One event as raw bytes, for the codec.
+    Bytes {
+        /// The bytes.
+        data: Vec<u8>,
+        /// Its stream.
+        stream: u64,
+    },
+    /// A stream began.
+    StreamStarted(u64),
+    /// A stream ended.
+    StreamEnded(u64),
+    /// Nothing now; ask again after this many milliseconds.
+    Empty(u64),
+    /// The source is done.
+    Finished,
+}
+
+impl From<FfiSourceReply> for Pulled {
+    fn from(reply: FfiSourceReply) -> Self {
+        match reply {
+            FfiSourceReply::Data { data, stream } => Self::Data {
+                data: Payload::Ffi(data),
+                stream,
+            },
+            FfiSourceReply::Bytes { data, stream } => Self::Bytes {
+                data: data.into_vec(),
+                stream,
+            },
+            FfiSourceReply::StreamStarted(stream) => Self::StreamStarted(stream),
+            FfiSourceReply::StreamEnded(stream) => Self::StreamEnded(stream),
+            FfiSourceReply::Empty(wait_ms) => Self::Empty(wait_ms),
+            FfiSourceReply::Finished => Self::Finished,
+        }
+    }
+}
+
+impl From<SourceReply> for Pulled {
+    fn from(reply: SourceReply) -> Self {
+        match reply {
+            SourceReply::Data { data, stream } => Self::Data {
+                data: Payload::Native(data),
+                stream,
+            },
+            SourceReply::Bytes { data, stream } => Self::Bytes { data, stream },
+            SourceReply::StreamStarted(stream) => Self::StreamStarted(stream),
+            SourceReply::StreamEnded(stream) => Self::StreamEnded(stream),
+            SourceReply::Empty(wait_ms) => Self::Empty(wait_ms),
+            SourceReply::Finished => Self::Finished,
+        }
+    }
+}
+
+/// A connector instance of either form.
+pub enum Instance {
+    /// Created by a plugin, called through its C-ABI.
+    Plugin(BoxedRawConnector),
+    /// Linked into the runtime, called directly.
+    Linked(Box<dyn DynConnector>),
+}
+
+fn from_ffi<T>(result: RResult<T, PdkError>) -> Result<T, Error> {
+    result.into_result().map_err(Error::from)
+}
+
+impl Instance {
+    /// Creates a connector of type `kind` from `provider`; the error is the
+    /// connector's (a rejected config, a panic in `new`).
+    pub fn create(
+        provider: Provider<'_>,
+        kind: &str,
+        ctx: FfiConnectorContext,
+        config: &Value,
+    ) -> Result<Self, Error> {
+        match provider {
+            Provider::Plugin(plugin) => {
+                let create = plugin.module.create_connector();
+                from_ffi(create(
+                    RStr::from_str(kind),
+                    ctx,
+                    PdkValue::from(config.clone()),
+                ))
+                .map(Self::Plugin)
+            }
+            Provider::Linked(entry) => (entry.create)(ctx, config.clone()).map(Self::Linked),
+        }
+    }
+
+    /// [`pdk::Connector::connect`]
+    pub async fn connect(&mut self, attempt: Attempt) -> Result<bool, Error> {
+        match self {
+            Self::Plugin(raw) => {
+                from_ffi(raw.connect(attempt.overall, attempt.since_success).await)
+            }
+            Self::Linked(linked) => linked.connect(attempt).await,
+        }
+    }
+
+    /// A lifecycle hook.
+    pub async fn lifecycle(&mut self, hook: LifecycleHook) -> Result<(), Error> {
+        match self {
+            Self::Plugin(raw) => from_ffi(raw.lifecycle(hook).await),
+            Self::Linked(linked) => linked.lifecycle(hook).await,
+        }
+    }
+
+    /// [`pdk::Source::pull_data`]
+    pub async fn pull_data(&mut self, pull_id: u64) -> Result<Pulled, Error> {
+        match self {
+            Self::Plugin(raw) => from_ffi(raw.pull_data(pull_id).await).map(Pulled::from),
+            Self::Linked(linked) => linked.pull_data(pull_id).await.map(Pulled::from),
+        }
+    }
+
+    /// [`pdk::Source::ack`] (`ok`) or [`pdk::Source::fail`].
+    pub async fn settle(&mut self, stream: u64, pull_id: u64, ok: bool) -> Result<(), Error> {
+        match (self, ok) {
+            (Self::Plugin(raw), true) => from_ffi(raw.ack(stream, pull_id).await),
+            (Self::Plugin(raw), false) => from_ffi(raw.fail(stream, pull_id).await),
+            (Self::Linked(linked), true) => linked.ack(stream, pull_id).await,
+            (Self::Linked(linked), false) => linked.fail(stream, pull_id).await,
+        }
+    }
+
+    /// [`pdk::Sink::on_event`], converting the payload if its form differs.
+    pub async fn on_event(&mut self, event: RuntimeEvent) -> Result<SinkReply, Error> {
+        let RuntimeEvent {
+            id,
+            ingest_ns,
+            data,
+        } = event;
+        match self {
+            Self::Plugin(raw) => {
+                let event = FfiEvent {
+                    id,
+                    ingest_ns,
+                    data: data.into_ffi(),
+                };
+                from_ffi(raw.on_event(event).await)
+            }
+            Self::Linked(linked) => {
+                let event = Event {
+                    id,
+                    ingest_ns,
+                    data: data.into_native(),
+                };
+                linked.on_event(event).await
+            }
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! Connectors linked into the runtime (no plugin boundary) behave exactly
+//! as their plugin form, also when a flow mixes both forms.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use pdk_runtime::discovery::SearchPath;
+use pdk_runtime::flow::{self, Flow};
+use pdk_runtime::registry::Registry;
+use pdk_runtime::{executor, host};
+
+fn scratch(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir()
+        .join("pdk-runtime-linked")
+        .join(format!("{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A directory holding plugin `name`, built by cargo for this test.
+fn plugin_dir(test: &str, name: &str) -> PathBuf {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "-p", name])
+        .current_dir(&workspace)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let file = format!(
+        "{}{name}.{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_EXTENSION
+    );
+    let dir = scratch(&format!("{test}-plugins"));
+    std::fs::copy(workspace.join("target/debug").join(&file), dir.join(&file)).unwrap();
+    dir
+}
+
+/// Runs src -> sink with the given registry; returns the trace.
+fn run(test: &str, registry: &Registry, sink_extra: &str) -> Vec<String> {
+    pdk::native::install_host(host::services());
+    let dir = scratch(test);
+    let trace = dir.join("trace.txt");
+    let path = dir.join("flow.toml");
+    let text = format!(
+        r#"
+[[connector]]
+id = "src"
+type = "probe_source"
+config = {{ trace = {trace:?}, count = 3 }}
+
+[[connector]]
+id = "sink"
+type = "probe_sink"
+config = {{ trace = {trace:?} {sink_extra} }}
+
+[[link]]
+from = "src"
+to = "sink"
+"#
+    );
+    std::fs::write(&path, text).unwrap();
+    let checked = Flow::load(&path, registry).unwrap();
+    let (_keep_open, shutdown) = async_channel::bounded::<()>(1);
+    executor::block_on(flow::run(checked, registry, &path, &shutdown)).unwrap();
+    std::fs::read_to_string(trace)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn of(trace: &[String], alias: &str) -> Vec<String> {
+    let prefix = format!("{alias} ");
+    trace
+        .iter()
+        .filter_map(|l| l.strip_prefix(&prefix).map(str::to_owned))
+        .collect()
+}
+
+const SOURCE_CALLS: [&str; 9] = [
+    "connect 1 1",
+    "on_start",
+    "stream_started 1",
+    "ack 1 0",
+    "ack 1 1",
+    "ack 1 2",
+    "stream_ended 1",
+    "on_drain",
+    "on_stop",
+];
+const SINK_CALLS: [&str; 6] = [
+    "on_start",
+    "event 0 ack",
+    "event 1 ack",
+    "event 2 ack",
+    "on_drain",
+    "on_stop",
+];
+
+#[test]
+fn linked_connectors_follow_the_same_lifecycle_as_plugins() {
+    let empty = scratch("linked-empty");
+    let registry = Registry::discover_with(
+        &SearchPath::new(&[empty], None, None),
+        vec![
+            pdk::native::entry::<probe::ProbeSource>(),
+            pdk::native::entry::<probe::ProbeSink>(),
+        ],
+    );
+    let trace = run("linked", &registry, "");
+    assert_eq!(of(&trace, "src"), SOURCE_CALLS);
+    assert_eq!(of(&trace, "sink"), SINK_CALLS);
+}
+
+#[test]
+fn a_plugin_source_feeds_a_linked_sink() {
+    pdk::native::install_host(host::services());
+    let registry = Registry::discover_with(
+        &SearchPath::new(&[plugin_dir("mixed", "metronome")], None, None),
+        vec![pdk::native::entry::<probe::ProbeSink>()],
+    );
+    let dir = scratch("mixed");
+    let trace = dir.join("trace.txt");
+    let path = dir.join("flow.toml");
+    let text = format!(
+        r#"
+[[connector]]
+id = "tick"
+type = "metronome"
+config = {{ interval_ms = 1, count = 2 }}
+
+[[connector]]
+id = "sink"
+type = "probe_sink"
+config = {{ trace = {trace:?} }}
+
+[[link]]
+from = "tick"
+to = "sink"
+"#
+    );
+    std::fs::write(&path, text).unwrap();
+    let checked = Flow::load(&path, &registry).unwrap();
+    let (_keep_open, shutdown) = async_channel::bounded::<()>(1);
+    executor::block_on(flow::run(checked, &registry, &path, &shutdown)).unwrap();
+    let trace: Vec<String> = std::fs::read_to_string(trace)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        of(&trace, "sink"),
+        [
+            "on_start",
+            r#"event {"connector":"tick","tick":0} ack"#,
+            r#"event {"connector":"tick","tick":1} ack"#,
+            "on_drain",
+            "on_stop",
+        ]
+    );
+}
+
+#[test]
+fn a_panic_in_a_linked_connector_is_contained_too() {
+    let empty = scratch("linked-panic-empty");
+    let registry = Registry::discover_with(
+        &SearchPath::new(&[empty], None, None),
+        vec![
+            pdk::native::entry::<probe::ProbeSource>(),
+            pdk::native::entry::<probe::ProbeSink>(),
+        ],
+    );
+    let trace = run("linked-panic", &registry, r#", panic_in = "on_event""#);
+    let acked = of(&trace, "src")
+        .iter()
+        .filter(|l| l.starts_with("ack 1 "))
+        .count();
+    assert_eq!(
+        acked, 3,
+        "the event whose delivery panicked was failed, resent and acked: {trace:#?}"
+    );
+    assert!(of(&trace, "src").iter().any(|l| l.starts_with("fail 1 ")));
+}
