@@ -58,6 +58,10 @@ pub fn export(model: &Export) -> TokenStream {
 
             #names_checked
 
+            // A crate linked into a runtime statically (its `linked`
+            // feature) exports no header: several would clash.
+            #[allow(unexpected_cfgs)]
+            #[cfg(not(feature = "linked"))]
             #[unsafe(no_mangle)]
             pub static #header: ::pdk::__private::PluginHeader =
                 ::pdk::__private::lib_header::<PdkPlugin>();

@@ -1,0 +1,117 @@
+//! The costs of the plugin boundary, one by one:
+//! - converting one ~1 KB event to its C-ABI form and back;
+//! - one async call through a plugin's C-ABI vs the same call on a native
+//!   trait object (the same connector crate, linked in);
+//! - loading and checking one plugin file.
+//!
+//! `cargo bench -p pdk-runtime --bench boundary`
+
+mod records;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use abi_stable::std_types::RStr;
+use abi_stable::type_level::downcasting::TD_Opaque;
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use futures::executor::block_on;
+use pdk::abi::connector::{
+    FfiConnectorContext, LifecycleHook, RawRuntimeHandle, RawRuntimeHandle_TO,
+};
+use pdk::abi::value::PdkValue;
+use pdk::Value;
+use pdk_runtime::loader;
+
+/// A runtime handle that ignores what it is told.
+#[derive(Clone)]
+struct Ignore;
+
+impl RawRuntimeHandle for Ignore {
+    fn connection_lost(&self) {}
+    fn reply(&self, _id: pdk::EventId, _ok: bool) {}
+    fn set_circuit(&self, _open: bool) {}
+}
+
+fn ctx() -> FfiConnectorContext {
+    FfiConnectorContext {
+        alias: "bench".into(),
+        handle: RawRuntimeHandle_TO::from_value(Ignore, TD_Opaque),
+    }
+}
+
+/// The release build of plugin `name`, built by cargo.
+fn release_plugin(name: &str) -> PathBuf {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--release", "-p", name])
+        .current_dir(&workspace)
+        .status()
+        .expect("cargo runs");
+    assert!(status.success());
+    let file = format!(
+        "{}{name}.{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_EXTENSION
+    );
+    workspace.join("target/release").join(file)
+}
+
+fn value_conversion(c: &mut Criterion) {
+    let event = Value::from_json_str(&records::record(7)).unwrap();
+    c.bench_function("value: one ~1 KB event to C-ABI and back", |b| {
+        b.iter_batched(
+            || event.clone(),
+            |event| Value::from(PdkValue::from(event)),
+            BatchSize::SmallInput,
+        );
+    });
+    c.bench_function("value: clone of the same event (reference)", |b| {
+        b.iter(|| event.clone());
+    });
+}
+
+fn one_async_call(c: &mut Criterion) {
+    let plugin = loader::load(&release_plugin("blackhole")).expect("the blackhole plugin loads");
+    let create = plugin.module.create_connector();
+    let mut through_ffi = create(
+        RStr::from_str("blackhole"),
+        ctx(),
+        PdkValue::from(Value::NULL),
+    )
+    .into_result()
+    .expect("a blackhole is created");
+    let entry = pdk::native::entry::<blackhole::Blackhole>();
+    let mut linked = (entry.create)(ctx(), Value::NULL).expect("a linked blackhole is created");
+    c.bench_function("call: on_pause through the plugin C-ABI", |b| {
+        b.iter(|| block_on(through_ffi.lifecycle(LifecycleHook::Pause)));
+    });
+    c.bench_function("call: on_pause on a native trait object", |b| {
+        b.iter(|| block_on(linked.lifecycle(LifecycleHook::Pause)));
+    });
+}
+
+fn load_and_check(c: &mut Criterion) {
+    let built = release_plugin("metronome");
+    let dir = std::env::temp_dir().join(format!("pdk-bench-load-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut copies = 0_u64;
+    let mut group = c.benchmark_group("load");
+    group.sample_size(20);
+    group.bench_function("load and check one plugin (fresh copy each time)", |b| {
+        b.iter_batched(
+            || {
+                copies += 1;
+                let path = dir.join(format!("libmetronome-{copies}.so"));
+                std::fs::copy(&built, &path).unwrap();
+                path
+            },
+            |path| loader::load(&path).expect("the plugin loads"),
+            BatchSize::PerIteration,
+        );
+    });
+    group.finish();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+criterion_group!(benches, value_conversion, one_async_call, load_and_check);
+criterion_main!(benches);
