@@ -45,6 +45,9 @@ pub fn export(model: &Export) -> TokenStream {
         );
     };
     let generated = quote! {
+        // `feature = "linked"` is the plugin crate's own, optional feature:
+        // a crate that does not declare it is never linked statically.
+        #[allow(unexpected_cfgs)]
         const _: () = {
             struct PdkPlugin;
 
@@ -58,9 +61,14 @@ pub fn export(model: &Export) -> TokenStream {
 
             #names_checked
 
+            // Every plugin allocates with the system allocator, so that
+            // buffers can move between it and the runtime without copies.
+            #[cfg(not(feature = "linked"))]
+            #[global_allocator]
+            static PDK_ALLOCATOR: ::std::alloc::System = ::std::alloc::System;
+
             // A crate linked into a runtime statically (its `linked`
             // feature) exports no header: several would clash.
-            #[allow(unexpected_cfgs)]
             #[cfg(not(feature = "linked"))]
             #[unsafe(no_mangle)]
             pub static #header: ::pdk::__private::PluginHeader =

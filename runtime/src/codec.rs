@@ -1,6 +1,7 @@
 //! Codecs: how the raw bytes a source produces become an event's value,
 //! chosen per connector in the flow file (`codec = "json"` by default).
 
+use pdk::abi::value::PdkValue;
 use pdk::Value;
 use serde::Deserialize;
 
@@ -32,6 +33,22 @@ impl Codec {
             Self::Binary => Ok(Value::from(data)),
         }
     }
+
+    /// Decodes one payload straight into the C-ABI form, for events that
+    /// go only to plugins: no [`Value`] is built on the way.
+    ///
+    /// # Errors
+    /// A message saying why the payload is not valid for this codec.
+    pub fn decode_ffi(self, mut data: Vec<u8>) -> Result<PdkValue, String> {
+        match self {
+            Self::Json => simd_json::serde::from_slice::<PdkValue>(&mut data)
+                .map_err(|e| format!("not valid JSON: {e}")),
+            Self::String => String::from_utf8(data)
+                .map(|s| PdkValue::String(s.into()))
+                .map_err(|e| format!("not valid UTF-8: {e}")),
+            Self::Binary => Ok(PdkValue::Bytes(data.into())),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -42,6 +59,19 @@ mod tests {
     fn json_decodes_documents() {
         let value = Codec::Json.decode(br#"{"a":[1,"x"]}"#.to_vec()).unwrap();
         assert_eq!(value.to_json_string(), r#"{"a":[1,"x"]}"#);
+    }
+
+    #[test]
+    fn both_forms_decode_the_same_payload() {
+        for (codec, payload) in [
+            (Codec::Json, br#"{"a":[1,{"b":null}]}"#.to_vec()),
+            (Codec::String, b"text".to_vec()),
+            (Codec::Binary, vec![0, 255]),
+        ] {
+            let value = codec.decode(payload.clone()).unwrap();
+            let ffi = codec.decode_ffi(payload).unwrap();
+            assert_eq!(PdkValue::from(value), ffi, "{codec:?}");
+        }
     }
 
     #[test]

@@ -36,5 +36,6 @@ pub fn services() -> HostServices {
         spawn,
         log,
         max_level: log::max_level().to_level().map(LogLevel::from).into(),
+        system_allocator: pdk::abi::allocator::system_allocator_everywhere(),
     }
 }

@@ -73,7 +73,14 @@ enum Format {
     Json,
 }
 
+/// Pinned, like every plugin's, so that buffers can change hands between
+/// the runtime and its plugins without being copied.
+#[global_allocator]
+static ALLOCATOR: std::alloc::System = std::alloc::System;
+
 fn main() -> ExitCode {
+    // SAFETY: the global allocator of this program is `System` (above).
+    unsafe { pdk::abi::allocator::declare_system_allocator() };
     env_logger::Builder::from_env(env_logger::Env::new().filter_or("PDK_LOG", "info")).init();
     let cli = Cli::parse();
     match cli.command {

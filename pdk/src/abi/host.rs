@@ -71,4 +71,7 @@ pub struct HostServices {
     /// The most verbose level the runtime's logger keeps; records above it
     /// are not even formatted.
     pub max_level: ROption<LogLevel>,
+    /// Whether the runtime allocates with the system allocator, as every
+    /// plugin does (see [`super::allocator`]).
+    pub system_allocator: bool,
 }

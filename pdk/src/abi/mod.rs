@@ -4,6 +4,7 @@
 //! It is the only place that names abi_stable and async-ffi types, so that
 //! the C-ABI layer can be replaced without touching a connector.
 
+pub mod allocator;
 pub mod connector;
 pub mod error;
 pub mod host;

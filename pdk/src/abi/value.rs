@@ -3,9 +3,13 @@
 //! Strings, arrays and byte buffers move their heap buffers across instead
 //! of copying them; only `'static` borrowed literals are copied once.
 
+use std::fmt;
+
 use abi_stable::std_types::{RString, RVec};
 use abi_stable::StableAbi;
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
+use super::allocator::{take_string, take_vec};
 use crate::value::{Bytes, Object, StaticNode, Str, Value};
 
 /// The C-ABI form of [`Value`]; exists only at the plugin boundary.
@@ -66,17 +70,99 @@ impl From<PdkValue> for Value {
     fn from(value: PdkValue) -> Self {
         match value {
             PdkValue::Static(node) => Self::Static(node),
-            PdkValue::String(s) => Self::String(Str::owned(s.into_string())),
+            PdkValue::String(s) => Self::String(Str::owned(take_string(s))),
             PdkValue::Array(array) => Self::Array(array.into_iter().map(Self::from).collect()),
             PdkValue::Object(entries) => {
                 let mut object = Object::with_capacity(entries.len());
                 for PdkEntry { key, value } in entries {
-                    object.insert(Str::owned(key.into_string()), Self::from(value));
+                    object.insert(Str::owned(take_string(key)), Self::from(value));
                 }
                 Self::Object(Box::new(object))
             }
-            PdkValue::Bytes(b) => Self::Bytes(Bytes::owned(b.into_vec())),
+            PdkValue::Bytes(b) => Self::Bytes(Bytes::owned(take_vec(b))),
         }
+    }
+}
+
+impl<'de> Deserialize<'de> for PdkValue {
+    /// Decodes straight into the C-ABI form, for payloads that go to a
+    /// plugin: no [`Value`] is built on the way.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(PdkValueVisitor)
+    }
+}
+
+/// Builds a [`PdkValue`] from any self-describing serde format.
+struct PdkValueVisitor;
+
+impl<'de> Visitor<'de> for PdkValueVisitor {
+    type Value = PdkValue;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON-like value")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<PdkValue, E> {
+        Ok(PdkValue::Static(StaticNode::Null))
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<PdkValue, E> {
+        self.visit_unit()
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<PdkValue, D::Error> {
+        PdkValue::deserialize(d)
+    }
+
+    fn visit_bool<E: de::Error>(self, b: bool) -> Result<PdkValue, E> {
+        Ok(PdkValue::Static(StaticNode::Bool(b)))
+    }
+
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<PdkValue, E> {
+        Ok(PdkValue::Static(StaticNode::I64(n)))
+    }
+
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<PdkValue, E> {
+        Ok(PdkValue::Static(StaticNode::U64(n)))
+    }
+
+    fn visit_f64<E: de::Error>(self, n: f64) -> Result<PdkValue, E> {
+        Ok(PdkValue::Static(StaticNode::F64(n)))
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<PdkValue, E> {
+        Ok(PdkValue::String(RString::from(s)))
+    }
+
+    fn visit_string<E: de::Error>(self, s: String) -> Result<PdkValue, E> {
+        Ok(PdkValue::String(RString::from(s)))
+    }
+
+    fn visit_bytes<E: de::Error>(self, b: &[u8]) -> Result<PdkValue, E> {
+        Ok(PdkValue::Bytes(RVec::from(b)))
+    }
+
+    fn visit_byte_buf<E: de::Error>(self, b: Vec<u8>) -> Result<PdkValue, E> {
+        Ok(PdkValue::Bytes(RVec::from(b)))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<PdkValue, A::Error> {
+        let mut array = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(element) = seq.next_element()? {
+            array.push(element);
+        }
+        Ok(PdkValue::Array(RVec::from(array)))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<PdkValue, A::Error> {
+        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0));
+        while let Some((key, value)) = map.next_entry::<String, PdkValue>()? {
+            entries.push(PdkEntry {
+                key: RString::from(key),
+                value,
+            });
+        }
+        Ok(PdkValue::Object(RVec::from(entries)))
     }
 }
 
@@ -100,6 +186,14 @@ mod tests {
         value.insert("flag", true);
         let back = Value::from(PdkValue::from(value.clone()));
         assert_eq!(back, value);
+    }
+
+    #[test]
+    fn decoding_into_either_form_gives_the_same_value() {
+        let text = r#"{"a":[1,-2,1.5,"s",null,true],"b":{"c":{}}}"#;
+        let direct: PdkValue = serde_json::from_str(text).unwrap();
+        let through_value = PdkValue::from(Value::from_json_str(text).unwrap());
+        assert_eq!(direct, through_value);
     }
 
     #[test]

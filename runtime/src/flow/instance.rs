@@ -4,6 +4,7 @@
 //! converted only when they reach a connector of the other form.
 
 use abi_stable::std_types::{RResult, RStr};
+use pdk::abi::allocator::take_vec;
 use pdk::abi::connector::{
     BoxedRawConnector, FfiConnectorContext, FfiEvent, FfiSourceReply, LifecycleHook,
 };
@@ -85,7 +86,7 @@ impl From<FfiSourceReply> for Pulled {
                 stream,
             },
             FfiSourceReply::Bytes { data, stream } => Self::Bytes {
-                data: data.into_vec(),
+                data: take_vec(data),
                 stream,
             },
             FfiSourceReply::StreamStarted(stream) => Self::StreamStarted(stream),
@@ -145,6 +146,12 @@ impl Instance {
             }
             Provider::Linked(entry) => (entry.create)(ctx, config.clone()).map(Self::Linked),
         }
+    }
+
+    /// Whether it is a plugin's (and so takes C-ABI payloads as they are).
+    #[must_use]
+    pub fn is_plugin(&self) -> bool {
+        matches!(self, Self::Plugin(_))
     }
 
     /// [`pdk::Connector::connect`]

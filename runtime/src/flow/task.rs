@@ -63,6 +63,9 @@ pub struct SourceSide {
     pub outcomes: Receiver<Outcome>,
     /// How raw bytes become values.
     pub codec: Codec,
+    /// Whether every linked sink is a plugin: then the codec decodes
+    /// straight into the C-ABI form.
+    pub decode_for_plugins: bool,
     in_flight: HashMap<u64, InFlight>,
     finished: bool,
     next_pull_id: u64,
@@ -72,15 +75,30 @@ pub struct SourceSide {
 }
 
 impl SourceSide {
+    /// Decodes raw bytes with the codec, into the form the sinks use.
+    fn decode(&self, data: Vec<u8>) -> Result<Payload, String> {
+        if self.decode_for_plugins {
+            self.codec.decode_ffi(data).map(Payload::Ffi)
+        } else {
+            self.codec.decode(data).map(Payload::Native)
+        }
+    }
+
     /// A source side sending to `outputs`.
     #[must_use]
-    pub fn new(outputs: Vec<Sender<Delivery>>, codec: Codec, transactional: bool) -> Self {
+    pub fn new(
+        outputs: Vec<Sender<Delivery>>,
+        codec: Codec,
+        decode_for_plugins: bool,
+        transactional: bool,
+    ) -> Self {
         let (outcomes_tx, outcomes) = async_channel::unbounded();
         Self {
             outputs,
             outcomes_tx,
             outcomes,
             codec,
+            decode_for_plugins,
             in_flight: HashMap::new(),
             finished: false,
             next_pull_id: 0,
@@ -325,8 +343,8 @@ impl ConnectorTask {
         source.next_pull_id += 1;
         match reply {
             Ok(Pulled::Data { data, stream }) => self.emit(data, stream, pull_id).await,
-            Ok(Pulled::Bytes { data, stream }) => match source.codec.decode(data) {
-                Ok(value) => self.emit(Payload::Native(value), stream, pull_id).await,
+            Ok(Pulled::Bytes { data, stream }) => match source.decode(data) {
+                Ok(payload) => self.emit(payload, stream, pull_id).await,
                 Err(problem) => {
                     log::error!(
                             "connector `{}`: event {pull_id} on stream {stream} dropped by its codec: {problem}",
