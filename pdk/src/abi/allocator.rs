@@ -59,3 +59,22 @@ pub fn take_string(string: RString) -> String {
     // SAFETY: the bytes of an `RString` are valid UTF-8.
     unsafe { String::from_utf8_unchecked(bytes) }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buffers_change_hands_without_copies_once_declared() {
+        // SAFETY: test binaries use the default global allocator, `System`.
+        unsafe { declare_system_allocator() };
+        let text = String::from("moved, not copied");
+        let ptr = text.as_ptr();
+        let back = take_string(RString::from(text));
+        assert_eq!(back.as_ptr(), ptr);
+        assert_eq!(back, "moved, not copied");
+        let bytes = vec![1u8, 2, 3];
+        let ptr = bytes.as_ptr();
+        assert_eq!(take_vec(RVec::from(bytes)).as_ptr(), ptr);
+    }
+}
