@@ -57,7 +57,7 @@ use proc_macro::TokenStream;
 ///
 /// impl Sink for PrefixedPrint {
 ///     async fn on_event(&mut self, event: Event, _ctx: &ConnectorContext) -> Result<SinkReply> {
-///         println!("{}{}", self.prefix, event.data);
+///         println!("{}{}", self.prefix, event.data());
 ///         Ok(SinkReply::Ack)
 ///     }
 /// }

@@ -11,7 +11,7 @@ use std::future::Future;
 use serde::de::DeserializeOwned;
 
 use crate::context::ConnectorContext;
-use crate::{Result, Value};
+use crate::{Event, Result, Value};
 
 /// Which connection attempt this is, counted since the connector was
 /// created (`1` for the first) and since the last success.
@@ -201,18 +201,6 @@ pub struct EventId {
     pub stream: u64,
     /// The pull id the source produced it under.
     pub pull_id: u64,
-}
-
-/// One event delivered to a sink.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Event {
-    /// Where the event came from.
-    pub id: EventId,
-    /// When the runtime received it from the source, in nanoseconds since
-    /// the Unix epoch.
-    pub ingest_ns: u64,
-    /// The payload.
-    pub data: Value,
 }
 
 /// The sink side: a connector that consumes events.

@@ -47,6 +47,7 @@ pub mod abi;
 mod connector;
 mod context;
 mod error;
+mod event;
 mod host;
 pub mod native;
 mod value;
@@ -58,9 +59,10 @@ pub mod export;
 #[doc(hidden)]
 pub use export as __private;
 
-pub use connector::{Attempt, Connector, Event, EventId, Sink, SinkReply, Source, SourceReply};
+pub use connector::{Attempt, Connector, EventId, Sink, SinkReply, Source, SourceReply};
 pub use context::{ConnectionLostNotifier, ConnectorContext, SinkReplies};
 pub use error::{Error, ErrorKind, Result};
+pub use event::Event;
 pub use host::{task, time};
 pub use pdk_macros::{connector, pdk_export};
 pub use value::{Bytes, Object, StaticNode, Str, Value};

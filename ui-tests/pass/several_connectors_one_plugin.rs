@@ -49,7 +49,7 @@ impl Source for Echo {
 
 impl Sink for Echo {
     async fn on_event(&mut self, event: Event, _ctx: &ConnectorContext) -> Result<SinkReply> {
-        self.pending.push(event.data);
+        self.pending.push(event.into_data());
         Ok(SinkReply::Ack)
     }
 }

@@ -26,6 +26,10 @@ pub struct Config {
     /// summary; later events are acknowledged and not counted.
     #[serde(default)]
     pub stop_after: Option<u64>,
+    /// Read every payload as a `Value`, as a sink that inspects fields
+    /// would (for benchmarks: by default the blackhole never reads one).
+    #[serde(default)]
+    pub materialize: bool,
 }
 
 /// Counts events and their latencies.
@@ -99,6 +103,9 @@ impl Connector for Blackhole {
 impl Sink for Blackhole {
     async fn on_event(&mut self, event: Event, ctx: &ConnectorContext) -> Result<SinkReply> {
         self.seen += 1;
+        if self.config.materialize {
+            std::hint::black_box(event.data());
+        }
         let done = self.config.stop_after.is_some_and(|n| self.recorded >= n);
         if self.seen <= self.config.warmup || done {
             return Ok(SinkReply::Ack);

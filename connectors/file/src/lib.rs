@@ -92,7 +92,7 @@ impl Source for FileConnector {
 impl Sink for FileConnector {
     async fn on_event(&mut self, event: Event, _ctx: &ConnectorContext) -> Result<SinkReply> {
         let writer = self.writer()?;
-        writer.write_all(event.data.to_json_string().as_bytes())?;
+        writer.write_all(event.to_json_string().as_bytes())?;
         writer.write_all(b"\n")?;
         Ok(SinkReply::Ack)
     }

@@ -25,7 +25,7 @@ impl Connector for Stdout {
 impl Sink for Stdout {
     async fn on_event(&mut self, event: Event, _ctx: &ConnectorContext) -> Result<SinkReply> {
         let mut out = std::io::stdout().lock();
-        writeln!(out, "{}", event.data)?;
+        writeln!(out, "{}", event.to_json_string())?;
         Ok(SinkReply::Ack)
     }
 }

@@ -69,7 +69,7 @@ impl Sink for TcpClient {
         let Some(stream) = &mut self.stream else {
             return Ok(SinkReply::Fail);
         };
-        let mut line = event.data.to_payload();
+        let mut line = event.to_payload();
         line.push(b'\n');
         if stream.write_all(&line).is_err() {
             self.stream = None;

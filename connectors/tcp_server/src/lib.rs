@@ -167,7 +167,7 @@ impl Source for TcpServer {
 
 impl Sink for TcpServer {
     async fn on_event(&mut self, event: Event, _ctx: &ConnectorContext) -> Result<SinkReply> {
-        let mut line = event.data.to_payload();
+        let mut line = event.to_payload();
         line.push(b'\n');
         let mut clients = self.clients.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(client) = clients.get_mut(&event.id.stream) else {

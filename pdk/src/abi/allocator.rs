@@ -75,6 +75,7 @@ mod tests {
         assert_eq!(back, "moved, not copied");
         let bytes = vec![1u8, 2, 3];
         let ptr = bytes.as_ptr();
-        assert_eq!(take_vec(RVec::from(bytes)).as_ptr(), ptr);
+        let back = take_vec(RVec::from(bytes));
+        assert_eq!(back.as_ptr(), ptr);
     }
 }

@@ -8,6 +8,7 @@ use std::fmt;
 use abi_stable::std_types::{RString, RVec};
 use abi_stable::StableAbi;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use super::allocator::{take_string, take_vec};
 use crate::value::{Bytes, Object, StaticNode, Str, Value};
@@ -80,6 +81,29 @@ impl From<PdkValue> for Value {
                 Self::Object(Box::new(object))
             }
             PdkValue::Bytes(b) => Self::Bytes(Bytes::owned(take_vec(b))),
+        }
+    }
+}
+
+impl Serialize for PdkValue {
+    /// Serializes exactly as the [`Value`] it stands for would.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Static(StaticNode::Null) => serializer.serialize_unit(),
+            Self::Static(StaticNode::Bool(b)) => serializer.serialize_bool(*b),
+            Self::Static(StaticNode::I64(n)) => serializer.serialize_i64(*n),
+            Self::Static(StaticNode::U64(n)) => serializer.serialize_u64(*n),
+            Self::Static(StaticNode::F64(n)) => serializer.serialize_f64(*n),
+            Self::String(s) => serializer.serialize_str(s),
+            Self::Bytes(b) => serializer.collect_seq(b.iter()),
+            Self::Array(a) => serializer.collect_seq(a.iter()),
+            Self::Object(entries) => {
+                let mut map = serializer.serialize_map(Some(entries.len()))?;
+                for PdkEntry { key, value } in entries.iter() {
+                    map.serialize_entry(key.as_str(), value)?;
+                }
+                map.end()
+            }
         }
     }
 }

@@ -9,8 +9,8 @@ use futures::future::BoxFuture;
 use super::contain::{contain, contain_native};
 use crate::abi::connector::{FfiEvent, FfiResultFuture, FfiSourceReply};
 use crate::abi::value::PdkValue;
-use crate::connector::{Event, SinkReply, SourceReply};
-use crate::{ConnectorContext, Result, Sink, Source, Value};
+use crate::connector::{SinkReply, SourceReply};
+use crate::{ConnectorContext, Event, Result, Sink, Source};
 
 /// `&mut T, &ctx, stream, pull_id` -> a C-ABI future.
 type FfiSettle<T> =
@@ -91,11 +91,7 @@ impl<T: Sink> SinkFns<T> {
     pub(crate) fn new() -> Self {
         Self {
             on_event: |inner, ctx, event| {
-                let event = Event {
-                    id: event.id,
-                    ingest_ns: event.ingest_ns,
-                    data: Value::from(event.data),
-                };
+                let event = Event::from_ffi(event.id, event.ingest_ns, event.data);
                 contain("on_event", inner.on_event(event, ctx), |reply| reply)
             },
             native_on_event: |inner, ctx, event| {

@@ -207,11 +207,7 @@ impl Instance {
                 from_ffi(raw.on_event(event).await)
             }
             Self::Linked(linked) => {
-                let event = Event {
-                    id,
-                    ingest_ns,
-                    data: data.into_native(),
-                };
+                let event = Event::new(id, ingest_ns, data.into_native());
                 linked.on_event(event).await
             }
         }

@@ -85,9 +85,9 @@ impl Sink for ProbeSink {
     async fn on_event(&mut self, event: Event, ctx: &ConnectorContext) -> Result<SinkReply> {
         maybe_panic(&mut self.config.panic_in, "on_event");
         self.received += 1;
-        let n = match event.data.get("n").and_then(Value::as_u64) {
+        let n = match event.data().get("n").and_then(Value::as_u64) {
             Some(n) => n.to_string(),
-            None => event.data.to_string(),
+            None => event.data().to_string(),
         };
         let fail = self
             .config
@@ -95,7 +95,7 @@ impl Sink for ProbeSink {
             .is_some_and(|k| self.received % k == 0);
         let verdict = if fail { "fail" } else { "ack" };
         if let (Some(output), false) = (&self.config.output, fail) {
-            record_json_line(output, &event.data)?;
+            record_json_line(output, event.data())?;
         }
         record(
             &self.config.trace,
