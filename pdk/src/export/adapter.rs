@@ -2,6 +2,7 @@
 //! a plugin exports.
 
 use super::contain::{contain, unsupported};
+use super::run_hook;
 use super::sides::{SinkFns, SourceFns};
 use crate::abi::connector::{
     FfiEvent, FfiResultFuture, FfiSourceReply, LifecycleHook, RawConnector,
@@ -34,19 +35,7 @@ impl<T: Connector> RawConnector for Adapter<T> {
 
     fn lifecycle(&mut self, hook: LifecycleHook) -> FfiResultFuture<'_, ()> {
         let Self { inner, ctx, .. } = self;
-        contain(
-            hook.method_name(),
-            async move {
-                match hook {
-                    LifecycleHook::Start => inner.on_start(ctx).await,
-                    LifecycleHook::Pause => inner.on_pause(ctx).await,
-                    LifecycleHook::Resume => inner.on_resume(ctx).await,
-                    LifecycleHook::Drain => inner.on_drain(ctx).await,
-                    LifecycleHook::Stop => inner.on_stop(ctx).await,
-                }
-            },
-            |()| (),
-        )
+        contain(hook.method_name(), run_hook(inner, ctx, hook), |()| ())
     }
 
     fn pull_data(&mut self, pull_id: u64) -> FfiResultFuture<'_, FfiSourceReply> {

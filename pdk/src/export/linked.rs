@@ -4,6 +4,7 @@
 use futures::future::BoxFuture;
 
 use super::contain::{contain_native, unsupported_error};
+use super::run_hook;
 use super::sides::{SinkFns, SourceFns};
 use crate::abi::connector::LifecycleHook;
 use crate::native::DynConnector;
@@ -33,15 +34,7 @@ impl<T: Connector> DynConnector for LinkedAdapter<T> {
 
     fn lifecycle(&mut self, hook: LifecycleHook) -> BoxFuture<'_, Result<()>> {
         let Self { inner, ctx, .. } = self;
-        contain_native(hook.method_name(), async move {
-            match hook {
-                LifecycleHook::Start => inner.on_start(ctx).await,
-                LifecycleHook::Pause => inner.on_pause(ctx).await,
-                LifecycleHook::Resume => inner.on_resume(ctx).await,
-                LifecycleHook::Drain => inner.on_drain(ctx).await,
-                LifecycleHook::Stop => inner.on_stop(ctx).await,
-            }
-        })
+        contain_native(hook.method_name(), run_hook(inner, ctx, hook))
     }
 
     fn pull_data(&mut self, pull_id: u64) -> BoxFuture<'_, Result<SourceReply>> {

@@ -21,7 +21,7 @@ pub use probe::{HasSink, HasSource, NoSink, NoSource, Probe};
 pub use sides::{SinkFns, SourceFns};
 
 use crate::abi::connector::{
-    BoxedRawConnector, ConnectorTypeInfo, FfiConnectorContext, RawConnector_TO,
+    BoxedRawConnector, ConnectorTypeInfo, FfiConnectorContext, LifecycleHook, RawConnector_TO,
 };
 use crate::abi::error::PdkError;
 use crate::abi::host::HostServices;
@@ -33,6 +33,21 @@ use crate::{Connector, ConnectorContext, Error, ErrorKind, Result, Value};
 use adapter::Adapter;
 use contain::contain_sync;
 use linked::LinkedAdapter;
+
+/// Calls the author's lifecycle hook `hook`; shared by both adapters.
+async fn run_hook<T: Connector>(
+    inner: &mut T,
+    ctx: &ConnectorContext,
+    hook: LifecycleHook,
+) -> Result<()> {
+    match hook {
+        LifecycleHook::Start => inner.on_start(ctx).await,
+        LifecycleHook::Pause => inner.on_pause(ctx).await,
+        LifecycleHook::Resume => inner.on_resume(ctx).await,
+        LifecycleHook::Drain => inner.on_drain(ctx).await,
+        LifecycleHook::Stop => inner.on_stop(ctx).await,
+    }
+}
 
 /// Implemented by `#[connector]`: the type's name and its sides.
 #[diagnostic::on_unimplemented(
