@@ -6,7 +6,8 @@
 //! searched recursively to [`MAX_DEPTH`]; the executable's directory only
 //! at its top level (cargo keeps build intermediates, proc-macro libraries
 //! among them, in its subdirectories). Symlinks are not followed; only
-//! files with the platform's library extension are candidates. A file reached twice (through two
+//! files with the platform's library extension are candidates (symlinks
+//! and directories with that extension are listed, and rejected). A file reached twice (through two
 //! directories, or a hard link) is one candidate, at its first place.
 
 use std::collections::HashSet;
@@ -89,15 +90,16 @@ impl SearchPath {
                         continue;
                     }
                 };
-                if !is_library_name(entry.path()) || entry.path_is_symlink() {
+                if !is_library_name(entry.path()) {
                     continue;
                 }
                 let identity = entry.metadata().ok().map(|m| (m.dev(), m.ino()));
                 if identity.is_some_and(|id| !seen.insert(id)) {
                     continue;
                 }
-                // A directory named like a library is listed too, so that the
-                // user learns why it is not loaded.
+                // Directories, symlinks and special files named like a
+                // library are listed too, so that the user learns why they
+                // are not loaded.
                 found.push(entry.into_path());
             }
         }
@@ -132,7 +134,7 @@ mod tests {
     }
 
     #[test]
-    fn finds_libraries_once_and_skips_symlinks_and_other_files() {
+    fn finds_libraries_once_with_symlinks_listed_and_other_files_skipped() {
         let dir = temp_dir("walk");
         let ext = std::env::consts::DLL_EXTENSION;
         std::fs::create_dir_all(dir.join("a/b")).unwrap();
@@ -154,12 +156,13 @@ mod tests {
         let expected = vec![
             dir.join(format!("a/b/two.{ext}")),
             dir.join(format!("a/hard.{ext}")),
+            dir.join(format!("link.{ext}")),
         ];
         assert_eq!(found, expected, "hard.{ext} and one.{ext} are one file");
         let exe_dir_only = SearchPath::new(&[], None, Some(dir.clone()));
         assert_eq!(
             exe_dir_only.candidates(),
-            vec![dir.join(format!("one.{ext}"))],
+            vec![dir.join(format!("link.{ext}")), dir.join(format!("one.{ext}"))],
             "the executable's directory is not descended"
         );
         std::fs::remove_dir_all(dir).unwrap();

@@ -84,9 +84,24 @@ impl std::fmt::Debug for LoadedPlugin {
 /// # Errors
 /// When the file is not a loadable, compatible PDK plugin.
 pub fn load(path: &Path) -> Result<LoadedPlugin, String> {
-    if path.is_dir() {
+    let kind = std::fs::symlink_metadata(path)
+        .map_err(|e| format!("cannot be read ({e}); check the file's permissions"))?
+        .file_type();
+    if kind.is_symlink() {
+        return Err(String::from(
+            "is a symbolic link, and the plugin path does not follow symlinks; \
+             put the file itself (or its directory) in the plugin path",
+        ));
+    }
+    if kind.is_dir() {
         return Err(String::from(
             "is a directory named like a library; rename it or move it out of the plugin path",
+        ));
+    }
+    if !kind.is_file() {
+        return Err(String::from(
+            "is not a regular file (a FIFO, socket or device named like a library); \
+             remove it from the plugin path",
         ));
     }
     precheck(path)?;
