@@ -71,7 +71,8 @@ fn value_conversion(c: &mut Criterion) {
 }
 
 fn one_async_call(c: &mut Criterion) {
-    let plugin = loader::load(&release_plugin("blackhole")).expect("the blackhole plugin loads");
+    let plugin =
+        loader::load(&release_plugin("blackhole"), None).expect("the blackhole plugin loads");
     let create = plugin.module.create_connector();
     let mut through_ffi = create(
         RStr::from_str("blackhole"),
@@ -105,7 +106,7 @@ fn load_and_check(c: &mut Criterion) {
                 std::fs::copy(&built, &path).unwrap();
                 path
             },
-            |path| loader::load(&path).expect("the plugin loads"),
+            |path| loader::load(&path, None).expect("the plugin loads"),
             BatchSize::PerIteration,
         );
     });

@@ -162,7 +162,10 @@ mod tests {
         let exe_dir_only = SearchPath::new(&[], None, Some(dir.clone()));
         assert_eq!(
             exe_dir_only.candidates(),
-            vec![dir.join(format!("link.{ext}")), dir.join(format!("one.{ext}"))],
+            vec![
+                dir.join(format!("link.{ext}")),
+                dir.join(format!("one.{ext}"))
+            ],
             "the executable's directory is not descended"
         );
         std::fs::remove_dir_all(dir).unwrap();

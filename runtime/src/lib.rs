@@ -16,3 +16,4 @@ pub mod loader;
 pub mod registry;
 pub mod report;
 pub mod signals;
+pub mod trust;

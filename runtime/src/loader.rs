@@ -16,6 +16,7 @@ use pdk::abi::INTERFACE_VERSION;
 use serde::Serialize;
 
 use crate::host;
+use crate::trust::TrustPolicy;
 
 /// Who built a plugin, and with what (owned copy of its metadata).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -83,7 +84,7 @@ impl std::fmt::Debug for LoadedPlugin {
 ///
 /// # Errors
 /// When the file is not a loadable, compatible PDK plugin.
-pub fn load(path: &Path) -> Result<LoadedPlugin, String> {
+pub fn load(path: &Path, trust: Option<&TrustPolicy>) -> Result<LoadedPlugin, String> {
     let kind = std::fs::symlink_metadata(path)
         .map_err(|e| format!("cannot be read ({e}); check the file's permissions"))?
         .file_type();
@@ -104,7 +105,12 @@ pub fn load(path: &Path) -> Result<LoadedPlugin, String> {
              remove it from the plugin path",
         ));
     }
-    precheck(path)?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| format!("cannot be read ({e}); check the file's permissions"))?;
+    if let Some(trust) = trust {
+        trust.check(&bytes)?;
+    }
+    precheck(&bytes)?;
     let library = RawLibrary::load_at(path).map_err(|e| reason(&e))?;
     // SAFETY: the header is read from a library we keep loaded for the
     // whole process (it is leaked below on success), so its `'static`
@@ -139,10 +145,14 @@ pub fn load(path: &Path) -> Result<LoadedPlugin, String> {
 /// symbol among its exports, so that a file that is not a plugin is
 /// rejected without being handed to the dynamic loader (which would run
 /// its constructors).
-fn precheck(path: &Path) -> Result<(), String> {
-    let data = std::fs::read(path)
-        .map_err(|e| format!("cannot be read ({e}); check the file's permissions"))?;
-    let file = object::File::parse(data.as_slice()).map_err(|_| {
+fn precheck(bytes: &[u8]) -> Result<(), String> {
+    let file = object::File::parse(bytes).map_err(|_| {
+        if bytes.starts_with(b"\x7fELF") {
+            return String::from(
+                "a damaged or truncated shared library (its ELF structure cannot be read); \
+                 rebuild it or copy it again",
+            );
+        }
         String::from("not a shared library (unknown file format); remove it from the plugin path")
     })?;
     if file.kind() != object::ObjectKind::Dynamic {

@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use pdk_runtime::discovery::SearchPath;
 use pdk_runtime::flow::{self, Flow};
 use pdk_runtime::registry::Registry;
+use pdk_runtime::trust::{TrustError, TrustPolicy};
 use pdk_runtime::{executor, report, signals};
 
 /// Discovers, checks, loads and runs PDK connector plugins.
@@ -56,14 +57,18 @@ struct SearchArgs {
     /// Search only the --plugin-path directories.
     #[arg(long)]
     isolated: bool,
+    /// Load only libraries whose SHA-256 digest is listed in FILE (one per
+    /// line, as `sha256sum` prints them); others are never opened.
+    #[arg(long, value_name = "FILE")]
+    trust: Option<PathBuf>,
 }
 
 impl SearchArgs {
-    fn registry(&self) -> Registry {
-        Registry::discover(&SearchPath::from_environment(
-            &self.plugin_paths,
-            self.isolated,
-        ))
+    /// The registry of this search; a bad trust file is an error.
+    fn registry(&self) -> Result<Registry, TrustError> {
+        let trust = self.trust.as_deref().map(TrustPolicy::load).transpose()?;
+        let search = SearchPath::from_environment(&self.plugin_paths, self.isolated);
+        Ok(Registry::discover(&search, trust.as_ref()))
     }
 }
 
@@ -87,7 +92,13 @@ fn main() -> ExitCode {
         Command::Plugins {
             command: PluginsCommand::List { search, format },
         } => {
-            let registry = search.registry();
+            let registry = match search.registry() {
+                Ok(registry) => registry,
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    return ExitCode::from(2);
+                }
+            };
             match format {
                 Format::Text => print!("{}", report::text(&registry)),
                 Format::Json => println!("{}", report::json(&registry)),
@@ -95,7 +106,13 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Run { flow, search } => {
-            let registry = search.registry();
+            let registry = match search.registry() {
+                Ok(registry) => registry,
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    return ExitCode::from(2);
+                }
+            };
             let checked = match Flow::load(&flow, &registry) {
                 Ok(checked) => checked,
                 Err(error) => {

@@ -12,6 +12,7 @@ use pdk::native::NativeEntry;
 
 use crate::linked;
 use crate::loader::{self, ConnectorKind, LoadedPlugin};
+use crate::trust::TrustPolicy;
 
 /// What became of one candidate file.
 #[derive(Debug, Clone)]
@@ -58,17 +59,22 @@ pub struct Registry {
 
 impl Registry {
     /// Loads and checks every candidate of `search`, after the connectors
-    /// linked into this runtime. A bad candidate never stops the others.
+    /// linked into this runtime; with a `trust` policy, a candidate not on
+    /// it is never opened. A bad candidate never stops the others.
     #[must_use]
-    pub fn discover(search: &SearchPath) -> Self {
-        Self::discover_with(search, linked::entries())
+    pub fn discover(search: &SearchPath, trust: Option<&TrustPolicy>) -> Self {
+        Self::discover_with(search, linked::entries(), trust)
     }
 
     /// Like [`Registry::discover`], with `linked` as the connectors linked
     /// into the runtime: for programs that embed the runtime with their own
     /// statically linked connector crates (see [`pdk::native::entry`]).
     #[must_use]
-    pub fn discover_with(search: &SearchPath, linked: Vec<NativeEntry>) -> Self {
+    pub fn discover_with(
+        search: &SearchPath,
+        linked: Vec<NativeEntry>,
+        trust: Option<&TrustPolicy>,
+    ) -> Self {
         let mut registry = Self::default();
         for entry in linked {
             let kind = ConnectorKind {
@@ -83,7 +89,7 @@ impl Registry {
             registry.linked.push((kind, entry));
         }
         for path in search.candidates() {
-            let status = match loader::load(&path) {
+            let status = match loader::load(&path, trust) {
                 Ok(plugin) => registry.admit(plugin),
                 Err(reason) => Status::Rejected(reason),
             };

@@ -108,6 +108,7 @@ fn linked_connectors_follow_the_same_lifecycle_as_plugins() {
             pdk::native::entry::<probe::ProbeSource>(),
             pdk::native::entry::<probe::ProbeSink>(),
         ],
+        None,
     );
     let trace = run("linked", &registry, "");
     assert_eq!(of(&trace, "src"), SOURCE_CALLS);
@@ -120,6 +121,7 @@ fn a_plugin_source_feeds_a_linked_sink() {
     let registry = Registry::discover_with(
         &SearchPath::new(&[plugin_dir("mixed", "metronome")], None, None),
         vec![pdk::native::entry::<probe::ProbeSink>()],
+        None,
     );
     let dir = scratch("mixed");
     let trace = dir.join("trace.txt");
@@ -171,6 +173,7 @@ fn a_panic_in_a_linked_connector_is_contained_too() {
             pdk::native::entry::<probe::ProbeSource>(),
             pdk::native::entry::<probe::ProbeSink>(),
         ],
+        None,
     );
     let trace = run("linked-panic", &registry, r#", panic_in = "on_event""#);
     let acked = of(&trace, "src")

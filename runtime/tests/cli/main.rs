@@ -1,6 +1,7 @@
 //! Integration tests: the real `pdk-runtime` binary on the real bundled
 //! plugins, which these tests build themselves.
 
+mod bad_files;
 mod capabilities;
 mod common;
 mod connectors;

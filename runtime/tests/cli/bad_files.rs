@@ -1,0 +1,228 @@
+//! Every kind of bad candidate file, each rejected with its one-line
+//! reason while the good plugins beside it load; and the trust policy,
+//! which keeps untrusted files away from the dynamic loader.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Mutex;
+
+use serde_json::Value;
+
+use crate::common::{
+    built_plugin, library_file, plugin_dir_with, runtime_exe, stderr, stdout, workspace,
+};
+
+/// `cargo build -p broken --features F` writes the same file for every
+/// fixture: one build at a time.
+static FIXTURE_BUILDS: Mutex<()> = Mutex::new(());
+
+/// Builds the `broken` fixture with `feature` and copies it to `to`.
+fn broken_fixture(feature: &str, to: &Path) {
+    let _one_at_a_time = FIXTURE_BUILDS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "-p", "broken", "--features", feature])
+        .current_dir(workspace())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let built = runtime_exe().parent().unwrap().join(library_file("broken"));
+    std::fs::copy(built, to).unwrap();
+}
+
+/// Runs `plugins list --format json` searching only `dir`, as a user who
+/// is not root when the tests run as root (so that file permissions hold).
+fn list_as_user(dir: &Path, extra: &[&str]) -> Output {
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| stdout(&o).trim() == "0");
+    let mut command = if is_root.unwrap_or(false) {
+        let mut setpriv = Command::new("setpriv");
+        setpriv
+            .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+            .arg(runtime_exe());
+        setpriv
+    } else {
+        Command::new(runtime_exe())
+    };
+    command
+        .args([
+            "plugins",
+            "list",
+            "--format",
+            "json",
+            "--isolated",
+            "--plugin-path",
+        ])
+        .arg(dir)
+        .args(extra)
+        .env_remove("PDK_PLUGIN_PATH")
+        .output()
+        .unwrap()
+}
+
+fn reasons(output: &Output) -> Vec<(String, String)> {
+    assert!(output.status.success(), "stderr: {}", stderr(output));
+    let entries: Vec<Value> = serde_json::from_str(&stdout(output)).unwrap();
+    entries
+        .iter()
+        .map(|e| {
+            let name = Path::new(e["path"].as_str().unwrap())
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            let verdict = e["reason"]
+                .as_str()
+                .map_or_else(|| String::from("loaded"), str::to_owned);
+            (name, verdict)
+        })
+        .collect()
+}
+
+/// The path of the C library this test process runs with.
+fn system_library() -> PathBuf {
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    maps.lines()
+        .filter_map(|line| line.split_whitespace().nth(5))
+        .find(|path| path.contains("/libc.so") || path.contains("/libc-"))
+        .map(PathBuf::from)
+        .expect("the test process maps libc")
+}
+
+#[test]
+fn every_kind_of_bad_file_is_rejected_with_its_reason_and_the_good_ones_load() {
+    let dir = plugin_dir_with("bad-files", &["metronome", "stdout"]);
+    let ext = std::env::consts::DLL_EXTENSION;
+    let file = |name: &str| dir.join(format!("{name}.{ext}"));
+    std::fs::write(file("empty"), b"").unwrap();
+    std::fs::write(
+        file("random"),
+        (0..4096u32)
+            .map(|i| (i * 7919 % 251) as u8)
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let real = std::fs::read(built_plugin("metronome")).unwrap();
+    std::fs::write(file("truncated"), &real[..real.len() / 2]).unwrap();
+    std::fs::copy(system_library(), file("system")).unwrap();
+    broken_fixture("other-version", &file("other-version"));
+    broken_fixture("other-layout", &file("other-layout"));
+    broken_fixture("panicking-init", &file("panicking-init"));
+    std::fs::create_dir(file("directory")).unwrap();
+    std::os::unix::fs::symlink(file("loop-b"), file("loop-a")).unwrap();
+    std::os::unix::fs::symlink(file("loop-a"), file("loop-b")).unwrap();
+    assert!(Command::new("mkfifo")
+        .arg(file("fifo"))
+        .status()
+        .unwrap()
+        .success());
+    std::fs::write(file("unreadable"), &real).unwrap();
+    let chmod = Command::new("chmod")
+        .arg("000")
+        .arg(file("unreadable"))
+        .status()
+        .unwrap();
+    assert!(chmod.success());
+
+    let got = reasons(&list_as_user(&dir, &[]));
+    let version = env!("CARGO_PKG_VERSION");
+    let expected: Vec<(String, String)> = [
+        ("directory", "is a directory named like a library; rename it or move it out of the plugin path".to_owned()),
+        ("empty", "not a shared library (unknown file format); remove it from the plugin path".to_owned()),
+        ("fifo", "is not a regular file (a FIFO, socket or device named like a library); remove it from the plugin path".to_owned()),
+        ("libmetronome", "loaded".to_owned()),
+        ("libstdout", "loaded".to_owned()),
+        ("loop-a", "is a symbolic link, and the plugin path does not follow symlinks; put the file itself (or its directory) in the plugin path".to_owned()),
+        ("loop-b", "is a symbolic link, and the plugin path does not follow symlinks; put the file itself (or its directory) in the plugin path".to_owned()),
+        ("other-layout", format!("its interface layout does not match this runtime's (built against another pdk); rebuild it against pdk {version}")),
+        ("other-version", format!("built for PDK interface 9.4.0, this runtime needs {version}; rebuild the plugin against pdk {version}")),
+        ("panicking-init", "its root module panicked while initializing; fix the plugin's initialization".to_owned()),
+        ("random", "not a shared library (unknown file format); remove it from the plugin path".to_owned()),
+        ("system", "not a PDK plugin: it exports no PDK root module; build it with `#[pdk_export]` or remove it from the plugin path".to_owned()),
+        ("truncated", "a damaged or truncated shared library (its ELF structure cannot be read); rebuild it or copy it again".to_owned()),
+        ("unreadable", "cannot be read (Permission denied (os error 13)); check the file's permissions".to_owned()),
+    ]
+    .into_iter()
+    .map(|(name, reason)| (format!("{name}.{ext}"), reason))
+    .collect();
+    assert_eq!(got, expected);
+}
+
+#[test]
+fn a_library_not_in_the_trust_policy_is_never_opened() {
+    let dir = plugin_dir_with("trust", &["metronome"]);
+    let fixture = dir.join(library_file("marker"));
+    broken_fixture("load-marker", &fixture);
+    let marker = dir.join("opened.marker");
+    let policy = dir.join("trusted.txt");
+    let digest = Command::new("sha256sum")
+        .arg(dir.join(library_file("metronome")))
+        .output()
+        .unwrap();
+    std::fs::write(&policy, stdout(&digest)).unwrap();
+    let list = |extra: &[&str]| {
+        Command::new(runtime_exe())
+            .args([
+                "plugins",
+                "list",
+                "--format",
+                "json",
+                "--isolated",
+                "--plugin-path",
+            ])
+            .arg(&dir)
+            .args(extra)
+            .env("PDK_TEST_MARKER", &marker)
+            .output()
+            .unwrap()
+    };
+
+    let trusted = reasons(&list(&["--trust", policy.to_str().unwrap()]));
+    assert_eq!(trusted[0], (library_file("marker"), trusted[0].1.clone()));
+    assert!(
+        trusted[0]
+            .1
+            .starts_with(&format!("not in the trust policy {}", policy.display())),
+        "{trusted:?}"
+    );
+    assert_eq!(
+        trusted[1],
+        (library_file("metronome"), String::from("loaded"))
+    );
+    assert!(
+        !marker.exists(),
+        "the untrusted library was opened: its constructor ran"
+    );
+
+    // The fixture does leave the marker when it is opened.
+    let untrusted = reasons(&list(&[]));
+    assert_eq!(
+        untrusted[0].1,
+        "its root module panicked while initializing; fix the plugin's initialization"
+    );
+    assert!(marker.exists(), "without a policy the fixture is opened");
+}
+
+#[test]
+fn a_bad_trust_file_stops_with_one_line() {
+    let dir = plugin_dir_with("bad-trust", &[]);
+    let policy = dir.join("trusted.txt");
+    std::fs::write(&policy, "# ok\nnot-a-digest  libx.so\n").unwrap();
+    let output = Command::new(runtime_exe())
+        .args(["plugins", "list", "--isolated", "--trust"])
+        .arg(&policy)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "error: {}: line 2: `not-a-digest` is not a SHA-256 digest (64 hexadecimal digits); \
+             fix: write one digest per line, as `sha256sum FILE` prints it\n",
+            policy.display()
+        )
+    );
+}
