@@ -99,17 +99,21 @@ const SINK_CALLS: [&str; 6] = [
     "on_stop",
 ];
 
-#[test]
-fn linked_connectors_follow_the_same_lifecycle_as_plugins() {
-    let empty = scratch("linked-empty");
-    let registry = Registry::discover_with(
-        &SearchPath::new(&[empty], None, None),
+/// A registry with both probes linked in and no plugin.
+fn linked_probes(test: &str) -> Registry {
+    Registry::discover_with(
+        &SearchPath::new(&[scratch(test)], None, None),
         vec![
             pdk::native::entry::<probe::ProbeSource>(),
             pdk::native::entry::<probe::ProbeSink>(),
         ],
         None,
-    );
+    )
+}
+
+#[test]
+fn linked_connectors_follow_the_same_lifecycle_as_plugins() {
+    let registry = linked_probes("linked-empty");
     let trace = run("linked", &registry, "");
     assert_eq!(of(&trace, "src"), SOURCE_CALLS);
     assert_eq!(of(&trace, "sink"), SINK_CALLS);
@@ -166,15 +170,7 @@ to = "sink"
 
 #[test]
 fn a_panic_in_a_linked_connector_is_contained_too() {
-    let empty = scratch("linked-panic-empty");
-    let registry = Registry::discover_with(
-        &SearchPath::new(&[empty], None, None),
-        vec![
-            pdk::native::entry::<probe::ProbeSource>(),
-            pdk::native::entry::<probe::ProbeSink>(),
-        ],
-        None,
-    );
+    let registry = linked_probes("linked-panic-empty");
     let trace = run("linked-panic", &registry, r#", panic_in = "on_event""#);
     let acked = of(&trace, "src")
         .iter()
