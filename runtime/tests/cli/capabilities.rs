@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::Output;
 
-use crate::common::{plugin_dir_with, run_flow, stderr, write_flow};
+use crate::common::{plugin_dir_with, run_flow, stderr, trace_of, write_flow};
 
 /// What one probe run left behind.
 struct Run {
@@ -15,11 +15,7 @@ struct Run {
 impl Run {
     /// The trace lines of connector `alias`, without the alias.
     fn of(&self, alias: &str) -> Vec<String> {
-        let prefix = format!("{alias} ");
-        self.trace
-            .iter()
-            .filter_map(|line| line.strip_prefix(&prefix).map(str::to_owned))
-            .collect()
+        trace_of(&self.trace, alias)
     }
 
     /// Where `line` of `alias` first appears in the whole trace.

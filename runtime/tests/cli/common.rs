@@ -176,6 +176,16 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// The lines of a probe trace written by connector `alias`, without the
+/// alias.
+pub fn trace_of(trace: &[String], alias: &str) -> Vec<String> {
+    let prefix = format!("{alias} ");
+    trace
+        .iter()
+        .filter_map(|line| line.strip_prefix(&prefix).map(str::to_owned))
+        .collect()
+}
+
 /// Runs the flow file `flow` with the plugins of `plugin_dir` only.
 pub fn run_flow(flow: &Path, plugin_dir: &Path) -> Output {
     runtime_isolated(

@@ -1,5 +1,5 @@
-//! Integration tests: the real `pdk-runtime` binary on the real bundled
-//! plugins, which these tests build themselves.
+//! Integration tests: the real `pdk-runtime` binary (and its library) on
+//! the real bundled plugins, which these tests build themselves.
 
 mod bad_files;
 mod capabilities;
@@ -7,6 +7,7 @@ mod common;
 mod connectors;
 mod examples;
 mod flow_errors;
+mod linked;
 mod plugin_hygiene;
 mod plugins_list;
 mod run_flow;

@@ -1,46 +1,17 @@
 //! Connectors linked into the runtime (no plugin boundary) behave exactly
 //! as their plugin form, also when a flow mixes both forms.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
 use pdk_runtime::discovery::SearchPath;
 use pdk_runtime::flow::{self, Flow};
 use pdk_runtime::registry::Registry;
 use pdk_runtime::{executor, host};
 
-fn scratch(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir()
-        .join("pdk-runtime-linked")
-        .join(format!("{test}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// A directory holding plugin `name`, built by cargo for this test.
-fn plugin_dir(test: &str, name: &str) -> PathBuf {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "-p", name])
-        .current_dir(&workspace)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let file = format!(
-        "{}{name}.{}",
-        std::env::consts::DLL_PREFIX,
-        std::env::consts::DLL_EXTENSION
-    );
-    let dir = scratch(&format!("{test}-plugins"));
-    std::fs::copy(workspace.join("target/debug").join(&file), dir.join(&file)).unwrap();
-    dir
-}
+use crate::common::{plugin_dir_with, scratch_dir, trace_of as of};
 
 /// Runs src -> sink with the given registry; returns the trace.
 fn run(test: &str, registry: &Registry, sink_extra: &str) -> Vec<String> {
     pdk::native::install_host(host::services());
-    let dir = scratch(test);
+    let dir = scratch_dir(test);
     let trace = dir.join("trace.txt");
     let path = dir.join("flow.toml");
     let text = format!(
@@ -71,14 +42,6 @@ to = "sink"
         .collect()
 }
 
-fn of(trace: &[String], alias: &str) -> Vec<String> {
-    let prefix = format!("{alias} ");
-    trace
-        .iter()
-        .filter_map(|l| l.strip_prefix(&prefix).map(str::to_owned))
-        .collect()
-}
-
 const SOURCE_CALLS: [&str; 9] = [
     "connect 1 1",
     "on_start",
@@ -102,7 +65,7 @@ const SINK_CALLS: [&str; 6] = [
 /// A registry with both probes linked in and no plugin.
 fn linked_probes(test: &str) -> Registry {
     Registry::discover_with(
-        &SearchPath::new(&[scratch(test)], None, None),
+        &SearchPath::new(&[scratch_dir(&format!("{test}-plugins"))], None, None),
         vec![
             pdk::native::entry::<probe::ProbeSource>(),
             pdk::native::entry::<probe::ProbeSink>(),
@@ -123,11 +86,15 @@ fn linked_connectors_follow_the_same_lifecycle_as_plugins() {
 fn a_plugin_source_feeds_a_linked_sink() {
     pdk::native::install_host(host::services());
     let registry = Registry::discover_with(
-        &SearchPath::new(&[plugin_dir("mixed", "metronome")], None, None),
+        &SearchPath::new(
+            &[plugin_dir_with("mixed-plugins", &["metronome"])],
+            None,
+            None,
+        ),
         vec![pdk::native::entry::<probe::ProbeSink>()],
         None,
     );
-    let dir = scratch("mixed");
+    let dir = scratch_dir("mixed");
     let trace = dir.join("trace.txt");
     let path = dir.join("flow.toml");
     let text = format!(
