@@ -7,16 +7,24 @@ use async_ffi::{FfiFuture, FutureExt};
 use pdk::abi::host::{HostServices, LogLevel, LogRecord};
 
 use crate::executor;
+use crate::logging::{self, Tag};
 
 extern "C" fn sleep(nanos: u64) -> FfiFuture<()> {
     executor::sleep(Duration::from_nanos(nanos)).into_ffi()
 }
 
 extern "C" fn spawn(task: FfiFuture<()>) {
-    // Detached: the task runs until it completes.
-    drop(executor::spawn(task));
+    // Detached: the task runs until it completes, its records tagged like
+    // those of the connector that spawned it.
+    let handle = match Tag::current() {
+        Some(tag) => executor::spawn(async move { logging::tagged(&tag, task).await }),
+        None => executor::spawn(task),
+    };
+    drop(handle);
 }
 
+/// Records reach the runtime's logger, which tags them (see
+/// [`crate::logging`]).
 extern "C" fn log(record: &LogRecord<'_>) {
     log::logger().log(
         &log::Record::builder()

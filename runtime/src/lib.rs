@@ -13,6 +13,7 @@ pub mod flow;
 pub mod host;
 pub mod linked;
 pub mod loader;
+pub mod logging;
 pub mod registry;
 pub mod report;
 pub mod signals;

@@ -8,7 +8,7 @@ use pdk_runtime::discovery::SearchPath;
 use pdk_runtime::flow::{self, Flow};
 use pdk_runtime::registry::Registry;
 use pdk_runtime::trust::{TrustError, TrustPolicy};
-use pdk_runtime::{executor, report, signals};
+use pdk_runtime::{executor, logging, report, signals};
 
 /// Discovers, checks, loads and runs PDK connector plugins.
 #[derive(Debug, Parser)]
@@ -86,7 +86,7 @@ static ALLOCATOR: std::alloc::System = std::alloc::System;
 fn main() -> ExitCode {
     // SAFETY: the global allocator of this program is `System` (above).
     unsafe { pdk::abi::allocator::declare_system_allocator() };
-    env_logger::Builder::from_env(env_logger::Env::new().filter_or("PDK_LOG", "info")).init();
+    logging::init();
     let cli = Cli::parse();
     match cli.command {
         Command::Plugins {

@@ -41,6 +41,18 @@ pub enum Provider<'a> {
     Linked(&'a NativeEntry),
 }
 
+impl Provider<'_> {
+    /// The plugin's package name, or `linked` for a linked connector: the
+    /// first half of its connectors' log targets.
+    #[must_use]
+    pub fn plugin_name(&self) -> &str {
+        match self {
+            Self::Plugin(plugin) => &plugin.info.name,
+            Self::Linked(_) => "linked",
+        }
+    }
+}
+
 /// Where a provider is kept.
 #[derive(Debug, Clone, Copy)]
 enum Source {

@@ -13,6 +13,7 @@ use super::instance::Instance;
 use super::task::{ConnectorTask, Control, Delivery, GaveUp, SourceSide};
 use super::{Flow, FlowError, Node};
 use crate::executor;
+use crate::logging::Tag;
 use crate::registry::Registry;
 
 /// How many events may wait at a sink before its sources wait too.
@@ -104,10 +105,12 @@ pub async fn run(
             alias: node.id.as_str().into(),
             handle: RawRuntimeHandle_TO::from_value(RuntimeHandle(control.0.clone()), TD_Opaque),
         };
-        let instance = Instance::create(provider, &node.kind, ctx, &node.config)
+        let tag = Tag::new(provider.plugin_name(), &node.id);
+        let instance = tag
+            .scope(|| Instance::create(provider, &node.kind, ctx, &node.config))
             .map_err(|error| creation_error(file, node, &error))?;
         transactional.push(registry.kind(&node.kind).is_some_and(|k| k.transactional));
-        let mut task = ConnectorTask::new(node.id.clone(), index as u64, instance, control);
+        let mut task = ConnectorTask::new(node.id.clone(), index as u64, instance, tag, control);
         task.stop_on(shutdown.clone());
         tasks.push(task);
     }

@@ -18,6 +18,7 @@ use super::instance::{Instance, Payload, Pulled, RuntimeEvent};
 
 use crate::codec::Codec;
 use crate::executor;
+use crate::logging::{tagged, Tag};
 
 /// How many times in a row connecting may fail before the connector is
 /// given up.
@@ -170,6 +171,8 @@ pub struct ConnectorTask {
     pub index: u64,
     /// The plugin object.
     pub instance: Instance,
+    /// Marks the records the connector logs.
+    tag: Tag,
     /// The source side, if it has one in this flow.
     pub source: Option<SourceSide>,
     /// Events for the sink side, if any connector links to it.
@@ -195,12 +198,14 @@ impl ConnectorTask {
         id: String,
         index: u64,
         instance: Instance,
+        tag: Tag,
         control: (Sender<Control>, Receiver<Control>),
     ) -> Self {
         Self {
             id,
             index,
             instance,
+            tag,
             source: None,
             inbox: None,
             upstream: Vec::new(),
@@ -278,6 +283,7 @@ impl ConnectorTask {
         });
         let Self {
             instance,
+            tag,
             source,
             inbox,
             control,
@@ -311,7 +317,7 @@ impl ConnectorTask {
         let mut control = pin!(control.recv().fuse());
         let mut pull = pin!(async {
             if pulling {
-                instance.pull_data(pull_id).await
+                tagged(tag, instance.pull_data(pull_id)).await
             } else {
                 std::future::pending().await
             }
@@ -460,7 +466,7 @@ impl ConnectorTask {
         }
         let method = if ok { "ack" } else { "fail" };
         for _ in 0..MAX_FAILED_ATTEMPTS {
-            let result = self.instance.settle(stream, pull_id, ok).await;
+            let result = tagged(&self.tag, self.instance.settle(stream, pull_id, ok)).await;
             match result {
                 Ok(()) => return Ok(()),
                 Err(error) => self.failed(method, &error).await?,
@@ -528,7 +534,7 @@ impl ConnectorTask {
     async fn deliver(&mut self, delivery: Delivery) -> Result<(), GaveUp> {
         let Delivery { event, reply_to } = delivery;
         let id = event.id;
-        let result = self.instance.on_event(event).await;
+        let result = tagged(&self.tag, self.instance.on_event(event)).await;
         let ok = match result {
             Ok(SinkReply::Deferred) => {
                 self.deferred.insert(id, reply_to);
@@ -564,7 +570,7 @@ impl ConnectorTask {
                 overall: self.attempts,
                 since_success,
             };
-            let problem = match self.instance.connect(attempt).await {
+            let problem = match tagged(&self.tag, self.instance.connect(attempt)).await {
                 Ok(true) => return Ok(()),
                 Ok(false) => String::from("not connected yet"),
                 Err(error) => error.message().to_owned(),
@@ -586,7 +592,7 @@ impl ConnectorTask {
 
     /// Calls a lifecycle hook; a failure is reported, not fatal.
     async fn lifecycle(&mut self, hook: LifecycleHook) {
-        if let Err(error) = self.instance.lifecycle(hook).await {
+        if let Err(error) = tagged(&self.tag, self.instance.lifecycle(hook)).await {
             log::error!(
                 "connector `{}`: `{}` failed: {}",
                 self.id,

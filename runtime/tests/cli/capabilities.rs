@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::Output;
 
-use crate::common::{plugin_dir_with, run_flow, stderr, trace_of, write_flow};
+use crate::common::{plugin_dir_with, runtime_isolated_with_env, stderr, trace_of, write_flow};
 
 /// What one probe run left behind.
 struct Run {
@@ -75,6 +75,18 @@ fn probe_with_codec(
     sink_extra: &str,
     codec: &str,
 ) -> Run {
+    probe_with_env(test, count, source_extra, sink_extra, codec, &[])
+}
+
+/// [`probe_with_codec`], with extra environment variables for the runtime.
+fn probe_with_env(
+    test: &str,
+    count: u64,
+    source_extra: &str,
+    sink_extra: &str,
+    codec: &str,
+    env: &[(&str, &str)],
+) -> Run {
     let dir = plugin_dir_with(test, &["probe"]);
     let trace = dir.join("trace.txt");
     let trace_toml = toml_string(&trace);
@@ -100,7 +112,8 @@ to = "sink"
 "#
         ),
     );
-    let output = run_flow(&flow, &dir);
+    let flow = flow.to_str().expect("temp paths are UTF-8");
+    let output = runtime_isolated_with_env(&["run", flow], &dir, env);
     let trace = std::fs::read_to_string(&trace)
         .unwrap_or_default()
         .lines()
@@ -281,4 +294,35 @@ fn a_typed_config_error_names_the_connector_and_the_field() {
         ),
         "{err}"
     );
+}
+
+/// The runtime's standard error after a probe run with `PDK_LOG=filter`.
+fn probe_log(test: &str, filter: &str) -> String {
+    let run = probe_with_env(test, 2, "", "", "json", &[("PDK_LOG", filter)]);
+    run.assert_success();
+    stderr(&run.output)
+}
+
+#[test]
+fn plugin_log_records_reach_the_runtime_tagged_and_filtered() {
+    let info = probe_log("log_info", "info");
+    assert!(
+        info.contains(" INFO  probe/src] starting with 2 events to send\n"),
+        "stderr: {info}"
+    );
+    assert!(
+        info.contains(" INFO  probe/sink] a background task says hello\n"),
+        "a spawned task's records carry its connector's tag; stderr: {info}"
+    );
+    assert!(!info.contains("resending failed events"), "stderr: {info}");
+
+    let debug = probe_log("log_debug", "info,probe=debug");
+    assert!(
+        debug.contains(" DEBUG probe/src] resending failed events\n"),
+        "stderr: {debug}"
+    );
+
+    let warn = probe_log("log_warn", "warn");
+    assert!(!warn.contains("starting with"), "stderr: {warn}");
+    assert!(!warn.contains("background task"), "stderr: {warn}");
 }

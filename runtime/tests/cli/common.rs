@@ -88,9 +88,15 @@ pub fn runtime_exe() -> PathBuf {
 /// Runs `pdk-runtime` with `args`, without `PDK_PLUGIN_PATH` from the
 /// environment of the test run.
 pub fn runtime(args: &[&str]) -> Output {
+    runtime_with_env(args, &[])
+}
+
+/// [`runtime`], with extra environment variables.
+pub fn runtime_with_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(runtime_exe())
         .args(args)
         .env_remove("PDK_PLUGIN_PATH")
+        .envs(env.iter().copied())
         .output()
         .expect("pdk-runtime runs")
 }
@@ -114,10 +120,15 @@ pub fn write_flow(dir: &Path, name: &str, text: &str) -> PathBuf {
 
 /// Runs `pdk-runtime` with `args`, searching only `plugin_dir`.
 pub fn runtime_isolated(args: &[&str], plugin_dir: &Path) -> Output {
+    runtime_isolated_with_env(args, plugin_dir, &[])
+}
+
+/// [`runtime_isolated`], with extra environment variables.
+pub fn runtime_isolated_with_env(args: &[&str], plugin_dir: &Path, env: &[(&str, &str)]) -> Output {
     let dir = plugin_dir.to_str().expect("temp paths are UTF-8");
     let mut all = args.to_vec();
     all.extend_from_slice(&["--isolated", "--plugin-path", dir]);
-    runtime(&all)
+    runtime_with_env(&all, env)
 }
 
 /// Starts `pdk-runtime run FLOW` with the plugins of `plugin_dir` only,

@@ -67,6 +67,9 @@ impl Connector for ProbeSink {
 
     async fn on_start(&mut self, ctx: &ConnectorContext) -> Result<()> {
         self.hook(ctx, "on_start");
+        pdk::task::spawn(async {
+            pdk::log::info!("a background task says hello");
+        });
         Ok(())
     }
 

@@ -81,6 +81,8 @@ impl Connector for ProbeSource {
 
     async fn on_start(&mut self, ctx: &ConnectorContext) -> Result<()> {
         self.hook(ctx, "on_start");
+        pdk::log::info!("starting with {} events to send", self.to_send.len());
+        pdk::log::debug!("resending failed events");
         Ok(())
     }
 

@@ -1,0 +1,160 @@
+//! The runtime's logger, which tags every record a connector emits with
+//! the plugin and the connector it came from.
+//!
+//! While the runtime polls a connector's future it marks the thread with
+//! that connector's [`Tag`] ([`tagged`]); the logger rewrites the target
+//! of any record emitted meanwhile, whether it comes through the host
+//! services from a plugin or straight from a linked connector, to
+//! `PLUGIN/CONNECTOR`. The runtime's level filter (`PDK_LOG`) then applies
+//! to that target, so `PDK_LOG=info,probe=debug` turns on debug records of
+//! every connector of plugin `probe`.
+
+use std::cell::RefCell;
+use std::future::{poll_fn, Future};
+use std::pin::pin;
+use std::sync::Arc;
+
+use log::{Log, Metadata, Record};
+
+/// The log target of one connector: `PLUGIN/CONNECTOR`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tag(Arc<str>);
+
+impl Tag {
+    /// The tag of connector `connector` (its id in the flow) of plugin
+    /// `plugin` (its package name, or `linked` for a linked connector).
+    #[must_use]
+    pub fn new(plugin: &str, connector: &str) -> Self {
+        Self(format!("{plugin}/{connector}").into())
+    }
+
+    /// The tag as a log target.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Runs `f` with this tag marking the current thread.
+    pub fn scope<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _restore = Restore(CURRENT.with(|current| current.replace(Some(self.clone()))));
+        f()
+    }
+
+    /// The tag marking the current thread, if any.
+    #[must_use]
+    pub fn current() -> Option<Self> {
+        CURRENT.with(|current| current.borrow().clone())
+    }
+}
+
+/// Puts the outer tag back when a scope ends, even by unwinding.
+struct Restore(Option<Tag>);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        let outer = self.0.take();
+        CURRENT.with(|current| *current.borrow_mut() = outer);
+    }
+}
+
+thread_local! {
+    /// The connector whose code this thread is running.
+    static CURRENT: RefCell<Option<Tag>> = const { RefCell::new(None) };
+}
+
+/// Runs `future` with `tag` marking the thread during each of its polls.
+pub async fn tagged<F: Future>(tag: &Tag, future: F) -> F::Output {
+    let mut future = pin!(future);
+    poll_fn(|cx| tag.scope(|| future.as_mut().poll(cx))).await
+}
+
+/// Wraps `env_logger`, substituting the current tag for the target.
+struct TaggingLogger(env_logger::Logger);
+
+impl TaggingLogger {
+    /// `record` as `inner` should see it.
+    fn with_tag(record: &Record<'_>, inner: impl FnOnce(&Record<'_>)) {
+        match Tag::current() {
+            Some(tag) => inner(&record.to_builder().target(tag.as_str()).build()),
+            None => inner(record),
+        }
+    }
+}
+
+impl Log for TaggingLogger {
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        match Tag::current() {
+            Some(tag) => self.0.enabled(
+                &Metadata::builder()
+                    .level(metadata.level())
+                    .target(tag.as_str())
+                    .build(),
+            ),
+            None => self.0.enabled(metadata),
+        }
+    }
+
+    fn log(&self, record: &Record<'_>) {
+        Self::with_tag(record, |record| self.0.log(record));
+    }
+
+    fn flush(&self) {
+        self.0.flush();
+    }
+}
+
+/// Installs the runtime's logger: `env_logger` configured by `PDK_LOG`
+/// (default `info`), with connector records tagged.
+pub fn init() {
+    let logger =
+        env_logger::Builder::from_env(env_logger::Env::new().filter_or("PDK_LOG", "info")).build();
+    let level = logger.filter();
+    if log::set_boxed_logger(Box::new(TaggingLogger(logger))).is_ok() {
+        log::set_max_level(level);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Returns `Pending` once, asking to be polled again.
+    async fn yield_once() {
+        let mut yielded = false;
+        poll_fn(|cx| {
+            if yielded {
+                std::task::Poll::Ready(())
+            } else {
+                yielded = true;
+                cx.waker().wake_by_ref();
+                std::task::Poll::Pending
+            }
+        })
+        .await;
+    }
+
+    #[test]
+    fn scope_marks_the_thread_and_restores_the_outer_tag() {
+        let outer = Tag::new("probe", "src");
+        let inner = Tag::new("file", "out");
+        assert_eq!(Tag::current(), None);
+        outer.scope(|| {
+            assert_eq!(Tag::current().as_ref(), Some(&outer));
+            inner.scope(|| assert_eq!(Tag::current().as_ref(), Some(&inner)));
+            assert_eq!(Tag::current().as_ref(), Some(&outer));
+        });
+        assert_eq!(Tag::current(), None);
+    }
+
+    #[test]
+    fn a_tagged_future_sees_its_tag_on_every_poll_and_leaves_none_behind() {
+        let tag = Tag::new("probe", "snk");
+        let seen = futures::executor::block_on(tagged(&tag, async {
+            let first = Tag::current();
+            yield_once().await;
+            (first, Tag::current())
+        }));
+        assert_eq!(seen, (Some(tag.clone()), Some(tag)));
+        assert_eq!(Tag::current(), None);
+    }
+}
