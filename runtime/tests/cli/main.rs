@@ -7,6 +7,7 @@ mod common;
 mod connectors;
 mod examples;
 mod flow_errors;
+mod host_services;
 mod linked;
 mod plugin_hygiene;
 mod plugins_list;

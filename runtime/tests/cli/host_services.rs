@@ -1,0 +1,112 @@
+//! Plugins borrow the runtime's executor and timer: loading and running
+//! more plugins, with timers and background tasks, starts no thread.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::common::{plugin_dir_with, spawn_flow, terminate, wait_at_most, write_flow};
+
+/// A metronome ticking into stdout, forever for the length of a test.
+const TICKS: &str = r#"
+[[connector]]
+id = "tick"
+type = "metronome"
+config = { interval_ms = 20, count = 100000 }
+
+[[connector]]
+id = "out"
+type = "stdout"
+
+[[link]]
+from = "tick"
+to = "out"
+"#;
+
+/// The names of the threads of process `pid`, counted.
+fn threads_of(pid: u32) -> BTreeMap<String, usize> {
+    let mut names = BTreeMap::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let comm = std::fs::read_to_string(task.unwrap().path().join("comm")).unwrap();
+        *names.entry(comm.trim().to_owned()).or_default() += 1;
+    }
+    names
+}
+
+/// Runs `flow` from `dir` until it has printed an event and `ready` holds,
+/// then returns the threads of the runtime and stops it.
+fn threads_while_running(
+    dir: &Path,
+    flow: &Path,
+    ready: impl Fn() -> bool,
+) -> BTreeMap<String, usize> {
+    let mut child = spawn_flow(flow, dir);
+    let mut first_line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut first_line)
+        .unwrap();
+    assert!(first_line.contains("\"tick\""), "first event: {first_line}");
+    let start = Instant::now();
+    while !ready() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the flow never got ready"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let threads = threads_of(child.id());
+    terminate(&child);
+    let output = wait_at_most(child, Duration::from_secs(30));
+    assert!(output.status.success(), "{output:?}");
+    threads
+}
+
+#[test]
+fn plugins_with_timers_and_tasks_start_no_thread_of_their_own() {
+    let two = plugin_dir_with("threads-two", &["metronome", "stdout"]);
+    let flow = write_flow(&two, "ticks.toml", TICKS);
+    let baseline = threads_while_running(&two, &flow, || true);
+
+    let five = plugin_dir_with(
+        "threads-five",
+        &["metronome", "stdout", "probe", "file", "blackhole"],
+    );
+    let trace = five.join("trace.txt");
+    let flow = write_flow(
+        &five,
+        "busy.toml",
+        &format!(
+            r#"{TICKS}
+[[connector]]
+id = "fast"
+type = "metronome"
+config = {{ interval_ms = 5, count = 100000 }}
+
+[[connector]]
+id = "later"
+type = "probe_sink"
+config = {{ trace = {trace:?}, defer = true }}
+
+[[connector]]
+id = "null"
+type = "file"
+config = {{ path = "/dev/null" }}
+
+[[connector]]
+id = "counted"
+type = "blackhole"
+
+[[link]]
+from = "fast"
+to = ["later", "null", "counted"]
+"#
+        ),
+    );
+    let busy = threads_while_running(&five, &flow, || {
+        // Deferred answers come from tasks on the runtime's timer.
+        std::fs::read_to_string(&trace)
+            .is_ok_and(|t| t.lines().filter(|l| l.contains(" event ")).count() >= 10)
+    });
+    assert_eq!(busy, baseline, "threads with 2 plugins vs with 5 plugins");
+}
