@@ -2,10 +2,12 @@
 
 mod error;
 mod instance;
+mod restart;
 mod run;
 mod spec;
 mod task;
 
 pub use error::FlowError;
+pub use restart::RestartPolicy;
 pub use run::{run, RunError};
 pub use spec::{Flow, Node};

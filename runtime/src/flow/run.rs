@@ -110,7 +110,14 @@ pub async fn run(
             .scope(|| Instance::create(provider, &node.kind, ctx, &node.config))
             .map_err(|error| creation_error(file, node, &error))?;
         transactional.push(registry.kind(&node.kind).is_some_and(|k| k.transactional));
-        let mut task = ConnectorTask::new(node.id.clone(), index as u64, instance, tag, control);
+        let mut task = ConnectorTask::new(
+            node.id.clone(),
+            index as u64,
+            instance,
+            tag,
+            node.restart,
+            control,
+        );
         task.stop_on(shutdown.clone());
         tasks.push(task);
     }

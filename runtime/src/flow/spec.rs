@@ -21,7 +21,7 @@ use std::path::Path;
 use pdk::Value;
 use serde::Deserialize;
 
-use super::FlowError;
+use super::{FlowError, RestartPolicy};
 use crate::codec::Codec;
 use crate::registry::Registry;
 
@@ -46,6 +46,8 @@ struct ConnectorSpec {
     codec: Codec,
     #[serde(default)]
     config: Option<toml::Value>,
+    #[serde(default)]
+    restart: RestartPolicy,
 }
 
 /// One `[[link]]` table as written; `to` is a string or a list of them.
@@ -67,6 +69,8 @@ pub struct Node {
     pub codec: Codec,
     /// Its configuration (`null` if absent).
     pub config: Value,
+    /// How often it may fail before it is stopped.
+    pub restart: RestartPolicy,
     /// The indices of the connectors its source side sends to.
     pub targets: Vec<usize>,
 }
@@ -178,6 +182,7 @@ impl Flow {
                 kind: spec.kind,
                 codec: spec.codec,
                 config,
+                restart: spec.restart,
                 targets,
             });
         }
@@ -201,7 +206,7 @@ fn syntax_error(file: &Path, text: &str, error: &toml::de::Error) -> FlowError {
         location,
         error.message().trim_end_matches('\n').replace('\n', " "),
         "correct the flow file there (each `[[connector]]` has `id`, `type` and optional \
-         `codec` and `config`; each `[[link]]` has `from` and `to`)",
+         `codec`, `config` and `restart`; each `[[link]]` has `from` and `to`)",
     )
 }
 

@@ -6,7 +6,7 @@
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::{pin, Pin};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_channel::{Receiver, Sender, TrySendError};
 use futures::future::{Fuse, FutureExt};
@@ -15,14 +15,11 @@ use pdk::abi::connector::LifecycleHook;
 use pdk::{Attempt, Error, EventId, SinkReply};
 
 use super::instance::{Instance, Payload, Pulled, RuntimeEvent};
+use super::restart::{FailureWindow, RestartPolicy};
 
 use crate::codec::Codec;
 use crate::executor;
 use crate::logging::{tagged, Tag};
-
-/// How many times in a row connecting may fail before the connector is
-/// given up.
-const MAX_FAILED_ATTEMPTS: u64 = 5;
 
 /// The first wait before reconnecting; doubled on every further failure.
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);
@@ -189,6 +186,8 @@ pub struct ConnectorTask {
     shutdown: Option<Receiver<()>>,
     /// Connect attempts so far.
     attempts: u64,
+    /// Recent failures, against the connector's budget.
+    failures: FailureWindow,
 }
 
 impl ConnectorTask {
@@ -199,6 +198,7 @@ impl ConnectorTask {
         index: u64,
         instance: Instance,
         tag: Tag,
+        restart: RestartPolicy,
         control: (Sender<Control>, Receiver<Control>),
     ) -> Self {
         Self {
@@ -214,6 +214,7 @@ impl ConnectorTask {
             deferred: HashMap::new(),
             shutdown: None,
             attempts: 0,
+            failures: FailureWindow::new(restart),
         }
     }
 
@@ -232,14 +233,57 @@ impl ConnectorTask {
     /// answered and no more events can reach its sink side.
     ///
     /// # Errors
-    /// When the connector could not be (re)connected.
+    /// When the connector spent its failure budget; then every event it
+    /// held or had waiting for it has been failed back to its source.
     pub async fn run(mut self) -> Result<(), GaveUp> {
-        self.connect().await?;
-        self.lifecycle(LifecycleHook::Start).await;
-        let result = self.event_loop().await;
-        self.lifecycle(LifecycleHook::Drain).await;
-        self.lifecycle(LifecycleHook::Stop).await;
+        let result = match self.connect().await {
+            Ok(()) => {
+                self.lifecycle(LifecycleHook::Start).await;
+                let result = self.event_loop().await;
+                self.lifecycle(LifecycleHook::Drain).await;
+                self.lifecycle(LifecycleHook::Stop).await;
+                result
+            }
+            Err(gave_up) => Err(gave_up),
+        };
+        if result.is_err() {
+            self.fail_back_deferred().await;
+            self.fail_back_inbox().await;
+        }
         result
+    }
+
+    /// Fails every event the sink deferred and has not answered: after a
+    /// failure its answers may never come.
+    async fn fail_back_deferred(&mut self) {
+        if self.deferred.is_empty() {
+            return;
+        }
+        log::warn!(
+            "connector `{}`: failing back {} deferred events",
+            self.id,
+            self.deferred.len()
+        );
+        for (id, reply_to) in self.deferred.drain() {
+            // The source may have ended; its outcome is moot then.
+            let _ = reply_to.send(Outcome { id, ok: false }).await;
+        }
+    }
+
+    /// Closes the sink side and fails every event still waiting in it.
+    async fn fail_back_inbox(&mut self) {
+        let Some(inbox) = self.inbox.take() else {
+            return;
+        };
+        inbox.close();
+        while let Ok(Delivery { event, reply_to }) = inbox.try_recv() {
+            let _ = reply_to
+                .send(Outcome {
+                    id: event.id,
+                    ok: false,
+                })
+                .await;
+        }
     }
 
     async fn event_loop(&mut self) -> Result<(), GaveUp> {
@@ -403,7 +447,7 @@ impl ConnectorTask {
                 failed: false,
             },
         );
-        let mut unreachable = 0;
+        let mut unreachable = Vec::new();
         let mut event = Some(event);
         let last = source.outputs.len().saturating_sub(1);
         for (i, output) in source.outputs.iter().enumerate() {
@@ -428,10 +472,22 @@ impl ConnectorTask {
                         output.send(delivery).await.map_err(|_| id)
                     }));
                 }
-                Err(TrySendError::Closed(_)) => unreachable += 1,
+                Err(TrySendError::Closed(_)) => unreachable.push(i),
             }
         }
-        for _ in 0..unreachable {
+        // A sink that stopped gets no more events; a source with no sink
+        // left stops pulling.
+        for &i in unreachable.iter().rev() {
+            source.outputs.remove(i);
+        }
+        if source.outputs.is_empty() && !source.finished {
+            log::warn!(
+                "connector `{}`: every connector it sends to has stopped; its source stops",
+                self.id
+            );
+            source.finished = true;
+        }
+        for _ in unreachable {
             self.on_outcome(Outcome { id, ok: false }).await?;
         }
         Ok(())
@@ -465,19 +521,13 @@ impl ConnectorTask {
             return Ok(());
         }
         let method = if ok { "ack" } else { "fail" };
-        for _ in 0..MAX_FAILED_ATTEMPTS {
+        loop {
             let result = tagged(&self.tag, self.instance.settle(stream, pull_id, ok)).await;
             match result {
                 Ok(()) => return Ok(()),
                 Err(error) => self.failed(method, &error).await?,
             }
         }
-        Err(GaveUp {
-            id: self.id.clone(),
-            message: format!(
-                "`{method}` of event {pull_id} failed {MAX_FAILED_ATTEMPTS} times in a row; stopped"
-            ),
-        })
     }
 
     /// Acts on a message from the plugin or from a downstream sink.
@@ -485,6 +535,7 @@ impl ConnectorTask {
         match control {
             Control::ConnectionLost => {
                 log::warn!("connector `{}`: connection lost, reconnecting", self.id);
+                self.count_failure()?;
                 self.connect().await
             }
             Control::Reply { id, ok } => {
@@ -551,20 +602,38 @@ impl ConnectorTask {
         }
     }
 
-    /// A method failed: report it, and reconnect the connector.
+    /// A method failed: report it, fail back the events the sink deferred,
+    /// and reconnect the connector.
     async fn failed(&mut self, method: &str, error: &Error) -> Result<(), GaveUp> {
         log::error!(
             "connector `{}`: `{method}` failed: {}",
             self.id,
             error.message()
         );
+        self.count_failure()?;
+        self.fail_back_deferred().await;
         self.connect().await
     }
 
-    /// Connects, retrying with exponential backoff.
+    /// Counts one failure against the connector's budget.
+    fn count_failure(&mut self) -> Result<(), GaveUp> {
+        self.failures.record(Instant::now()).map_err(|spent| {
+            let gave_up = GaveUp {
+                id: self.id.clone(),
+                message: format!("{spent}; stopped, the rest of the flow goes on"),
+            };
+            log::error!("{gave_up}");
+            gave_up
+        })
+    }
+
+    /// Connects, retrying with exponential backoff while the failure
+    /// budget lasts.
     async fn connect(&mut self) -> Result<(), GaveUp> {
         let mut backoff = FIRST_BACKOFF;
-        for since_success in 1..=MAX_FAILED_ATTEMPTS {
+        let mut since_success = 0;
+        loop {
+            since_success += 1;
             self.attempts += 1;
             let attempt = Attempt {
                 overall: self.attempts,
@@ -579,15 +648,10 @@ impl ConnectorTask {
                 "connector `{}`: connect attempt {since_success} failed: {problem}",
                 self.id
             );
-            if since_success < MAX_FAILED_ATTEMPTS {
-                executor::sleep(backoff).await;
-                backoff = (backoff * 2).min(MAX_BACKOFF);
-            }
+            self.count_failure()?;
+            executor::sleep(backoff).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
         }
-        Err(GaveUp {
-            id: self.id.clone(),
-            message: format!("could not connect after {MAX_FAILED_ATTEMPTS} attempts; stopped"),
-        })
     }
 
     /// Calls a lifecycle hook; a failure is reported, not fatal.

@@ -12,3 +12,4 @@ mod linked;
 mod plugin_hygiene;
 mod plugins_list;
 mod run_flow;
+mod supervision;

@@ -26,6 +26,13 @@ pub struct Config {
     /// A method to panic in, once.
     #[serde(default)]
     pub panic_in: Option<String>,
+    /// Defer the first this many events and never answer them, like a sink
+    /// whose acknowledgements are lost with its connection.
+    #[serde(default)]
+    pub hold_first: u64,
+    /// The arrival numbers (from 1) at which `on_event` returns an error.
+    #[serde(default)]
+    pub error_at: Vec<u64>,
     /// Append every acknowledged event to this file, one JSON line each.
     #[serde(default)]
     pub output: Option<String>,
@@ -92,6 +99,14 @@ impl Sink for ProbeSink {
             Some(n) => n.to_string(),
             None => event.data().to_string(),
         };
+        if self.received <= self.config.hold_first {
+            record(&self.config.trace, ctx.alias(), &format!("event {n} held"));
+            return Ok(SinkReply::Deferred);
+        }
+        if self.config.error_at.contains(&self.received) {
+            record(&self.config.trace, ctx.alias(), &format!("event {n} error"));
+            return Err(Error::new(pdk::ErrorKind::Other, "injected error"));
+        }
         let fail = self
             .config
             .fail_every
