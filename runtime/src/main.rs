@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use pdk_runtime::discovery::SearchPath;
-use pdk_runtime::flow::{self, Flow};
+use pdk_runtime::flow::{self, Flow, Watch};
 use pdk_runtime::registry::Registry;
 use pdk_runtime::trust::{TrustError, TrustPolicy};
 use pdk_runtime::{executor, logging, report, signals};
@@ -31,6 +31,11 @@ enum Command {
         flow: PathBuf,
         #[command(flatten)]
         search: SearchArgs,
+        /// Reload a plugin file replaced while the flow runs (by `cargo
+        /// build`, say) and restart its connectors on the new build; a
+        /// build that fails the checks is refused.
+        #[arg(long)]
+        watch: bool,
     },
 }
 
@@ -64,11 +69,15 @@ struct SearchArgs {
 }
 
 impl SearchArgs {
-    /// The registry of this search; a bad trust file is an error.
-    fn registry(&self) -> Result<Registry, TrustError> {
-        let trust = self.trust.as_deref().map(TrustPolicy::load).transpose()?;
+    /// The trust policy given, if any; a bad trust file is an error.
+    fn trust(&self) -> Result<Option<TrustPolicy>, TrustError> {
+        self.trust.as_deref().map(TrustPolicy::load).transpose()
+    }
+
+    /// The registry of this search, under `trust`.
+    fn registry(&self, trust: Option<&TrustPolicy>) -> Registry {
         let search = SearchPath::from_environment(&self.plugin_paths, self.isolated);
-        Ok(Registry::discover(&search, trust.as_ref()))
+        Registry::discover(&search, trust)
     }
 }
 
@@ -92,8 +101,8 @@ fn main() -> ExitCode {
         Command::Plugins {
             command: PluginsCommand::List { search, format },
         } => {
-            let registry = match search.registry() {
-                Ok(registry) => registry,
+            let registry = match search.trust() {
+                Ok(trust) => search.registry(trust.as_ref()),
                 Err(error) => {
                     eprintln!("error: {error}");
                     return ExitCode::from(2);
@@ -105,14 +114,19 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Command::Run { flow, search } => {
-            let registry = match search.registry() {
-                Ok(registry) => registry,
+        Command::Run {
+            flow,
+            search,
+            watch,
+        } => {
+            let trust = match search.trust() {
+                Ok(trust) => trust,
                 Err(error) => {
                     eprintln!("error: {error}");
                     return ExitCode::from(2);
                 }
             };
+            let registry = search.registry(trust.as_ref());
             let checked = match Flow::load(&flow, &registry) {
                 Ok(checked) => checked,
                 Err(error) => {
@@ -127,7 +141,8 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match executor::block_on(flow::run(checked, &registry, &flow, &shutdown)) {
+            let watch = watch.then_some(Watch { trust });
+            match executor::block_on(flow::run(checked, &registry, &flow, &shutdown, watch)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(flow::RunError::Flow(error)) => {
                     eprintln!("error: {error}");

@@ -1,13 +1,16 @@
 //! Flow files: what they may contain, how they are checked, how they run.
 
 mod error;
+mod handle;
 mod instance;
 mod restart;
 mod run;
 mod spec;
 mod task;
+mod watch;
 
 pub use error::FlowError;
 pub use restart::RestartPolicy;
 pub use run::{run, RunError};
 pub use spec::{Flow, Node};
+pub use watch::Watch;

@@ -3,18 +3,20 @@
 //! connector, and end when every task has ended.
 
 use std::path::Path;
+use std::pin::pin;
 
-use abi_stable::type_level::downcasting::TD_Opaque;
 use async_channel::{Receiver, Sender};
-use pdk::abi::connector::{FfiConnectorContext, RawRuntimeHandle, RawRuntimeHandle_TO};
-use pdk::{Error, ErrorKind, EventId};
+use futures::future::{join_all, FutureExt};
+use pdk::{Error, ErrorKind};
 
+use super::handle;
 use super::instance::Instance;
-use super::task::{ConnectorTask, Control, Delivery, GaveUp, SourceSide};
+use super::task::{ConnectorTask, Delivery, GaveUp, SourceSide};
+use super::watch::{Restartable, Watch, Watcher, POLL_INTERVAL};
 use super::{Flow, FlowError, Node};
 use crate::executor;
 use crate::logging::Tag;
-use crate::registry::Registry;
+use crate::registry::{Provider, Registry};
 
 /// How many events may wait at a sink before its sources wait too.
 const INBOX_CAPACITY: usize = 64;
@@ -28,32 +30,6 @@ pub enum RunError {
     /// Connectors were given up while it ran.
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Connectors(Vec<GaveUp>),
-}
-
-/// A plugin's handle to its connector's task.
-#[derive(Clone)]
-struct RuntimeHandle(Sender<Control>);
-
-impl RuntimeHandle {
-    fn tell(&self, control: Control) {
-        // Unbounded, so it never blocks the plugin; closed means the task
-        // has ended and nothing is listening any more.
-        let _ = self.0.try_send(control);
-    }
-}
-
-impl RawRuntimeHandle for RuntimeHandle {
-    fn connection_lost(&self) {
-        self.tell(Control::ConnectionLost);
-    }
-
-    fn reply(&self, id: EventId, ok: bool) {
-        self.tell(Control::Reply { id, ok });
-    }
-
-    fn set_circuit(&self, open: bool) {
-        self.tell(Control::Circuit { open });
-    }
 }
 
 /// Why connector `node` could not be created: its config (the author's
@@ -79,7 +55,9 @@ fn creation_error(file: &Path, node: &Node, error: &Error) -> FlowError {
 
 /// Runs `flow` (read from `file`) with the plugins of `registry`, until
 /// every source has finished and every event is answered, or until
-/// `shutdown` closes (then the sources stop and the flow drains).
+/// `shutdown` closes (then the sources stop and the flow drains). With
+/// `watch`, a plugin file replaced meanwhile is reloaded and its
+/// connectors restarted on the new build.
 ///
 /// # Errors
 /// A [`RunError`] when a connector rejects its config or is given up.
@@ -88,9 +66,19 @@ pub async fn run(
     registry: &Registry,
     file: &Path,
     shutdown: &Receiver<()>,
+    watch: Option<Watch>,
 ) -> Result<(), RunError> {
+    let mut watcher = watch.map(Watcher::new).transpose().map_err(|e| {
+        FlowError::new(
+            file,
+            "--watch",
+            format!("cannot create a directory for private copies of plugins: {e}"),
+            "check that the temporary directory (TMPDIR) is writable",
+        )
+    })?;
     let mut tasks = Vec::with_capacity(flow.nodes.len());
     let mut transactional = Vec::with_capacity(flow.nodes.len());
+    let mut reloads = Vec::with_capacity(flow.nodes.len());
     for (index, node) in flow.nodes.iter().enumerate() {
         let provider = registry.provider(&node.kind).ok_or_else(|| {
             FlowError::new(
@@ -101,15 +89,31 @@ pub async fn run(
             )
         })?;
         let control = async_channel::unbounded();
-        let ctx = FfiConnectorContext {
-            alias: node.id.as_str().into(),
-            handle: RawRuntimeHandle_TO::from_value(RuntimeHandle(control.0.clone()), TD_Opaque),
-        };
+        let ctx = handle::context(&node.id, control.0.clone());
         let tag = Tag::new(provider.plugin_name(), &node.id);
         let instance = tag
             .scope(|| Instance::create(provider, &node.kind, ctx, &node.config))
             .map_err(|error| creation_error(file, node, &error))?;
         transactional.push(registry.kind(&node.kind).is_some_and(|k| k.transactional));
+        if let (Some(watcher), Provider::Plugin(plugin), Some(kind)) =
+            (&mut watcher, provider, registry.kind(&node.kind))
+        {
+            let reload = async_channel::unbounded();
+            watcher.add(
+                plugin,
+                Restartable {
+                    id: node.id.clone(),
+                    kind: kind.clone(),
+                    config: node.config.clone(),
+                    tag: tag.clone(),
+                    control: control.0.clone(),
+                    reload: reload.0,
+                },
+            );
+            reloads.push(Some(reload.1));
+        } else {
+            reloads.push(None);
+        }
         let mut task = ConnectorTask::new(
             node.id.clone(),
             index as u64,
@@ -152,16 +156,24 @@ pub async fn run(
     }
     // Only the sources may hold the inboxes open from now on.
     drop(inbox_senders);
-    let handles: Vec<_> = tasks
-        .into_iter()
-        .map(|task| executor::spawn(task.run()))
-        .collect();
-    let mut gave_up = Vec::new();
-    for handle in handles {
-        if let Err(error) = handle.await {
-            gave_up.push(error);
+    let handles = tasks.into_iter().zip(reloads).map(|(mut task, reload)| {
+        if let Some(reload) = reload {
+            task.reload_on(reload);
         }
-    }
+        executor::spawn(task.run())
+    });
+    let mut done = pin!(join_all(handles).fuse());
+    let results = match &mut watcher {
+        None => done.await,
+        Some(watcher) => loop {
+            let mut tick = pin!(executor::sleep(POLL_INTERVAL).fuse());
+            futures::select_biased! {
+                results = done => break results,
+                () = tick => watcher.check(),
+            }
+        },
+    };
+    let gave_up: Vec<GaveUp> = results.into_iter().filter_map(Result::err).collect();
     if gave_up.is_empty() {
         Ok(())
     } else {

@@ -144,6 +144,9 @@ enum Wake {
     Sent(Option<Result<(), EventId>>),
     /// The runtime is shutting down: stop pulling, finish what is in flight.
     Shutdown,
+    /// A new build of the plugin offers a new instance (`None`: no more
+    /// will come).
+    Reload(Option<Instance>),
 }
 
 /// A send to a full inbox, driven by the event loop until it completes;
@@ -188,6 +191,10 @@ pub struct ConnectorTask {
     attempts: u64,
     /// Recent failures, against the connector's budget.
     failures: FailureWindow,
+    /// New instances from new builds of the plugin (`run --watch`).
+    reload: Option<Receiver<Instance>>,
+    /// A new instance waiting for the old one to have nothing in flight.
+    replacement: Option<Instance>,
 }
 
 impl ConnectorTask {
@@ -215,12 +222,20 @@ impl ConnectorTask {
             shutdown: None,
             attempts: 0,
             failures: FailureWindow::new(restart),
+            reload: None,
+            replacement: None,
         }
     }
 
     /// Makes the source side stop pulling when `shutdown` closes.
     pub fn stop_on(&mut self, shutdown: Receiver<()>) {
         self.shutdown = Some(shutdown);
+    }
+
+    /// Makes the task replace its instance with each one `reload` yields,
+    /// once the old one has no event in flight.
+    pub fn reload_on(&mut self, reload: Receiver<Instance>) {
+        self.reload = Some(reload);
     }
 
     /// A sender to this task's control channel.
@@ -300,6 +315,10 @@ impl ConnectorTask {
                 log::debug!("connector `{}`: nothing more to do, draining", self.id);
                 return Ok(());
             }
+            if self.replacement.is_some() && self.is_quiet() {
+                self.replace_instance().await?;
+                continue;
+            }
             match self.next_wake().await {
                 Wake::Outcome(outcome) => self.on_outcome(outcome).await?,
                 Wake::Control(control) => self.on_control(control).await?,
@@ -315,16 +334,59 @@ impl ConnectorTask {
                     }
                 }
                 Wake::Pulled(reply) => self.on_pulled(reply).await?,
+                Wake::Reload(Some(instance)) => {
+                    log::info!(
+                        "connector `{}`: a new build is loaded; restarting on it once no event is in flight",
+                        self.id
+                    );
+                    self.replacement = Some(instance);
+                }
+                Wake::Reload(None) => self.reload = None,
             }
         }
+    }
+
+    /// Whether no event of this connector's is in flight: none of its
+    /// source's events unanswered or waiting to be sent, none deferred by
+    /// its sink.
+    fn is_quiet(&self) -> bool {
+        self.deferred.is_empty()
+            && self
+                .source
+                .as_ref()
+                .is_none_or(|s| s.in_flight.is_empty() && s.pending_sends.is_empty())
+    }
+
+    /// Stops the old instance and starts the replacement in its place, on
+    /// the same links.
+    async fn replace_instance(&mut self) -> Result<(), GaveUp> {
+        let Some(replacement) = self.replacement.take() else {
+            return Ok(());
+        };
+        self.lifecycle(LifecycleHook::Drain).await;
+        self.lifecycle(LifecycleHook::Stop).await;
+        self.instance = replacement;
+        self.connect().await?;
+        self.lifecycle(LifecycleHook::Start).await;
+        if self
+            .source
+            .as_ref()
+            .is_some_and(|s| !s.closed_sinks.is_empty())
+        {
+            self.lifecycle(LifecycleHook::Pause).await;
+        }
+        log::info!("connector `{}`: restarted on the new build", self.id);
+        Ok(())
     }
 
     /// Waits for the first thing to do, in priority order.
     async fn next_wake(&mut self) -> Wake {
         let pull_id = self.source.as_ref().map_or(0, |s| s.next_pull_id);
-        let pulling = self.source.as_ref().is_some_and(|s| {
-            !s.finished && s.closed_sinks.is_empty() && s.pending_sends.is_empty()
-        });
+        let swapping = self.replacement.is_some();
+        let pulling = !swapping
+            && self.source.as_ref().is_some_and(|s| {
+                !s.finished && s.closed_sinks.is_empty() && s.pending_sends.is_empty()
+            });
         let Self {
             instance,
             tag,
@@ -332,6 +394,7 @@ impl ConnectorTask {
             inbox,
             control,
             shutdown,
+            reload,
             ..
         } = self;
         let (outcome, mut sent) = match source {
@@ -354,9 +417,15 @@ impl ConnectorTask {
             Some(shutdown) => shutdown.recv().fuse(),
             None => Fuse::terminated(),
         });
+        // While an instance waits to be replaced, new events wait in the
+        // inbox: only the replacement gets them.
         let mut delivery = pin!(match inbox {
-            Some(inbox) => inbox.recv().fuse(),
-            None => Fuse::terminated(),
+            Some(inbox) if !swapping => inbox.recv().fuse(),
+            _ => Fuse::terminated(),
+        });
+        let mut reloaded = pin!(match reload {
+            Some(reload) if !swapping => reload.recv().fuse(),
+            _ => Fuse::terminated(),
         });
         let mut control = pin!(control.recv().fuse());
         let mut pull = pin!(async {
@@ -382,6 +451,7 @@ impl ConnectorTask {
             result = sent => Wake::Sent(result),
             received = delivery => Wake::Delivery(received.ok()),
             reply = pull => Wake::Pulled(reply),
+            instance = reloaded => Wake::Reload(instance.ok()),
         }
     }
 

@@ -17,7 +17,7 @@ use crate::common::{
 static FIXTURE_BUILDS: Mutex<()> = Mutex::new(());
 
 /// Builds the `broken` fixture with `feature` and copies it to `to`.
-fn broken_fixture(feature: &str, to: &Path) {
+pub fn broken_fixture(feature: &str, to: &Path) {
     let _one_at_a_time = FIXTURE_BUILDS
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);

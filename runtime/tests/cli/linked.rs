@@ -34,7 +34,7 @@ to = "sink"
     std::fs::write(&path, text).unwrap();
     let checked = Flow::load(&path, registry).unwrap();
     let (_keep_open, shutdown) = async_channel::bounded::<()>(1);
-    executor::block_on(flow::run(checked, registry, &path, &shutdown)).unwrap();
+    executor::block_on(flow::run(checked, registry, &path, &shutdown, None)).unwrap();
     std::fs::read_to_string(trace)
         .unwrap()
         .lines()
@@ -117,7 +117,7 @@ to = "sink"
     std::fs::write(&path, text).unwrap();
     let checked = Flow::load(&path, &registry).unwrap();
     let (_keep_open, shutdown) = async_channel::bounded::<()>(1);
-    executor::block_on(flow::run(checked, &registry, &path, &shutdown)).unwrap();
+    executor::block_on(flow::run(checked, &registry, &path, &shutdown, None)).unwrap();
     let trace: Vec<String> = std::fs::read_to_string(trace)
         .unwrap()
         .lines()

@@ -11,5 +11,6 @@ mod host_services;
 mod linked;
 mod plugin_hygiene;
 mod plugins_list;
+mod reload;
 mod run_flow;
 mod supervision;

@@ -1,0 +1,221 @@
+//! Live reload (`run --watch`): notices a plugin file replaced on disk,
+//! loads the new build from a private copy, and hands each connector of
+//! that plugin a new instance; a build that fails a check is refused and
+//! the running one kept.
+//!
+//! The dynamic loader returns the library it already has for a path it has
+//! opened, so every new build is copied under a new name first. Old builds
+//! stay loaded until the process exits: code of theirs may still run.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use async_channel::Sender;
+use pdk::Value;
+
+use super::handle;
+use super::instance::Instance;
+use super::task::Control;
+use crate::loader::{self, ConnectorKind, LoadedPlugin};
+use crate::logging::Tag;
+use crate::registry::Provider;
+use crate::trust::TrustPolicy;
+
+/// How often the plugin files are looked at.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
+
+/// What `run --watch` needs beyond the flow: the trust policy every new
+/// build must pass, like the first.
+#[derive(Debug, Default)]
+pub struct Watch {
+    /// The policy the runtime was started with, if any.
+    pub trust: Option<TrustPolicy>,
+}
+
+/// What identifies one version of a file on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FileVersion {
+    len: u64,
+    modified: Option<SystemTime>,
+    inode: u64,
+}
+
+impl FileVersion {
+    fn of(path: &Path) -> Option<Self> {
+        use std::os::unix::fs::MetadataExt;
+        let metadata = std::fs::metadata(path).ok()?;
+        Some(Self {
+            len: metadata.len(),
+            modified: metadata.modified().ok(),
+            inode: metadata.ino(),
+        })
+    }
+}
+
+/// A connector of the flow that can be restarted on a new build.
+pub struct Restartable {
+    /// Its id in the flow.
+    pub id: String,
+    /// Its connector type.
+    pub kind: ConnectorKind,
+    /// Its configuration.
+    pub config: Value,
+    /// Its log tag.
+    pub tag: Tag,
+    /// Its task's control channel, for the new instance's handle.
+    pub control: Sender<Control>,
+    /// Where its task takes new instances.
+    pub reload: Sender<Instance>,
+}
+
+/// One plugin file the flow uses, and its connectors.
+struct WatchedFile {
+    path: PathBuf,
+    /// The version running (or last refused).
+    current: Option<FileVersion>,
+    /// A new version seen at the last look; acted on once it stays the
+    /// same for a whole interval (a build may still be writing it).
+    settling: Option<FileVersion>,
+    connectors: Vec<Restartable>,
+}
+
+/// The plugin files of a running flow and the builds loaded from them.
+pub struct Watcher {
+    files: Vec<WatchedFile>,
+    trust: Option<TrustPolicy>,
+    copies: tempfile::TempDir,
+    /// Copies made so far, numbering the next one.
+    copied: usize,
+    builds: Vec<LoadedPlugin>,
+}
+
+impl Watcher {
+    /// A watcher for no file yet, keeping private copies in a fresh
+    /// temporary directory.
+    ///
+    /// # Errors
+    /// When the temporary directory cannot be created.
+    pub fn new(watch: Watch) -> std::io::Result<Self> {
+        Ok(Self {
+            files: Vec::new(),
+            trust: watch.trust,
+            copies: tempfile::Builder::new()
+                .prefix("pdk-runtime-reload-")
+                .tempdir()?,
+            copied: 0,
+            builds: Vec::new(),
+        })
+    }
+
+    /// Watches `plugin`'s file for connector `connector`.
+    pub fn add(&mut self, plugin: &LoadedPlugin, connector: Restartable) {
+        if let Some(file) = self.files.iter_mut().find(|f| f.path == plugin.path) {
+            file.connectors.push(connector);
+        } else {
+            self.files.push(WatchedFile {
+                path: plugin.path.clone(),
+                current: FileVersion::of(&plugin.path),
+                settling: None,
+                connectors: vec![connector],
+            });
+        }
+    }
+
+    /// Looks at every file once, and reloads those replaced since.
+    pub fn check(&mut self) {
+        for i in 0..self.files.len() {
+            let file = &mut self.files[i];
+            let seen = FileVersion::of(&file.path);
+            if seen.is_none() || seen == file.current {
+                file.settling = None;
+                continue;
+            }
+            if file.settling != seen {
+                file.settling = seen;
+                continue;
+            }
+            file.current = file.settling.take();
+            self.reload(i);
+        }
+    }
+
+    /// Loads the new build of file `i` and restarts its connectors on it,
+    /// or logs why it was refused.
+    fn reload(&mut self, i: usize) {
+        let path = self.files[i].path.clone();
+        match self.load_copy(i) {
+            Ok((plugin, instances)) => {
+                let connectors = &self.files[i].connectors;
+                let ids: Vec<&str> = connectors.iter().map(|c| c.id.as_str()).collect();
+                log::info!(
+                    "{}: new build {} {} loaded; restarting {}",
+                    path.display(),
+                    plugin.info.name,
+                    plugin.info.version,
+                    ids.join(", ")
+                );
+                for (connector, instance) in connectors.iter().zip(instances) {
+                    // A task that has ended takes no new instance.
+                    let _ = connector.reload.try_send(instance);
+                }
+                self.builds.push(plugin);
+            }
+            Err(reason) => log::error!(
+                "{}: new build refused, the running one is kept: {reason}",
+                path.display()
+            ),
+        }
+    }
+
+    /// Copies file `i`, loads and checks the copy, and creates a new
+    /// instance of every connector of the file on it.
+    fn load_copy(&mut self, i: usize) -> Result<(LoadedPlugin, Vec<Instance>), String> {
+        self.copied += 1;
+        let file = &self.files[i];
+        let name = file.path.file_name().unwrap_or_default().to_string_lossy();
+        let copy = self.copies.path().join(format!("{}-{name}", self.copied));
+        std::fs::copy(&file.path, &copy)
+            .map_err(|e| format!("cannot copy it ({e}); check the file's permissions"))?;
+        let plugin = loader::load(&copy, self.trust.as_ref())?;
+        let mut instances = Vec::with_capacity(file.connectors.len());
+        for connector in &file.connectors {
+            let kind = &connector.kind;
+            match plugin.connectors.iter().find(|k| k.name == kind.name) {
+                Some(new) if new == kind => {}
+                Some(_) => {
+                    return Err(format!(
+                        "connector type `{}` changed its sides (source, sink, transactional); \
+                         restart the flow to use it",
+                        kind.name
+                    ))
+                }
+                None => {
+                    return Err(format!(
+                        "it no longer provides connector type `{}`, which connector `{}` uses",
+                        kind.name, connector.id
+                    ))
+                }
+            }
+            let ctx = handle::context(&connector.id, connector.control.clone());
+            let instance = connector
+                .tag
+                .scope(|| {
+                    Instance::create(
+                        Provider::Plugin(&plugin),
+                        &kind.name,
+                        ctx,
+                        &connector.config,
+                    )
+                })
+                .map_err(|e| {
+                    format!(
+                        "connector `{}` could not be created on it: {}",
+                        connector.id,
+                        e.message()
+                    )
+                })?;
+            instances.push(instance);
+        }
+        Ok((plugin, instances))
+    }
+}
