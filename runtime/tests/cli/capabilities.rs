@@ -4,7 +4,9 @@
 use std::path::Path;
 use std::process::Output;
 
-use crate::common::{plugin_dir_with, runtime_isolated_with_env, stderr, trace_of, write_flow};
+use crate::common::{
+    plugin_dir_with, runtime_isolated_with_env, stderr, trace_lines, trace_of, write_flow,
+};
 
 /// What one probe run left behind.
 struct Run {
@@ -114,11 +116,7 @@ to = "sink"
     );
     let flow = flow.to_str().expect("temp paths are UTF-8");
     let output = runtime_isolated_with_env(&["run", flow], &dir, env);
-    let trace = std::fs::read_to_string(&trace)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_owned)
-        .collect();
+    let trace = trace_lines(&trace);
     Run { output, trace }
 }
 

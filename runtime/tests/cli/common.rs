@@ -187,6 +187,16 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// The lines of the probe trace file at `path` (none if it does not exist
+/// yet).
+pub fn trace_lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
 /// The lines of a probe trace written by connector `alias`, without the
 /// alias.
 pub fn trace_of(trace: &[String], alias: &str) -> Vec<String> {

@@ -11,8 +11,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::common::{
-    free_port, plugin_dir_with, run_flow, spawn_flow, stderr, stdout, terminate, wait_at_most,
-    write_flow,
+    free_port, plugin_dir_with, run_flow, spawn_flow, stderr, stdout, terminate, trace_lines,
+    wait_at_most, write_flow,
 };
 
 /// How many events the no-loss tests send.
@@ -265,12 +265,7 @@ to = "sink"
     );
     let runtime = spawn_flow(&flow, &dir);
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while std::fs::read_to_string(&trace)
-        .unwrap_or_default()
-        .lines()
-        .count()
-        < 50
-    {
+    while trace_lines(&trace).len() < 50 {
         assert!(std::time::Instant::now() < deadline, "no events flowed");
         std::thread::sleep(Duration::from_millis(20));
     }

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use crate::common::{plugin_dir_with, run_flow, stderr, trace_of, write_flow};
+use crate::common::{plugin_dir_with, run_flow, stderr, trace_lines, trace_of, write_flow};
 
 /// A flow's run and the probe trace it left.
 struct Supervised {
@@ -21,11 +21,7 @@ impl Supervised {
         let trace = dir.join("trace.txt");
         let flow = flow.replace("{trace}", &format!("{:?}", path_str(&trace)));
         let output = run_flow(&write_flow(&dir, "flow.toml", &flow), &dir);
-        let trace = std::fs::read_to_string(&trace)
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_owned)
-            .collect();
+        let trace = trace_lines(&trace);
         Self { output, trace }
     }
 
