@@ -16,5 +16,6 @@ pub mod loader;
 pub mod logging;
 pub mod registry;
 pub mod report;
+pub mod scaffold;
 pub mod signals;
 pub mod trust;

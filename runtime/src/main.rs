@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use pdk_runtime::discovery::SearchPath;
 use pdk_runtime::flow::{self, Flow, Watch};
 use pdk_runtime::registry::Registry;
+use pdk_runtime::scaffold::{self, PdkSource};
 use pdk_runtime::trust::{TrustError, TrustPolicy};
 use pdk_runtime::{executor, logging, report, signals};
 
@@ -36,6 +37,19 @@ enum Command {
         /// build that fails the checks is refused.
         #[arg(long)]
         watch: bool,
+    },
+    /// Create a new plugin crate NAME that builds and loads as it is.
+    New {
+        /// The plugin's name: its crate and its connector type.
+        name: String,
+        /// The directory to create it in.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        dir: PathBuf,
+        /// Depend on the `pdk` crate in this directory (by default: the
+        /// source tree this runtime was built from, if present, else the
+        /// registry).
+        #[arg(long, value_name = "DIR")]
+        pdk_path: Option<PathBuf>,
     },
 }
 
@@ -98,6 +112,27 @@ fn main() -> ExitCode {
     logging::init();
     let cli = Cli::parse();
     match cli.command {
+        Command::New {
+            name,
+            dir,
+            pdk_path,
+        } => {
+            let pdk = pdk_path.map_or_else(PdkSource::default_for_this_runtime, PdkSource::Path);
+            match scaffold::create(&name, &dir, &pdk) {
+                Ok(created) => {
+                    println!(
+                        "created {dir}\nnext: cd {dir} && cargo build && \
+                         pdk-runtime run flow.toml --plugin-path target/debug",
+                        dir = created.display()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    ExitCode::from(2)
+                }
+            }
+        }
         Command::Plugins {
             command: PluginsCommand::List { search, format },
         } => {

@@ -14,3 +14,4 @@ mod plugins_list;
 mod reload;
 mod run_flow;
 mod supervision;
+mod tutorial;
