@@ -11,6 +11,7 @@ mod host_services;
 mod linked;
 mod plugin_hygiene;
 mod plugins_list;
+mod reference;
 mod reload;
 mod run_flow;
 mod supervision;
