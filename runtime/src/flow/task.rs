@@ -280,8 +280,7 @@ impl ConnectorTask {
             self.deferred.len()
         );
         for (id, reply_to) in self.deferred.drain() {
-            // The source may have ended; its outcome is moot then.
-            let _ = reply_to.send(Outcome { id, ok: false }).await;
+            fail_back(&reply_to, id).await;
         }
     }
 
@@ -292,12 +291,7 @@ impl ConnectorTask {
         };
         inbox.close();
         while let Ok(Delivery { event, reply_to }) = inbox.try_recv() {
-            let _ = reply_to
-                .send(Outcome {
-                    id: event.id,
-                    ok: false,
-                })
-                .await;
+            fail_back(&reply_to, event.id).await;
         }
     }
 
@@ -735,6 +729,12 @@ impl ConnectorTask {
             );
         }
     }
+}
+
+/// Tells the source of event `id`, through `reply_to`, that it failed.
+async fn fail_back(reply_to: &Sender<Outcome>, id: EventId) {
+    // The source may have ended; its outcome is moot then.
+    let _ = reply_to.send(Outcome { id, ok: false }).await;
 }
 
 fn now_ns() -> u64 {
