@@ -78,7 +78,6 @@ pub async fn run(
     })?;
     let mut tasks = Vec::with_capacity(flow.nodes.len());
     let mut transactional = Vec::with_capacity(flow.nodes.len());
-    let mut reloads = Vec::with_capacity(flow.nodes.len());
     for (index, node) in flow.nodes.iter().enumerate() {
         let provider = registry.provider(&node.kind).ok_or_else(|| {
             FlowError::new(
@@ -95,6 +94,15 @@ pub async fn run(
             .scope(|| Instance::create(provider, &node.kind, ctx, &node.config))
             .map_err(|error| creation_error(file, node, &error))?;
         transactional.push(registry.kind(&node.kind).is_some_and(|k| k.transactional));
+        let mut task = ConnectorTask::new(
+            node.id.clone(),
+            index as u64,
+            instance,
+            tag.clone(),
+            node.restart,
+            control,
+        );
+        task.stop_on(shutdown.clone());
         if let (Some(watcher), Provider::Plugin(plugin), Some(kind)) =
             (&mut watcher, provider, registry.kind(&node.kind))
         {
@@ -105,24 +113,13 @@ pub async fn run(
                     id: node.id.clone(),
                     kind: kind.clone(),
                     config: node.config.clone(),
-                    tag: tag.clone(),
-                    control: control.0.clone(),
+                    tag,
+                    control: task.control_sender(),
                     reload: reload.0,
                 },
             );
-            reloads.push(Some(reload.1));
-        } else {
-            reloads.push(None);
+            task.reload_on(reload.1);
         }
-        let mut task = ConnectorTask::new(
-            node.id.clone(),
-            index as u64,
-            instance,
-            tag,
-            node.restart,
-            control,
-        );
-        task.stop_on(shutdown.clone());
         tasks.push(task);
     }
     let mut inbox_senders: Vec<Option<Sender<Delivery>>> = vec![None; tasks.len()];
@@ -156,12 +153,7 @@ pub async fn run(
     }
     // Only the sources may hold the inboxes open from now on.
     drop(inbox_senders);
-    let handles = tasks.into_iter().zip(reloads).map(|(mut task, reload)| {
-        if let Some(reload) = reload {
-            task.reload_on(reload);
-        }
-        executor::spawn(task.run())
-    });
+    let handles = tasks.into_iter().map(|task| executor::spawn(task.run()));
     let mut done = pin!(join_all(handles).fuse());
     let results = match &mut watcher {
         None => done.await,
