@@ -1,7 +1,7 @@
 //! What a connector gets from the runtime with every call.
 
 use crate::abi::connector::{BoxedRuntimeHandle, FfiConnectorContext};
-use crate::EventId;
+use crate::{Error, EventId, Result, Value};
 
 /// The connector's view of the runtime: its id in the flow, and handles to
 /// report a lost connection and to answer events later.
@@ -30,6 +30,22 @@ impl ConnectorContext {
     #[must_use]
     pub fn notifier(&self) -> ConnectionLostNotifier {
         ConnectionLostNotifier(self.handle.clone())
+    }
+
+    /// Decodes raw bytes with this connector's codec (the flow file's
+    /// `codec`, `json` by default), as the runtime decodes
+    /// [`crate::SourceReply::Bytes`]: for a source that builds a
+    /// structured event around a raw body (an HTTP request's method, path
+    /// and headers around its decoded body, say).
+    ///
+    /// # Errors
+    /// When `data` is not valid for the codec (not JSON, not UTF-8).
+    pub fn decode(&self, data: Vec<u8>) -> Result<Value> {
+        self.handle
+            .decode(data.into())
+            .into_result()
+            .map(Value::from)
+            .map_err(Error::from)
     }
 
     /// A handle to answer events later (after replying

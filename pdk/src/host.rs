@@ -1,5 +1,5 @@
-//! The plugin's side of the host services: timers, tasks and logging,
-//! all served by the runtime that loaded the plugin.
+//! The plugin's side of the host services: timers, tasks, blocking jobs
+//! and logging, all served by the runtime that loaded the plugin.
 
 use std::future::Future;
 use std::sync::OnceLock;
@@ -7,16 +7,18 @@ use std::time::Duration;
 
 use async_ffi::FutureExt;
 
-use crate::abi::host::{HostServices, LogRecord};
+use crate::abi::host::{HostServicesRef, LogRecord};
 
-static HOST: OnceLock<HostServices> = OnceLock::new();
+static HOST: OnceLock<HostServicesRef> = OnceLock::new();
 
 /// Installs the runtime's services into this copy of `pdk`, and routes the
-/// `log` crate of this copy to the runtime's logger. Only the first call
-/// has an effect.
-pub fn install(host: HostServices) {
+/// `log` crate of this copy to the runtime's logger; `library` names this
+/// copy's library (the plugin's package name) in its thread names. Only
+/// the first call has an effect.
+pub fn install(host: HostServicesRef, library: &'static str) {
     if HOST.set(host).is_ok() {
-        if host.system_allocator {
+        crate::ambient::name(library);
+        if host.system_allocator() {
             // SAFETY: the runtime promised it allocates with the system
             // allocator; a plugin does too (`#[pdk_export]` pins it), and a
             // linked connector shares the runtime's allocator.
@@ -27,7 +29,7 @@ pub fn install(host: HostServices) {
         // reach it and nothing is to be done.
         if log::set_logger(&HostLogger).is_ok() {
             log::set_max_level(
-                host.max_level
+                host.max_level()
                     .into_option()
                     .map_or(log::LevelFilter::Off, |l| {
                         log::Level::from(l).to_level_filter()
@@ -49,7 +51,7 @@ impl log::Log for HostLogger {
         if let Some(host) = HOST.get() {
             if self.enabled(record.metadata()) {
                 let message = record.args().to_string();
-                (host.log)(&LogRecord {
+                (host.log())(&LogRecord {
                     level: record.level().into(),
                     target: record.target().into(),
                     message: message.as_str().into(),
@@ -70,7 +72,7 @@ pub mod time {
     pub async fn sleep(duration: Duration) {
         let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
         match HOST.get() {
-            Some(host) => (host.sleep)(nanos).await,
+            Some(host) => (host.sleep())(nanos).await,
             None => detached_sleep(duration).await,
         }
     }
@@ -87,20 +89,79 @@ pub mod time {
     }
 }
 
-/// Background tasks on the runtime's executor.
+/// Background tasks on the runtime's executor, and blocking jobs on its
+/// blocking pool.
 pub mod task {
-    use super::{Future, FutureExt, HOST};
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
 
-    /// Runs `task` in the background on the runtime's executor.
+    use futures::channel::oneshot;
+
+    use super::{Future, FutureExt, HOST};
+    use crate::ambient::{self, InContext};
+    use crate::export::contain_sync;
+    use crate::{Error, Result};
+
+    /// Runs `task` in the background on the runtime's executor. Its log
+    /// records carry the tag of the connector that spawned it, and (with
+    /// the `tokio` feature) it runs in the plugin's tokio context.
     ///
     /// Outside any runtime (a connector's own unit tests) the task runs on
     /// a thread of its own.
     pub fn spawn(task: impl Future<Output = ()> + Send + 'static) {
+        let task = InContext::new(task);
         match HOST.get() {
-            Some(host) => (host.spawn)(task.into_ffi()),
+            Some(host) => (host.spawn())(task.into_ffi()),
             None => {
                 std::thread::spawn(move || futures::executor::block_on(task));
             }
+        }
+    }
+
+    /// Runs `job`, which may block (a blocking client library, a
+    /// computation, a file), on a thread of the runtime's blocking pool,
+    /// never on a thread that polls connectors. Await the returned handle
+    /// for its result; dropping the handle does not stop the job. Its log
+    /// records carry the tag of the connector that started it.
+    ///
+    /// Outside any runtime (a connector's own unit tests) the job runs on
+    /// a thread of its own.
+    pub fn spawn_blocking<R, F>(job: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let (done, result) = oneshot::channel();
+        let run = move || {
+            let outcome = contain_sync("spawn_blocking", || Ok(ambient::enter(job)));
+            // The handle may have been dropped: nobody wants the result.
+            let _ = done.send(outcome);
+        };
+        match HOST.get() {
+            Some(host) => (host.spawn_blocking())(async move { run() }.into_ffi()),
+            None => {
+                std::thread::spawn(run);
+            }
+        }
+        JoinHandle(result)
+    }
+
+    /// The result of a job started with [`spawn_blocking`]: an error if
+    /// the job panicked, or if the runtime dropped it before it ran.
+    #[must_use = "a blocking job runs whether or not its handle is awaited"]
+    pub struct JoinHandle<R>(oneshot::Receiver<Result<R>>);
+
+    impl<R> Future for JoinHandle<R> {
+        type Output = Result<R>;
+
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<R>> {
+            Pin::new(&mut self.0).poll(cx).map(|received| {
+                received.unwrap_or_else(|_| {
+                    Err(Error::msg(
+                        "the blocking job was dropped before it finished (the runtime is shutting down)",
+                    ))
+                })
+            })
         }
     }
 }

@@ -44,6 +44,7 @@
 //! ```
 
 pub mod abi;
+mod ambient;
 mod connector;
 mod context;
 mod error;
@@ -70,6 +71,16 @@ pub use value::{Bytes, Object, StaticNode, Str, Value};
 /// The `log` crate: records a plugin emits with `pdk::log::info!` and
 /// friends reach the runtime's logger, filtered by its level.
 pub use log;
+
+/// Async channels (the `async-channel` crate), executor-neutral: hand
+/// results from a blocking thread to a connector's async methods
+/// (`Sender::send_blocking`, `Receiver::recv().await`) and back.
+pub use async_channel as channel;
+
+/// tokio, with the plugin's runtime entered around every connector call
+/// (the `tokio` feature; see the book's chapter on network I/O).
+#[cfg(feature = "tokio")]
+pub use tokio;
 
 /// serde, as this `pdk` uses it, so that a plugin needs no other
 /// dependency. Derive with `#[serde(crate = "pdk::serde")]`.

@@ -5,7 +5,7 @@
 use futures::future::BoxFuture;
 
 use crate::abi::connector::{FfiConnectorContext, LifecycleHook};
-use crate::abi::host::HostServices;
+use crate::abi::host::HostServicesRef;
 use crate::export::{self, ConnectorType};
 use crate::{Attempt, Event, Result, SinkReply, SourceReply, Value};
 
@@ -45,8 +45,8 @@ pub struct NativeEntry {
 /// Installs the runtime's services (timer, spawner, logger) for linked
 /// connectors, which use the runtime's own copy of `pdk`. Only the first
 /// call has an effect.
-pub fn install_host(host: HostServices) {
-    crate::host::install(host);
+pub fn install_host(host: HostServicesRef) {
+    crate::host::install(host, "runtime");
 }
 
 /// The in-process entry of connector type `T`.

@@ -23,6 +23,16 @@ where
     async_std::task::spawn(future)
 }
 
+/// Runs `job`, which may block, on the executor's pool of threads for
+/// blocking work; the handle yields its output.
+pub fn spawn_blocking<F, T>(job: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    async_std::task::spawn_blocking(job)
+}
+
 /// Completes after `duration`, on the executor's timer.
 pub async fn sleep(duration: Duration) {
     async_std::task::sleep(duration).await;

@@ -1,10 +1,13 @@
 //! The host services the runtime lends to every plugin it loads: the
-//! executor's timer and task spawner, and the runtime's logger.
+//! executor's timer, task spawner and blocking pool, and the runtime's
+//! logger.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
+use abi_stable::prefix_type::PrefixTypeTrait;
 use async_ffi::{FfiFuture, FutureExt};
-use pdk::abi::host::{HostServices, LogLevel, LogRecord};
+use pdk::abi::host::{HostServices, HostServicesRef, LogLevel, LogRecord};
 
 use crate::executor;
 use crate::logging::{self, Tag};
@@ -23,6 +26,17 @@ extern "C" fn spawn(task: FfiFuture<()>) {
     drop(handle);
 }
 
+extern "C" fn spawn_blocking(job: FfiFuture<()>) {
+    // The job completes on its first poll; it runs on a blocking thread,
+    // its records tagged like those of the connector that started it.
+    let tag = Tag::current();
+    let handle = executor::spawn_blocking(move || match tag {
+        Some(tag) => futures::executor::block_on(logging::tagged(&tag, job)),
+        None => futures::executor::block_on(job),
+    });
+    drop(handle);
+}
+
 /// Records reach the runtime's logger, which tags them (see
 /// [`crate::logging`]).
 extern "C" fn log(record: &LogRecord<'_>) {
@@ -36,14 +50,20 @@ extern "C" fn log(record: &LogRecord<'_>) {
 }
 
 /// The services as the plugin interface describes them, with the logger's
-/// current level.
+/// level when they were first asked for (after the logger is installed);
+/// built once and shared by every plugin.
 #[must_use]
-pub fn services() -> HostServices {
-    HostServices {
-        sleep,
-        spawn,
-        log,
-        max_level: log::max_level().to_level().map(LogLevel::from).into(),
-        system_allocator: pdk::abi::allocator::system_allocator_everywhere(),
-    }
+pub fn services() -> HostServicesRef {
+    static SERVICES: OnceLock<HostServicesRef> = OnceLock::new();
+    *SERVICES.get_or_init(|| {
+        HostServices {
+            sleep,
+            spawn,
+            log,
+            max_level: log::max_level().to_level().map(LogLevel::from).into(),
+            system_allocator: pdk::abi::allocator::system_allocator_everywhere(),
+            spawn_blocking,
+        }
+        .leak_into_prefix()
+    })
 }

@@ -149,8 +149,12 @@ pub trait RawRuntimeHandle: Clone + Send + Sync {
 
     /// Circuit breaker: `false` pauses the sources linked to this sink,
     /// `true` resumes them.
-    #[sabi(last_prefix_field)]
     fn set_circuit(&self, open: bool);
+
+    /// Decodes raw bytes with the connector's codec (the flow file's
+    /// `codec`), as the runtime decodes [`FfiSourceReply::Bytes`].
+    #[sabi(last_prefix_field)]
+    fn decode(&self, data: RVec<u8>) -> RResult<PdkValue, PdkError>;
 }
 
 /// A runtime handle behind the boundary.

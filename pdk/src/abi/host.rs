@@ -58,8 +58,14 @@ pub struct LogRecord<'a> {
 }
 
 /// The table of host services installed into each plugin after loading.
+///
+/// A prefix type: a plugin reads it through [`HostServicesRef`], and a
+/// service added after the field marked `last_prefix_field` is read as an
+/// `Option`, so that plugins built before it keep loading and plugins
+/// built after it learn whether their runtime offers it.
 #[repr(C)]
-#[derive(Debug, Clone, Copy, StableAbi)]
+#[derive(StableAbi)]
+#[sabi(kind(Prefix(prefix_ref = HostServicesRef)))]
 pub struct HostServices {
     /// A future that completes after this many nanoseconds, on the
     /// runtime's timer.
@@ -74,4 +80,8 @@ pub struct HostServices {
     /// Whether the runtime allocates with the system allocator, as every
     /// plugin does (see [`super::allocator`]).
     pub system_allocator: bool,
+    /// Runs a job that may block on a thread of the runtime's blocking
+    /// pool: the job is a future that completes on its first poll.
+    #[sabi(last_prefix_field)]
+    pub spawn_blocking: extern "C" fn(job: FfiFuture<()>),
 }

@@ -12,7 +12,7 @@ use abi_stable::StableAbi;
 
 use super::connector::{BoxedRawConnector, ConnectorTypeInfo, FfiConnectorContext};
 use super::error::PdkError;
-use super::host::HostServices;
+use super::host::HostServicesRef;
 use super::value::PdkValue;
 
 /// Who built a plugin, and with what.
@@ -38,7 +38,7 @@ pub struct PluginModule {
     /// Who built the plugin, and with what.
     pub metadata: extern "C" fn() -> PluginMetadata,
     /// Installs the runtime's services; called once, right after loading.
-    pub install_host: extern "C" fn(host: HostServices),
+    pub install_host: extern "C" fn(host: HostServicesRef),
     /// The connector types the plugin exports.
     pub connector_types: extern "C" fn() -> RVec<ConnectorTypeInfo>,
     /// Creates a connector of the named type from its configuration.

@@ -7,13 +7,14 @@ use super::sides::{SinkFns, SourceFns};
 use crate::abi::connector::{
     FfiEvent, FfiResultFuture, FfiSourceReply, LifecycleHook, RawConnector,
 };
+use crate::ambient::DropsInContext;
 use crate::connector::{Attempt, SinkReply};
 use crate::{Connector, ConnectorContext};
 
-/// A connector instance behind the C-ABI: the author's value, its context,
-/// and its sides.
+/// A connector instance behind the C-ABI: the author's value (dropped in
+/// the ambient context), its context, and its sides.
 pub(crate) struct Adapter<T> {
-    pub(crate) inner: T,
+    pub(crate) inner: DropsInContext<T>,
     pub(crate) ctx: ConnectorContext,
     pub(crate) source: Option<SourceFns<T>>,
     pub(crate) sink: Option<SinkFns<T>>,
@@ -28,14 +29,18 @@ impl<T: Connector> RawConnector for Adapter<T> {
         };
         contain(
             "connect",
-            async move { inner.connect(ctx, &attempt).await },
+            move || async move { inner.connect(ctx, &attempt).await },
             |connected| connected,
         )
     }
 
     fn lifecycle(&mut self, hook: LifecycleHook) -> FfiResultFuture<'_, ()> {
         let Self { inner, ctx, .. } = self;
-        contain(hook.method_name(), run_hook(inner, ctx, hook), |()| ())
+        contain(
+            hook.method_name(),
+            move || run_hook(&mut **inner, ctx, hook),
+            |()| (),
+        )
     }
 
     fn pull_data(&mut self, pull_id: u64) -> FfiResultFuture<'_, FfiSourceReply> {

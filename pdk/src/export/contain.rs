@@ -1,17 +1,22 @@
 //! Panic containment: every entry point the macros generate goes through
-//! here, so a panicking connector becomes an error for that one call.
+//! here, so a panicking connector becomes an error for that one call, and
+//! every call runs in the plugin's ambient context (see [`crate::ambient`]).
 
 use std::any::Any;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use abi_stable::std_types::RResult;
 use async_ffi::BorrowingFfiFuture;
 use futures::future::BoxFuture;
 use futures::FutureExt as _;
+use pin_project_lite::pin_project;
 
 use crate::abi::connector::FfiResultFuture;
 use crate::abi::error::PdkError;
+use crate::ambient;
 use crate::{Error, ErrorKind, Result};
 
 /// The message a panic carried, if it carried text.
@@ -36,37 +41,101 @@ pub(crate) fn contain_sync<R>(method: &str, f: impl FnOnce() -> Result<R>) -> Re
     catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|payload| Err(panic_error(method, &*payload)))
 }
 
-/// Wraps an author's future for the boundary: converts its output with
-/// `into_ffi`, turns errors into [`PdkError`]s and panics (while creating or
-/// polling it) into [`ErrorKind::Panic`] errors.
-pub(crate) fn contain<'a, T: 'a, R>(
+pin_project! {
+    /// One call of an author's async method, as the runtime sees it. The
+    /// author's future is made on the first poll, so that the synchronous
+    /// part of the method (before its first `.await`, or all of a method
+    /// written as `fn .. -> impl Future`) runs inside the containment too;
+    /// making, polling and dropping it happen in the ambient context; a
+    /// panic while making or polling it becomes an [`ErrorKind::Panic`]
+    /// error of the call.
+    pub(crate) struct Guarded<M, F> {
+        method: &'static str,
+        make: Option<M>,
+        #[pin]
+        future: Option<F>,
+    }
+
+    impl<M, F> PinnedDrop for Guarded<M, F> {
+        fn drop(this: Pin<&mut Self>) {
+            let mut future = this.project().future;
+            ambient::enter_if_started(|| future.set(None));
+        }
+    }
+}
+
+impl<M, F> Guarded<M, F> {
+    /// The call of `method` whose future `make` makes.
+    pub(crate) fn new(method: &'static str, make: M) -> Self {
+        Self {
+            method,
+            make: Some(make),
+            future: None,
+        }
+    }
+}
+
+impl<M, F, T> Future for Guarded<M, F>
+where
+    M: FnOnce() -> F,
+    F: Future<Output = Result<T>>,
+{
+    type Output = Result<T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T>> {
+        let mut this = self.project();
+        let method = *this.method;
+        let polled = catch_unwind(AssertUnwindSafe(|| {
+            ambient::enter(|| {
+                if let Some(make) = this.make.take() {
+                    this.future.set(Some(make()));
+                }
+                let Some(future) = this.future.as_mut().as_pin_mut() else {
+                    return Poll::Ready(Err(Error::msg(format!(
+                        "`{method}` was polled after it completed"
+                    ))));
+                };
+                let polled = future.poll(cx);
+                if polled.is_ready() {
+                    this.future.set(None);
+                }
+                polled
+            })
+        }));
+        polled.unwrap_or_else(|payload| Poll::Ready(Err(panic_error(method, &*payload))))
+    }
+}
+
+/// Wraps a call of an author's method for the boundary: `make` makes its
+/// future (see [`Guarded`]); the output is converted with `into_ffi`,
+/// errors and panics become [`PdkError`]s.
+pub(crate) fn contain<'a, M, F, T, R>(
     method: &'static str,
-    future: impl Future<Output = Result<T>> + Send + 'a,
+    make: M,
     into_ffi: fn(T) -> R,
 ) -> FfiResultFuture<'a, R>
 where
+    M: FnOnce() -> F + Send + 'a,
+    F: Future<Output = Result<T>> + Send + 'a,
+    T: 'a,
     R: 'a,
 {
-    BorrowingFfiFuture::new(AssertUnwindSafe(future).catch_unwind().map(
-        move |outcome| match outcome {
-            Ok(Ok(value)) => RResult::ROk(into_ffi(value)),
-            Ok(Err(error)) => RResult::RErr(PdkError::from(error)),
-            Err(payload) => RResult::RErr(PdkError::from(panic_error(method, &*payload))),
-        },
-    ))
-}
-
-/// Wraps an author's future for an in-process call: a panic while creating
-/// or polling it becomes an [`ErrorKind::Panic`] error.
-pub(crate) fn contain_native<'a, T: 'a>(
-    method: &'static str,
-    future: impl Future<Output = Result<T>> + Send + 'a,
-) -> BoxFuture<'a, Result<T>> {
-    Box::pin(
-        AssertUnwindSafe(future).catch_unwind().map(move |outcome| {
-            outcome.unwrap_or_else(|payload| Err(panic_error(method, &*payload)))
+    BorrowingFfiFuture::new(
+        Guarded::new(method, make).map(move |outcome| match outcome {
+            Ok(value) => RResult::ROk(into_ffi(value)),
+            Err(error) => RResult::RErr(PdkError::from(error)),
         }),
     )
+}
+
+/// Wraps a call of an author's method for an in-process call: `make`
+/// makes its future (see [`Guarded`]).
+pub(crate) fn contain_native<'a, M, F, T>(method: &'static str, make: M) -> BoxFuture<'a, Result<T>>
+where
+    M: FnOnce() -> F + Send + 'a,
+    F: Future<Output = Result<T>> + Send + 'a,
+{
+    Box::pin(Guarded::new(method, make))
 }
 
 /// The error for a method that is not part of this connector.
@@ -89,13 +158,51 @@ mod tests {
 
     #[test]
     fn a_panic_while_polling_becomes_an_error() {
-        let future = contain("pull_data", async { panic!("boom") }, |(): ()| ());
+        let future = contain("pull_data", || async { panic!("boom") }, |(): ()| ());
         let outcome = futures::executor::block_on(future);
         let RResult::RErr(error) = outcome else {
             panic!("a panic must become an error");
         };
         assert_eq!(error.kind, ErrorKind::Panic);
         assert_eq!(error.message.as_str(), "panicked in `pull_data`: boom");
+    }
+
+    /// A method written as `fn .. -> impl Future` that panics before it
+    /// returns its future.
+    fn panics_before_its_future() -> impl Future<Output = Result<()>> {
+        panic!("in the synchronous part");
+        #[allow(unreachable_code)] // the future the signature promises
+        async {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_panic_while_making_the_future_becomes_an_error() {
+        let future = contain("on_event", panics_before_its_future, |()| ());
+        let RResult::RErr(error) = futures::executor::block_on(future) else {
+            panic!("a panic must become an error");
+        };
+        assert_eq!(
+            error.message.as_str(),
+            "panicked in `on_event`: in the synchronous part"
+        );
+        let native = contain_native("on_event", panics_before_its_future);
+        let error = futures::executor::block_on(native).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Panic);
+    }
+
+    #[test]
+    fn the_future_is_made_on_the_first_poll_only() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let made = AtomicUsize::new(0);
+        let future = contain_native("pull_data", || {
+            made.fetch_add(1, Ordering::SeqCst);
+            async { Ok(7) }
+        });
+        assert_eq!(made.load(Ordering::SeqCst), 0, "nothing made before a poll");
+        assert_eq!(futures::executor::block_on(future), Ok(7));
+        assert_eq!(made.load(Ordering::SeqCst), 1);
     }
 
     #[test]

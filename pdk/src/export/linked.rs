@@ -7,13 +7,14 @@ use super::contain::{contain_native, unsupported_error};
 use super::run_hook;
 use super::sides::{SinkFns, SourceFns};
 use crate::abi::connector::LifecycleHook;
+use crate::ambient::DropsInContext;
 use crate::native::DynConnector;
 use crate::{Attempt, Connector, ConnectorContext, Event, Result, SinkReply, SourceReply};
 
-/// A connector instance called in-process: the author's value, its
-/// context, and its sides.
+/// A connector instance called in-process: the author's value (dropped in
+/// the ambient context), its context, and its sides.
 pub(crate) struct LinkedAdapter<T> {
-    pub(crate) inner: T,
+    pub(crate) inner: DropsInContext<T>,
     pub(crate) ctx: ConnectorContext,
     pub(crate) source: Option<SourceFns<T>>,
     pub(crate) sink: Option<SinkFns<T>>,
@@ -29,12 +30,16 @@ impl<T> LinkedAdapter<T> {
 impl<T: Connector> DynConnector for LinkedAdapter<T> {
     fn connect(&mut self, attempt: Attempt) -> BoxFuture<'_, Result<bool>> {
         let Self { inner, ctx, .. } = self;
-        contain_native("connect", async move { inner.connect(ctx, &attempt).await })
+        contain_native("connect", move || async move {
+            inner.connect(ctx, &attempt).await
+        })
     }
 
     fn lifecycle(&mut self, hook: LifecycleHook) -> BoxFuture<'_, Result<()>> {
         let Self { inner, ctx, .. } = self;
-        contain_native(hook.method_name(), run_hook(inner, ctx, hook))
+        contain_native(hook.method_name(), move || {
+            run_hook(&mut **inner, ctx, hook)
+        })
     }
 
     fn pull_data(&mut self, pull_id: u64) -> BoxFuture<'_, Result<SourceReply>> {

@@ -24,14 +24,15 @@ use crate::abi::connector::{
     BoxedRawConnector, ConnectorTypeInfo, FfiConnectorContext, LifecycleHook, RawConnector_TO,
 };
 use crate::abi::error::PdkError;
-use crate::abi::host::HostServices;
+use crate::abi::host::HostServicesRef;
 use crate::abi::module::{PluginMetadata, PluginModule, PluginModuleRef};
 use crate::abi::value::PdkValue;
 use crate::abi::{INTERFACE_VERSION, RUSTC_VERSION};
+use crate::ambient::{self, DropsInContext};
 use crate::native::DynConnector;
 use crate::{Connector, ConnectorContext, Error, ErrorKind, Result, Value};
 use adapter::Adapter;
-use contain::contain_sync;
+pub(crate) use contain::contain_sync;
 use linked::LinkedAdapter;
 
 /// Calls the author's lifecycle hook `hook`; shared by both adapters.
@@ -100,11 +101,11 @@ fn info<T: ConnectorType>() -> ConnectorTypeInfo {
 fn construct<T: ConnectorType>(
     ctx: FfiConnectorContext,
     config: &Value,
-) -> Result<(T, ConnectorContext)> {
+) -> Result<(DropsInContext<T>, ConnectorContext)> {
     let config = config::decode::<T::Config>(config)?;
     let ctx = ConnectorContext::from_ffi(ctx);
-    let inner = contain_sync("new", || T::new(config, &ctx))?;
-    Ok((inner, ctx))
+    let inner = contain_sync("new", || ambient::enter(|| T::new(config, &ctx)))?;
+    Ok((DropsInContext::new(inner), ctx))
 }
 
 fn create<T: ConnectorType>(
@@ -185,7 +186,7 @@ pub trait Plugin: 'static {
 pub fn root_module<P: Plugin>() -> PluginModuleRef {
     PluginModule {
         metadata: metadata::<P>,
-        install_host,
+        install_host: install_host::<P>,
         connector_types: connector_types::<P>,
         create_connector: create_connector::<P>,
     }
@@ -201,11 +202,11 @@ extern "C" fn metadata<P: Plugin>() -> PluginMetadata {
     }
 }
 
-extern "C" fn install_host(host: HostServices) {
+extern "C" fn install_host<P: Plugin>(host: HostServicesRef) {
     // Installing cannot fail in a way the runtime could act on; a panic
     // here must still not unwind into the runtime.
     let _ = contain_sync("install_host", || {
-        crate::host::install(host);
+        crate::host::install(host, P::NAME);
         Ok(())
     });
 }

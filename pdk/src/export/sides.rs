@@ -47,24 +47,24 @@ impl<T: Source> SourceFns<T> {
             pull_data: |inner, ctx, pull_id| {
                 contain(
                     "pull_data",
-                    inner.pull_data(pull_id, ctx),
+                    move || inner.pull_data(pull_id, ctx),
                     source_reply_to_ffi,
                 )
             },
             ack: |inner, ctx, stream, pull_id| {
-                contain("ack", inner.ack(stream, pull_id, ctx), |()| ())
+                contain("ack", move || inner.ack(stream, pull_id, ctx), |()| ())
             },
             fail: |inner, ctx, stream, pull_id| {
-                contain("fail", inner.fail(stream, pull_id, ctx), |()| ())
+                contain("fail", move || inner.fail(stream, pull_id, ctx), |()| ())
             },
             native_pull_data: |inner, ctx, pull_id| {
-                contain_native("pull_data", inner.pull_data(pull_id, ctx))
+                contain_native("pull_data", move || inner.pull_data(pull_id, ctx))
             },
             native_ack: |inner, ctx, stream, pull_id| {
-                contain_native("ack", inner.ack(stream, pull_id, ctx))
+                contain_native("ack", move || inner.ack(stream, pull_id, ctx))
             },
             native_fail: |inner, ctx, stream, pull_id| {
-                contain_native("fail", inner.fail(stream, pull_id, ctx))
+                contain_native("fail", move || inner.fail(stream, pull_id, ctx))
             },
             transactional: T::TRANSACTIONAL,
         }
@@ -92,10 +92,14 @@ impl<T: Sink> SinkFns<T> {
         Self {
             on_event: |inner, ctx, event| {
                 let event = Event::from_ffi(event.id, event.ingest_ns, event.data);
-                contain("on_event", inner.on_event(event, ctx), |reply| reply)
+                contain(
+                    "on_event",
+                    move || inner.on_event(event, ctx),
+                    |reply| reply,
+                )
             },
             native_on_event: |inner, ctx, event| {
-                contain_native("on_event", inner.on_event(event, ctx))
+                contain_native("on_event", move || inner.on_event(event, ctx))
             },
         }
     }

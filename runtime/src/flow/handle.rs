@@ -2,22 +2,30 @@
 //! reports a lost connection, answers deferred events and works the
 //! circuit breaker, from any thread.
 
+use abi_stable::std_types::{RResult, RVec};
 use abi_stable::type_level::downcasting::TD_Opaque;
 use async_channel::Sender;
+use pdk::abi::allocator::take_vec;
 use pdk::abi::connector::{FfiConnectorContext, RawRuntimeHandle, RawRuntimeHandle_TO};
-use pdk::EventId;
+use pdk::abi::error::PdkError;
+use pdk::abi::value::PdkValue;
+use pdk::{Error, EventId};
 
 use super::task::Control;
+use crate::codec::Codec;
 
-/// A plugin's handle to its connector's task.
+/// A plugin's handle to its connector's task, and its codec.
 #[derive(Clone)]
-struct RuntimeHandle(Sender<Control>);
+struct RuntimeHandle {
+    control: Sender<Control>,
+    codec: Codec,
+}
 
 impl RuntimeHandle {
     fn tell(&self, control: Control) {
         // Unbounded, so it never blocks the plugin; closed means the task
         // has ended and nothing is listening any more.
-        let _ = self.0.try_send(control);
+        let _ = self.control.try_send(control);
     }
 }
 
@@ -33,13 +41,21 @@ impl RawRuntimeHandle for RuntimeHandle {
     fn set_circuit(&self, open: bool) {
         self.tell(Control::Circuit { open });
     }
+
+    fn decode(&self, data: RVec<u8>) -> RResult<PdkValue, PdkError> {
+        self.codec
+            .decode_ffi(take_vec(data))
+            .map_err(|problem| PdkError::from(Error::msg(problem)))
+            .into()
+    }
 }
 
 /// The context a new instance of connector `alias` is created with, its
-/// handle sending to the task's `control` channel.
-pub fn context(alias: &str, control: Sender<Control>) -> FfiConnectorContext {
+/// handle sending to the task's `control` channel and decoding with
+/// `codec`.
+pub fn context(alias: &str, control: Sender<Control>, codec: Codec) -> FfiConnectorContext {
     FfiConnectorContext {
         alias: alias.into(),
-        handle: RawRuntimeHandle_TO::from_value(RuntimeHandle(control), TD_Opaque),
+        handle: RawRuntimeHandle_TO::from_value(RuntimeHandle { control, codec }, TD_Opaque),
     }
 }

@@ -13,6 +13,7 @@ use pdk::abi::value::PdkValue;
 use pdk::native::DynConnector;
 use pdk::{Attempt, Error, Event, EventId, SinkReply, SourceReply, Value};
 
+use super::hints;
 use crate::registry::Provider;
 
 /// An event's payload, in the form its producer made it.
@@ -121,8 +122,16 @@ pub enum Instance {
     Linked(Box<dyn DynConnector>),
 }
 
+/// A plugin's result, its error explained (see [`hints`]).
 fn from_ffi<T>(result: RResult<T, PdkError>) -> Result<T, Error> {
-    result.into_result().map_err(Error::from)
+    result
+        .into_result()
+        .map_err(|e| hints::explain(Error::from(e)))
+}
+
+/// A linked connector's result, its error explained (see [`hints`]).
+fn from_linked<T>(result: Result<T, Error>) -> Result<T, Error> {
+    result.map_err(hints::explain)
 }
 
 impl Instance {
@@ -144,7 +153,9 @@ impl Instance {
                 ))
                 .map(Self::Plugin)
             }
-            Provider::Linked(entry) => (entry.create)(ctx, config.clone()).map(Self::Linked),
+            Provider::Linked(entry) => {
+                from_linked((entry.create)(ctx, config.clone())).map(Self::Linked)
+            }
         }
     }
 
@@ -160,7 +171,7 @@ impl Instance {
             Self::Plugin(raw) => {
                 from_ffi(raw.connect(attempt.overall, attempt.since_success).await)
             }
-            Self::Linked(linked) => linked.connect(attempt).await,
+            Self::Linked(linked) => from_linked(linked.connect(attempt).await),
         }
     }
 
@@ -168,7 +179,7 @@ impl Instance {
     pub async fn lifecycle(&mut self, hook: LifecycleHook) -> Result<(), Error> {
         match self {
             Self::Plugin(raw) => from_ffi(raw.lifecycle(hook).await),
-            Self::Linked(linked) => linked.lifecycle(hook).await,
+            Self::Linked(linked) => from_linked(linked.lifecycle(hook).await),
         }
     }
 
@@ -176,7 +187,7 @@ impl Instance {
     pub async fn pull_data(&mut self, pull_id: u64) -> Result<Pulled, Error> {
         match self {
             Self::Plugin(raw) => from_ffi(raw.pull_data(pull_id).await).map(Pulled::from),
-            Self::Linked(linked) => linked.pull_data(pull_id).await.map(Pulled::from),
+            Self::Linked(linked) => from_linked(linked.pull_data(pull_id).await).map(Pulled::from),
         }
     }
 
@@ -185,8 +196,8 @@ impl Instance {
         match (self, ok) {
             (Self::Plugin(raw), true) => from_ffi(raw.ack(stream, pull_id).await),
             (Self::Plugin(raw), false) => from_ffi(raw.fail(stream, pull_id).await),
-            (Self::Linked(linked), true) => linked.ack(stream, pull_id).await,
-            (Self::Linked(linked), false) => linked.fail(stream, pull_id).await,
+            (Self::Linked(linked), true) => from_linked(linked.ack(stream, pull_id).await),
+            (Self::Linked(linked), false) => from_linked(linked.fail(stream, pull_id).await),
         }
     }
 
@@ -208,7 +219,7 @@ impl Instance {
             }
             Self::Linked(linked) => {
                 let event = Event::new(id, ingest_ns, data.into_native());
-                linked.on_event(event).await
+                from_linked(linked.on_event(event).await)
             }
         }
     }

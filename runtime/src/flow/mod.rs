@@ -2,6 +2,7 @@
 
 mod error;
 mod handle;
+mod hints;
 mod instance;
 mod restart;
 mod run;

@@ -88,7 +88,7 @@ pub async fn run(
             )
         })?;
         let control = async_channel::unbounded();
-        let ctx = handle::context(&node.id, control.0.clone());
+        let ctx = handle::context(&node.id, control.0.clone(), node.codec);
         let tag = Tag::new(provider.plugin_name(), &node.id);
         let instance = tag
             .scope(|| Instance::create(provider, &node.kind, ctx, &node.config))
@@ -113,6 +113,7 @@ pub async fn run(
                     id: node.id.clone(),
                     kind: kind.clone(),
                     config: node.config.clone(),
+                    codec: node.codec,
                     tag,
                     control: task.control_sender(),
                     reload: reload.0,

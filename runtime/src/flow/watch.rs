@@ -16,6 +16,7 @@ use pdk::Value;
 use super::handle;
 use super::instance::Instance;
 use super::task::Control;
+use crate::codec::Codec;
 use crate::loader::{self, ConnectorKind, LoadedPlugin};
 use crate::logging::Tag;
 use crate::registry::Provider;
@@ -60,6 +61,8 @@ pub struct Restartable {
     pub kind: ConnectorKind,
     /// Its configuration.
     pub config: Value,
+    /// Its codec, for the new instance's handle.
+    pub codec: Codec,
     /// Its log tag.
     pub tag: Tag,
     /// Its task's control channel, for the new instance's handle.
@@ -196,7 +199,7 @@ impl Watcher {
                     ))
                 }
             }
-            let ctx = handle::context(&connector.id, connector.control.clone());
+            let ctx = handle::context(&connector.id, connector.control.clone(), connector.codec);
             let instance = connector
                 .tag
                 .scope(|| {

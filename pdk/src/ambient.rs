@@ -1,0 +1,180 @@
+//! The ambient context a plugin's code runs in.
+//!
+//! With the `tokio` feature, every library that contains this copy of
+//! `pdk` (one plugin, or a runtime with connectors linked in) owns one
+//! small tokio runtime, started the first time a connector of the library
+//! is created or called: one worker thread, which drives the runtime's I/O
+//! and timers and runs what `tokio::spawn` starts, plus the threads of
+//! tokio's blocking pool while `tokio::task::spawn_blocking` jobs run. The
+//! runtime's context is entered around every call into the author's code
+//! (creating, polling and dropping its futures and tasks, and the
+//! connector itself), so that tokio-based crates find it as they would in
+//! `#[tokio::main]`. The host cannot lend its own reactor: each library has
+//! its own copy of tokio.
+//!
+//! Without the feature, [`enter`] is a plain call: a plugin that does not
+//! use tokio starts no thread and pays nothing.
+
+use std::future::Future;
+use std::mem::ManuallyDrop;
+use std::ops::{Deref, DerefMut};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use pin_project_lite::pin_project;
+
+#[cfg(feature = "tokio")]
+mod tokio_runtime {
+    use std::sync::OnceLock;
+
+    use tokio::runtime::{Builder, Runtime};
+
+    /// This library's runtime, once started.
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+
+    /// The name of this library (the plugin's package name), for the
+    /// runtime's thread names.
+    static LIBRARY: OnceLock<&'static str> = OnceLock::new();
+
+    /// Names this library's runtime threads after `library`; only the
+    /// first call has an effect, and only before the runtime starts.
+    pub(crate) fn name(library: &'static str) {
+        let _ = LIBRARY.set(library);
+    }
+
+    /// The runtime, started on first use.
+    fn runtime() -> &'static Runtime {
+        RUNTIME.get_or_init(|| {
+            let library = LIBRARY.get().copied().unwrap_or("pdk");
+            Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name(format!("tokio:{library}"))
+                .enable_all()
+                .build()
+                // Only when the OS refuses a thread or an epoll instance;
+                // the caller's containment turns this into an error of the
+                // call, and the next call tries again.
+                .unwrap_or_else(|e| panic!("cannot start this plugin's tokio runtime: {e}"))
+        })
+    }
+
+    /// Runs `f` inside the runtime's context, starting the runtime if
+    /// needed.
+    pub(crate) fn enter<R>(f: impl FnOnce() -> R) -> R {
+        let _context = runtime().enter();
+        f()
+    }
+
+    /// Runs `f` inside the runtime's context if the runtime has started:
+    /// for drops, which need no runtime if nothing ever started one.
+    pub(crate) fn enter_if_started<R>(f: impl FnOnce() -> R) -> R {
+        match RUNTIME.get() {
+            Some(runtime) => {
+                let _context = runtime.enter();
+                f()
+            }
+            None => f(),
+        }
+    }
+}
+
+#[cfg(feature = "tokio")]
+pub(crate) use tokio_runtime::{enter, enter_if_started, name};
+
+/// Runs `f`; with the `tokio` feature, inside this library's runtime.
+#[cfg(not(feature = "tokio"))]
+#[inline]
+pub(crate) fn enter<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
+
+/// Like [`enter`], without starting anything: for drops.
+#[cfg(not(feature = "tokio"))]
+#[inline]
+pub(crate) fn enter_if_started<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
+
+/// Names this library's runtime threads (nothing to name without the
+/// `tokio` feature).
+#[cfg(not(feature = "tokio"))]
+#[inline]
+pub(crate) fn name(_library: &'static str) {}
+
+pin_project! {
+    /// A future polled, and dropped, inside the ambient context: for the
+    /// tasks a connector hands to the runtime's executor.
+    pub(crate) struct InContext<F> {
+        #[pin]
+        future: Option<F>,
+    }
+
+    impl<F> PinnedDrop for InContext<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let mut future = this.project().future;
+            enter_if_started(|| future.set(None));
+        }
+    }
+}
+
+impl<F> InContext<F> {
+    /// `future`, to be polled in the ambient context.
+    pub(crate) fn new(future: F) -> Self {
+        Self {
+            future: Some(future),
+        }
+    }
+}
+
+impl<F: Future> Future for InContext<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let mut future = self.project().future;
+        enter(|| {
+            // Polled after it completed and was dropped: never ready again.
+            let Some(inner) = future.as_mut().as_pin_mut() else {
+                return Poll::Pending;
+            };
+            let polled = inner.poll(cx);
+            if polled.is_ready() {
+                future.set(None);
+            }
+            polled
+        })
+    }
+}
+
+/// A value dropped inside the ambient context: the author's connector,
+/// whose fields may be tokio resources, or values of crates that spawn a
+/// task when dropped (a pooled database connection, say).
+pub(crate) struct DropsInContext<T>(ManuallyDrop<T>);
+
+impl<T> DropsInContext<T> {
+    /// `value`, to be dropped in the ambient context.
+    pub(crate) fn new(value: T) -> Self {
+        Self(ManuallyDrop::new(value))
+    }
+}
+
+impl<T> Deref for DropsInContext<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> DerefMut for DropsInContext<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.0
+    }
+}
+
+impl<T> Drop for DropsInContext<T> {
+    fn drop(&mut self) {
+        // SAFETY: the value is dropped exactly once, here, while `self` is
+        // being dropped; nothing can use it afterwards.
+        enter_if_started(|| unsafe { ManuallyDrop::drop(&mut self.0) });
+    }
+}
