@@ -5,18 +5,27 @@ use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::Ident;
 
+use crate::manifest::TokioRequest;
 use crate::model::{Connector, Export};
 
 /// `#[connector]`: the struct, plus its `ConnectorType` impl (name and the
 /// sides found by probing its trait impls).
 pub fn connector(model: &Connector) -> TokenStream {
-    let Connector { item, name } = model;
+    let Connector { item, name, tokio } = model;
     let ident = &item.ident;
+    let uses_tokio = match tokio {
+        TokioRequest::Always => quote!(true),
+        TokioRequest::Never => quote!(false),
+        TokioRequest::WithFeatures(features) => {
+            quote!(::core::cfg!(any(#(feature = #features),*)))
+        }
+    };
     quote! {
         #item
 
         impl ::pdk::__private::ConnectorType for #ident {
             const NAME: &'static str = #name;
+            const USES_TOKIO: bool = #uses_tokio;
 
             fn source_fns() -> ::core::option::Option<::pdk::__private::SourceFns<Self>> {
                 use ::pdk::__private::{HasSource as _, NoSource as _};

@@ -7,6 +7,7 @@
 //! generic helpers in `pdk::__private` instead of inlining them.
 
 mod codegen;
+mod manifest;
 mod model;
 mod parse;
 
@@ -71,7 +72,7 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn connector(args: TokenStream, item: TokenStream) -> TokenStream {
     parse::connector(args.into(), item.into())
-        .and_then(model::Connector::from_parsed)
+        .and_then(|input| model::Connector::from_parsed(input, manifest::tokio_request()))
         .map_or_else(syn::Error::into_compile_error, |model| {
             codegen::connector(&model)
         })

@@ -4,6 +4,7 @@
 use syn::spanned::Spanned;
 use syn::{Ident, Item, ItemMod, ItemStruct, LitStr, UseTree};
 
+use crate::manifest::TokioRequest;
 use crate::parse::{ConnectorInput, ExportInput};
 
 /// The arguments `#[connector]` accepts.
@@ -15,11 +16,14 @@ pub struct Connector {
     pub item: ItemStruct,
     /// The connector type name used in flow files.
     pub name: LitStr,
+    /// Whether its crate asked for `pdk`'s tokio runtime.
+    pub tokio: TokioRequest,
 }
 
 impl Connector {
-    /// Checks the parsed `#[connector]` input.
-    pub fn from_parsed(input: ConnectorInput) -> syn::Result<Self> {
+    /// Checks the parsed `#[connector]` input; `tokio` is what its crate's
+    /// manifest asks for.
+    pub fn from_parsed(input: ConnectorInput, tokio: TokioRequest) -> syn::Result<Self> {
         let item = match input.item {
             Item::Struct(item) => item,
             other => return Err(not_a_struct(&other)),
@@ -58,7 +62,7 @@ impl Connector {
                 "missing connector name: write `#[connector(name = \"my_connector\")]`",
             )
         })?;
-        Ok(Self { item, name })
+        Ok(Self { item, name, tokio })
     }
 }
 

@@ -1,19 +1,23 @@
 //! The ambient context a plugin's code runs in.
 //!
 //! With the `tokio` feature, every library that contains this copy of
-//! `pdk` (one plugin, or a runtime with connectors linked in) owns one
-//! small tokio runtime, started the first time a connector of the library
-//! is created or called: one worker thread, which drives the runtime's I/O
-//! and timers and runs what `tokio::spawn` starts, plus the threads of
-//! tokio's blocking pool while `tokio::task::spawn_blocking` jobs run. The
-//! runtime's context is entered around every call into the author's code
-//! (creating, polling and dropping its futures and tasks, and the
-//! connector itself), so that tokio-based crates find it as they would in
-//! `#[tokio::main]`. The host cannot lend its own reactor: each library has
-//! its own copy of tokio.
+//! `pdk` (one plugin, or a runtime with connectors linked in) may own one
+//! small tokio runtime, started the first time a connector whose crate
+//! asked for tokio is created or called: one worker thread, which drives
+//! the runtime's I/O and timers and runs what `tokio::spawn` starts, plus
+//! the threads of tokio's blocking pool while `tokio::task::spawn_blocking`
+//! jobs run. The runtime's context is entered around every call into such
+//! a connector's code (creating, polling and dropping its futures, and the
+//! connector itself), and, once the runtime runs, around the tasks and
+//! blocking jobs it hands to the host, so that tokio-based crates find it
+//! as they would in `#[tokio::main]`. The host cannot lend its own
+//! reactor: each library has its own copy of tokio.
 //!
-//! Without the feature, [`enter`] is a plain call: a plugin that does not
-//! use tokio starts no thread and pays nothing.
+//! Whether a connector's crate asked for tokio is read from its own
+//! manifest by `#[connector]` (`ConnectorType::USES_TOKIO`), not from this
+//! crate's features, which cargo unifies across a workspace: a plugin that
+//! does not use tokio starts no thread and pays nothing, even when it is
+//! built beside one that does.
 
 use std::future::Future;
 use std::mem::ManuallyDrop;
@@ -59,14 +63,19 @@ mod tokio_runtime {
     }
 
     /// Runs `f` inside the runtime's context, starting the runtime if
-    /// needed.
-    pub(crate) fn enter<R>(f: impl FnOnce() -> R) -> R {
-        let _context = runtime().enter();
-        f()
+    /// needed, when `uses_tokio`; else just runs `f`.
+    pub(crate) fn enter<R>(uses_tokio: bool, f: impl FnOnce() -> R) -> R {
+        if uses_tokio {
+            let _context = runtime().enter();
+            f()
+        } else {
+            f()
+        }
     }
 
     /// Runs `f` inside the runtime's context if the runtime has started:
-    /// for drops, which need no runtime if nothing ever started one.
+    /// for drops, tasks and blocking jobs, which need no runtime if no
+    /// connector ever started one.
     pub(crate) fn enter_if_started<R>(f: impl FnOnce() -> R) -> R {
         match RUNTIME.get() {
             Some(runtime) => {
@@ -81,10 +90,11 @@ mod tokio_runtime {
 #[cfg(feature = "tokio")]
 pub(crate) use tokio_runtime::{enter, enter_if_started, name};
 
-/// Runs `f`; with the `tokio` feature, inside this library's runtime.
+/// Runs `f`; with the `tokio` feature and `uses_tokio`, inside this
+/// library's runtime.
 #[cfg(not(feature = "tokio"))]
 #[inline]
-pub(crate) fn enter<R>(f: impl FnOnce() -> R) -> R {
+pub(crate) fn enter<R>(_uses_tokio: bool, f: impl FnOnce() -> R) -> R {
     f()
 }
 
@@ -102,8 +112,9 @@ pub(crate) fn enter_if_started<R>(f: impl FnOnce() -> R) -> R {
 pub(crate) fn name(_library: &'static str) {}
 
 pin_project! {
-    /// A future polled, and dropped, inside the ambient context: for the
-    /// tasks a connector hands to the runtime's executor.
+    /// A future polled, and dropped, inside the ambient context if this
+    /// library's runtime runs: for the tasks and blocking jobs a connector
+    /// hands to the runtime.
     pub(crate) struct InContext<F> {
         #[pin]
         future: Option<F>,
@@ -131,7 +142,7 @@ impl<F: Future> Future for InContext<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let mut future = self.project().future;
-        enter(|| {
+        enter_if_started(|| {
             // Polled after it completed and was dropped: never ready again.
             let Some(inner) = future.as_mut().as_pin_mut() else {
                 return Poll::Pending;

@@ -103,8 +103,8 @@ pub mod task {
     use crate::{Error, Result};
 
     /// Runs `task` in the background on the runtime's executor. Its log
-    /// records carry the tag of the connector that spawned it, and (with
-    /// the `tokio` feature) it runs in the plugin's tokio context.
+    /// records carry the tag of the connector that spawned it, and it
+    /// runs in the plugin's tokio context if the plugin uses tokio.
     ///
     /// Outside any runtime (a connector's own unit tests) the task runs on
     /// a thread of its own.
@@ -133,7 +133,7 @@ pub mod task {
     {
         let (done, result) = oneshot::channel();
         let run = move || {
-            let outcome = contain_sync("spawn_blocking", || Ok(ambient::enter(job)));
+            let outcome = contain_sync("spawn_blocking", || Ok(ambient::enter_if_started(job)));
             // The handle may have been dropped: nobody wants the result.
             let _ = done.send(outcome);
         };

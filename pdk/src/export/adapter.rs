@@ -2,14 +2,14 @@
 //! a plugin exports.
 
 use super::contain::{contain, unsupported};
-use super::run_hook;
 use super::sides::{SinkFns, SourceFns};
+use super::{run_hook, ConnectorType};
 use crate::abi::connector::{
     FfiEvent, FfiResultFuture, FfiSourceReply, LifecycleHook, RawConnector,
 };
 use crate::ambient::DropsInContext;
 use crate::connector::{Attempt, SinkReply};
-use crate::{Connector, ConnectorContext};
+use crate::ConnectorContext;
 
 /// A connector instance behind the C-ABI: the author's value (dropped in
 /// the ambient context), its context, and its sides.
@@ -20,7 +20,7 @@ pub(crate) struct Adapter<T> {
     pub(crate) sink: Option<SinkFns<T>>,
 }
 
-impl<T: Connector> RawConnector for Adapter<T> {
+impl<T: ConnectorType> RawConnector for Adapter<T> {
     fn connect(&mut self, overall: u64, since_success: u64) -> FfiResultFuture<'_, bool> {
         let Self { inner, ctx, .. } = self;
         let attempt = Attempt {
@@ -29,6 +29,7 @@ impl<T: Connector> RawConnector for Adapter<T> {
         };
         contain(
             "connect",
+            T::USES_TOKIO,
             move || async move { inner.connect(ctx, &attempt).await },
             |connected| connected,
         )
@@ -38,6 +39,7 @@ impl<T: Connector> RawConnector for Adapter<T> {
         let Self { inner, ctx, .. } = self;
         contain(
             hook.method_name(),
+            T::USES_TOKIO,
             move || run_hook(&mut **inner, ctx, hook),
             |()| (),
         )

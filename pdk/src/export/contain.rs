@@ -46,11 +46,13 @@ pin_project! {
     /// author's future is made on the first poll, so that the synchronous
     /// part of the method (before its first `.await`, or all of a method
     /// written as `fn .. -> impl Future`) runs inside the containment too;
-    /// making, polling and dropping it happen in the ambient context; a
+    /// making, polling and dropping it happen in the ambient context (the
+    /// plugin's tokio runtime, for a connector whose crate uses it); a
     /// panic while making or polling it becomes an [`ErrorKind::Panic`]
     /// error of the call.
     pub(crate) struct Guarded<M, F> {
         method: &'static str,
+        uses_tokio: bool,
         make: Option<M>,
         #[pin]
         future: Option<F>,
@@ -65,10 +67,12 @@ pin_project! {
 }
 
 impl<M, F> Guarded<M, F> {
-    /// The call of `method` whose future `make` makes.
-    pub(crate) fn new(method: &'static str, make: M) -> Self {
+    /// The call of `method` whose future `make` makes, of a connector
+    /// type that `uses_tokio` or not.
+    pub(crate) fn new(method: &'static str, uses_tokio: bool, make: M) -> Self {
         Self {
             method,
+            uses_tokio,
             make: Some(make),
             future: None,
         }
@@ -84,9 +88,9 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T>> {
         let mut this = self.project();
-        let method = *this.method;
+        let (method, uses_tokio) = (*this.method, *this.uses_tokio);
         let polled = catch_unwind(AssertUnwindSafe(|| {
-            ambient::enter(|| {
+            ambient::enter(uses_tokio, || {
                 if let Some(make) = this.make.take() {
                     this.future.set(Some(make()));
                 }
@@ -111,6 +115,7 @@ where
 /// errors and panics become [`PdkError`]s.
 pub(crate) fn contain<'a, M, F, T, R>(
     method: &'static str,
+    uses_tokio: bool,
     make: M,
     into_ffi: fn(T) -> R,
 ) -> FfiResultFuture<'a, R>
@@ -120,22 +125,26 @@ where
     T: 'a,
     R: 'a,
 {
-    BorrowingFfiFuture::new(
-        Guarded::new(method, make).map(move |outcome| match outcome {
+    BorrowingFfiFuture::new(Guarded::new(method, uses_tokio, make).map(
+        move |outcome| match outcome {
             Ok(value) => RResult::ROk(into_ffi(value)),
             Err(error) => RResult::RErr(PdkError::from(error)),
-        }),
-    )
+        },
+    ))
 }
 
 /// Wraps a call of an author's method for an in-process call: `make`
 /// makes its future (see [`Guarded`]).
-pub(crate) fn contain_native<'a, M, F, T>(method: &'static str, make: M) -> BoxFuture<'a, Result<T>>
+pub(crate) fn contain_native<'a, M, F, T>(
+    method: &'static str,
+    uses_tokio: bool,
+    make: M,
+) -> BoxFuture<'a, Result<T>>
 where
     M: FnOnce() -> F + Send + 'a,
     F: Future<Output = Result<T>> + Send + 'a,
 {
-    Box::pin(Guarded::new(method, make))
+    Box::pin(Guarded::new(method, uses_tokio, make))
 }
 
 /// The error for a method that is not part of this connector.
@@ -158,7 +167,7 @@ mod tests {
 
     #[test]
     fn a_panic_while_polling_becomes_an_error() {
-        let future = contain("pull_data", || async { panic!("boom") }, |(): ()| ());
+        let future = contain("pull_data", false, || async { panic!("boom") }, |(): ()| ());
         let outcome = futures::executor::block_on(future);
         let RResult::RErr(error) = outcome else {
             panic!("a panic must become an error");
@@ -179,7 +188,7 @@ mod tests {
 
     #[test]
     fn a_panic_while_making_the_future_becomes_an_error() {
-        let future = contain("on_event", panics_before_its_future, |()| ());
+        let future = contain("on_event", false, panics_before_its_future, |()| ());
         let RResult::RErr(error) = futures::executor::block_on(future) else {
             panic!("a panic must become an error");
         };
@@ -187,7 +196,7 @@ mod tests {
             error.message.as_str(),
             "panicked in `on_event`: in the synchronous part"
         );
-        let native = contain_native("on_event", panics_before_its_future);
+        let native = contain_native("on_event", false, panics_before_its_future);
         let error = futures::executor::block_on(native).unwrap_err();
         assert_eq!(error.kind(), ErrorKind::Panic);
     }
@@ -196,7 +205,7 @@ mod tests {
     fn the_future_is_made_on_the_first_poll_only() {
         use std::sync::atomic::{AtomicUsize, Ordering};
         let made = AtomicUsize::new(0);
-        let future = contain_native("pull_data", || {
+        let future = contain_native("pull_data", false, || {
             made.fetch_add(1, Ordering::SeqCst);
             async { Ok(7) }
         });

@@ -4,12 +4,12 @@
 use futures::future::BoxFuture;
 
 use super::contain::{contain_native, unsupported_error};
-use super::run_hook;
 use super::sides::{SinkFns, SourceFns};
+use super::{run_hook, ConnectorType};
 use crate::abi::connector::LifecycleHook;
 use crate::ambient::DropsInContext;
 use crate::native::DynConnector;
-use crate::{Attempt, Connector, ConnectorContext, Event, Result, SinkReply, SourceReply};
+use crate::{Attempt, ConnectorContext, Event, Result, SinkReply, SourceReply};
 
 /// A connector instance called in-process: the author's value (dropped in
 /// the ambient context), its context, and its sides.
@@ -27,17 +27,17 @@ impl<T> LinkedAdapter<T> {
     }
 }
 
-impl<T: Connector> DynConnector for LinkedAdapter<T> {
+impl<T: ConnectorType> DynConnector for LinkedAdapter<T> {
     fn connect(&mut self, attempt: Attempt) -> BoxFuture<'_, Result<bool>> {
         let Self { inner, ctx, .. } = self;
-        contain_native("connect", move || async move {
+        contain_native("connect", T::USES_TOKIO, move || async move {
             inner.connect(ctx, &attempt).await
         })
     }
 
     fn lifecycle(&mut self, hook: LifecycleHook) -> BoxFuture<'_, Result<()>> {
         let Self { inner, ctx, .. } = self;
-        contain_native(hook.method_name(), move || {
+        contain_native(hook.method_name(), T::USES_TOKIO, move || {
             run_hook(&mut **inner, ctx, hook)
         })
     }

@@ -60,6 +60,11 @@ pub trait ConnectorType: Connector {
     /// The connector type name used in flow files.
     const NAME: &'static str;
 
+    /// Whether the type's crate asked for `pdk`'s `tokio` feature (read
+    /// from its own manifest by `#[connector]`): its code then runs in the
+    /// plugin's tokio runtime (see [`crate::ambient`]).
+    const USES_TOKIO: bool;
+
     /// The source side, if the type implements [`crate::Source`].
     fn source_fns() -> Option<SourceFns<Self>>;
 
@@ -104,7 +109,9 @@ fn construct<T: ConnectorType>(
 ) -> Result<(DropsInContext<T>, ConnectorContext)> {
     let config = config::decode::<T::Config>(config)?;
     let ctx = ConnectorContext::from_ffi(ctx);
-    let inner = contain_sync("new", || ambient::enter(|| T::new(config, &ctx)))?;
+    let inner = contain_sync("new", || {
+        ambient::enter(T::USES_TOKIO, || T::new(config, &ctx))
+    })?;
     Ok((DropsInContext::new(inner), ctx))
 }
 

@@ -3,6 +3,7 @@
 use std::marker::PhantomData;
 
 use super::sides::{SinkFns, SourceFns};
+use super::ConnectorType;
 use crate::{Sink, Source};
 
 /// Finds out at compile time whether `T` implements [`Source`] / [`Sink`]
@@ -32,7 +33,7 @@ pub trait HasSource<T> {
     fn source_fns(&self) -> Option<SourceFns<T>>;
 }
 
-impl<T: Source> HasSource<T> for Probe<T> {
+impl<T: Source + ConnectorType> HasSource<T> for Probe<T> {
     fn source_fns(&self) -> Option<SourceFns<T>> {
         Some(SourceFns::new())
     }
@@ -54,7 +55,7 @@ pub trait HasSink<T> {
     fn sink_fns(&self) -> Option<SinkFns<T>>;
 }
 
-impl<T: Sink> HasSink<T> for Probe<T> {
+impl<T: Sink + ConnectorType> HasSink<T> for Probe<T> {
     fn sink_fns(&self) -> Option<SinkFns<T>> {
         Some(SinkFns::new())
     }

@@ -7,6 +7,7 @@
 use futures::future::BoxFuture;
 
 use super::contain::{contain, contain_native};
+use super::ConnectorType;
 use crate::abi::connector::{FfiEvent, FfiResultFuture, FfiSourceReply};
 use crate::abi::value::PdkValue;
 use crate::connector::{SinkReply, SourceReply};
@@ -41,30 +42,47 @@ impl<T> Clone for SourceFns<T> {
 
 impl<T> Copy for SourceFns<T> {}
 
-impl<T: Source> SourceFns<T> {
+impl<T: Source + ConnectorType> SourceFns<T> {
     pub(crate) fn new() -> Self {
         Self {
             pull_data: |inner, ctx, pull_id| {
                 contain(
                     "pull_data",
+                    T::USES_TOKIO,
                     move || inner.pull_data(pull_id, ctx),
                     source_reply_to_ffi,
                 )
             },
             ack: |inner, ctx, stream, pull_id| {
-                contain("ack", move || inner.ack(stream, pull_id, ctx), |()| ())
+                contain(
+                    "ack",
+                    T::USES_TOKIO,
+                    move || inner.ack(stream, pull_id, ctx),
+                    |()| (),
+                )
             },
             fail: |inner, ctx, stream, pull_id| {
-                contain("fail", move || inner.fail(stream, pull_id, ctx), |()| ())
+                contain(
+                    "fail",
+                    T::USES_TOKIO,
+                    move || inner.fail(stream, pull_id, ctx),
+                    |()| (),
+                )
             },
             native_pull_data: |inner, ctx, pull_id| {
-                contain_native("pull_data", move || inner.pull_data(pull_id, ctx))
+                contain_native("pull_data", T::USES_TOKIO, move || {
+                    inner.pull_data(pull_id, ctx)
+                })
             },
             native_ack: |inner, ctx, stream, pull_id| {
-                contain_native("ack", move || inner.ack(stream, pull_id, ctx))
+                contain_native("ack", T::USES_TOKIO, move || {
+                    inner.ack(stream, pull_id, ctx)
+                })
             },
             native_fail: |inner, ctx, stream, pull_id| {
-                contain_native("fail", move || inner.fail(stream, pull_id, ctx))
+                contain_native("fail", T::USES_TOKIO, move || {
+                    inner.fail(stream, pull_id, ctx)
+                })
             },
             transactional: T::TRANSACTIONAL,
         }
@@ -87,19 +105,22 @@ impl<T> Clone for SinkFns<T> {
 
 impl<T> Copy for SinkFns<T> {}
 
-impl<T: Sink> SinkFns<T> {
+impl<T: Sink + ConnectorType> SinkFns<T> {
     pub(crate) fn new() -> Self {
         Self {
             on_event: |inner, ctx, event| {
                 let event = Event::from_ffi(event.id, event.ingest_ns, event.data);
                 contain(
                     "on_event",
+                    T::USES_TOKIO,
                     move || inner.on_event(event, ctx),
                     |reply| reply,
                 )
             },
             native_on_event: |inner, ctx, event| {
-                contain_native("on_event", move || inner.on_event(event, ctx))
+                contain_native("on_event", T::USES_TOKIO, move || {
+                    inner.on_event(event, ctx)
+                })
             },
         }
     }
