@@ -8,6 +8,7 @@ use crate::{Error, EventId, Result, Value};
 pub struct ConnectorContext {
     alias: String,
     handle: BoxedRuntimeHandle,
+    source_linked: bool,
 }
 
 impl ConnectorContext {
@@ -16,6 +17,7 @@ impl ConnectorContext {
         Self {
             alias: ctx.alias.into_string(),
             handle: ctx.handle,
+            source_linked: ctx.source_linked,
         }
     }
 
@@ -23,6 +25,14 @@ impl ConnectorContext {
     #[must_use]
     pub fn alias(&self) -> &str {
         &self.alias
+    }
+
+    /// Whether the flow links this connector's source side to any sink:
+    /// a connector with both sides can skip producing events that nobody
+    /// would pull (an HTTP client's responses, say).
+    #[must_use]
+    pub fn source_linked(&self) -> bool {
+        self.source_linked
     }
 
     /// A handle that reports "connection lost" to the runtime; clone it

@@ -41,6 +41,7 @@ fn ctx() -> FfiConnectorContext {
     FfiConnectorContext {
         alias: "bench".into(),
         handle: RawRuntimeHandle_TO::from_value(Ignore, TD_Opaque),
+        source_linked: false,
     }
 }
 

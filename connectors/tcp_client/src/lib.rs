@@ -1,42 +1,66 @@
 //! `tcp_client`: a sink that connects to `url` and writes each event as one
-//! line. A failed write reports the lost connection; the runtime then
-//! reconnects with backoff, and the event is failed back to its source.
+//! line, on the plugin's tokio runtime (`pdk`'s `tokio` feature). An event
+//! is acknowledged once its line is written to the socket. A failed write,
+//! or the server closing the connection, reports the lost connection: the
+//! runtime reconnects with backoff and fails the event back to its source.
 
-use std::io::Write;
-use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 use pdk::prelude::*;
-
-/// How long one connection attempt may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
 
 /// The `config` table of a `tcp_client` connector.
 #[derive(Debug, Deserialize)]
 #[serde(crate = "pdk::serde", deny_unknown_fields)]
 pub struct Config {
-    /// The server to connect to, e.g. `"127.0.0.1:4242"`.
+    /// The server to connect to, `HOST:PORT`, e.g. `"127.0.0.1:4242"`.
     pub url: String,
+    /// How long one connection attempt may take, in milliseconds.
+    /// Default: 5000.
+    #[serde(default = "default_connect_timeout_ms")]
+    pub connect_timeout_ms: u64,
+}
+
+fn default_connect_timeout_ms() -> u64 {
+    5_000
+}
+
+/// Checks that `url` is `HOST:PORT`; the host is resolved when connecting.
+fn server_address(url: &str) -> Result<String> {
+    let valid = url
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+    if valid {
+        Ok(url.to_owned())
+    } else {
+        Err(Error::config(format!(
+            "field `url`: `{url}` is not a server address; write HOST:PORT, e.g. \"127.0.0.1:4242\""
+        )))
+    }
+}
+
+/// The connection while it is up.
+struct Connection {
+    writer: OwnedWriteHalf,
+    /// Reads the server's side, to notice when it closes.
+    watcher: JoinHandle<()>,
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.watcher.abort();
+    }
 }
 
 /// A newline-delimited TCP client.
 #[connector(name = "tcp_client")]
 pub struct TcpClient {
     url: String,
-    stream: Option<TcpStream>,
-}
-
-impl TcpClient {
-    fn open(&self) -> std::io::Result<TcpStream> {
-        let mut last_error = None;
-        for address in self.url.to_socket_addrs()? {
-            match TcpStream::connect_timeout(&address, CONNECT_TIMEOUT) {
-                Ok(stream) => return Ok(stream),
-                Err(error) => last_error = Some(error),
-            }
-        }
-        Err(last_error.unwrap_or_else(|| std::io::Error::other("the address resolves to nothing")))
-    }
+    connect_timeout: Duration,
+    connection: Option<Connection>,
 }
 
 impl Connector for TcpClient {
@@ -44,37 +68,56 @@ impl Connector for TcpClient {
 
     fn new(config: Config, _ctx: &ConnectorContext) -> Result<Self> {
         Ok(Self {
-            url: config.url,
-            stream: None,
+            url: server_address(&config.url)?,
+            connect_timeout: Duration::from_millis(config.connect_timeout_ms),
+            connection: None,
         })
     }
 
-    async fn connect(&mut self, _ctx: &ConnectorContext, _attempt: &Attempt) -> Result<bool> {
-        let stream = self.open().map_err(|e| {
-            Error::connection_lost(format!("cannot connect to `{}`: {e}", self.url))
-        })?;
+    async fn connect(&mut self, ctx: &ConnectorContext, _attempt: &Attempt) -> Result<bool> {
+        self.connection = None;
+        let cannot = |problem: String| {
+            Error::connection_lost(format!("cannot connect to `{}`: {problem}", self.url))
+        };
+        let stream = tokio::time::timeout(self.connect_timeout, TcpStream::connect(&self.url))
+            .await
+            .map_err(|_| cannot(format!("no answer within {:?}", self.connect_timeout)))?
+            .map_err(|e| cannot(e.to_string()))?;
         stream.set_nodelay(true)?;
-        self.stream = Some(stream);
+        let (mut reader, writer) = stream.into_split();
+        let notifier = ctx.notifier();
+        let watcher = tokio::spawn(async move {
+            // The server is not expected to send anything; whatever it
+            // sends is discarded, and the end of it means it closed.
+            let mut discard = [0u8; 4096];
+            while matches!(reader.read(&mut discard).await, Ok(n) if n > 0) {}
+            notifier.connection_lost();
+        });
+        self.connection = Some(Connection { writer, watcher });
         Ok(true)
     }
 
     async fn on_stop(&mut self, _ctx: &ConnectorContext) -> Result<()> {
-        self.stream = None;
+        if let Some(mut connection) = self.connection.take() {
+            let _ = connection.writer.shutdown().await;
+        }
         Ok(())
     }
 }
 
 impl Sink for TcpClient {
-    async fn on_event(&mut self, event: Event, ctx: &ConnectorContext) -> Result<SinkReply> {
-        let Some(stream) = &mut self.stream else {
+    async fn on_event(&mut self, event: Event, _ctx: &ConnectorContext) -> Result<SinkReply> {
+        let Some(connection) = &mut self.connection else {
             return Ok(SinkReply::Fail);
         };
         let mut line = event.to_payload();
         line.push(b'\n');
-        if stream.write_all(&line).is_err() {
-            self.stream = None;
-            ctx.notifier().connection_lost();
-            return Ok(SinkReply::Fail);
+        if let Err(error) = connection.writer.write_all(&line).await {
+            self.connection = None;
+            return Err(Error::connection_lost(format!(
+                "writing to `{}` failed: {error}",
+                self.url
+            )));
         }
         Ok(SinkReply::Ack)
     }

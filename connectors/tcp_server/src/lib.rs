@@ -4,124 +4,148 @@
 //! the client its stream came from. Link the connector to itself for an
 //! echo server.
 //!
-//! Sockets are served by plain threads that hand lines to the async side
-//! through a channel, so the plugin runs no executor or reactor of its own.
+//! Sockets are served by tasks on the plugin's tokio runtime (`pdk`'s
+//! `tokio` feature), not by a thread per client. Each client has a queue
+//! of `max_queued_lines` replies; a client that does not read until its
+//! queue is full is disconnected, and the reply that did not fit is
+//! failed, so that it never delays another client or shutdown. A line
+//! longer than `max_line_bytes` is dropped with one warning. A client that
+//! closes its sending side still gets every reply to what it sent: its
+//! connection is closed once every event of its stream is answered.
+
+mod client;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::Duration;
 
-use async_channel::{Receiver, Sender};
 use pdk::prelude::*;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use client::{accept_loop, Incoming, Tasks};
+
+/// How long stopping waits for the clients' queued replies to be written.
+const FLUSH_ON_STOP: Duration = Duration::from_secs(1);
+
+/// Messages from the server's tasks that may wait for the source side.
+const INCOMING_CAPACITY: usize = 1024;
 
 /// The `config` table of a `tcp_server` connector.
 #[derive(Debug, Deserialize)]
 #[serde(crate = "pdk::serde", deny_unknown_fields)]
 pub struct Config {
-    /// The address to listen on, e.g. `"127.0.0.1:4242"`.
+    /// The address to listen on, `IP:PORT` or `HOST:PORT`, e.g.
+    /// `"127.0.0.1:4242"`.
     pub url: String,
+    /// The longest line accepted, in bytes, without its newline; a longer
+    /// one is dropped with a warning. Default: 1 MiB.
+    #[serde(default = "default_max_line_bytes")]
+    pub max_line_bytes: usize,
+    /// The replies that may wait to be written to one client; a client
+    /// whose queue is full is disconnected. Default: 1024.
+    #[serde(default = "default_max_queued_lines")]
+    pub max_queued_lines: usize,
 }
 
-/// What the socket threads report.
-enum Incoming {
-    Opened(u64),
-    Line(u64, Vec<u8>),
-    Closed(u64),
+fn default_max_line_bytes() -> usize {
+    1024 * 1024
 }
 
-/// The write halves of the connected clients, by stream id.
-type Clients = Arc<Mutex<HashMap<u64, TcpStream>>>;
+fn default_max_queued_lines() -> usize {
+    1024
+}
+
+/// `url` as the address to listen on.
+fn listen_address(url: &str) -> Result<SocketAddr> {
+    let invalid = |problem: String| {
+        Error::config(format!(
+            "field `url`: `{url}` is not an address to listen on ({problem}); \
+             write IP:PORT or HOST:PORT, e.g. \"127.0.0.1:4242\""
+        ))
+    };
+    url.to_socket_addrs()
+        .map_err(|e| invalid(e.to_string()))?
+        .next()
+        .ok_or_else(|| invalid(String::from("it resolves to no address")))
+}
+
+/// One connected client, as the connector sees it.
+struct Client {
+    peer: SocketAddr,
+    /// Where its replies are queued.
+    outbound: mpsc::Sender<Vec<u8>>,
+    /// Closes its connection at once.
+    cancel: CancellationToken,
+    /// Events of its stream not answered yet.
+    unanswered: u64,
+    /// It will send no more lines.
+    read_closed: bool,
+}
 
 /// The listener while it runs.
 struct Listening {
-    address: SocketAddr,
-    incoming: Receiver<Incoming>,
-    stopping: Arc<AtomicBool>,
+    incoming: mpsc::Receiver<Incoming>,
+    tasks: Tasks,
 }
 
 /// A newline-delimited TCP server.
 #[connector(name = "tcp_server")]
 pub struct TcpServer {
-    url: String,
-    clients: Clients,
+    address: SocketAddr,
+    max_line_bytes: usize,
+    max_queued_lines: usize,
     listening: Option<Listening>,
+    clients: HashMap<u64, Client>,
 }
 
 impl TcpServer {
-    fn stop_listening(&mut self) {
-        if let Some(listening) = self.listening.take() {
-            listening.stopping.store(true, Ordering::SeqCst);
-            // Wakes the accept thread up so that it sees the flag.
-            let _ = TcpStream::connect(listening.address);
+    /// One event of `stream` was answered by every sink.
+    fn answered(&mut self, stream: u64) {
+        if let Some(client) = self.clients.get_mut(&stream) {
+            client.unanswered = client.unanswered.saturating_sub(1);
         }
-        let clients = self.clients.lock().unwrap_or_else(PoisonError::into_inner);
-        for client in clients.values() {
-            let _ = client.shutdown(Shutdown::Both);
-        }
+        self.finish_if_done(stream);
     }
-}
 
-fn accept_loop(
-    listener: TcpListener,
-    clients: Clients,
-    events: Sender<Incoming>,
-    stopping: Arc<AtomicBool>,
-) {
-    let mut next_stream = 1;
-    for connection in listener.incoming() {
-        if stopping.load(Ordering::SeqCst) {
-            return;
+    /// Once a client has sent everything and every event of its stream is
+    /// answered, its connection is closed after the replies queued so far.
+    fn finish_if_done(&mut self, stream: u64) {
+        if self
+            .clients
+            .get(&stream)
+            .is_some_and(|client| client.read_closed && client.unanswered == 0)
+        {
+            // Dropping the queue's sender lets the writer finish.
+            self.clients.remove(&stream);
         }
-        let Ok(stream) = connection else { continue };
-        let Ok(writer) = stream.try_clone() else {
-            continue;
-        };
-        let id = next_stream;
-        next_stream += 1;
-        clients
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(id, writer);
-        if events.send_blocking(Incoming::Opened(id)).is_err() {
-            return;
-        }
-        let (clients, events) = (Arc::clone(&clients), events.clone());
-        std::thread::spawn(move || read_loop(id, stream, &clients, &events));
     }
-}
 
-fn read_loop(
-    id: u64,
-    stream: TcpStream,
-    clients: &Mutex<HashMap<u64, TcpStream>>,
-    events: &Sender<Incoming>,
-) {
-    for line in BufReader::new(stream).split(b'\n') {
-        let Ok(mut line) = line else { break };
-        if line.last() == Some(&b'\r') {
-            line.pop();
-        }
-        if events.send_blocking(Incoming::Line(id, line)).is_err() {
-            break;
+    /// Closes a client's connection at once.
+    fn disconnect(&mut self, stream: u64) {
+        if let Some(client) = self.clients.remove(&stream) {
+            client.cancel.cancel();
         }
     }
-    clients
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .remove(&id);
-    let _ = events.send_blocking(Incoming::Closed(id));
 }
 
 impl Connector for TcpServer {
     type Config = Config;
 
     fn new(config: Config, _ctx: &ConnectorContext) -> Result<Self> {
+        if config.max_line_bytes == 0 || config.max_queued_lines == 0 {
+            return Err(Error::config(
+                "`max_line_bytes` and `max_queued_lines` must be at least 1",
+            ));
+        }
         Ok(Self {
-            url: config.url,
-            clients: Arc::default(),
+            address: listen_address(&config.url)?,
+            max_line_bytes: config.max_line_bytes,
+            max_queued_lines: config.max_queued_lines,
             listening: None,
+            clients: HashMap::new(),
         })
     }
 
@@ -129,58 +153,160 @@ impl Connector for TcpServer {
         if self.listening.is_some() {
             return Ok(true);
         }
-        let listener = TcpListener::bind(&self.url)
-            .map_err(|e| Error::connection_lost(format!("cannot listen on `{}`: {e}", self.url)))?;
-        let address = listener.local_addr()?;
-        let (events, incoming) = async_channel::bounded(1024);
-        let stopping = Arc::new(AtomicBool::new(false));
-        let (clients, flag) = (Arc::clone(&self.clients), Arc::clone(&stopping));
-        std::thread::spawn(move || accept_loop(listener, clients, events, flag));
-        pdk::log::info!("listening on {address}");
-        self.listening = Some(Listening {
-            address,
+        let listener = TcpListener::bind(self.address).await.map_err(|e| {
+            Error::connection_lost(format!("cannot listen on {}: {e}", self.address))
+        })?;
+        pdk::log::info!("listening on {}", listener.local_addr()?);
+        let (incoming, receiver) = mpsc::channel(INCOMING_CAPACITY);
+        let tasks = Tasks {
             incoming,
-            stopping,
+            accepting: CancellationToken::new(),
+            shutdown: CancellationToken::new(),
+            writers: TaskTracker::new(),
+            max_line_bytes: self.max_line_bytes,
+            max_queued_lines: self.max_queued_lines,
+        };
+        tokio::spawn(accept_loop(listener, tasks.clone()));
+        self.listening = Some(Listening {
+            incoming: receiver,
+            tasks,
         });
         Ok(true)
     }
 
     async fn on_stop(&mut self, _ctx: &ConnectorContext) -> Result<()> {
-        self.stop_listening();
+        let Some(mut listening) = self.listening.take() else {
+            return Ok(());
+        };
+        listening.tasks.accepting.cancel();
+        listening.incoming.close();
+        while let Ok(message) = listening.incoming.try_recv() {
+            if let Incoming::Opened { cancel, .. } = message {
+                cancel.cancel();
+            }
+        }
+        // Writers finish what is queued, then close; a client that does
+        // not read gets a bounded wait.
+        self.clients.clear();
+        listening.tasks.writers.close();
+        if tokio::time::timeout(FLUSH_ON_STOP, listening.tasks.writers.wait())
+            .await
+            .is_err()
+        {
+            pdk::log::warn!(
+                "some clients did not take their replies within {FLUSH_ON_STOP:?}; closing them"
+            );
+        }
+        listening.tasks.shutdown.cancel();
         Ok(())
     }
 }
 
 impl Source for TcpServer {
+    /// Every event is acknowledged or failed back, so that the server
+    /// knows when a client that closed its side has all its replies.
+    const TRANSACTIONAL: bool = true;
+
     async fn pull_data(&mut self, _pull_id: u64, _ctx: &ConnectorContext) -> Result<SourceReply> {
-        let Some(listening) = &self.listening else {
+        let Self {
+            listening,
+            clients,
+            max_line_bytes,
+            ..
+        } = self;
+        let Some(listening) = listening else {
             return Ok(SourceReply::Finished);
         };
-        Ok(match listening.incoming.recv().await {
-            Ok(Incoming::Opened(stream)) => SourceReply::StreamStarted(stream),
-            Ok(Incoming::Line(stream, data)) => SourceReply::Bytes { data, stream },
-            Ok(Incoming::Closed(stream)) => SourceReply::StreamEnded(stream),
-            Err(_) => SourceReply::Finished,
-        })
+        loop {
+            // Cancel-safe: a message is either received and handled below
+            // without awaiting, or left in the channel.
+            let Some(message) = listening.incoming.recv().await else {
+                return Ok(SourceReply::Finished);
+            };
+            match message {
+                Incoming::Opened {
+                    stream,
+                    peer,
+                    outbound,
+                    cancel,
+                } => {
+                    pdk::log::debug!("client {peer} connected (stream {stream})");
+                    clients.insert(
+                        stream,
+                        Client {
+                            peer,
+                            outbound,
+                            cancel,
+                            unanswered: 0,
+                            read_closed: false,
+                        },
+                    );
+                    return Ok(SourceReply::StreamStarted(stream));
+                }
+                Incoming::Line { stream, line } => {
+                    if let Some(client) = clients.get_mut(&stream) {
+                        client.unanswered += 1;
+                    }
+                    return Ok(SourceReply::Bytes { data: line, stream });
+                }
+                Incoming::Oversized { stream } => {
+                    let peer = clients
+                        .get(&stream)
+                        .map_or_else(|| String::from("?"), |c| c.peer.to_string());
+                    pdk::log::warn!(
+                        "client {peer} (stream {stream}) sent a line longer than \
+                         max_line_bytes = {max_line_bytes}; it is dropped"
+                    );
+                }
+                Incoming::ReadClosed { stream } => {
+                    if let Some(client) = clients.get_mut(&stream) {
+                        client.read_closed = true;
+                    }
+                    self.finish_if_done(stream);
+                    return Ok(SourceReply::StreamEnded(stream));
+                }
+                Incoming::AcceptFailed(error) => {
+                    pdk::log::warn!("cannot accept a client: {error}");
+                }
+            }
+        }
+    }
+
+    async fn ack(&mut self, stream: u64, _pull_id: u64, _ctx: &ConnectorContext) -> Result<()> {
+        self.answered(stream);
+        Ok(())
+    }
+
+    async fn fail(&mut self, stream: u64, _pull_id: u64, _ctx: &ConnectorContext) -> Result<()> {
+        self.answered(stream);
+        Ok(())
     }
 }
 
 impl Sink for TcpServer {
     async fn on_event(&mut self, event: Event, _ctx: &ConnectorContext) -> Result<SinkReply> {
-        let mut line = event.to_payload();
-        line.push(b'\n');
-        let mut clients = self.clients.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(client) = clients.get_mut(&event.id.stream) else {
-            pdk::log::debug!(
-                "no client on stream {}; the event is failed",
-                event.id.stream
-            );
+        let stream = event.id.stream;
+        let Some(client) = self.clients.get(&stream) else {
+            pdk::log::debug!("no client on stream {stream}; the event is failed");
             return Ok(SinkReply::Fail);
         };
-        Ok(match client.write_all(&line) {
-            Ok(()) => SinkReply::Ack,
-            Err(_) => SinkReply::Fail,
-        })
+        let mut line = event.to_payload();
+        line.push(b'\n');
+        match client.outbound.try_send(line) {
+            Ok(()) => Ok(SinkReply::Ack),
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                pdk::log::warn!(
+                    "client {} (stream {stream}) does not read its replies: {} are queued; \
+                     disconnecting it",
+                    client.peer,
+                    self.max_queued_lines
+                );
+                self.disconnect(stream);
+                Ok(SinkReply::Fail)
+            }
+            // Its writer stopped: the connection broke.
+            Err(mpsc::error::TrySendError::Closed(_)) => Ok(SinkReply::Fail),
+        }
     }
 }
 

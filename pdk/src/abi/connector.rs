@@ -168,4 +168,6 @@ pub struct FfiConnectorContext {
     pub alias: RString,
     /// Reports to the runtime.
     pub handle: BoxedRuntimeHandle,
+    /// Whether the flow links the connector's source side to any sink.
+    pub source_linked: bool,
 }

@@ -50,12 +50,25 @@ impl RawRuntimeHandle for RuntimeHandle {
     }
 }
 
+/// How the flow uses one connector: what its instances' contexts say.
+#[derive(Debug, Clone, Copy)]
+pub struct Wiring {
+    /// How raw bytes it produces become values.
+    pub codec: Codec,
+    /// Whether its source side is linked to any sink.
+    pub source_linked: bool,
+}
+
 /// The context a new instance of connector `alias` is created with, its
-/// handle sending to the task's `control` channel and decoding with
-/// `codec`.
-pub fn context(alias: &str, control: Sender<Control>, codec: Codec) -> FfiConnectorContext {
+/// handle sending to the task's `control` channel.
+pub fn context(alias: &str, control: Sender<Control>, wiring: Wiring) -> FfiConnectorContext {
+    let handle = RuntimeHandle {
+        control,
+        codec: wiring.codec,
+    };
     FfiConnectorContext {
         alias: alias.into(),
-        handle: RawRuntimeHandle_TO::from_value(RuntimeHandle { control, codec }, TD_Opaque),
+        handle: RawRuntimeHandle_TO::from_value(handle, TD_Opaque),
+        source_linked: wiring.source_linked,
     }
 }

@@ -9,7 +9,7 @@ use async_channel::{Receiver, Sender};
 use futures::future::{join_all, FutureExt};
 use pdk::{Error, ErrorKind};
 
-use super::handle;
+use super::handle::{self, Wiring};
 use super::instance::Instance;
 use super::task::{ConnectorTask, Delivery, GaveUp, SourceSide};
 use super::watch::{Restartable, Watch, Watcher, POLL_INTERVAL};
@@ -88,7 +88,11 @@ pub async fn run(
             )
         })?;
         let control = async_channel::unbounded();
-        let ctx = handle::context(&node.id, control.0.clone(), node.codec);
+        let wiring = Wiring {
+            codec: node.codec,
+            source_linked: !node.targets.is_empty(),
+        };
+        let ctx = handle::context(&node.id, control.0.clone(), wiring);
         let tag = Tag::new(provider.plugin_name(), &node.id);
         let instance = tag
             .scope(|| Instance::create(provider, &node.kind, ctx, &node.config))
@@ -113,7 +117,7 @@ pub async fn run(
                     id: node.id.clone(),
                     kind: kind.clone(),
                     config: node.config.clone(),
-                    codec: node.codec,
+                    wiring,
                     tag,
                     control: task.control_sender(),
                     reload: reload.0,

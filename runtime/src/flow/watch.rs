@@ -13,10 +13,9 @@ use std::time::{Duration, SystemTime};
 use async_channel::Sender;
 use pdk::Value;
 
-use super::handle;
+use super::handle::{self, Wiring};
 use super::instance::Instance;
 use super::task::Control;
-use crate::codec::Codec;
 use crate::loader::{self, ConnectorKind, LoadedPlugin};
 use crate::logging::Tag;
 use crate::registry::Provider;
@@ -61,8 +60,8 @@ pub struct Restartable {
     pub kind: ConnectorKind,
     /// Its configuration.
     pub config: Value,
-    /// Its codec, for the new instance's handle.
-    pub codec: Codec,
+    /// How the flow uses it, for the new instance's context.
+    pub wiring: Wiring,
     /// Its log tag.
     pub tag: Tag,
     /// Its task's control channel, for the new instance's handle.
@@ -199,7 +198,7 @@ impl Watcher {
                     ))
                 }
             }
-            let ctx = handle::context(&connector.id, connector.control.clone(), connector.codec);
+            let ctx = handle::context(&connector.id, connector.control.clone(), connector.wiring);
             let instance = connector
                 .tag
                 .scope(|| {

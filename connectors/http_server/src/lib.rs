@@ -1,0 +1,247 @@
+//! `http_server`: serves HTTP/1.1 on `url` (hyper, on the plugin's tokio
+//! runtime). Each request becomes one event on a stream of its own:
+//!
+//! ```json
+//! {"method": "POST", "path": "/orders", "query": "dry=1", "headers": {"content-type": "application/json"}, "body": {"id": 7}}
+//! ```
+//!
+//! with the body decoded by the flow's codec (`null` when empty). The
+//! sink side answers the request whose stream an event carries (see
+//! [`message::response_for`] for how an event becomes a response): link
+//! the connector to itself for an echo server, or through other
+//! connectors for a request/response service. A request whose event
+//! fails is answered `500`; one that gets no answer within `timeout_ms`
+//! is answered `504`; a body larger than `max_body_bytes` gets `413`, and
+//! one the codec cannot decode gets `400`.
+
+mod message;
+mod serve;
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::StatusCode;
+use pdk::prelude::*;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use message::{plain, request_event, response_for, HttpResponse};
+use serve::{serve, Request, Shared};
+
+/// Requests that may wait for the source side.
+const REQUESTS_CAPACITY: usize = 256;
+
+/// The `config` table of an `http_server` connector.
+#[derive(Debug, Deserialize)]
+#[serde(crate = "pdk::serde", deny_unknown_fields)]
+pub struct Config {
+    /// The address to listen on, `IP:PORT` or `HOST:PORT`, e.g.
+    /// `"127.0.0.1:8080"`.
+    pub url: String,
+    /// The largest request body accepted, in bytes; a larger one is
+    /// answered `413`. Default: 1 MiB.
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
+    /// How long a request waits for its answer, in milliseconds, before
+    /// it is answered `504`. Default: 30 000.
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+fn default_max_body_bytes() -> usize {
+    1024 * 1024
+}
+
+fn default_timeout_ms() -> u64 {
+    30_000
+}
+
+/// `url` as the address to listen on.
+fn listen_address(url: &str) -> Result<SocketAddr> {
+    let invalid = |problem: String| {
+        Error::config(format!(
+            "field `url`: `{url}` is not an address to listen on ({problem}); \
+             write IP:PORT or HOST:PORT, e.g. \"127.0.0.1:8080\""
+        ))
+    };
+    url.to_socket_addrs()
+        .map_err(|e| invalid(e.to_string()))?
+        .next()
+        .ok_or_else(|| invalid(String::from("it resolves to no address")))
+}
+
+/// The server while it runs.
+struct Serving {
+    requests: mpsc::Receiver<Request>,
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+/// An HTTP server whose requests are events.
+#[connector(name = "http_server")]
+pub struct HttpServer {
+    address: SocketAddr,
+    max_body_bytes: usize,
+    timeout: Duration,
+    serving: Option<Serving>,
+    /// Requests waiting for their answer, by stream.
+    waiting: HashMap<u64, oneshot::Sender<HttpResponse>>,
+    /// `waiting` is swept of requests nobody waits for any more (they
+    /// timed out) when it grows beyond this.
+    sweep_at: usize,
+}
+
+impl HttpServer {
+    /// Answers the request of `stream`, if it still waits; `false` if it
+    /// does not.
+    fn answer(&mut self, stream: u64, response: HttpResponse) -> bool {
+        self.waiting
+            .remove(&stream)
+            .is_some_and(|respond| respond.send(response).is_ok())
+    }
+
+    /// Keeps a request's responder until its event is answered.
+    fn wait_for_answer(&mut self, stream: u64, respond: oneshot::Sender<HttpResponse>) {
+        if self.waiting.len() >= self.sweep_at {
+            self.waiting.retain(|_, respond| !respond.is_closed());
+            self.sweep_at = (self.waiting.len() * 2).max(64);
+        }
+        self.waiting.insert(stream, respond);
+    }
+}
+
+impl Connector for HttpServer {
+    type Config = Config;
+
+    fn new(config: Config, _ctx: &ConnectorContext) -> Result<Self> {
+        Ok(Self {
+            address: listen_address(&config.url)?,
+            max_body_bytes: config.max_body_bytes,
+            timeout: Duration::from_millis(config.timeout_ms),
+            serving: None,
+            waiting: HashMap::new(),
+            sweep_at: 64,
+        })
+    }
+
+    async fn connect(&mut self, _ctx: &ConnectorContext, _attempt: &Attempt) -> Result<bool> {
+        if self.serving.is_some() {
+            return Ok(true);
+        }
+        let listener = TcpListener::bind(self.address).await.map_err(|e| {
+            Error::connection_lost(format!("cannot listen on {}: {e}", self.address))
+        })?;
+        pdk::log::info!("listening on http://{}", listener.local_addr()?);
+        let (requests, receiver) = mpsc::channel(REQUESTS_CAPACITY);
+        let shared = Arc::new(Shared {
+            requests,
+            next_stream: AtomicU64::new(1),
+            max_body_bytes: self.max_body_bytes,
+            timeout: self.timeout,
+        });
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(serve(listener, shared, stop.clone()));
+        self.serving = Some(Serving {
+            requests: receiver,
+            stop,
+            task,
+        });
+        Ok(true)
+    }
+
+    async fn on_stop(&mut self, _ctx: &ConnectorContext) -> Result<()> {
+        let Some(mut serving) = self.serving.take() else {
+            return Ok(());
+        };
+        serving.stop.cancel();
+        // Requests not answered now get `503` from their connection.
+        serving.requests.close();
+        self.waiting.clear();
+        let _ = serving.task.await;
+        Ok(())
+    }
+}
+
+impl Source for HttpServer {
+    /// Failed events are answered `500` at once.
+    const TRANSACTIONAL: bool = true;
+
+    async fn pull_data(&mut self, _pull_id: u64, ctx: &ConnectorContext) -> Result<SourceReply> {
+        loop {
+            let Some(serving) = &mut self.serving else {
+                return Ok(SourceReply::Finished);
+            };
+            // Cancel-safe: a request is either received and handled below
+            // without awaiting, or left in the channel.
+            let Some(request) = serving.requests.recv().await else {
+                return Ok(SourceReply::Finished);
+            };
+            let body = if request.body.is_empty() {
+                Ok(Value::NULL)
+            } else {
+                ctx.decode(request.body.to_vec())
+            };
+            let body = match body {
+                Ok(body) => body,
+                Err(error) => {
+                    let answer = plain(
+                        StatusCode::BAD_REQUEST,
+                        format!("the body cannot be decoded: {}", error.message()),
+                    );
+                    let _ = request.respond.send(answer);
+                    continue;
+                }
+            };
+            let event = request_event(
+                &request.method,
+                &request.path,
+                request.query.as_deref(),
+                request.headers,
+                body,
+            );
+            self.wait_for_answer(request.stream, request.respond);
+            return Ok(SourceReply::Data {
+                data: event,
+                stream: request.stream,
+            });
+        }
+    }
+
+    async fn fail(&mut self, stream: u64, _pull_id: u64, _ctx: &ConnectorContext) -> Result<()> {
+        self.answer(
+            stream,
+            plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the request's event failed in the flow",
+            ),
+        );
+        Ok(())
+    }
+}
+
+impl Sink for HttpServer {
+    async fn on_event(&mut self, event: Event, _ctx: &ConnectorContext) -> Result<SinkReply> {
+        let stream = event.id.stream;
+        if !self.waiting.contains_key(&stream) {
+            pdk::log::debug!("no request waits on stream {stream}; the event is failed");
+            return Ok(SinkReply::Fail);
+        }
+        let response = response_for(event.data());
+        Ok(if self.answer(stream, response) {
+            SinkReply::Ack
+        } else {
+            // The request timed out or its client went away meanwhile.
+            SinkReply::Fail
+        })
+    }
+}
+
+#[pdk_export]
+mod plugin {
+    pub use super::HttpServer;
+}
