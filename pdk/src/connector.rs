@@ -211,6 +211,19 @@ pub trait Sink: Connector {
         event: Event,
         ctx: &ConnectorContext,
     ) -> impl Future<Output = Result<SinkReply>> + Send;
+
+    /// Every connector linked to this sink has finished and every event
+    /// they sent has been delivered: no more events will arrive. A
+    /// connector whose source side produces only in answer to events (an
+    /// HTTP client's responses) finishes its source once it has answered
+    /// the last one, so that the flow can end. Default: nothing.
+    fn on_upstream_finished(
+        &mut self,
+        ctx: &ConnectorContext,
+    ) -> impl Future<Output = Result<()>> + Send {
+        let _ = ctx;
+        async { Ok(()) }
+    }
 }
 
 /// What a sink did with an event.

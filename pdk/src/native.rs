@@ -25,6 +25,8 @@ pub trait DynConnector: Send {
     fn fail(&mut self, stream: u64, pull_id: u64) -> BoxFuture<'_, Result<()>>;
     /// [`crate::Sink::on_event`]
     fn on_event(&mut self, event: Event) -> BoxFuture<'_, Result<SinkReply>>;
+    /// [`crate::Sink::on_upstream_finished`]
+    fn upstream_finished(&mut self) -> BoxFuture<'_, Result<()>>;
 }
 
 /// A statically linked connector type.

@@ -14,10 +14,13 @@ pub fn entries() -> Vec<NativeEntry> {
         entry::<blackhole::Blackhole>(),
         entry::<blaster::Blaster>(),
         entry::<file::FileConnector>(),
+        entry::<http_client::HttpClient>(),
+        entry::<http_server::HttpServer>(),
         entry::<metronome::Metronome>(),
         entry::<stdout::Stdout>(),
         entry::<tcp_client::TcpClient>(),
         entry::<tcp_server::TcpServer>(),
+        entry::<udp::Udp>(),
     ]
 }
 

@@ -9,17 +9,20 @@
 //! `{"status": 200, "headers": {...}, "body": ...}` (the body decoded by
 //! the flow's codec, kept as a string or bytes if the codec cannot decode
 //! it), on the stream of the event it answers: linked back to an
-//! `http_server`, it answers that server's request.
+//! `http_server`, it answers that server's request. The source side
+//! finishes once every connector sending to the sink side has finished
+//! and every request is answered, so that the flow ends.
 //!
 //! Plain `http://` only: this build includes no TLS.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use pdk::prelude::*;
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use reqwest::{Method, Url};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, Notify, Semaphore};
 
 /// Responses that may wait for the source side.
 const RESPONSES_CAPACITY: usize = 256;
@@ -104,6 +107,35 @@ pub struct HttpClient {
     in_flight: Arc<Semaphore>,
     answers: mpsc::Receiver<Answer>,
     answers_tx: mpsc::Sender<Answer>,
+    /// Requests whose answer is not queued for the source side yet.
+    unanswered: Arc<Unanswered>,
+    /// No more events will reach the sink side.
+    upstream_finished: bool,
+}
+
+/// Counts requests whose answer is not queued yet, and says when there
+/// are none left.
+#[derive(Default)]
+struct Unanswered {
+    count: AtomicUsize,
+    none_left: Notify,
+}
+
+impl Unanswered {
+    fn add(&self) {
+        self.count.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// One request is answered (its answer queued first, if any).
+    fn answered(&self) {
+        if self.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.none_left.notify_one();
+        }
+    }
+
+    fn none(&self) -> bool {
+        self.count.load(Ordering::Acquire) == 0
+    }
 }
 
 impl Connector for HttpClient {
@@ -132,6 +164,8 @@ impl Connector for HttpClient {
             in_flight: Arc::new(Semaphore::new(config.max_in_flight)),
             answers,
             answers_tx,
+            unanswered: Arc::default(),
+            upstream_finished: false,
         })
     }
 }
@@ -237,6 +271,8 @@ impl Sink for HttpClient {
         let answers = ctx.source_linked().then(|| self.answers_tx.clone());
         let (id, max_body_bytes) = (event.id, self.max_body_bytes);
         let target = format!("{} {}", self.method, self.url);
+        let unanswered = Arc::clone(&self.unanswered);
+        unanswered.add();
         pdk::task::spawn(async move {
             match exchange(&client, request, max_body_bytes).await {
                 Ok((status, headers, body)) => {
@@ -262,18 +298,42 @@ impl Sink for HttpClient {
                     replies.fail(id);
                 }
             }
+            unanswered.answered();
             drop(permit);
         });
         Ok(SinkReply::Deferred)
+    }
+
+    async fn on_upstream_finished(&mut self, _ctx: &ConnectorContext) -> Result<()> {
+        self.upstream_finished = true;
+        Ok(())
     }
 }
 
 impl Source for HttpClient {
     async fn pull_data(&mut self, _pull_id: u64, ctx: &ConnectorContext) -> Result<SourceReply> {
-        // Cancel-safe: a response is either received and handled below
-        // without awaiting, or left in the channel.
-        let Some(answer) = self.answers.recv().await else {
-            return Ok(SourceReply::Finished);
+        // Cancel-safe: an answer is either received and handled below
+        // without awaiting, or left in the channel; a wake-up is kept by
+        // `Notify` until it is taken.
+        let answer = loop {
+            if let Ok(answer) = self.answers.try_recv() {
+                break answer;
+            }
+            if self.upstream_finished && self.unanswered.none() {
+                // Every answer is queued before its request counts as
+                // answered: one may have arrived since the first look.
+                match self.answers.try_recv() {
+                    Ok(answer) => break answer,
+                    Err(_) => return Ok(SourceReply::Finished),
+                }
+            }
+            tokio::select! {
+                answer = self.answers.recv() => match answer {
+                    Some(answer) => break answer,
+                    None => return Ok(SourceReply::Finished),
+                },
+                () = self.unanswered.none_left.notified(), if self.upstream_finished => {}
+            }
         };
         let body = if answer.body.is_empty() {
             Value::NULL

@@ -129,8 +129,11 @@ pub trait RawConnector: Send {
     fn fail(&mut self, stream: u64, pull_id: u64) -> FfiResultFuture<'_, ()>;
 
     /// [`crate::Sink::on_event`]
-    #[sabi(last_prefix_field)]
     fn on_event(&mut self, event: FfiEvent) -> FfiResultFuture<'_, SinkReply>;
+
+    /// [`crate::Sink::on_upstream_finished`]
+    #[sabi(last_prefix_field)]
+    fn upstream_finished(&mut self) -> FfiResultFuture<'_, ()>;
 }
 
 /// A connector instance behind the boundary.

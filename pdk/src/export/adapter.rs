@@ -72,4 +72,11 @@ impl<T: ConnectorType> RawConnector for Adapter<T> {
             None => unsupported(self.ctx.alias(), "on_event"),
         }
     }
+
+    fn upstream_finished(&mut self) -> FfiResultFuture<'_, ()> {
+        match self.sink {
+            Some(fns) => (fns.upstream_finished)(&mut self.inner, &self.ctx),
+            None => unsupported(self.ctx.alias(), "on_upstream_finished"),
+        }
+    }
 }

@@ -69,4 +69,11 @@ impl<T: ConnectorType> DynConnector for LinkedAdapter<T> {
             None => self.unsupported("on_event"),
         }
     }
+
+    fn upstream_finished(&mut self) -> BoxFuture<'_, Result<()>> {
+        match self.sink {
+            Some(fns) => (fns.native_upstream_finished)(&mut self.inner, &self.ctx),
+            None => self.unsupported("on_upstream_finished"),
+        }
+    }
 }

@@ -93,8 +93,12 @@ impl<T: Source + ConnectorType> SourceFns<T> {
 pub struct SinkFns<T> {
     pub(crate) on_event:
         for<'a> fn(&'a mut T, &'a ConnectorContext, FfiEvent) -> FfiResultFuture<'a, SinkReply>,
+    pub(crate) upstream_finished:
+        for<'a> fn(&'a mut T, &'a ConnectorContext) -> FfiResultFuture<'a, ()>,
     pub(crate) native_on_event:
         for<'a> fn(&'a mut T, &'a ConnectorContext, Event) -> BoxFuture<'a, Result<SinkReply>>,
+    pub(crate) native_upstream_finished:
+        for<'a> fn(&'a mut T, &'a ConnectorContext) -> BoxFuture<'a, Result<()>>,
 }
 
 impl<T> Clone for SinkFns<T> {
@@ -116,6 +120,19 @@ impl<T: Sink + ConnectorType> SinkFns<T> {
                     move || inner.on_event(event, ctx),
                     |reply| reply,
                 )
+            },
+            upstream_finished: |inner, ctx| {
+                contain(
+                    "on_upstream_finished",
+                    T::USES_TOKIO,
+                    move || inner.on_upstream_finished(ctx),
+                    |()| (),
+                )
+            },
+            native_upstream_finished: |inner, ctx| {
+                contain_native("on_upstream_finished", T::USES_TOKIO, move || {
+                    inner.on_upstream_finished(ctx)
+                })
             },
             native_on_event: |inner, ctx, event| {
                 contain_native("on_event", T::USES_TOKIO, move || {

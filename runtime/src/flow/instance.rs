@@ -201,6 +201,14 @@ impl Instance {
         }
     }
 
+    /// [`pdk::Sink::on_upstream_finished`]
+    pub async fn upstream_finished(&mut self) -> Result<(), Error> {
+        match self {
+            Self::Plugin(raw) => from_ffi(raw.upstream_finished().await),
+            Self::Linked(linked) => from_linked(linked.upstream_finished().await),
+        }
+    }
+
     /// [`pdk::Sink::on_event`], converting the payload if its form differs.
     pub async fn on_event(&mut self, event: RuntimeEvent) -> Result<SinkReply, Error> {
         let RuntimeEvent {

@@ -317,7 +317,10 @@ impl ConnectorTask {
                 Wake::Outcome(outcome) => self.on_outcome(outcome).await?,
                 Wake::Control(control) => self.on_control(control).await?,
                 Wake::Delivery(Some(delivery)) => self.deliver(delivery).await?,
-                Wake::Delivery(None) => self.inbox = None,
+                Wake::Delivery(None) => {
+                    self.inbox = None;
+                    self.upstream_finished().await;
+                }
                 Wake::Sent(Some(Err(id))) => self.on_outcome(Outcome { id, ok: false }).await?,
                 Wake::Sent(_) => {}
                 Wake::Shutdown => {
@@ -715,6 +718,22 @@ impl ConnectorTask {
             self.count_failure()?;
             executor::sleep(backoff).await;
             backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    /// Tells the sink side that no more events will arrive; a failure is
+    /// reported, not fatal.
+    async fn upstream_finished(&mut self) {
+        log::debug!(
+            "connector `{}`: every upstream connector has finished",
+            self.id
+        );
+        if let Err(error) = tagged(&self.tag, self.instance.upstream_finished()).await {
+            log::error!(
+                "connector `{}`: `on_upstream_finished` failed: {}",
+                self.id,
+                error.message()
+            );
         }
     }
 

@@ -149,6 +149,7 @@ fn lifecycle_streams_and_acks_happen_in_order() {
             "event 0 ack",
             "event 1 ack",
             "event 2 ack",
+            "on_upstream_finished",
             "on_drain",
             "on_stop"
         ]
@@ -259,7 +260,13 @@ fn a_panic_in_any_source_method_is_contained_and_reported() {
 
 #[test]
 fn a_panic_in_any_sink_method_is_contained_and_reported() {
-    for method in ["on_start", "on_event", "on_drain", "on_stop"] {
+    for method in [
+        "on_start",
+        "on_event",
+        "on_upstream_finished",
+        "on_drain",
+        "on_stop",
+    ] {
         assert_panic_contained("sink", method, "", "");
     }
 }

@@ -1,23 +1,29 @@
 //! Shared by the integration tests: the bundled plugins, built by the
 //! tests themselves, scratch directories, and the real `pdk-runtime`.
 
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::OnceLock;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
 
 /// The bundled connector crates (in `connectors/`).
 pub const BUNDLED: &[&str] = &[
     "blackhole",
     "blaster",
     "file",
+    "http_client",
+    "http_server",
     "metronome",
     "stdout",
     "tcp_client",
     "tcp_server",
+    "udp",
 ];
 
 /// The test plugins (in `test-plugins/`).
-pub const TEST_PLUGINS: &[&str] = &["probe"];
+pub const TEST_PLUGINS: &[&str] = &["probe", "ecosystem", "forgot_tokio"];
 
 /// The workspace's root directory.
 pub fn workspace() -> PathBuf {
@@ -213,4 +219,198 @@ pub fn run_flow(flow: &Path, plugin_dir: &Path) -> Output {
         &["run", flow.to_str().expect("temp paths are UTF-8")],
         plugin_dir,
     )
+}
+
+/// How long a test waits for a log line before it fails.
+const LOG_WAIT: Duration = Duration::from_secs(30);
+
+/// The log lines of a running `pdk-runtime`, as they arrive.
+#[derive(Default)]
+struct Log {
+    lines: Mutex<Vec<String>>,
+    arrived: Condvar,
+}
+
+/// A `pdk-runtime run` in the background, whose log a test can wait on:
+/// the runtime's own readiness signal (`listening on ...`), instead of a
+/// sleep or a fixed port.
+pub struct RunningFlow {
+    child: Child,
+    log: Arc<Log>,
+    stdout: std::thread::JoinHandle<Vec<u8>>,
+    stderr: std::thread::JoinHandle<()>,
+}
+
+impl RunningFlow {
+    /// Starts `pdk-runtime run FLOW` with the plugins of `plugin_dir` only.
+    pub fn start(flow: &Path, plugin_dir: &Path) -> Self {
+        Self::start_with_env(flow, plugin_dir, &[])
+    }
+
+    /// [`RunningFlow::start`], with extra environment variables.
+    pub fn start_with_env(flow: &Path, plugin_dir: &Path, env: &[(&str, &str)]) -> Self {
+        let mut child = Command::new(runtime_exe())
+            .arg("run")
+            .arg(flow)
+            .arg("--isolated")
+            .arg("--plugin-path")
+            .arg(plugin_dir)
+            .env_remove("PDK_PLUGIN_PATH")
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("pdk-runtime starts");
+        let mut out = child.stdout.take().expect("piped");
+        let stdout = std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = out.read_to_end(&mut bytes);
+            bytes
+        });
+        let log = Arc::new(Log::default());
+        let err = child.stderr.take().expect("piped");
+        let sink = Arc::clone(&log);
+        let stderr = std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                sink.lines
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(line);
+                sink.arrived.notify_all();
+            }
+        });
+        Self {
+            child,
+            log,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The log so far.
+    pub fn log(&self) -> String {
+        self.log
+            .lines
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .join("\n")
+    }
+
+    /// Waits for a log line containing `needle` and returns it.
+    pub fn wait_for_log(&self, needle: &str) -> String {
+        let deadline = Instant::now() + LOG_WAIT;
+        let mut lines = self
+            .log
+            .lines
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if let Some(line) = lines.iter().find(|line| line.contains(needle)) {
+                return line.clone();
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "no log line with `{needle}` within {LOG_WAIT:?}; log:\n{}",
+                lines.join("\n")
+            );
+            lines = self
+                .log
+                .arrived
+                .wait_timeout(lines, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+
+    /// The address in the log line `... MARKER ADDRESS` that a connector
+    /// prints when it is ready (`listening on`, `bound to`).
+    pub fn address(&self, marker: &str) -> SocketAddr {
+        let line = self.wait_for_log(marker);
+        let after = line
+            .split(marker)
+            .nth(1)
+            .expect("the marker is in the line")
+            .trim()
+            .trim_start_matches("http://");
+        after
+            .parse()
+            .unwrap_or_else(|e| panic!("`{after}` is not an address ({e}): {line}"))
+    }
+
+    /// Sends SIGTERM and waits at most `limit` for the exit; returns the
+    /// output and how long the exit took.
+    pub fn terminate(mut self, limit: Duration) -> (Output, Duration) {
+        let start = Instant::now();
+        terminate(&self.child);
+        while self.child.try_wait().expect("waitable").is_none() {
+            if start.elapsed() > limit {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "pdk-runtime did not exit within {limit:?} of SIGTERM; log:\n{}",
+                    self.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let took = start.elapsed();
+        (self.finish(), took)
+    }
+
+    /// Waits for the runtime to exit by itself, at most `limit`.
+    pub fn wait(mut self, limit: Duration) -> Output {
+        let start = Instant::now();
+        while self.child.try_wait().expect("waitable").is_none() {
+            if start.elapsed() > limit {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "pdk-runtime did not exit within {limit:?}; log:\n{}",
+                    self.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.finish()
+    }
+
+    fn finish(self) -> Output {
+        let Self {
+            mut child,
+            log,
+            stdout,
+            stderr,
+        } = self;
+        let status = child.wait().expect("waitable");
+        let stdout = stdout.join().unwrap_or_default();
+        let _ = stderr.join();
+        let stderr = log
+            .lines
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .join("\n")
+            .into_bytes();
+        Output {
+            status,
+            stdout,
+            stderr,
+        }
+    }
+}
+
+/// Runs a Python 3 script with `args`; the machine's `python3` is a real
+/// client independent of this project's Rust stack.
+pub fn python(script: &str, args: &[&str]) -> Output {
+    Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python3 runs (it is part of every machine this project runs on)")
 }

@@ -1,5 +1,6 @@
 //! Plugins borrow the runtime's executor and timer: loading and running
-//! more plugins, with timers and background tasks, starts no thread.
+//! more plugins, with timers and background tasks, starts no thread; a
+//! plugin that uses tokio adds one thread, its runtime's worker.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -109,4 +110,75 @@ to = ["later", "null", "counted"]
             .is_ok_and(|t| t.lines().filter(|l| l.contains(" event ")).count() >= 10)
     });
     assert_eq!(busy, baseline, "threads with 2 plugins vs with 5 plugins");
+}
+
+/// `count` `tokio_ticker` connectors of the `ecosystem` plugin (tokio
+/// timers in `pull_data`), ticking into the `out` of [`TICKS`].
+fn tokio_tickers(count: usize) -> String {
+    (0..count)
+        .map(|i| {
+            format!(
+                r#"
+[[connector]]
+id = "tokio{i}"
+type = "tokio_ticker"
+config = {{ interval_ms = 20, count = 100000 }}
+
+[[link]]
+from = "tokio{i}"
+to = "out"
+"#
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn each_plugin_that_uses_tokio_adds_one_thread_however_many_connectors_it_runs() {
+    let two = plugin_dir_with("tokio-threads-baseline", &["metronome", "stdout"]);
+    let flow = write_flow(&two, "ticks.toml", TICKS);
+    let baseline = threads_while_running(&two, &flow, || true);
+
+    let one_plugin = plugin_dir_with("tokio-threads-one", &["metronome", "stdout", "ecosystem"]);
+    let flow = write_flow(
+        &one_plugin,
+        "five.toml",
+        &format!("{TICKS}{}", tokio_tickers(5)),
+    );
+    let five_connectors = threads_while_running(&one_plugin, &flow, || true);
+    let mut expected = baseline.clone();
+    expected.insert(String::from("tokio:ecosystem"), 1);
+    assert_eq!(
+        five_connectors, expected,
+        "5 tokio connectors of one plugin: one runtime thread"
+    );
+
+    let three_plugins = plugin_dir_with(
+        "tokio-threads-three",
+        &["metronome", "stdout", "ecosystem", "tcp_server", "udp"],
+    );
+    let flow = write_flow(
+        &three_plugins,
+        "three.toml",
+        &format!(
+            r#"{TICKS}{}
+[[connector]]
+id = "tcp"
+type = "tcp_server"
+config = {{ url = "127.0.0.1:0" }}
+
+[[connector]]
+id = "udp"
+type = "udp"
+config = {{ url = "127.0.0.1:0" }}
+"#,
+            tokio_tickers(1)
+        ),
+    );
+    let three = threads_while_running(&three_plugins, &flow, || true);
+    // Linux keeps the first 15 bytes of a thread's name.
+    for name in ["tokio:tcp_serve", "tokio:udp"] {
+        expected.insert(String::from(name), 1);
+    }
+    assert_eq!(three, expected, "3 plugins that use tokio: one thread each");
 }

@@ -53,11 +53,12 @@ const SOURCE_CALLS: [&str; 9] = [
     "on_drain",
     "on_stop",
 ];
-const SINK_CALLS: [&str; 6] = [
+const SINK_CALLS: [&str; 7] = [
     "on_start",
     "event 0 ack",
     "event 1 ack",
     "event 2 ack",
+    "on_upstream_finished",
     "on_drain",
     "on_stop",
 ];

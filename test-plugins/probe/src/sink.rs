@@ -147,4 +147,9 @@ impl Sink for ProbeSink {
             SinkReply::Ack
         })
     }
+
+    async fn on_upstream_finished(&mut self, ctx: &ConnectorContext) -> Result<()> {
+        self.hook(ctx, "on_upstream_finished");
+        Ok(())
+    }
 }

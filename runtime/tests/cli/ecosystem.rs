@@ -1,0 +1,117 @@
+//! Plugins written on the tokio ecosystem, as the book's network chapter
+//! says (`test-plugins/ecosystem`), run in real flows against real
+//! servers on 127.0.0.1; a plugin that uses tokio without `pdk`'s `tokio`
+//! feature gets a message that says what to do.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::time::Duration;
+
+use crate::common::{plugin_dir_with, run_flow, stderr, write_flow, RunningFlow};
+
+/// A metronome ticking `count` times into one connector of type `sink`
+/// with `config`.
+fn ticks_into(count: u64, sink: &str, config: &str) -> String {
+    format!(
+        r#"
+[[connector]]
+id = "tick"
+type = "metronome"
+config = {{ interval_ms = 1, count = {count} }}
+
+[[connector]]
+id = "out"
+type = "{sink}"
+config = {config}
+
+[[link]]
+from = "tick"
+to = "out"
+"#
+    )
+}
+
+fn tick(n: u64) -> String {
+    format!(r#"{{"connector":"tick","tick":{n}}}"#)
+}
+
+#[test]
+fn tokio_sockets_timers_and_tasks_deliver_every_event_to_a_real_server() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let dir = plugin_dir_with("tokio-tcp", &["metronome", "ecosystem"]);
+    let flow = write_flow(
+        &dir,
+        "flow.toml",
+        &ticks_into(200, "tokio_tcp", &format!(r#"{{ url = "{address}" }}"#)),
+    );
+    let runtime = RunningFlow::start(&flow, &dir);
+    let (server_side, _) = listener.accept().unwrap();
+    let lines: Vec<String> = BufReader::new(server_side)
+        .lines()
+        .take(200)
+        .map(Result::unwrap)
+        .collect();
+    let output = runtime.wait(Duration::from_secs(30));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(lines, (0..200).map(tick).collect::<Vec<_>>());
+    let log = stderr(&output);
+    assert!(!log.contains("panicked"), "{log}");
+    assert!(
+        log.contains(&format!("INFO  ecosystem/out] connected to {address}")),
+        "{log}"
+    );
+}
+
+#[test]
+fn reqwest_posts_every_event_to_a_real_http_server() {
+    let server = tiny_http::Server::http("127.0.0.1:0").expect("a local HTTP server");
+    let address = server.server_addr().to_ip().expect("an IP address");
+    let receiver = std::thread::spawn(move || {
+        let mut bodies = Vec::new();
+        for mut request in server.incoming_requests().take(30) {
+            let mut body = String::new();
+            request.as_reader().read_to_string(&mut body).unwrap();
+            bodies.push(body);
+            request
+                .respond(tiny_http::Response::from_string("ok"))
+                .unwrap();
+        }
+        bodies
+    });
+    let dir = plugin_dir_with("reqwest", &["metronome", "ecosystem"]);
+    let flow = write_flow(
+        &dir,
+        "flow.toml",
+        &ticks_into(
+            30,
+            "reqwest_post",
+            &format!(r#"{{ url = "http://{address}/events" }}"#),
+        ),
+    );
+    let output = run_flow(&flow, &dir);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let bodies: BTreeSet<String> = receiver.join().unwrap().into_iter().collect();
+    assert_eq!(bodies, (0..30).map(tick).collect());
+}
+
+#[test]
+fn a_plugin_that_uses_tokio_without_the_feature_is_told_how_to_fix_it() {
+    let dir = plugin_dir_with("forgot-tokio", &["metronome", "forgot_tokio"]);
+    let flow = write_flow(&dir, "flow.toml", &ticks_into(1, "forgot_tokio", "{}"));
+    let output = run_flow(&flow, &dir);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let advice = stderr(&output)
+        .lines()
+        .filter(|line| {
+            line.contains("connector `out`: connect attempt")
+                && line.contains("there is no reactor running")
+                && line.contains(
+                    "the plugin uses tokio without the `tokio` feature of `pdk`: add \
+                     `features = [\"tokio\"]` to its `pdk` dependency and rebuild it",
+                )
+        })
+        .count();
+    assert_eq!(advice, 5, "every failed attempt says what to do");
+}
