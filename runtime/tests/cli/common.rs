@@ -414,3 +414,119 @@ pub fn python(script: &str, args: &[&str]) -> Output {
         .output()
         .expect("python3 runs (it is part of every machine this project runs on)")
 }
+
+/// A real local HTTP/1.1 server (Python's `ThreadingHTTPServer`, a thread
+/// per connection) that answers the first `failing` POSTs `503` and the
+/// others `200` with `{"seen": N}` (N counting every request), and
+/// reports every request it receives.
+const HTTP_RECEIVER: &str = r#"
+import json, sys, threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+failing = int(sys.argv[1])
+lock = threading.Lock()
+seen = [0]
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *args):
+        pass
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("content-length", 0))).decode()
+        with lock:
+            seen[0] += 1
+            n = seen[0]
+            print(json.dumps({"method": "POST", "path": self.path, "body": body}), flush=True)
+        if n <= failing:
+            status, kind, reply = 503, "text/plain", b"busy"
+        else:
+            status, kind, reply = 200, "application/json", json.dumps({"seen": n}).encode()
+        self.send_response(status)
+        self.send_header("content-type", kind)
+        self.send_header("content-length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply)
+server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+server.daemon_threads = True
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"#;
+
+/// One request an [`HttpReceiver`] received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    /// `POST`.
+    pub method: String,
+    /// The path and query.
+    pub path: String,
+    /// The body, as text.
+    pub body: String,
+}
+
+/// A real local HTTP server for the HTTP client tests (see
+/// [`HTTP_RECEIVER`]); stopped when dropped.
+pub struct HttpReceiver {
+    child: Child,
+    /// Where it listens.
+    pub address: SocketAddr,
+    requests: std::sync::mpsc::Receiver<Received>,
+}
+
+impl HttpReceiver {
+    /// Starts it; it answers the first `failing` requests `503`.
+    pub fn start(failing: usize) -> Self {
+        let mut child = Command::new("python3")
+            .args(["-c", HTTP_RECEIVER, &failing.to_string()])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 runs (it is part of every machine this project runs on)");
+        let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
+        let port: u16 = lines
+            .next()
+            .and_then(Result::ok)
+            .and_then(|line| line.parse().ok())
+            .expect("the receiver prints its port");
+        let (sender, requests) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                let record: serde_json::Value =
+                    serde_json::from_str(&line).expect("one JSON line per request");
+                let field = |name: &str| record[name].as_str().unwrap_or_default().to_owned();
+                let received = Received {
+                    method: field("method"),
+                    path: field("path"),
+                    body: field("body"),
+                };
+                if sender.send(received).is_err() {
+                    return;
+                }
+            }
+        });
+        Self {
+            child,
+            address: SocketAddr::from(([127, 0, 0, 1], port)),
+            requests,
+        }
+    }
+
+    /// The first `count` requests it received, waiting for them.
+    pub fn requests(&self, count: usize) -> Vec<Received> {
+        (0..count)
+            .map(|i| {
+                self.requests
+                    .recv_timeout(LOG_WAIT)
+                    .unwrap_or_else(|_| panic!("request {} never arrived", i + 1))
+            })
+            .collect()
+    }
+
+    /// Whether a request beyond those taken arrived.
+    pub fn nothing_more(&self) -> bool {
+        self.requests.try_recv().is_err()
+    }
+}
+
+impl Drop for HttpReceiver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

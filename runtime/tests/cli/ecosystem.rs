@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::time::Duration;
 
-use crate::common::{plugin_dir_with, run_flow, stderr, write_flow, RunningFlow};
+use crate::common::{plugin_dir_with, run_flow, stderr, write_flow, HttpReceiver, RunningFlow};
 
 /// A metronome ticking `count` times into one connector of type `sink`
 /// with `config`.
@@ -66,20 +66,8 @@ fn tokio_sockets_timers_and_tasks_deliver_every_event_to_a_real_server() {
 
 #[test]
 fn reqwest_posts_every_event_to_a_real_http_server() {
-    let server = tiny_http::Server::http("127.0.0.1:0").expect("a local HTTP server");
-    let address = server.server_addr().to_ip().expect("an IP address");
-    let receiver = std::thread::spawn(move || {
-        let mut bodies = Vec::new();
-        for mut request in server.incoming_requests().take(30) {
-            let mut body = String::new();
-            request.as_reader().read_to_string(&mut body).unwrap();
-            bodies.push(body);
-            request
-                .respond(tiny_http::Response::from_string("ok"))
-                .unwrap();
-        }
-        bodies
-    });
+    let receiver = HttpReceiver::start(0);
+    let address = receiver.address;
     let dir = plugin_dir_with("reqwest", &["metronome", "ecosystem"]);
     let flow = write_flow(
         &dir,
@@ -92,7 +80,11 @@ fn reqwest_posts_every_event_to_a_real_http_server() {
     );
     let output = run_flow(&flow, &dir);
     assert!(output.status.success(), "{}", stderr(&output));
-    let bodies: BTreeSet<String> = receiver.join().unwrap().into_iter().collect();
+    let bodies: BTreeSet<String> = receiver
+        .requests(30)
+        .into_iter()
+        .map(|request| request.body)
+        .collect();
     assert_eq!(bodies, (0..30).map(tick).collect());
 }
 

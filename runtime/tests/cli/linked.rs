@@ -130,6 +130,7 @@ to = "sink"
             "on_start",
             r#"event {"connector":"tick","tick":0} ack"#,
             r#"event {"connector":"tick","tick":1} ack"#,
+            "on_upstream_finished",
             "on_drain",
             "on_stop",
         ]

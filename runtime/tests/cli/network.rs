@@ -8,7 +8,9 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use crate::common::{plugin_dir_with, python, run_flow, stderr, stdout, write_flow, RunningFlow};
+use crate::common::{
+    plugin_dir_with, python, run_flow, stderr, stdout, write_flow, HttpReceiver, RunningFlow,
+};
 
 /// A `tcp_server` linked to itself (an echo server, `string` codec) on a
 /// free port, with `extra` keys in its config.
@@ -406,54 +408,10 @@ print(post(fails, b"x" * 100)[0], post(fails, b'{"a": 1}')[0], post(fails, b"not
     assert!(output.status.success(), "{}", stderr(&output));
 }
 
-/// One request an [`http_receiver`] received.
-struct Received {
-    method: String,
-    url: String,
-    body: String,
-}
-
-/// A real local HTTP server (tiny_http) that answers the first `failing`
-/// requests `503` and the others `200` with `{"seen": N}`, and returns
-/// what it received once `expected` requests were answered `200`.
-fn http_receiver(
-    failing: usize,
-    expected: usize,
-) -> (SocketAddr, std::thread::JoinHandle<Vec<Received>>) {
-    let server = tiny_http::Server::http("127.0.0.1:0").expect("a local HTTP server");
-    let address = server.server_addr().to_ip().expect("an IP address");
-    let handle = std::thread::spawn(move || {
-        let (mut received, mut answered) = (Vec::new(), 0);
-        for mut request in server.incoming_requests() {
-            let mut body = String::new();
-            request.as_reader().read_to_string(&mut body).unwrap();
-            let seen = received.len() + 1;
-            received.push(Received {
-                method: request.method().to_string(),
-                url: request.url().to_owned(),
-                body,
-            });
-            let response = if seen <= failing {
-                tiny_http::Response::from_string("busy").with_status_code(503)
-            } else {
-                answered += 1;
-                let json = "Content-Type: application/json".parse::<tiny_http::Header>();
-                tiny_http::Response::from_string(format!(r#"{{"seen":{seen}}}"#))
-                    .with_header(json.expect("a header"))
-            };
-            request.respond(response).unwrap();
-            if answered == expected {
-                break;
-            }
-        }
-        received
-    });
-    (address, handle)
-}
-
 #[test]
 fn http_client_posts_every_event_and_its_responses_reach_the_linked_sink() {
-    let (address, receiver) = http_receiver(0, 20);
+    let receiver = HttpReceiver::start(0);
+    let address = receiver.address;
     let dir = plugin_dir_with("http-client", &["metronome", "http_client", "file"]);
     let out = dir.join("responses.jsonl");
     let flow = write_flow(
@@ -489,12 +447,12 @@ to = "responses"
     // The flow ends by itself once every response has reached the file.
     let output = run_flow(&flow, &dir);
     assert!(output.status.success(), "{}", stderr(&output));
-    let received = receiver.join().unwrap();
-    let ticks: BTreeSet<u64> = received
+    let ticks: BTreeSet<u64> = receiver
+        .requests(20)
         .iter()
         .map(|request| {
             assert_eq!(
-                (request.method.as_str(), request.url.as_str()),
+                (request.method.as_str(), request.path.as_str()),
                 ("POST", "/ingest")
             );
             let body: serde_json::Value = serde_json::from_str(&request.body).unwrap();
@@ -507,7 +465,7 @@ to = "responses"
         .lines()
         .map(|line| serde_json::from_str(line).unwrap())
         .collect();
-    assert_eq!(responses.len(), 20);
+    assert_eq!(responses.len(), 20, "{}", stderr(&output));
     let seen: BTreeSet<u64> = responses
         .iter()
         .map(|response| {
@@ -521,7 +479,8 @@ to = "responses"
 
 #[test]
 fn http_client_fails_events_the_server_refuses_and_the_source_sends_them_again() {
-    let (address, receiver) = http_receiver(3, 5);
+    let receiver = HttpReceiver::start(3);
+    let address = receiver.address;
     let dir = plugin_dir_with("http-client-retry", &["blaster", "http_client"]);
     let records: Vec<String> = (0..5).map(|i| format!(r#"{{"record":{i}}}"#)).collect();
     std::fs::write(dir.join("in.jsonl"), records.join("\n") + "\n").unwrap();
@@ -549,8 +508,8 @@ to = "post"
     );
     let output = run_flow(&flow, &dir);
     assert!(output.status.success(), "{}", stderr(&output));
-    let received = receiver.join().unwrap();
-    assert_eq!(received.len(), 8, "3 refused, then 5 accepted");
+    let received = receiver.requests(8);
+    assert!(receiver.nothing_more(), "3 refused, then 5 accepted");
     let accepted: BTreeSet<&str> = received[3..].iter().map(|r| r.body.as_str()).collect();
     assert_eq!(accepted, records.iter().map(String::as_str).collect());
     let refusals = stderr(&output)
