@@ -72,10 +72,14 @@ pub use value::{Bytes, Object, StaticNode, Str, Value};
 /// friends reach the runtime's logger, filtered by its level.
 pub use log;
 
-/// Async channels (the `async-channel` crate), executor-neutral: hand
+/// Async channels (from the `async-channel` crate), executor-neutral: hand
 /// results from a blocking thread to a connector's async methods
 /// (`Sender::send_blocking`, `Receiver::recv().await`) and back.
-pub use async_channel as channel;
+pub mod channel {
+    pub use async_channel::{
+        bounded, unbounded, Receiver, RecvError, SendError, Sender, TryRecvError, TrySendError,
+    };
+}
 
 /// tokio, with the plugin's runtime entered around every connector call
 /// (the `tokio` feature; see the book's chapter on network I/O).

@@ -23,7 +23,7 @@ pub const BUNDLED: &[&str] = &[
 ];
 
 /// The test plugins (in `test-plugins/`).
-pub const TEST_PLUGINS: &[&str] = &["probe", "ecosystem", "forgot_tokio"];
+pub const TEST_PLUGINS: &[&str] = &["probe", "ecosystem", "forgot_tokio", "blocking"];
 
 /// The workspace's root directory.
 pub fn workspace() -> PathBuf {

@@ -107,3 +107,45 @@ fn a_plugin_that_uses_tokio_without_the_feature_is_told_how_to_fix_it() {
         .count();
     assert_eq!(advice, 5, "every failed attempt says what to do");
 }
+
+#[test]
+fn a_blocking_library_runs_on_a_blocking_thread_with_the_connectors_log_tag() {
+    let dir = plugin_dir_with("blocking", &["blocking", "stdout"]);
+    let input = dir.join("in.txt");
+    let lines: Vec<String> = (0..500).map(|i| format!("line {i}")).collect();
+    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let flow = write_flow(
+        &dir,
+        "flow.toml",
+        &format!(
+            r#"
+[[connector]]
+id = "reader"
+type = "blocking_lines"
+codec = "string"
+config = {{ path = {input:?} }}
+
+[[connector]]
+id = "out"
+type = "stdout"
+
+[[link]]
+from = "reader"
+to = "out"
+"#
+        ),
+    );
+    let output = run_flow(&flow, &dir);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let printed: Vec<String> = crate::common::stdout(&output)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(printed, lines);
+    let log = stderr(&output);
+    assert!(
+        log.contains("INFO  blocking/reader] reading")
+            && log.contains("INFO  blocking/reader] read 500 lines"),
+        "records from the blocking thread keep the connector's tag: {log}"
+    );
+}

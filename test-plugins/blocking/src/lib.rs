@@ -1,0 +1,81 @@
+//! `blocking_lines`: a source that reads a file with blocking `std::io`,
+//! the way a connector wraps a blocking client library: the blocking work
+//! runs in `pdk::task::spawn_blocking`, and hands each line to the async
+//! side through a bounded `pdk::channel`. The plugin depends on `pdk` only.
+
+use std::io::{BufRead, BufReader};
+
+use pdk::channel::{bounded, Receiver};
+use pdk::prelude::*;
+
+/// The `config` table of a `blocking_lines` connector.
+#[derive(Debug, Deserialize)]
+#[serde(crate = "pdk::serde", deny_unknown_fields)]
+pub struct Config {
+    /// The file to read.
+    path: String,
+}
+
+/// Reads a file on a blocking thread, one event per line.
+#[connector(name = "blocking_lines")]
+pub struct BlockingLines {
+    path: String,
+    lines: Option<Receiver<Vec<u8>>>,
+}
+
+impl Connector for BlockingLines {
+    type Config = Config;
+
+    fn new(config: Config, _ctx: &ConnectorContext) -> Result<Self> {
+        Ok(Self {
+            path: config.path,
+            lines: None,
+        })
+    }
+
+    async fn connect(&mut self, _ctx: &ConnectorContext, _attempt: &Attempt) -> Result<bool> {
+        let file = std::fs::File::open(&self.path)?;
+        // A few lines may wait: the blocking thread waits when they do.
+        let (send, receive) = bounded(16);
+        let path = self.path.clone();
+        let reader = pdk::task::spawn_blocking(move || {
+            pdk::log::info!("reading {path} on a blocking thread");
+            let mut count = 0;
+            for line in BufReader::new(file)
+                .split(b'\n')
+                .map_while(std::io::Result::ok)
+            {
+                if send.send_blocking(line).is_err() {
+                    break;
+                }
+                count += 1;
+            }
+            pdk::log::info!("read {count} lines");
+            count
+        });
+        // The job runs whether or not its handle is awaited: this source
+        // does not need its result.
+        drop(reader);
+        self.lines = Some(receive);
+        Ok(true)
+    }
+}
+
+impl Source for BlockingLines {
+    async fn pull_data(&mut self, _pull_id: u64, _ctx: &ConnectorContext) -> Result<SourceReply> {
+        let Some(lines) = &self.lines else {
+            return Ok(SourceReply::Finished);
+        };
+        // Cancel-safe: a line is either received or left in the channel.
+        Ok(match lines.recv().await {
+            Ok(line) => SourceReply::bytes(line),
+            // The blocking job finished and dropped its sender.
+            Err(_) => SourceReply::Finished,
+        })
+    }
+}
+
+#[pdk::pdk_export]
+mod plugin {
+    pub use super::BlockingLines;
+}
