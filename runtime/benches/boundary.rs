@@ -89,9 +89,25 @@ fn one_async_call(c: &mut Criterion) {
     .expect("a blackhole is created");
     let entry = pdk::native::entry::<blackhole::Blackhole>();
     let mut linked = (entry.create)(ctx(), Value::NULL).expect("a linked blackhole is created");
+    let tokio_plugin =
+        loader::load(&release_plugin("ecosystem"), None).expect("the ecosystem plugin loads");
+    let mut config = Value::object();
+    config.insert("interval_ms", 1_000u64);
+    config.insert("count", 1u64);
+    let mut uses_tokio = (tokio_plugin.module.create_connector())(
+        RStr::from_str("tokio_ticker"),
+        ctx(),
+        PdkValue::from(config),
+    )
+    .into_result()
+    .expect("a tokio_ticker is created");
     c.bench_function("call: on_pause through the plugin C-ABI", |b| {
         b.iter(|| block_on(through_ffi.lifecycle(LifecycleHook::Pause)));
     });
+    c.bench_function(
+        "call: on_pause through the C-ABI of a connector that uses tokio",
+        |b| b.iter(|| block_on(uses_tokio.lifecycle(LifecycleHook::Pause))),
+    );
     c.bench_function("call: on_pause on a native trait object", |b| {
         b.iter(|| block_on(linked.lifecycle(LifecycleHook::Pause)));
     });

@@ -1,0 +1,57 @@
+//! Makes N no-op async calls (`on_pause`) on one connector through a
+//! plugin's C-ABI, and nothing else: run it under
+//! `valgrind --tool=callgrind` twice, with two values of N, and divide the
+//! difference of the instruction counts by the difference of N to get the
+//! instructions of one call (see the book's performance chapter).
+//!
+//! `boundary_calls PLUGIN_FILE N [CONNECTOR_TYPE [CONFIG_JSON]]`
+
+use abi_stable::std_types::{RResult, RStr, RVec};
+use abi_stable::type_level::downcasting::TD_Opaque;
+use pdk::abi::connector::{
+    FfiConnectorContext, LifecycleHook, RawRuntimeHandle, RawRuntimeHandle_TO,
+};
+use pdk::abi::error::PdkError;
+use pdk::abi::value::PdkValue;
+use pdk::Value;
+
+/// A runtime handle that ignores what it is told.
+#[derive(Clone)]
+struct Ignore;
+
+impl RawRuntimeHandle for Ignore {
+    fn connection_lost(&self) {}
+    fn reply(&self, _id: pdk::EventId, _ok: bool) {}
+    fn set_circuit(&self, _open: bool) {}
+    fn decode(&self, _data: RVec<u8>) -> RResult<PdkValue, PdkError> {
+        RResult::ROk(PdkValue::from(Value::NULL))
+    }
+}
+
+fn main() -> Result<(), String> {
+    let usage = "usage: boundary_calls PLUGIN_FILE N [CONNECTOR_TYPE [CONFIG_JSON]]";
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (Some(file), Some(count)) = (args.first(), args.get(1)) else {
+        return Err(usage.into());
+    };
+    let count: u64 = count.parse().map_err(|_| usage.to_owned())?;
+    let kind = args.get(2).map_or("blackhole", String::as_str);
+    let config = Value::from_json_str(args.get(3).map_or("null", String::as_str))
+        .map_err(|e| format!("CONFIG_JSON: {e}"))?;
+    let plugin = pdk_runtime::loader::load(std::path::Path::new(file), None)?;
+    let ctx = FfiConnectorContext {
+        alias: "bench".into(),
+        handle: RawRuntimeHandle_TO::from_value(Ignore, TD_Opaque),
+        source_linked: false,
+    };
+    let create = plugin.module.create_connector();
+    let mut connector = create(RStr::from_str(kind), ctx, PdkValue::from(config))
+        .into_result()
+        .map_err(|e| e.message.to_string())?;
+    for _ in 0..count {
+        futures::executor::block_on(connector.lifecycle(LifecycleHook::Pause))
+            .into_result()
+            .map_err(|e| e.message.to_string())?;
+    }
+    Ok(())
+}
