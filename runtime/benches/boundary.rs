@@ -6,44 +6,20 @@
 //!
 //! `cargo bench -p pdk-runtime --bench boundary`
 
+mod quiet_context;
 mod records;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use abi_stable::std_types::RStr;
-use abi_stable::std_types::{RResult, RVec};
-use abi_stable::type_level::downcasting::TD_Opaque;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use futures::executor::block_on;
-use pdk::abi::connector::{
-    FfiConnectorContext, LifecycleHook, RawRuntimeHandle, RawRuntimeHandle_TO,
-};
-use pdk::abi::error::PdkError;
+use pdk::abi::connector::LifecycleHook;
 use pdk::abi::value::PdkValue;
 use pdk::Value;
 use pdk_runtime::loader;
-
-/// A runtime handle that ignores what it is told.
-#[derive(Clone)]
-struct Ignore;
-
-impl RawRuntimeHandle for Ignore {
-    fn connection_lost(&self) {}
-    fn reply(&self, _id: pdk::EventId, _ok: bool) {}
-    fn set_circuit(&self, _open: bool) {}
-    fn decode(&self, _data: RVec<u8>) -> RResult<PdkValue, PdkError> {
-        RResult::ROk(PdkValue::from(Value::NULL))
-    }
-}
-
-fn ctx() -> FfiConnectorContext {
-    FfiConnectorContext {
-        alias: "bench".into(),
-        handle: RawRuntimeHandle_TO::from_value(Ignore, TD_Opaque),
-        source_linked: false,
-    }
-}
+use quiet_context::context as ctx;
 
 /// The release build of plugin `name`, built by cargo.
 fn release_plugin(name: &str) -> PathBuf {

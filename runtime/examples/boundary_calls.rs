@@ -7,27 +7,13 @@
 //!
 //! `boundary_calls (PLUGIN_FILE|linked) N [CONNECTOR_TYPE [CONFIG_JSON]]`
 
-use abi_stable::std_types::{RResult, RStr, RVec};
-use abi_stable::type_level::downcasting::TD_Opaque;
-use pdk::abi::connector::{
-    FfiConnectorContext, LifecycleHook, RawRuntimeHandle, RawRuntimeHandle_TO,
-};
-use pdk::abi::error::PdkError;
+#[path = "../benches/quiet_context.rs"]
+mod quiet_context;
+
+use abi_stable::std_types::RStr;
+use pdk::abi::connector::LifecycleHook;
 use pdk::abi::value::PdkValue;
 use pdk::Value;
-
-/// A runtime handle that ignores what it is told.
-#[derive(Clone)]
-struct Ignore;
-
-impl RawRuntimeHandle for Ignore {
-    fn connection_lost(&self) {}
-    fn reply(&self, _id: pdk::EventId, _ok: bool) {}
-    fn set_circuit(&self, _open: bool) {}
-    fn decode(&self, _data: RVec<u8>) -> RResult<PdkValue, PdkError> {
-        RResult::ROk(PdkValue::from(Value::NULL))
-    }
-}
 
 fn main() -> Result<(), String> {
     let usage = "usage: boundary_calls (PLUGIN_FILE|linked) N [CONNECTOR_TYPE [CONFIG_JSON]]";
@@ -39,11 +25,7 @@ fn main() -> Result<(), String> {
     let kind = args.get(2).map_or("blackhole", String::as_str);
     let config = Value::from_json_str(args.get(3).map_or("null", String::as_str))
         .map_err(|e| format!("CONFIG_JSON: {e}"))?;
-    let ctx = FfiConnectorContext {
-        alias: "bench".into(),
-        handle: RawRuntimeHandle_TO::from_value(Ignore, TD_Opaque),
-        source_linked: false,
-    };
+    let ctx = quiet_context::context();
     if file == "linked" {
         let entry = pdk::native::entry::<blackhole::Blackhole>();
         let mut connector = (entry.create)(ctx, config).map_err(|e| e.to_string())?;

@@ -185,14 +185,6 @@ pub fn wait_at_most(mut child: std::process::Child, limit: std::time::Duration) 
     child.wait_with_output().expect("output")
 }
 
-/// A port on 127.0.0.1 that was free a moment ago.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("an ephemeral port")
-        .port()
-}
-
 /// The lines of the probe trace file at `path` (none if it does not exist
 /// yet).
 pub fn trace_lines(path: &Path) -> Vec<String> {
@@ -211,6 +203,33 @@ pub fn trace_of(trace: &[String], alias: &str) -> Vec<String> {
         .iter()
         .filter_map(|line| line.strip_prefix(&prefix).map(str::to_owned))
         .collect()
+}
+
+/// A flow: a metronome `tick` (`interval_ms`, `count` ticks) linked to one
+/// connector `out` of type `kind` with the TOML table `config`.
+pub fn ticks_into(interval_ms: u64, count: u64, kind: &str, config: &str) -> String {
+    format!(
+        r#"
+[[connector]]
+id = "tick"
+type = "metronome"
+config = {{ interval_ms = {interval_ms}, count = {count} }}
+
+[[connector]]
+id = "out"
+type = "{kind}"
+config = {config}
+
+[[link]]
+from = "tick"
+to = "out"
+"#
+    )
+}
+
+/// What the metronome of [`ticks_into`] sends as tick `n`, as JSON.
+pub fn tick(n: u64) -> String {
+    format!(r#"{{"connector":"tick","tick":{n}}}"#)
 }
 
 /// Runs the flow file `flow` with the plugins of `plugin_dir` only.

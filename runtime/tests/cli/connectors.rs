@@ -1,18 +1,16 @@
 //! The bundled connectors and the event semantics of issue 4, on the real
-//! binary: no event lost, TCP streams, graceful drain, the blackhole's
-//! summary.
+//! binary: no event lost, graceful drain, the blackhole's summary, the file
+//! source (the network connectors are in `network.rs`).
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::common::{
-    free_port, plugin_dir_with, run_flow, spawn_flow, stderr, stdout, terminate, trace_lines,
-    wait_at_most, write_flow,
+    plugin_dir_with, run_flow, spawn_flow, stderr, stdout, terminate, trace_lines, wait_at_most,
+    write_flow,
 };
 
 /// How many events the no-loss tests send.
@@ -128,114 +126,6 @@ fn no_event_is_lost_when_a_sink_fails_one_in_ten_and_the_source_resends() {
             "{record}"
         );
     }
-}
-
-#[test]
-fn tcp_server_answers_each_client_on_its_own_connection() {
-    let dir = plugin_dir_with("tcp-echo", &["tcp_server"]);
-    let port = free_port();
-    let flow = write_flow(
-        &dir,
-        "echo.toml",
-        &format!(
-            r#"
-[[connector]]
-id = "echo"
-type = "tcp_server"
-codec = "string"
-config = {{ url = "127.0.0.1:{port}" }}
-
-[[link]]
-from = "echo"
-to = "echo"
-"#
-        ),
-    );
-    let runtime = spawn_flow(&flow, &dir);
-    let clients: Vec<_> = (0..5)
-        .map(|client| {
-            std::thread::spawn(move || {
-                let stream = connect_with_retry(port);
-                stream
-                    .set_read_timeout(Some(Duration::from_secs(10)))
-                    .unwrap();
-                let mut writer = stream.try_clone().unwrap();
-                let sent: Vec<String> = (0..20)
-                    .map(|k| format!("client {client} line {k}"))
-                    .collect();
-                for line in &sent {
-                    writer.write_all(format!("{line}\n").as_bytes()).unwrap();
-                }
-                let received: Vec<String> = BufReader::new(stream)
-                    .lines()
-                    .take(sent.len())
-                    .map(Result::unwrap)
-                    .collect();
-                assert_eq!(received, sent, "client {client} got someone else's lines");
-            })
-        })
-        .collect();
-    for client in clients {
-        client.join().expect("every client gets its own lines back");
-    }
-    terminate(&runtime);
-    let output = wait_at_most(runtime, Duration::from_secs(10));
-    assert!(output.status.success(), "stderr: {}", stderr(&output));
-}
-
-fn connect_with_retry(port: u16) -> TcpStream {
-    for _ in 0..200 {
-        if let Ok(stream) = TcpStream::connect(("127.0.0.1", port)) {
-            return stream;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    panic!("the tcp_server never listened on port {port}");
-}
-
-#[test]
-fn tcp_client_reconnects_until_the_server_is_up_and_delivers_every_line() {
-    let dir = plugin_dir_with("tcp-client", &["metronome", "tcp_client"]);
-    let port = free_port();
-    let flow = write_flow(
-        &dir,
-        "client.toml",
-        &format!(
-            r#"
-[[connector]]
-id = "tick"
-type = "metronome"
-config = {{ interval_ms = 1, count = 3 }}
-
-[[connector]]
-id = "client"
-type = "tcp_client"
-config = {{ url = "127.0.0.1:{port}" }}
-
-[[link]]
-from = "tick"
-to = "client"
-"#
-        ),
-    );
-    let runtime = spawn_flow(&flow, &dir);
-    std::thread::sleep(Duration::from_millis(200));
-    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
-    let (stream, _) = listener.accept().unwrap();
-    let lines: Vec<String> = BufReader::new(stream)
-        .lines()
-        .take(3)
-        .map(Result::unwrap)
-        .collect();
-    let output = wait_at_most(runtime, Duration::from_secs(10));
-    assert!(output.status.success(), "stderr: {}", stderr(&output));
-    let expected: Vec<String> = (0..3)
-        .map(|n| format!(r#"{{"connector":"tick","tick":{n}}}"#))
-        .collect();
-    assert_eq!(lines, expected);
-    assert!(
-        stderr(&output).contains("connector `client`: connect attempt 1 failed: cannot connect to")
-    );
 }
 
 #[test]

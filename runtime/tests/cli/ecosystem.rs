@@ -8,33 +8,9 @@ use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::time::Duration;
 
-use crate::common::{plugin_dir_with, run_flow, stderr, write_flow, HttpReceiver, RunningFlow};
-
-/// A metronome ticking `count` times into one connector of type `sink`
-/// with `config`.
-fn ticks_into(count: u64, sink: &str, config: &str) -> String {
-    format!(
-        r#"
-[[connector]]
-id = "tick"
-type = "metronome"
-config = {{ interval_ms = 1, count = {count} }}
-
-[[connector]]
-id = "out"
-type = "{sink}"
-config = {config}
-
-[[link]]
-from = "tick"
-to = "out"
-"#
-    )
-}
-
-fn tick(n: u64) -> String {
-    format!(r#"{{"connector":"tick","tick":{n}}}"#)
-}
+use crate::common::{
+    plugin_dir_with, run_flow, stderr, tick, ticks_into, write_flow, HttpReceiver, RunningFlow,
+};
 
 #[test]
 fn tokio_sockets_timers_and_tasks_deliver_every_event_to_a_real_server() {
@@ -44,7 +20,7 @@ fn tokio_sockets_timers_and_tasks_deliver_every_event_to_a_real_server() {
     let flow = write_flow(
         &dir,
         "flow.toml",
-        &ticks_into(200, "tokio_tcp", &format!(r#"{{ url = "{address}" }}"#)),
+        &ticks_into(1, 200, "tokio_tcp", &format!(r#"{{ url = "{address}" }}"#)),
     );
     let runtime = RunningFlow::start(&flow, &dir);
     let (server_side, _) = listener.accept().unwrap();
@@ -73,6 +49,7 @@ fn reqwest_posts_every_event_to_a_real_http_server() {
         &dir,
         "flow.toml",
         &ticks_into(
+            1,
             30,
             "reqwest_post",
             &format!(r#"{{ url = "http://{address}/events" }}"#),
@@ -91,7 +68,7 @@ fn reqwest_posts_every_event_to_a_real_http_server() {
 #[test]
 fn a_plugin_that_uses_tokio_without_the_feature_is_told_how_to_fix_it() {
     let dir = plugin_dir_with("forgot-tokio", &["metronome", "forgot_tokio"]);
-    let flow = write_flow(&dir, "flow.toml", &ticks_into(1, "forgot_tokio", "{}"));
+    let flow = write_flow(&dir, "flow.toml", &ticks_into(1, 1, "forgot_tokio", "{}"));
     let output = run_flow(&flow, &dir);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let advice = stderr(&output)

@@ -9,29 +9,36 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use crate::common::{
-    plugin_dir_with, python, run_flow, stderr, stdout, write_flow, HttpReceiver, RunningFlow,
+    plugin_dir_with, python, run_flow, stderr, stdout, tick, ticks_into, write_flow, HttpReceiver,
+    RunningFlow,
 };
 
-/// A `tcp_server` linked to itself (an echo server, `string` codec) on a
-/// free port, with `extra` keys in its config.
-fn echo_server(test: &str, extra: &str) -> (RunningFlow, SocketAddr) {
-    let dir = plugin_dir_with(test, &["tcp_server"]);
-    let flow = write_flow(
-        &dir,
-        "echo.toml",
-        &format!(
-            r#"
+/// A flow of one connector `echo` of type `kind`, linked to itself.
+fn self_linked(kind: &str, codec: &str, config: &str) -> String {
+    format!(
+        r#"
 [[connector]]
 id = "echo"
-type = "tcp_server"
-codec = "string"
-config = {{ url = "127.0.0.1:0"{extra} }}
+type = "{kind}"
+codec = "{codec}"
+config = {config}
 
 [[link]]
 from = "echo"
 to = "echo"
 "#
-        ),
+    )
+}
+
+/// A `tcp_server` linked to itself (an echo server, `string` codec) on a
+/// free port, with `extra` keys in its config.
+fn echo_server(test: &str, extra: &str) -> (RunningFlow, SocketAddr) {
+    let dir = plugin_dir_with(test, &["tcp_server"]);
+    let config = format!(r#"{{ url = "127.0.0.1:0"{extra} }}"#);
+    let flow = write_flow(
+        &dir,
+        "echo.toml",
+        &self_linked("tcp_server", "string", &config),
     );
     let running = RunningFlow::start(&flow, &dir);
     let address = running.address("listening on ");
@@ -210,30 +217,42 @@ fn a_bad_address_is_a_config_error_at_load() {
 }
 
 #[test]
+fn tcp_client_reconnects_until_the_server_is_up_and_delivers_every_line() {
+    // A port nothing listens on yet: bound, its address taken, released.
+    let address = TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .unwrap();
+    let dir = plugin_dir_with("tcp-client", &["metronome", "tcp_client"]);
+    let config = format!(r#"{{ url = "{address}" }}"#);
+    let flow = write_flow(
+        &dir,
+        "client.toml",
+        &ticks_into(1, 3, "tcp_client", &config),
+    );
+    let runtime = RunningFlow::start(&flow, &dir);
+    runtime.wait_for_log("connector `out`: connect attempt 1 failed: cannot connect to");
+    let listener = TcpListener::bind(address).unwrap();
+    let (stream, _) = listener.accept().unwrap();
+    let lines: Vec<String> = BufReader::new(stream)
+        .lines()
+        .take(3)
+        .map(Result::unwrap)
+        .collect();
+    let output = runtime.wait(Duration::from_secs(30));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(lines, (0..3).map(tick).collect::<Vec<_>>());
+}
+
+#[test]
 fn tcp_client_reconnects_when_the_server_closes_and_delivers_the_rest() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap();
     let dir = plugin_dir_with("tcp-client-reconnect", &["metronome", "tcp_client"]);
+    let config = format!(r#"{{ url = "{address}" }}"#);
     let flow = write_flow(
         &dir,
         "client.toml",
-        &format!(
-            r#"
-[[connector]]
-id = "tick"
-type = "metronome"
-config = {{ interval_ms = 30, count = 20 }}
-
-[[connector]]
-id = "client"
-type = "tcp_client"
-config = {{ url = "{address}" }}
-
-[[link]]
-from = "tick"
-to = "client"
-"#
-        ),
+        &ticks_into(30, 20, "tcp_client", &config),
     );
     let runtime = RunningFlow::start(&flow, &dir);
     let (first, _) = listener.accept().unwrap();
@@ -247,31 +266,15 @@ to = "client"
     lines.extend(BufReader::new(second).lines().map(Result::unwrap));
     let output = runtime.wait(Duration::from_secs(30));
     assert!(output.status.success(), "{}", stderr(&output));
-    let expected: Vec<String> = (0..20)
-        .map(|n| format!(r#"{{"connector":"tick","tick":{n}}}"#))
-        .collect();
-    assert_eq!(lines, expected);
+    assert_eq!(lines, (0..20).map(tick).collect::<Vec<_>>());
     assert!(stderr(&output).contains("connection lost, reconnecting"));
 }
 
 #[test]
 fn udp_echoes_datagrams_from_a_python_client() {
     let dir = plugin_dir_with("udp-echo", &["udp"]);
-    let flow = write_flow(
-        &dir,
-        "udp.toml",
-        r#"
-[[connector]]
-id = "echo"
-type = "udp"
-codec = "string"
-config = { url = "127.0.0.1:0" }
-
-[[link]]
-from = "echo"
-to = "echo"
-"#,
-    );
+    let config = r#"{ url = "127.0.0.1:0" }"#;
+    let flow = write_flow(&dir, "udp.toml", &self_linked("udp", "string", config));
     let server = RunningFlow::start(&flow, &dir);
     let address = server.address("bound to ");
     let client = python(
@@ -311,19 +314,11 @@ def post(url, body, content_type="application/json"):
 #[test]
 fn http_server_answers_50_concurrent_clients_each_with_its_own_response() {
     let dir = plugin_dir_with("http-echo", &["http_server"]);
+    let config = r#"{ url = "127.0.0.1:0" }"#;
     let flow = write_flow(
         &dir,
         "http.toml",
-        r#"
-[[connector]]
-id = "web"
-type = "http_server"
-config = { url = "127.0.0.1:0" }
-
-[[link]]
-from = "web"
-to = "web"
-"#,
+        &self_linked("http_server", "json", config),
     );
     let server = RunningFlow::start(&flow, &dir);
     let address = server.address("listening on ");
@@ -414,34 +409,22 @@ fn http_client_posts_every_event_and_its_responses_reach_the_linked_sink() {
     let address = receiver.address;
     let dir = plugin_dir_with("http-client", &["metronome", "http_client", "file"]);
     let out = dir.join("responses.jsonl");
+    let config = format!(r#"{{ url = "http://{address}/ingest" }}"#);
     let flow = write_flow(
         &dir,
         "client.toml",
         &format!(
-            r#"
-[[connector]]
-id = "tick"
-type = "metronome"
-config = {{ interval_ms = 1, count = 20 }}
-
-[[connector]]
-id = "post"
-type = "http_client"
-config = {{ url = "http://{address}/ingest" }}
-
+            r#"{}
 [[connector]]
 id = "responses"
 type = "file"
 config = {{ path = {out:?} }}
 
 [[link]]
-from = "tick"
-to = "post"
-
-[[link]]
-from = "post"
+from = "out"
 to = "responses"
-"#
+"#,
+            ticks_into(1, 20, "http_client", &config)
         ),
     );
     // The flow ends by itself once every response has reached the file.
