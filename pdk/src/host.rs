@@ -165,3 +165,30 @@ pub mod task {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::task::spawn_blocking;
+    use crate::ErrorKind;
+
+    #[test]
+    fn a_blocking_job_returns_its_result_outside_a_runtime() {
+        let answer = futures::executor::block_on(spawn_blocking(|| {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            6 * 7
+        }));
+        assert_eq!(answer, Ok(42));
+    }
+
+    #[test]
+    fn a_blocking_job_that_panics_is_an_error_of_its_handle() {
+        let outcome =
+            futures::executor::block_on(spawn_blocking(|| -> u8 { panic!("the driver crashed") }));
+        let error = outcome.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Panic);
+        assert_eq!(
+            error.message(),
+            "panicked in `spawn_blocking`: the driver crashed"
+        );
+    }
+}

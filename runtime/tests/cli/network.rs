@@ -501,3 +501,25 @@ to = "post"
         .count();
     assert_eq!(refusals, 3, "{}", stderr(&output));
 }
+
+#[test]
+fn http_client_used_only_as_a_sink_keeps_no_responses_and_never_stalls() {
+    // More responses than its queue and its requests in flight together
+    // could hold, with nothing pulling its source side.
+    let receiver = HttpReceiver::start(0);
+    let dir = plugin_dir_with("http-client-sink-only", &["metronome", "http_client"]);
+    let config = format!(r#"{{ url = "http://{}/sink" }}"#, receiver.address);
+    let flow = write_flow(
+        &dir,
+        "sink.toml",
+        &ticks_into(1, 400, "http_client", &config),
+    );
+    let output = RunningFlow::start(&flow, &dir).wait(Duration::from_secs(60));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let ticks: BTreeSet<String> = receiver
+        .requests(400)
+        .into_iter()
+        .map(|request| request.body)
+        .collect();
+    assert_eq!(ticks, (0..400).map(tick).collect());
+}

@@ -146,11 +146,16 @@ to = "sink2"
         "no call after the third failure; trace: {:#?}",
         run.trace
     );
-    // Every event the stopped sink held or failed came back as a fail;
-    // none was acknowledged, and its source stopped.
+    // Every event the stopped sink held (0, 1) or failed (2) came back as
+    // a fail; none was acknowledged, and its source stopped. (The source
+    // resends what failed: under load a resent copy may reach the sink
+    // before it is stopped, and be failed back once more.)
     assert_eq!(run.acked("src"), Vec::<u64>::new());
     let failed = run.failed("src");
-    assert!(failed.starts_with(&[0, 1, 2]), "fails: {failed:?}");
+    assert!(
+        [0, 1, 2].iter().all(|n| failed.contains(n)),
+        "fails: {failed:?}"
+    );
     assert!(
         err.contains("connector `src`: every connector it sends to has stopped; its source stops"),
         "stderr: {err}"
