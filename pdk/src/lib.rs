@@ -42,6 +42,16 @@
 //! }
 //! # fn main() {}
 //! ```
+//!
+//! ## Cargo features
+//!
+//! - `tokio`: connectors of a crate that enables it run inside one small
+//!   tokio runtime of their plugin (one worker thread, started with the
+//!   first such connector), so that tokio and the crates built on it
+//!   (reqwest, hyper, sqlx ...) work in every method and task. Crates
+//!   that do not enable it start nothing, even when cargo builds them
+//!   with a `pdk` that has it. Blocking work needs no feature:
+//!   [`task::spawn_blocking`] and [`channel`].
 
 pub mod abi;
 mod ambient;

@@ -62,7 +62,7 @@ pub trait ConnectorType: Connector {
 
     /// Whether the type's crate asked for `pdk`'s `tokio` feature (read
     /// from its own manifest by `#[connector]`): its code then runs in the
-    /// plugin's tokio runtime (see [`crate::ambient`]).
+    /// plugin's tokio runtime.
     const USES_TOKIO: bool;
 
     /// The source side, if the type implements [`crate::Source`].
