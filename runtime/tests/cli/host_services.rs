@@ -25,14 +25,30 @@ from = "tick"
 to = "out"
 "#;
 
-/// The names of the threads of process `pid`, counted.
+/// The names of the threads of process `pid`, counted, once they have
+/// settled: the same in two looks 100 ms apart (a thread that is starting
+/// has its process's name until it names itself).
 fn threads_of(pid: u32) -> BTreeMap<String, usize> {
-    let mut names = BTreeMap::new();
-    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
-        let comm = std::fs::read_to_string(task.unwrap().path().join("comm")).unwrap();
-        *names.entry(comm.trim().to_owned()).or_default() += 1;
+    let look = || {
+        let mut names = BTreeMap::new();
+        for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+            // A thread that ended since the directory was read is gone.
+            if let Ok(comm) = std::fs::read_to_string(task.unwrap().path().join("comm")) {
+                *names.entry(comm.trim().to_owned()).or_default() += 1;
+            }
+        }
+        names
+    };
+    let mut last = look();
+    for _ in 0..50 {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = look();
+        if now == last {
+            return now;
+        }
+        last = now;
     }
-    names
+    panic!("the threads of process {pid} never settled: {last:?}");
 }
 
 /// Runs `flow` from `dir` until it has printed an event and `ready` holds,
