@@ -11,7 +11,12 @@ use crate::model::{Connector, Export};
 /// `#[connector]`: the struct, plus its `ConnectorType` impl (name and the
 /// sides found by probing its trait impls).
 pub fn connector(model: &Connector) -> TokenStream {
-    let Connector { item, name, tokio } = model;
+    let Connector {
+        item,
+        name,
+        krate,
+        tokio,
+    } = model;
     let ident = &item.ident;
     let uses_tokio = match tokio {
         TokioRequest::Always => quote!(true),
@@ -23,65 +28,101 @@ pub fn connector(model: &Connector) -> TokenStream {
     quote! {
         #item
 
-        impl ::pdk::__private::ConnectorType for #ident {
+        impl #krate::__private::ConnectorType for #ident {
             const NAME: &'static str = #name;
+            const PACKAGE: &'static str = ::core::env!("CARGO_PKG_NAME");
+            const PACKAGE_VERSION: &'static str = ::core::env!("CARGO_PKG_VERSION");
             const USES_TOKIO: bool = #uses_tokio;
 
-            fn source_fns() -> ::core::option::Option<::pdk::__private::SourceFns<Self>> {
-                use ::pdk::__private::{HasSource as _, NoSource as _};
-                (&::pdk::__private::Probe::<Self>::new()).source_fns()
+            fn source_fns() -> ::core::option::Option<#krate::__private::SourceFns<Self>> {
+                use #krate::__private::{HasSource as _, NoSource as _};
+                (&#krate::__private::Probe::<Self>::new()).source_fns()
             }
 
-            fn sink_fns() -> ::core::option::Option<::pdk::__private::SinkFns<Self>> {
-                use ::pdk::__private::{HasSink as _, NoSink as _};
-                (&::pdk::__private::Probe::<Self>::new()).sink_fns()
+            fn sink_fns() -> ::core::option::Option<#krate::__private::SinkFns<Self>> {
+                use #krate::__private::{HasSink as _, NoSink as _};
+                (&#krate::__private::Probe::<Self>::new()).sink_fns()
             }
         }
     }
 }
 
+/// `tokens` with every span set to `span`, so that an error inside them
+/// points at the author's tokens there.
+fn respanned(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut tree| {
+            if let proc_macro2::TokenTree::Group(group) = &tree {
+                let mut inner =
+                    proc_macro2::Group::new(group.delimiter(), respanned(group.stream(), span));
+                inner.set_span(span);
+                tree = proc_macro2::TokenTree::Group(inner);
+            }
+            tree.set_span(span);
+            tree
+        })
+        .collect()
+}
+
+/// The prefix of the symbol under which a plugin exports its root module;
+/// `pdk::abi::module::ROOT_MODULE_SYMBOL_PREFIX` is the same text (the
+/// runtime finds plugins by it, so every test that loads a plugin checks
+/// that the two agree).
+const ROOT_MODULE_SYMBOL_PREFIX: &str = "pdk_plugin_root_module__";
+
+/// The symbol of the crate being compiled: the prefix, its crate name and
+/// its version, so that several plugin crates linked into one program (a
+/// runtime with its bundled connectors built in) never clash.
+fn root_module_symbol() -> Ident {
+    let name = std::env::var("CARGO_CRATE_NAME").unwrap_or_else(|_| String::from("plugin"));
+    let version = std::env::var("CARGO_PKG_VERSION").unwrap_or_default();
+    let version: String = version
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    Ident::new(
+        &format!("{ROOT_MODULE_SYMBOL_PREFIX}{name}__{version}"),
+        Span::call_site(),
+    )
+}
+
 /// `#[pdk_export]`: the module, with the plugin description and the
 /// exported library header added inside it.
 pub fn export(model: &Export) -> TokenStream {
-    let Export { module, connectors } = model;
-    let header = Ident::new(
-        &abi_stable_shared::mangled_root_module_loader_name(),
-        Span::call_site(),
-    );
+    let Export {
+        module,
+        connectors,
+        krate,
+    } = model;
+    let header = root_module_symbol();
+    // The check fails at compile time; its error points at `mod plugin`.
+    let at_module = respanned(quote!(#krate), module.ident.span());
     let names_checked = quote_spanned! {module.ident.span()=>
-        const _: () = ::pdk::__private::assert_distinct_names(
-            <PdkPlugin as ::pdk::__private::Plugin>::CONNECTORS,
+        const _: () = #at_module::__private::assert_distinct_names(
+            <PdkPlugin as #at_module::__private::Plugin>::CONNECTORS,
         );
     };
     let generated = quote! {
-        // `feature = "linked"` is the plugin crate's own, optional feature:
-        // a crate that does not declare it is never linked statically.
-        #[allow(unexpected_cfgs)]
         const _: () = {
             struct PdkPlugin;
 
-            impl ::pdk::__private::Plugin for PdkPlugin {
+            impl #krate::__private::Plugin for PdkPlugin {
                 const NAME: &'static str = ::core::env!("CARGO_PKG_NAME");
                 const VERSION: &'static str = ::core::env!("CARGO_PKG_VERSION");
-                const CONNECTORS: &'static [::pdk::__private::ConnectorEntry] = &[
-                    #(::pdk::__private::ConnectorEntry::of::<#connectors>(),)*
+                const CONNECTORS: &'static [#krate::__private::ConnectorEntry] = &[
+                    #(#krate::__private::ConnectorEntry::of::<#connectors>(),)*
                 ];
+                const DEBUG_ASSERTIONS: bool = ::core::cfg!(debug_assertions);
             }
 
             #names_checked
 
-            // Every plugin allocates with the system allocator, so that
-            // buffers can move between it and the runtime without copies.
-            #[cfg(not(feature = "linked"))]
-            #[global_allocator]
-            static PDK_ALLOCATOR: ::std::alloc::System = ::std::alloc::System;
-
-            // A crate linked into a runtime statically (its `linked`
-            // feature) exports no header: several would clash.
-            #[cfg(not(feature = "linked"))]
+            // What the runtime's loader looks for, by name, in the
+            // library's export table.
             #[unsafe(no_mangle)]
-            pub static #header: ::pdk::__private::PluginHeader =
-                ::pdk::__private::lib_header::<PdkPlugin>();
+            pub static #header: #krate::__private::PluginHeader =
+                #krate::__private::lib_header::<PdkPlugin>();
         };
     };
     let mut module = module.clone();

@@ -72,7 +72,7 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn connector(args: TokenStream, item: TokenStream) -> TokenStream {
     parse::connector(args.into(), item.into())
-        .and_then(|input| model::Connector::from_parsed(input, manifest::tokio_request()))
+        .and_then(|input| model::Connector::from_parsed(input, manifest::sdk_dependency()))
         .map_or_else(syn::Error::into_compile_error, |model| {
             codegen::connector(&model)
         })
@@ -146,7 +146,7 @@ pub fn connector(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn pdk_export(args: TokenStream, item: TokenStream) -> TokenStream {
     parse::export(args.into(), item.into())
-        .and_then(model::Export::from_parsed)
+        .and_then(|input| model::Export::from_parsed(input, &manifest::sdk_dependency()))
         .map_or_else(syn::Error::into_compile_error, |model| {
             codegen::export(&model)
         })

@@ -1,16 +1,25 @@
-//! What the crate being compiled asks of `pdk` in its own `Cargo.toml`.
+//! What the crate being compiled asks of the SDK in its own `Cargo.toml`:
+//! under which name it depends on it, and whether it enables the `tokio`
+//! feature.
 //!
-//! Cargo unifies features: when one crate of a workspace enables `pdk`'s
+//! Cargo unifies features: when one crate of a workspace enables the SDK's
 //! `tokio` feature, every crate of the workspace built alongside it gets
-//! that same `pdk`. Only the crate's own manifest says whether *it* asked
-//! for tokio, so that a plugin that did not starts no tokio runtime.
+//! that same SDK. Only the crate's own manifest says whether *it* asked
+//! for tokio, so that a plugin that did not starts no tokio runtime. The
+//! same manifest says whether the dependency was renamed
+//! (`sdk = { package = "pdk-sdk", ... }`), so that the expansions name the
+//! crate as the author's code does.
 
 use std::path::{Path, PathBuf};
 
 use toml::{Table, Value};
 
 /// The package name of the SDK crate that authors depend on.
-const SDK_PACKAGE: &str = "pdk";
+const SDK_PACKAGE: &str = "pdk-sdk";
+
+/// The name of the SDK's library, which code uses unless the dependency
+/// is renamed.
+const SDK_LIBRARY: &str = "pdk";
 
 /// The feature of the SDK crate that runs connectors in a tokio runtime.
 const TOKIO_FEATURE: &str = "tokio";
@@ -27,67 +36,112 @@ pub enum TokioRequest {
     Never,
 }
 
-/// What the crate being compiled (the one cargo names in
-/// `CARGO_MANIFEST_DIR`) asks for.
-pub fn tokio_request() -> TokioRequest {
+/// How the crate being compiled depends on the SDK.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SdkDependency {
+    /// The name its code uses for the SDK crate: `pdk`, or the key of a
+    /// renamed dependency.
+    pub crate_name: String,
+    /// Whether it asked for the tokio feature.
+    pub tokio: TokioRequest,
+}
+
+impl Default for SdkDependency {
+    fn default() -> Self {
+        Self {
+            crate_name: String::from(SDK_LIBRARY),
+            tokio: TokioRequest::Never,
+        }
+    }
+}
+
+/// How the crate being compiled (the one cargo names in
+/// `CARGO_MANIFEST_DIR`) depends on the SDK; the default (`pdk`, no tokio)
+/// when its manifest cannot be read or names no SDK dependency (the SDK's
+/// own doc tests, say).
+pub fn sdk_dependency() -> SdkDependency {
     let Some(dir) = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from) else {
-        return TokioRequest::Never;
+        return SdkDependency::default();
     };
     let Some(manifest) = read_table(&dir.join("Cargo.toml")) else {
-        return TokioRequest::Never;
+        return SdkDependency::default();
     };
-    let workspace = || workspace_manifest(&dir);
-    tokio_request_in(&manifest, workspace)
+    let workspace = workspace_manifest(&dir);
+    sdk_dependency_in(&manifest, workspace.as_ref())
 }
 
-/// [`tokio_request`] for a parsed manifest; `workspace` reads the
-/// workspace's manifest, for dependencies inherited with
-/// `workspace = true`.
-fn tokio_request_in(manifest: &Table, workspace: impl Fn() -> Option<Table>) -> TokioRequest {
-    let mut keys = Vec::new();
-    for (key, spec) in sdk_dependencies(manifest) {
-        let inherited = || {
-            workspace().and_then(|root| {
-                root.get("workspace")
-                    .and_then(|w| w.get("dependencies"))
-                    .and_then(|deps| deps.get(key.as_str()))
-                    .is_some_and(lists_tokio)
-                    .then_some(())
-            })
-        };
-        let is_inherited = spec.get("workspace").and_then(Value::as_bool) == Some(true);
-        if lists_tokio(spec) || (is_inherited && inherited().is_some()) {
-            return TokioRequest::Always;
-        }
-        keys.push(key);
-    }
-    let features: Vec<String> = manifest
-        .get("features")
-        .and_then(Value::as_table)
-        .into_iter()
-        .flatten()
-        .filter(|(_, enables)| {
-            enables.as_array().is_some_and(|enables| {
-                enables.iter().filter_map(Value::as_str).any(|enabled| {
-                    keys.iter().any(|key| {
-                        enabled == format!("{key}/{TOKIO_FEATURE}")
-                            || enabled == format!("{key}?/{TOKIO_FEATURE}")
-                    })
-                })
-            })
-        })
-        .map(|(feature, _)| feature.clone())
-        .collect();
-    if features.is_empty() {
-        TokioRequest::Never
+/// [`sdk_dependency`] for a parsed manifest and the manifest of its
+/// workspace, if any (for dependencies inherited with `workspace = true`).
+fn sdk_dependency_in(manifest: &Table, workspace: Option<&Table>) -> SdkDependency {
+    let Some(found) = dependencies(manifest)
+        .map(|(key, spec)| Resolved::new(key, spec, workspace))
+        .find(|dependency| dependency.package == SDK_PACKAGE)
+    else {
+        return SdkDependency::default();
+    };
+    let crate_name = if found.key == SDK_PACKAGE {
+        String::from(SDK_LIBRARY)
     } else {
-        TokioRequest::WithFeatures(features)
+        found.key.replace('-', "_")
+    };
+    let tokio = if found.features.iter().any(|f| f == TOKIO_FEATURE) {
+        TokioRequest::Always
+    } else {
+        let features = features_enabling(manifest, found.key);
+        if features.is_empty() {
+            TokioRequest::Never
+        } else {
+            TokioRequest::WithFeatures(features)
+        }
+    };
+    SdkDependency { crate_name, tokio }
+}
+
+/// A dependency entry with what it inherits from the workspace.
+struct Resolved<'a> {
+    /// Its key in `[dependencies]`.
+    key: &'a str,
+    /// The package it names.
+    package: String,
+    /// The features it enables, its own and the workspace's.
+    features: Vec<String>,
+}
+
+impl<'a> Resolved<'a> {
+    fn new(key: &'a str, spec: &'a Value, workspace: Option<&Table>) -> Self {
+        let inherited = (spec.get("workspace").and_then(Value::as_bool) == Some(true))
+            .then(|| {
+                workspace
+                    .and_then(|root| root.get("workspace"))
+                    .and_then(|w| w.get("dependencies"))
+                    .and_then(|deps| deps.get(key))
+            })
+            .flatten();
+        let package = [Some(spec), inherited]
+            .into_iter()
+            .flatten()
+            .find_map(|entry| entry.get("package").and_then(Value::as_str))
+            .unwrap_or(key)
+            .to_owned();
+        let features = [Some(spec), inherited]
+            .into_iter()
+            .flatten()
+            .filter_map(|entry| entry.get("features").and_then(Value::as_array))
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect();
+        Self {
+            key,
+            package,
+            features,
+        }
     }
 }
 
-/// The crate's dependencies on the SDK, under whatever key (a renamed
-/// dependency has `package = "..."`), including target-specific ones.
-fn sdk_dependencies(manifest: &Table) -> Vec<(String, &Value)> {
+/// Every dependency entry: `[dependencies]`, target-specific ones, then
+/// `[dev-dependencies]` (a crate whose connectors live in its tests).
+fn dependencies(manifest: &Table) -> impl Iterator<Item = (&str, &Value)> {
     let targets = manifest
         .get("target")
         .and_then(Value::as_table)
@@ -98,25 +152,34 @@ fn sdk_dependencies(manifest: &Table) -> Vec<(String, &Value)> {
         .get("dependencies")
         .into_iter()
         .chain(targets)
+        .chain(manifest.get("dev-dependencies"))
         .filter_map(Value::as_table)
         .flatten()
-        .filter(|(key, spec)| {
-            let package = spec.get("package").and_then(Value::as_str);
-            package.unwrap_or(key.as_str()) == SDK_PACKAGE
-        })
-        .map(|(key, spec)| (key.clone(), spec))
-        .collect()
+        .map(|(key, spec)| (key.as_str(), spec))
 }
 
-/// Whether a dependency entry's `features` list the tokio feature.
-fn lists_tokio(spec: &Value) -> bool {
-    spec.get("features")
-        .and_then(Value::as_array)
-        .is_some_and(|features| {
-            features
-                .iter()
-                .any(|feature| feature.as_str() == Some(TOKIO_FEATURE))
+/// The crate's own features that enable the tokio feature of its
+/// dependency `key` (`net = ["pdk/tokio"]`).
+fn features_enabling(manifest: &Table, key: &str) -> Vec<String> {
+    let enabling = [
+        format!("{key}/{TOKIO_FEATURE}"),
+        format!("{key}?/{TOKIO_FEATURE}"),
+    ];
+    manifest
+        .get("features")
+        .and_then(Value::as_table)
+        .into_iter()
+        .flatten()
+        .filter(|(_, enables)| {
+            enables.as_array().is_some_and(|enables| {
+                enables
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .any(|enabled| enabling.iter().any(|e| e == enabled))
+            })
         })
+        .map(|(feature, _)| feature.clone())
+        .collect()
 }
 
 /// The manifest of the workspace that the crate in `dir` belongs to: the
@@ -135,73 +198,87 @@ fn read_table(path: &Path) -> Option<Table> {
 mod tests {
     use super::*;
 
-    fn request(manifest: &str, workspace: Option<&str>) -> TokioRequest {
+    fn read(manifest: &str, workspace: Option<&str>) -> SdkDependency {
         let manifest: Table = manifest.parse().unwrap();
-        tokio_request_in(&manifest, || workspace.map(|w| w.parse().unwrap()))
+        let workspace: Option<Table> = workspace.map(|w| w.parse().unwrap());
+        sdk_dependency_in(&manifest, workspace.as_ref())
+    }
+
+    fn sdk(crate_name: &str, tokio: TokioRequest) -> SdkDependency {
+        SdkDependency {
+            crate_name: crate_name.to_owned(),
+            tokio,
+        }
     }
 
     #[test]
     fn the_dependency_line_asks_for_tokio() {
         let asked = r#"
             [dependencies]
-            pdk = { version = "0.1", features = ["tokio"] }
+            pdk = { package = "pdk-sdk", version = "0.1", features = ["tokio"] }
         "#;
-        assert_eq!(request(asked, None), TokioRequest::Always);
+        assert_eq!(read(asked, None), sdk("pdk", TokioRequest::Always));
         let plain = r#"
             [dependencies]
-            pdk = "0.1"
+            pdk-sdk = "0.1"
             tokio = { version = "1", features = ["net"] }
         "#;
-        assert_eq!(request(plain, None), TokioRequest::Never);
+        assert_eq!(read(plain, None), sdk("pdk", TokioRequest::Never));
     }
 
     #[test]
-    fn a_renamed_or_target_specific_dependency_counts() {
+    fn a_renamed_dependency_names_the_crate() {
         let renamed = r#"
             [dependencies]
-            sdk = { package = "pdk", version = "0.1", features = ["tokio"] }
+            plugin-sdk = { package = "pdk-sdk", version = "0.1", features = ["tokio"] }
         "#;
-        assert_eq!(request(renamed, None), TokioRequest::Always);
+        assert_eq!(read(renamed, None), sdk("plugin_sdk", TokioRequest::Always));
         let target = r#"
             [target.'cfg(unix)'.dependencies]
-            pdk = { version = "0.1", features = ["tokio"] }
+            sdk = { package = "pdk-sdk", version = "0.1" }
         "#;
-        assert_eq!(request(target, None), TokioRequest::Always);
-        let other_package = r#"
+        assert_eq!(read(target, None), sdk("sdk", TokioRequest::Never));
+        let other_project = r#"
             [dependencies]
-            pdk = { package = "someone-elses-pdk", version = "1", features = ["tokio"] }
+            pdk = { version = "1", features = ["tokio"] }
         "#;
-        assert_eq!(request(other_package, None), TokioRequest::Never);
+        assert_eq!(read(other_project, None), SdkDependency::default());
     }
 
     #[test]
-    fn features_added_to_or_inherited_from_the_workspace_count() {
+    fn the_package_and_features_may_come_from_the_workspace() {
+        let root = r#"
+            [workspace.dependencies]
+            pdk = { package = "pdk-sdk", path = "pdk" }
+        "#;
         let member = r#"
             [dependencies]
             pdk = { workspace = true, features = ["tokio"] }
         "#;
-        assert_eq!(request(member, None), TokioRequest::Always);
+        assert_eq!(read(member, Some(root)), sdk("pdk", TokioRequest::Always));
         let inheriting = r#"
             [dependencies]
             pdk = { workspace = true }
         "#;
-        let root = r#"
+        assert_eq!(
+            read(inheriting, Some(root)),
+            sdk("pdk", TokioRequest::Never)
+        );
+        let tokio_root = r#"
             [workspace.dependencies]
-            pdk = { path = "pdk", features = ["tokio"] }
+            pdk = { package = "pdk-sdk", path = "pdk", features = ["tokio"] }
         "#;
-        assert_eq!(request(inheriting, Some(root)), TokioRequest::Always);
-        let plain_root = r#"
-            [workspace.dependencies]
-            pdk = { path = "pdk" }
-        "#;
-        assert_eq!(request(inheriting, Some(plain_root)), TokioRequest::Never);
+        assert_eq!(
+            read(inheriting, Some(tokio_root)),
+            sdk("pdk", TokioRequest::Always)
+        );
     }
 
     #[test]
     fn a_feature_of_the_crate_may_enable_it() {
         let manifest = r#"
             [dependencies]
-            pdk = "0.1"
+            pdk = { package = "pdk-sdk", version = "0.1" }
 
             [features]
             default = []
@@ -209,8 +286,11 @@ mod tests {
             maybe = ["pdk?/tokio", "net"]
         "#;
         assert_eq!(
-            request(manifest, None),
-            TokioRequest::WithFeatures(vec![String::from("maybe"), String::from("net")])
+            read(manifest, None),
+            sdk(
+                "pdk",
+                TokioRequest::WithFeatures(vec![String::from("maybe"), String::from("net")])
+            )
         );
     }
 }

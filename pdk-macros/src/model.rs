@@ -1,14 +1,16 @@
 //! Checking what the author wrote and keeping what the expansion needs.
 //! Every error points at the author's own tokens and says how to fix it.
 
+use syn::parse::Parser;
+use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
-use syn::{Ident, Item, ItemMod, ItemStruct, LitStr, UseTree};
+use syn::{Ident, Item, ItemMod, ItemStruct, LitStr, MetaNameValue, Path, Token, UseTree};
 
-use crate::manifest::TokioRequest;
+use crate::manifest::{SdkDependency, TokioRequest};
 use crate::parse::{ConnectorInput, ExportInput};
 
 /// The arguments `#[connector]` accepts.
-const CONNECTOR_ARGS: &[&str] = &["name"];
+const CONNECTOR_ARGS: &[&str] = &["name", "crate"];
 
 /// A connector type, checked.
 pub struct Connector {
@@ -16,14 +18,16 @@ pub struct Connector {
     pub item: ItemStruct,
     /// The connector type name used in flow files.
     pub name: LitStr,
-    /// Whether its crate asked for `pdk`'s tokio runtime.
+    /// The path of the SDK crate in the author's code.
+    pub krate: Path,
+    /// Whether its crate asked for the SDK's tokio runtime.
     pub tokio: TokioRequest,
 }
 
 impl Connector {
-    /// Checks the parsed `#[connector]` input; `tokio` is what its crate's
-    /// manifest asks for.
-    pub fn from_parsed(input: ConnectorInput, tokio: TokioRequest) -> syn::Result<Self> {
+    /// Checks the parsed `#[connector]` input; `sdk` is how its crate's
+    /// manifest depends on the SDK.
+    pub fn from_parsed(input: ConnectorInput, sdk: SdkDependency) -> syn::Result<Self> {
         let item = match input.item {
             Item::Struct(item) => item,
             other => return Err(not_a_struct(&other)),
@@ -39,22 +43,21 @@ impl Connector {
             return Err(syn::Error::new(param.span(), message));
         }
         let mut name: Option<LitStr> = None;
+        let mut krate: Option<Path> = None;
         for arg in &input.args {
-            let key = arg
-                .path
-                .get_ident()
-                .map(Ident::to_string)
-                .unwrap_or_default();
-            if !CONNECTOR_ARGS.contains(&key.as_str()) {
-                return Err(syn::Error::new(arg.path.span(), unknown_arg(&key)));
+            let key = arg_key(arg);
+            match key.as_str() {
+                "name" if name.is_some() => {
+                    return Err(syn::Error::new(
+                        arg.path.span(),
+                        "`name` is given twice; keep one `name = \"...\"`",
+                    ))
+                }
+                "name" => name = Some(connector_name(&arg.value)?),
+                "crate" if krate.is_some() => return Err(crate_twice(arg)),
+                "crate" => krate = Some(crate_path(&arg.value)?),
+                _ => return Err(syn::Error::new(arg.path.span(), unknown_arg(&key))),
             }
-            if name.is_some() {
-                return Err(syn::Error::new(
-                    arg.path.span(),
-                    "`name` is given twice; keep one `name = \"...\"`",
-                ));
-            }
-            name = Some(connector_name(&arg.value)?);
         }
         let name = name.ok_or_else(|| {
             syn::Error::new(
@@ -62,8 +65,56 @@ impl Connector {
                 "missing connector name: write `#[connector(name = \"my_connector\")]`",
             )
         })?;
-        Ok(Self { item, name, tokio })
+        Ok(Self {
+            item,
+            name,
+            krate: krate.unwrap_or_else(|| sdk_path(&sdk)),
+            tokio: sdk.tokio,
+        })
     }
+}
+
+/// The name of an argument (`crate` included, which is a keyword).
+fn arg_key(arg: &MetaNameValue) -> String {
+    arg.path
+        .segments
+        .first()
+        .map(|segment| segment.ident.to_string())
+        .unwrap_or_default()
+}
+
+/// The path of the SDK crate as the manifest names it.
+fn sdk_path(sdk: &SdkDependency) -> Path {
+    let name = Ident::new(&sdk.crate_name, proc_macro2::Span::call_site());
+    syn::parse_quote!(::#name)
+}
+
+/// `crate = "..."`: the path of the SDK crate, for code that renames it in
+/// a way its manifest does not show.
+fn crate_path(value: &syn::Expr) -> syn::Result<Path> {
+    let syn::Expr::Lit(syn::ExprLit {
+        lit: syn::Lit::Str(path),
+        ..
+    }) = value
+    else {
+        return Err(syn::Error::new(
+            value.span(),
+            "the SDK's path is a string literal: `crate = \"pdk\"`",
+        ));
+    };
+    path.parse::<Path>().map_err(|_| {
+        syn::Error::new(
+            path.span(),
+            "`crate` names the SDK crate as a path, e.g. `crate = \"my_sdk\"` or `crate = \"::my_sdk\"`",
+        )
+    })
+}
+
+fn crate_twice(arg: &MetaNameValue) -> syn::Error {
+    syn::Error::new(
+        arg.path.span(),
+        "`crate` is given twice; keep one `crate = \"...\"`",
+    )
 }
 
 fn not_a_struct(item: &Item) -> syn::Error {
@@ -123,18 +174,33 @@ pub struct Export {
     pub module: ItemMod,
     /// The connector types, as the names the module's `use` items bring in.
     pub connectors: Vec<Ident>,
+    /// The path of the SDK crate in the author's code.
+    pub krate: Path,
 }
 
 impl Export {
-    /// Checks the parsed `#[pdk_export]` input.
-    pub fn from_parsed(input: ExportInput) -> syn::Result<Self> {
-        if !input.args.is_empty() {
-            return Err(syn::Error::new(
-                input.args.span(),
-                "#[pdk_export] takes no arguments; list the connector types as \
+    /// Checks the parsed `#[pdk_export]` input; `sdk` is how its crate's
+    /// manifest depends on the SDK.
+    pub fn from_parsed(input: ExportInput, sdk: &SdkDependency) -> syn::Result<Self> {
+        let not_an_argument = |span: proc_macro2::Span| {
+            syn::Error::new(
+                span,
+                "#[pdk_export] takes only `crate = \"...\"`; list the connector types as \
                  `pub use` items inside the module",
-            ));
+            )
+        };
+        let args = Punctuated::<MetaNameValue, Token![,]>::parse_terminated
+            .parse2(input.args.clone())
+            .map_err(|_| not_an_argument(input.args.span()))?;
+        let mut krate: Option<Path> = None;
+        for arg in &args {
+            match arg_key(arg).as_str() {
+                "crate" if krate.is_some() => return Err(crate_twice(arg)),
+                "crate" => krate = Some(crate_path(&arg.value)?),
+                _ => return Err(not_an_argument(arg.span())),
+            }
         }
+        let krate = krate.unwrap_or_else(|| sdk_path(sdk));
         let Item::Mod(module) = input.item else {
             return Err(syn::Error::new(
                 input.item.span(),
@@ -173,7 +239,11 @@ impl Export {
                 "this plugin exports no connector; add `pub use super::MyConnector;` to the module",
             ));
         }
-        Ok(Self { module, connectors })
+        Ok(Self {
+            module,
+            connectors,
+            krate,
+        })
     }
 }
 

@@ -18,12 +18,6 @@ static HOST: OnceLock<HostServicesRef> = OnceLock::new();
 pub fn install(host: HostServicesRef, library: &'static str) {
     if HOST.set(host).is_ok() {
         crate::ambient::name(library);
-        if host.system_allocator() {
-            // SAFETY: the runtime promised it allocates with the system
-            // allocator; a plugin does too (`#[pdk_export]` pins it), and a
-            // linked connector shares the runtime's allocator.
-            unsafe { crate::abi::allocator::declare_system_allocator() };
-        }
         // Fails when this copy of `log` already has a logger (the runtime's
         // own, when a connector is linked statically): then records already
         // reach it and nothing is to be done.

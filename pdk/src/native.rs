@@ -34,6 +34,10 @@ pub trait DynConnector: Send {
 pub struct NativeEntry {
     /// The connector type name used in flow files.
     pub name: &'static str,
+    /// The package name of the crate that defines it.
+    pub package: &'static str,
+    /// The version of that package.
+    pub version: &'static str,
     /// Whether it has a source side.
     pub source: bool,
     /// Whether its source side wants acks and fails.
@@ -57,6 +61,8 @@ pub fn entry<T: ConnectorType>() -> NativeEntry {
     let source = T::source_fns();
     NativeEntry {
         name: T::NAME,
+        package: T::PACKAGE,
+        version: T::PACKAGE_VERSION,
         source: source.is_some(),
         transactional: source.is_some_and(|fns| fns.transactional),
         sink: T::sink_fns().is_some(),

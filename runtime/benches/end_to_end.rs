@@ -1,5 +1,5 @@
 //! End to end over realistic ~1 KB JSON records, through plugins and with
-//! the connectors linked statically, alternating runs, printing both
+//! the connectors built into the runtime, alternating runs, printing both
 //! throughputs and the ratio plugins / static, for two flows:
 //! - blaster -> blackhole (the blackhole's own throughput figure); the
 //!   blackhole never reads a payload;
@@ -42,9 +42,11 @@ fn cargo_build(args: &[&str]) {
     assert!(status.success(), "cargo build {args:?} failed");
 }
 
-/// Builds both runtimes and the plugins into `dir`; returns the two
-/// runtime binaries (plugins, static).
-fn build(dir: &Path) -> (PathBuf, PathBuf) {
+/// Builds the runtime (with its built-in connectors) and the plugins in
+/// release mode, copies the plugins into `dir/plugins`, and returns the
+/// runtime. Run with the plugin directory, the plugin files replace the
+/// built-in connectors; run without it, the built-ins run in-process.
+fn build(dir: &Path) -> PathBuf {
     let release = workspace().join("target/release");
     let plugins = dir.join("plugins");
     std::fs::create_dir_all(&plugins).unwrap();
@@ -52,14 +54,12 @@ fn build(dir: &Path) -> (PathBuf, PathBuf) {
         "-p",
         "pdk-runtime",
         "-p",
-        "blaster",
+        "pdk-blaster",
         "-p",
-        "blackhole",
+        "pdk-blackhole",
         "-p",
-        "file",
+        "pdk-file",
     ]);
-    let with_plugins = dir.join("pdk-runtime-plugins");
-    std::fs::copy(release.join("pdk-runtime"), &with_plugins).unwrap();
     for plugin in ["blaster", "blackhole", "file"] {
         let file = format!(
             "{}{plugin}.{}",
@@ -68,10 +68,40 @@ fn build(dir: &Path) -> (PathBuf, PathBuf) {
         );
         std::fs::copy(release.join(&file), plugins.join(&file)).unwrap();
     }
-    cargo_build(&["-p", "pdk-runtime", "--features", "static-connectors"]);
-    let linked = dir.join("pdk-runtime-static");
-    std::fs::copy(release.join("pdk-runtime"), &linked).unwrap();
-    (with_plugins, linked)
+    let runtime = dir.join("pdk-runtime");
+    std::fs::copy(release.join("pdk-runtime"), &runtime).unwrap();
+    assert_plugins_replace_builtins(&runtime, &plugins);
+    runtime
+}
+
+/// Checks that, with `plugins` on the plugin path, the plugin files (not
+/// the built-in connectors) provide the benchmarked types.
+fn assert_plugins_replace_builtins(runtime: &Path, plugins: &Path) {
+    let output = Command::new(runtime)
+        .args([
+            "plugins",
+            "list",
+            "--format",
+            "json",
+            "--isolated",
+            "--plugin-path",
+        ])
+        .arg(plugins)
+        .output()
+        .expect("the runtime runs");
+    let listing: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    for name in ["blaster", "blackhole", "file"] {
+        let builtin = listing
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|e| e["status"] == "built-in" && e["connectors"][0]["name"] == name)
+            .expect("a built-in entry");
+        assert!(
+            builtin["replaced_by"].is_string(),
+            "the {name} plugin file must replace the built-in: {builtin}"
+        );
+    }
 }
 
 /// Writes the data and both flows; returns each flow's name and file.
@@ -157,7 +187,7 @@ fn main() {
     let runs = env_number("PDK_BENCH_RUNS", 5);
     let dir = workspace().join("target/bench-e2e");
     std::fs::create_dir_all(&dir).unwrap();
-    let (with_plugins, linked) = build(&dir);
+    let runtime = build(&dir);
     let plugins = dir.join("plugins");
     for (name, flow) in prepare(&dir, events) {
         println!("== {name}");
@@ -166,11 +196,11 @@ fn main() {
         for round in 0..runs {
             // Alternate which variant goes first, so drift hits both alike.
             let (p, s) = if round % 2 == 0 {
-                let p = run(&with_plugins, &flow, Some(&plugins), events);
-                (p, run(&linked, &flow, None, events))
+                let p = run(&runtime, &flow, Some(&plugins), events);
+                (p, run(&runtime, &flow, None, events))
             } else {
-                let s = run(&linked, &flow, None, events);
-                (run(&with_plugins, &flow, Some(&plugins), events), s)
+                let s = run(&runtime, &flow, None, events);
+                (run(&runtime, &flow, Some(&plugins), events), s)
             };
             println!(
                 "run {}: plugins {p:>10.0} events/s   static {s:>10.0} events/s   ratio {:.3}",

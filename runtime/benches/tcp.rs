@@ -29,11 +29,11 @@ fn workspace() -> PathBuf {
 /// Builds the runtime and the plugins in release mode and copies the
 /// plugins into `plugins`; returns the runtime binary.
 fn build(plugins: &Path) -> PathBuf {
-    const PACKAGES: [&str; 4] = ["blaster", "blackhole", "tcp_client", "tcp_server"];
+    const PLUGINS: [&str; 4] = ["blaster", "blackhole", "tcp_client", "tcp_server"];
     let mut command = Command::new(env!("CARGO"));
     command.args(["build", "--release", "-p", "pdk-runtime"]);
-    for package in PACKAGES {
-        command.args(["-p", package]);
+    for plugin in PLUGINS {
+        command.args(["-p", &format!("pdk-{}", plugin.replace('_', "-"))]);
     }
     let status = command
         .current_dir(workspace())
@@ -42,9 +42,9 @@ fn build(plugins: &Path) -> PathBuf {
     assert!(status.success(), "cargo build failed");
     let release = workspace().join("target/release");
     std::fs::create_dir_all(plugins).unwrap();
-    for package in PACKAGES {
+    for plugin in PLUGINS {
         let file = format!(
-            "{}{package}.{}",
+            "{}{plugin}.{}",
             std::env::consts::DLL_PREFIX,
             std::env::consts::DLL_EXTENSION
         );

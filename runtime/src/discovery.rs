@@ -2,12 +2,16 @@
 //!
 //! The search path is every `--plugin-path` directory, then the
 //! `PDK_PLUGIN_PATH` directories (`:`-separated, like `PATH`), then the
-//! directory of the `pdk-runtime` executable. The first two kinds are
-//! searched recursively to [`MAX_DEPTH`]; the executable's directory only
-//! at its top level (cargo keeps build intermediates, proc-macro libraries
-//! among them, in its subdirectories). Symlinks are not followed; only
-//! files with the platform's library extension are candidates (symlinks
-//! and directories with that extension are listed, and rejected). A file reached twice (through two
+//! release layout's plugin directory (`lib/pdk-runtime/plugins` beside the
+//! `bin/` of the executable), then the directory of the `pdk-runtime`
+//! executable itself. All but the last are searched recursively to
+//! [`MAX_DEPTH`]; the executable's directory only at its top level. Cargo's
+//! build intermediates (`deps/`, `build/`, `incremental/`, `examples/`,
+//! `.fingerprint/` of a profile directory such as `target/debug`) are never
+//! descended into: they hold proc-macro libraries and copies of the
+//! plugins. Symlinks are not followed; only files with the platform's
+//! library extension are candidates (symlinks and directories with that
+//! extension are listed, and rejected). A file reached twice (through two
 //! directories, or a hard link) is one candidate, at its first place.
 
 use std::collections::HashSet;
@@ -15,7 +19,7 @@ use std::ffi::OsString;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use walkdir::WalkDir;
+use walkdir::{DirEntry, WalkDir};
 
 /// How many directory levels below a search-path entry are searched.
 pub const MAX_DEPTH: usize = 4;
@@ -23,11 +27,29 @@ pub const MAX_DEPTH: usize = 4;
 /// The environment variable holding extra plugin directories.
 pub const PLUGIN_PATH_VAR: &str = "PDK_PLUGIN_PATH";
 
+/// The plugin directory of the release layout, relative to the directory
+/// of the `pdk-runtime` executable (`bin/`).
+pub const RELEASE_PLUGIN_DIR: &str = "../lib/pdk-runtime/plugins";
+
+/// The subdirectories of a cargo profile directory that hold build
+/// intermediates, never plugins a user put there.
+const CARGO_INTERMEDIATES: &[&str] = &["deps", "build", "incremental", "examples", ".fingerprint"];
+
+/// Where a directory of the search path comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// `--plugin-path`: it must exist.
+    Flag,
+    /// `PDK_PLUGIN_PATH`, the release layout or the executable's
+    /// directory: searched if it exists.
+    Default,
+}
+
 /// The ordered list of directories plugins are looked for in, each with
 /// how deep it is searched.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SearchPath {
-    dirs: Vec<(PathBuf, usize)>,
+    dirs: Vec<(PathBuf, usize, Origin)>,
 }
 
 impl SearchPath {
@@ -44,25 +66,56 @@ impl SearchPath {
         Self::new(flags, std::env::var_os(PLUGIN_PATH_VAR), exe_dir)
     }
 
-    /// The search path from its three sources, in order.
+    /// The search path from its sources, in order: the flags, the
+    /// environment variable, the release layout beside `exe_dir`, and
+    /// `exe_dir` itself.
     #[must_use]
     pub fn new(flags: &[PathBuf], env: Option<OsString>, exe_dir: Option<PathBuf>) -> Self {
-        let mut dirs: Vec<(PathBuf, usize)> =
-            flags.iter().map(|d| (d.clone(), MAX_DEPTH)).collect();
+        let mut dirs: Vec<(PathBuf, usize, Origin)> = flags
+            .iter()
+            .map(|d| (d.clone(), MAX_DEPTH, Origin::Flag))
+            .collect();
         if let Some(env) = env {
             dirs.extend(
                 std::env::split_paths(&env)
                     .filter(|p| !p.as_os_str().is_empty())
-                    .map(|d| (d, MAX_DEPTH)),
+                    .map(|d| (d, MAX_DEPTH, Origin::Default)),
             );
         }
-        dirs.extend(exe_dir.map(|d| (d, 1)));
+        if let Some(exe_dir) = exe_dir {
+            dirs.push((exe_dir.join(RELEASE_PLUGIN_DIR), MAX_DEPTH, Origin::Default));
+            dirs.push((exe_dir, 1, Origin::Default));
+        }
         Self { dirs }
     }
 
-    /// The directories, in search order.
+    /// Checks that every `--plugin-path` directory exists.
+    ///
+    /// # Errors
+    /// A one-line message naming the first one that does not.
+    pub fn check_flags(&self) -> Result<(), String> {
+        for (dir, _, origin) in &self.dirs {
+            if *origin == Origin::Flag && !dir.is_dir() {
+                let problem = if dir.exists() {
+                    "is not a directory"
+                } else {
+                    "does not exist"
+                };
+                return Err(format!(
+                    "--plugin-path {}: {problem}; give a directory that holds plugin files",
+                    dir.display()
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The directories that exist, in search order: the ones searched.
     pub fn dirs(&self) -> impl Iterator<Item = &Path> {
-        self.dirs.iter().map(|(dir, _)| dir.as_path())
+        self.dirs
+            .iter()
+            .map(|(dir, _, _)| dir.as_path())
+            .filter(|dir| dir.is_dir())
     }
 
     /// Every candidate file, in search order, each file once.
@@ -70,18 +123,16 @@ impl SearchPath {
     pub fn candidates(&self) -> Vec<PathBuf> {
         let mut seen = HashSet::new();
         let mut found = Vec::new();
-        for (dir, depth) in &self.dirs {
+        for (dir, depth, _) in &self.dirs {
             if !dir.is_dir() {
-                log::warn!(
-                    "plugin path entry {} is not a directory; it is skipped",
-                    dir.display()
-                );
                 continue;
             }
             let walk = WalkDir::new(dir)
                 .max_depth(*depth)
                 .follow_links(false)
-                .sort_by_file_name();
+                .sort_by_file_name()
+                .into_iter()
+                .filter_entry(|entry| !is_cargo_intermediate(entry));
             for entry in walk {
                 let entry = match entry {
                     Ok(entry) => entry,
@@ -113,6 +164,19 @@ fn is_library_name(path: &Path) -> bool {
         .is_some_and(|ext| ext == std::env::consts::DLL_EXTENSION)
 }
 
+/// `true` for a directory of build intermediates inside a cargo profile
+/// directory (one that holds cargo's `.fingerprint`).
+fn is_cargo_intermediate(entry: &DirEntry) -> bool {
+    entry.file_type().is_dir()
+        && CARGO_INTERMEDIATES
+            .iter()
+            .any(|name| entry.file_name() == *name)
+        && entry
+            .path()
+            .parent()
+            .is_some_and(|profile| profile.join(".fingerprint").is_dir())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,8 +192,15 @@ mod tests {
     fn order_is_flags_then_env_then_exe_dir() {
         let env = std::env::join_paths(["/e1", "/e2"]).unwrap();
         let path = SearchPath::new(&[PathBuf::from("/f")], Some(env), Some(PathBuf::from("/x")));
-        let dirs: Vec<&Path> = path.dirs().collect();
-        let expected: Vec<&Path> = ["/f", "/e1", "/e2", "/x"].iter().map(Path::new).collect();
+        let dirs: Vec<&Path> = path.dirs.iter().map(|(dir, _, _)| dir.as_path()).collect();
+        let release = Path::new("/x").join(RELEASE_PLUGIN_DIR);
+        let expected: Vec<&Path> = vec![
+            Path::new("/f"),
+            Path::new("/e1"),
+            Path::new("/e2"),
+            &release,
+            Path::new("/x"),
+        ];
         assert_eq!(dirs, expected);
     }
 
@@ -169,5 +240,49 @@ mod tests {
             "the executable's directory is not descended"
         );
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn cargo_intermediates_are_not_descended_into() {
+        let dir = temp_dir("cargo");
+        let ext = std::env::consts::DLL_EXTENSION;
+        for sub in [".fingerprint", "deps", "build/x", "incremental", "examples"] {
+            std::fs::create_dir_all(dir.join("debug").join(sub)).unwrap();
+        }
+        std::fs::write(dir.join(format!("debug/libplugin.{ext}")), b"x").unwrap();
+        std::fs::write(dir.join(format!("debug/deps/libplugin-1234.{ext}")), b"y").unwrap();
+        std::fs::write(
+            dir.join(format!("debug/deps/libsome_macros-5678.{ext}")),
+            b"z",
+        )
+        .unwrap();
+        std::fs::write(dir.join(format!("debug/build/x/libbuilt.{ext}")), b"w").unwrap();
+        // Without `.fingerprint` beside it, `deps` is an ordinary directory.
+        std::fs::create_dir_all(dir.join("mine/deps")).unwrap();
+        std::fs::write(dir.join(format!("mine/deps/libmine.{ext}")), b"v").unwrap();
+        let found = SearchPath::new(std::slice::from_ref(&dir), None, None).candidates();
+        assert_eq!(
+            found,
+            vec![
+                dir.join(format!("debug/libplugin.{ext}")),
+                dir.join(format!("mine/deps/libmine.{ext}")),
+            ]
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_missing_plugin_path_flag_is_an_error_and_a_missing_default_is_not() {
+        let missing = PathBuf::from("/nonexistent/plugins");
+        let flagged = SearchPath::new(std::slice::from_ref(&missing), None, None);
+        assert_eq!(
+            flagged.check_flags(),
+            Err(String::from(
+                "--plugin-path /nonexistent/plugins: does not exist; give a directory that holds plugin files"
+            ))
+        );
+        let from_env = SearchPath::new(&[], Some(missing.into_os_string()), None);
+        assert_eq!(from_env.check_flags(), Ok(()));
+        assert_eq!(from_env.dirs().count(), 0);
     }
 }

@@ -61,7 +61,6 @@ pub fn services() -> HostServicesRef {
             spawn,
             log,
             max_level: log::max_level().to_level().map(LogLevel::from).into(),
-            system_allocator: pdk::abi::allocator::system_allocator_everywhere(),
             spawn_blocking,
         }
         .leak_into_prefix()

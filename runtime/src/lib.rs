@@ -6,12 +6,12 @@
 //! [`registry`] decides which plugin provides which connector type,
 //! [`report`] lists them, and [`flow`] checks and runs flow files.
 
+pub mod builtin;
 pub mod codec;
 pub mod discovery;
 pub mod executor;
 pub mod flow;
 pub mod host;
-pub mod linked;
 pub mod loader;
 pub mod logging;
 pub mod registry;

@@ -5,13 +5,12 @@
 //! plugin for the whole process).
 
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
-use abi_stable::library::{
-    lib_header_from_raw_library, LibraryError, RawLibrary, RootModuleError, ROOT_MODULE_LOADER_NAME,
-};
+use abi_stable::library::{AbiHeaderRef, LibHeader, LibraryError, RawLibrary, RootModuleError};
 use object::Object;
 use pdk::abi::connector::ConnectorTypeInfo;
-use pdk::abi::module::PluginModuleRef;
+use pdk::abi::module::{PluginModuleRef, ROOT_MODULE_SYMBOL_PREFIX};
 use pdk::abi::INTERFACE_VERSION;
 use serde::Serialize;
 
@@ -29,6 +28,20 @@ pub struct PluginInfo {
     pub pdk_version: String,
     /// The compiler that built it.
     pub rustc_version: String,
+    /// Whether it was built with debug assertions (a debug build).
+    pub debug_assertions: bool,
+}
+
+impl PluginInfo {
+    /// `debug build` or `release build`, for people.
+    #[must_use]
+    pub fn build(&self) -> &'static str {
+        if self.debug_assertions {
+            "debug build"
+        } else {
+            "release build"
+        }
+    }
 }
 
 /// A connector type a plugin exports.
@@ -61,6 +74,8 @@ impl From<ConnectorTypeInfo> for ConnectorKind {
 pub struct LoadedPlugin {
     /// The file it was loaded from.
     pub path: PathBuf,
+    /// When the file was last modified, if the file system says.
+    pub modified: Option<SystemTime>,
     /// Its metadata.
     pub info: PluginInfo,
     /// The connector types it exports.
@@ -85,9 +100,9 @@ impl std::fmt::Debug for LoadedPlugin {
 /// # Errors
 /// When the file is not a loadable, compatible PDK plugin.
 pub fn load(path: &Path, trust: Option<&TrustPolicy>) -> Result<LoadedPlugin, String> {
-    let kind = std::fs::symlink_metadata(path)
-        .map_err(|e| format!("cannot be read ({e}); check the file's permissions"))?
-        .file_type();
+    let kind_metadata = std::fs::symlink_metadata(path)
+        .map_err(|e| format!("cannot be read ({e}); check the file's permissions"))?;
+    let kind = kind_metadata.file_type();
     if kind.is_symlink() {
         return Err(String::from(
             "is a symbolic link, and the plugin path does not follow symlinks; \
@@ -110,13 +125,13 @@ pub fn load(path: &Path, trust: Option<&TrustPolicy>) -> Result<LoadedPlugin, St
     if let Some(trust) = trust {
         trust.check(&bytes)?;
     }
-    precheck(&bytes)?;
+    let root = precheck(&bytes)?;
     let library = RawLibrary::load_at(path).map_err(|e| reason(&e))?;
     // SAFETY: the header is read from a library we keep loaded for the
     // whole process (it is leaked below on success), so its `'static`
     // references never dangle. The symbol's type is checked by abi_stable
     // through the header's magic string and version before it is used.
-    let header = unsafe { lib_header_from_raw_library(&library) }.map_err(|e| reason(&e))?;
+    let header = unsafe { plugin_header(&library, &root) }.map_err(|e| reason(&e))?;
     let module = header
         .init_root_module::<PluginModuleRef>()
         .map_err(|e| reason(&e))?;
@@ -128,6 +143,7 @@ pub fn load(path: &Path, trust: Option<&TrustPolicy>) -> Result<LoadedPlugin, St
         version: metadata.version.to_string(),
         pdk_version: metadata.pdk_version.to_string(),
         rustc_version: metadata.rustc_version.to_string(),
+        debug_assertions: metadata.debug_assertions,
     };
     let connectors = (module.connector_types())()
         .into_iter()
@@ -135,6 +151,7 @@ pub fn load(path: &Path, trust: Option<&TrustPolicy>) -> Result<LoadedPlugin, St
         .collect();
     Ok(LoadedPlugin {
         path: path.to_path_buf(),
+        modified: kind_metadata.modified().ok(),
         info,
         connectors,
         module,
@@ -144,8 +161,8 @@ pub fn load(path: &Path, trust: Option<&TrustPolicy>) -> Result<LoadedPlugin, St
 /// Reads the file as an object file and looks for the PDK root-module
 /// symbol among its exports, so that a file that is not a plugin is
 /// rejected without being handed to the dynamic loader (which would run
-/// its constructors).
-fn precheck(bytes: &[u8]) -> Result<(), String> {
+/// its constructors); returns the symbol's name.
+fn precheck(bytes: &[u8]) -> Result<String, String> {
     let file = object::File::parse(bytes).map_err(|_| {
         if bytes.starts_with(b"\x7fELF") {
             return String::from(
@@ -163,15 +180,45 @@ fn precheck(bytes: &[u8]) -> Result<(), String> {
     let exports = file.exports().map_err(|e| {
         format!("a damaged shared library ({e}); rebuild it or remove it from the plugin path")
     })?;
-    let root = object::NameOrOrdinal::Name(ROOT_MODULE_LOADER_NAME.as_bytes());
-    if exports
+    let mut roots: Vec<String> = exports
         .filter_map(Result::ok)
-        .any(|export| export.name() == root)
-    {
-        Ok(())
-    } else {
-        Err(String::from(NOT_A_PLUGIN))
+        .filter_map(|export| match export.name() {
+            object::NameOrOrdinal::Name(name) => std::str::from_utf8(name).ok().map(str::to_owned),
+            object::NameOrOrdinal::Ordinal(_) => None,
+        })
+        .filter(|name| name.starts_with(ROOT_MODULE_SYMBOL_PREFIX))
+        .collect();
+    roots.sort_unstable();
+    match roots.len() {
+        0 => Err(String::from(NOT_A_PLUGIN)),
+        1 => Ok(roots.remove(0)),
+        _ => Err(format!(
+            "exports several PDK root modules (`{}`): one crate per plugin library has \
+             `#[pdk_export]`; keep it in one",
+            roots.join("`, `")
+        )),
     }
+}
+
+/// The header of `library`, exported as `symbol`, checked by abi_stable
+/// (its abi_stable version and C-ABI tests) and its globals initialized.
+///
+/// # Safety
+/// `symbol` must be the name of a static of type `LibHeader` in
+/// `library`, as `#[pdk_export]` exports it (its name starts with
+/// [`ROOT_MODULE_SYMBOL_PREFIX`], checked by [`precheck`]), and `library`
+/// must stay loaded for the rest of the process.
+unsafe fn plugin_header(
+    library: &RawLibrary,
+    symbol: &str,
+) -> Result<&'static LibHeader, LibraryError> {
+    let mut name = symbol.as_bytes().to_vec();
+    name.push(0);
+    // SAFETY: the symbol is the address of a `LibHeader`, which starts with
+    // the `AbiHeader` that `AbiHeaderRef` points to (the caller's promise);
+    // `upgrade` checks that header before anything else is read.
+    let header: AbiHeaderRef = unsafe { *library.get::<AbiHeaderRef>(&name)? };
+    header.upgrade()
 }
 
 /// The reason for a shared library without the PDK root module.

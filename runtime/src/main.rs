@@ -1,27 +1,31 @@
-//! `pdk-runtime`: list plugins, run flows.
+//! `pdk-runtime`: list plugins, run flows, create plugin crates.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use clap_complete::Shell;
 use pdk_runtime::discovery::SearchPath;
 use pdk_runtime::flow::{self, Flow, Watch};
 use pdk_runtime::registry::Registry;
 use pdk_runtime::scaffold::{self, PdkSource};
-use pdk_runtime::trust::{TrustError, TrustPolicy};
-use pdk_runtime::{executor, logging, report, signals};
+use pdk_runtime::trust::TrustPolicy;
+use pdk_runtime::{builtin, executor, logging, report, signals};
 
 /// Discovers, checks, loads and runs PDK connector plugins.
 #[derive(Debug, Parser)]
-#[command(name = "pdk-runtime", version)]
+#[command(name = "pdk-runtime", version, long_version = long_version())]
 struct Cli {
+    #[command(flatten)]
+    search: SearchArgs,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Inspect the plugins of the search path.
+    /// Inspect the plugins of the search path and the built-in connectors.
     Plugins {
         #[command(subcommand)]
         command: PluginsCommand,
@@ -30,8 +34,6 @@ enum Command {
     Run {
         /// The flow file (TOML).
         flow: PathBuf,
-        #[command(flatten)]
-        search: SearchArgs,
         /// Reload a plugin file replaced while the flow runs (by `cargo
         /// build`, say) and restart its connectors on the new build; a
         /// build that fails the checks is refused.
@@ -40,58 +42,68 @@ enum Command {
     },
     /// Create a new plugin crate NAME that builds and loads as it is.
     New {
-        /// The plugin's name: its crate and its connector type.
+        /// The plugin's package name; with `-` as `_`, its crate and its
+        /// connector type.
         name: String,
         /// The directory to create it in.
         #[arg(long, value_name = "DIR", default_value = ".")]
         dir: PathBuf,
-        /// Depend on the `pdk` crate in this directory (by default: the
-        /// source tree this runtime was built from, if present, else the
-        /// registry).
+        /// Depend on the SDK crate in this directory instead of the
+        /// published one (for working on PDK itself).
         #[arg(long, value_name = "DIR")]
         pdk_path: Option<PathBuf>,
+    },
+    /// Print a completion script for SHELL on standard output.
+    Completions {
+        /// The shell.
+        shell: Shell,
     },
 }
 
 #[derive(Debug, Subcommand)]
 enum PluginsCommand {
-    /// Show every candidate file: loaded (with its metadata) or rejected
-    /// (with the reason).
+    /// Show every candidate file, loaded (with its metadata) or rejected
+    /// (with the reason), then the built-in connectors.
     List {
-        #[command(flatten)]
-        search: SearchArgs,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
 }
 
-/// Where plugins are looked for.
+/// Where plugins are looked for: before or after the subcommand.
 #[derive(Debug, Args)]
 struct SearchArgs {
     /// A directory to search for plugins, before PDK_PLUGIN_PATH and the
-    /// executable's directory. May be repeated.
-    #[arg(long = "plugin-path", value_name = "DIR")]
+    /// executable's directories. May be repeated.
+    #[arg(long = "plugin-path", value_name = "DIR", global = true)]
     plugin_paths: Vec<PathBuf>,
     /// Search only the --plugin-path directories.
-    #[arg(long)]
+    #[arg(long, global = true)]
     isolated: bool,
     /// Load only libraries whose SHA-256 digest is listed in FILE (one per
     /// line, as `sha256sum` prints them); others are never opened.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", global = true)]
     trust: Option<PathBuf>,
 }
 
 impl SearchArgs {
-    /// The trust policy given, if any; a bad trust file is an error.
-    fn trust(&self) -> Result<Option<TrustPolicy>, TrustError> {
-        self.trust.as_deref().map(TrustPolicy::load).transpose()
-    }
-
-    /// The registry of this search, under `trust`.
-    fn registry(&self, trust: Option<&TrustPolicy>) -> Registry {
+    /// The registry of this search: every plugin directory checked, the
+    /// trust policy read, every candidate loaded and checked.
+    ///
+    /// # Errors
+    /// A missing `--plugin-path` directory, or a bad trust file.
+    fn registry(&self) -> Result<(Registry, Option<TrustPolicy>), String> {
         let search = SearchPath::from_environment(&self.plugin_paths, self.isolated);
-        Registry::discover(&search, trust)
+        search.check_flags()?;
+        let trust = self
+            .trust
+            .as_deref()
+            .map(TrustPolicy::load)
+            .transpose()
+            .map_err(|e| e.to_string())?;
+        let registry = Registry::discover(&search, trust.as_ref());
+        Ok((registry, trust))
     }
 }
 
@@ -101,23 +113,40 @@ enum Format {
     Json,
 }
 
-/// Pinned, like every plugin's, so that buffers can change hands between
-/// the runtime and its plugins without being copied.
-#[global_allocator]
-static ALLOCATOR: std::alloc::System = std::alloc::System;
+/// What `--version` prints after the name, as `cargo -vV` does: the
+/// version, the PDK interface plugins must be built for, the compiler, and
+/// the built-in connectors.
+fn long_version() -> String {
+    let builtins: Vec<&str> = builtin::entries().iter().map(|entry| entry.name).collect();
+    format!(
+        "{}\ninterface: {}\nrustc: {}\nbuilt-in connectors: {}",
+        env!("CARGO_PKG_VERSION"),
+        pdk::abi::INTERFACE_VERSION,
+        pdk::abi::RUSTC_VERSION.trim_start_matches("rustc "),
+        if builtins.is_empty() {
+            String::from("none")
+        } else {
+            builtins.join(", ")
+        }
+    )
+}
+
+/// Exit status 2 with one line: what was asked cannot be done as asked.
+fn usage_error(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(2)
+}
 
 fn main() -> ExitCode {
-    // SAFETY: the global allocator of this program is `System` (above).
-    unsafe { pdk::abi::allocator::declare_system_allocator() };
     logging::init();
-    let cli = Cli::parse();
-    match cli.command {
+    let Cli { search, command } = Cli::parse();
+    match command {
         Command::New {
             name,
             dir,
             pdk_path,
         } => {
-            let pdk = pdk_path.map_or_else(PdkSource::default_for_this_runtime, PdkSource::Path);
+            let pdk = pdk_path.map_or_else(PdkSource::this_runtimes_version, PdkSource::Path);
             match scaffold::create(&name, &dir, &pdk) {
                 Ok(created) => {
                     println!(
@@ -127,21 +156,25 @@ fn main() -> ExitCode {
                     );
                     ExitCode::SUCCESS
                 }
-                Err(error) => {
-                    eprintln!("error: {error}");
-                    ExitCode::from(2)
-                }
+                Err(error) => usage_error(error),
+            }
+        }
+        Command::Completions { shell } => {
+            // Written whole, so that a closed pipe (`| head`) is an exit
+            // status, not a panic inside the generator.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "pdk-runtime", &mut script);
+            match std::io::stdout().write_all(&script) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(_) => ExitCode::FAILURE,
             }
         }
         Command::Plugins {
-            command: PluginsCommand::List { search, format },
+            command: PluginsCommand::List { format },
         } => {
-            let registry = match search.trust() {
-                Ok(trust) => search.registry(trust.as_ref()),
-                Err(error) => {
-                    eprintln!("error: {error}");
-                    return ExitCode::from(2);
-                }
+            let (registry, _) = match search.registry() {
+                Ok(found) => found,
+                Err(error) => return usage_error(error),
             };
             match format {
                 Format::Text => print!("{}", report::text(&registry)),
@@ -149,25 +182,14 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Command::Run {
-            flow,
-            search,
-            watch,
-        } => {
-            let trust = match search.trust() {
-                Ok(trust) => trust,
-                Err(error) => {
-                    eprintln!("error: {error}");
-                    return ExitCode::from(2);
-                }
+        Command::Run { flow, watch } => {
+            let (registry, trust) = match search.registry() {
+                Ok(found) => found,
+                Err(error) => return usage_error(error),
             };
-            let registry = search.registry(trust.as_ref());
             let checked = match Flow::load(&flow, &registry) {
                 Ok(checked) => checked,
-                Err(error) => {
-                    eprintln!("error: {error}");
-                    return ExitCode::from(2);
-                }
+                Err(error) => return usage_error(error),
             };
             let shutdown = match signals::drain_on_signals() {
                 Ok(shutdown) => shutdown,
@@ -179,10 +201,7 @@ fn main() -> ExitCode {
             let watch = watch.then_some(Watch { trust });
             match executor::block_on(flow::run(checked, &registry, &flow, &shutdown, watch)) {
                 Ok(()) => ExitCode::SUCCESS,
-                Err(flow::RunError::Flow(error)) => {
-                    eprintln!("error: {error}");
-                    ExitCode::from(2)
-                }
+                Err(flow::RunError::Flow(error)) => usage_error(error),
                 Err(error) => {
                     eprintln!("error: {error}");
                     ExitCode::FAILURE

@@ -1,16 +1,18 @@
 //! Every candidate of the search path, loaded and checked, and what
-//! provides which connector type. Connectors linked into the runtime come
-//! first; then, as with `PATH`, the first plugin in search order that
-//! provides a type wins; a later one providing the same type is rejected,
-//! naming what shadows it.
+//! provides which connector type. As with `PATH`, the first plugin in
+//! search order that provides a type wins; a later one providing the same
+//! type is rejected, naming what shadows it. Connectors built into the
+//! runtime provide the types no plugin provides: a plugin file replaces a
+//! built-in connector of the same type.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use crate::discovery::SearchPath;
 use pdk::native::NativeEntry;
 
-use crate::linked;
+use crate::builtin;
 use crate::loader::{self, ConnectorKind, LoadedPlugin};
 use crate::trust::TrustPolicy;
 
@@ -32,23 +34,35 @@ pub struct Candidate {
     pub status: Status,
 }
 
+/// One connector type built into the runtime.
+#[derive(Debug, Clone)]
+pub struct BuiltIn {
+    /// What it can do.
+    pub kind: ConnectorKind,
+    /// How to create one.
+    pub entry: NativeEntry,
+    /// The plugin file that provides the same type instead, if any.
+    pub replaced_by: Option<PathBuf>,
+}
+
 /// What provides a connector type.
 #[derive(Debug, Clone, Copy)]
 pub enum Provider<'a> {
     /// A plugin.
     Plugin(&'a LoadedPlugin),
-    /// A connector crate linked into the runtime.
-    Linked(&'a NativeEntry),
+    /// A connector built into the runtime.
+    BuiltIn(&'a NativeEntry),
 }
 
 impl Provider<'_> {
-    /// The plugin's package name, or `linked` for a linked connector: the
-    /// first half of its connectors' log targets.
+    /// The package name of the plugin or of the built-in connector's
+    /// crate: the first half of its connectors' log targets, the same
+    /// either way.
     #[must_use]
     pub fn plugin_name(&self) -> &str {
         match self {
             Self::Plugin(plugin) => &plugin.info.name,
-            Self::Linked(_) => "linked",
+            Self::BuiltIn(entry) => entry.package,
         }
     }
 }
@@ -57,49 +71,46 @@ impl Provider<'_> {
 #[derive(Debug, Clone, Copy)]
 enum Source {
     Candidate(usize),
-    Linked(usize),
+    BuiltIn(usize),
 }
 
-/// The plugins of a search path, the linked connectors, and the connector
-/// types they provide.
+/// The plugins of a search path, the built-in connectors, and the
+/// connector types they provide.
 #[derive(Default)]
 pub struct Registry {
+    searched: Vec<PathBuf>,
     candidates: Vec<Candidate>,
-    linked: Vec<(ConnectorKind, NativeEntry)>,
+    builtins: Vec<BuiltIn>,
     providers: HashMap<String, Source>,
 }
 
 impl Registry {
-    /// Loads and checks every candidate of `search`, after the connectors
-    /// linked into this runtime; with a `trust` policy, a candidate not on
-    /// it is never opened. A bad candidate never stops the others.
+    /// Loads and checks every candidate of `search`; the connectors built
+    /// into this runtime provide the types no plugin provides. With a
+    /// `trust` policy, a candidate not on it is never opened. A bad
+    /// candidate never stops the others.
     #[must_use]
     pub fn discover(search: &SearchPath, trust: Option<&TrustPolicy>) -> Self {
-        Self::discover_with(search, linked::entries(), trust)
+        Self::discover_with(search, builtin::entries(), trust)
     }
 
-    /// Like [`Registry::discover`], with `linked` as the connectors linked
+    /// Like [`Registry::discover`], with `builtins` as the connectors built
     /// into the runtime: for programs that embed the runtime with their own
-    /// statically linked connector crates (see [`pdk::native::entry`]).
+    /// connector crates linked in (see [`pdk::native::entry`]). The host
+    /// services are installed for them.
     #[must_use]
     pub fn discover_with(
         search: &SearchPath,
-        linked: Vec<NativeEntry>,
+        builtins: Vec<NativeEntry>,
         trust: Option<&TrustPolicy>,
     ) -> Self {
-        let mut registry = Self::default();
-        for entry in linked {
-            let kind = ConnectorKind {
-                name: entry.name.to_owned(),
-                source: entry.source,
-                transactional: entry.transactional,
-                sink: entry.sink,
-            };
-            registry
-                .providers
-                .insert(kind.name.clone(), Source::Linked(registry.linked.len()));
-            registry.linked.push((kind, entry));
+        if !builtins.is_empty() {
+            pdk::native::install_host(crate::host::services());
         }
+        let mut registry = Self {
+            searched: search.dirs().map(Path::to_path_buf).collect(),
+            ..Self::default()
+        };
         for path in search.candidates() {
             let status = match loader::load(&path, trust) {
                 Ok(plugin) => registry.admit(plugin),
@@ -110,6 +121,28 @@ impl Registry {
             }
             registry.candidates.push(Candidate { path, status });
         }
+        for entry in builtins {
+            let kind = ConnectorKind {
+                name: entry.name.to_owned(),
+                source: entry.source,
+                transactional: entry.transactional,
+                sink: entry.sink,
+            };
+            let replaced_by = match registry.providers.get(&kind.name) {
+                Some(Source::Candidate(index)) => Some(registry.candidates[*index].path.clone()),
+                Some(Source::BuiltIn(_)) | None => None,
+            };
+            if replaced_by.is_none() {
+                registry
+                    .providers
+                    .insert(kind.name.clone(), Source::BuiltIn(registry.builtins.len()));
+            }
+            registry.builtins.push(BuiltIn {
+                kind,
+                entry,
+                replaced_by,
+            });
+        }
         registry
     }
 
@@ -117,23 +150,21 @@ impl Registry {
     /// provided by an earlier plugin.
     fn admit(&mut self, plugin: LoadedPlugin) -> Status {
         for kind in &plugin.connectors {
-            match self.providers.get(&kind.name) {
-                Some(Source::Candidate(earlier)) => {
-                    return Status::Rejected(format!(
-                        "connector type `{}` is already provided by {}, which comes first in the \
-                         plugin path; remove one of the two files",
-                        kind.name,
-                        self.candidates[*earlier].path.display()
-                    ));
+            if let Some(Source::Candidate(earlier)) = self.providers.get(&kind.name) {
+                let earlier = &self.candidates[*earlier];
+                if let Status::Loaded(first) = &earlier.status {
+                    if first.info.name == plugin.info.name
+                        && first.info.version == plugin.info.version
+                    {
+                        return Status::Rejected(same_plugin_twice(first, &plugin));
+                    }
                 }
-                Some(Source::Linked(_)) => {
-                    return Status::Rejected(format!(
-                        "connector type `{}` is linked into this runtime (feature \
-                         `static-connectors`); use a runtime built without it to load the plugin",
-                        kind.name
-                    ));
-                }
-                None => {}
+                return Status::Rejected(format!(
+                    "connector type `{}` is already provided by {}, which comes first in the \
+                     plugin path; remove one of the two files",
+                    kind.name,
+                    earlier.path.display()
+                ));
             }
         }
         if plugin.connectors.is_empty() {
@@ -149,17 +180,29 @@ impl Registry {
         Status::Loaded(plugin)
     }
 
+    /// The directories of the search path that exist, in search order.
+    #[must_use]
+    pub fn searched(&self) -> &[PathBuf] {
+        &self.searched
+    }
+
     /// Every candidate, in search order.
     #[must_use]
     pub fn candidates(&self) -> &[Candidate] {
         &self.candidates
     }
 
+    /// The connector types built into the runtime, replaced or not.
+    #[must_use]
+    pub fn builtins(&self) -> &[BuiltIn] {
+        &self.builtins
+    }
+
     /// What provides connector type `name`.
     #[must_use]
     pub fn provider(&self, name: &str) -> Option<Provider<'_>> {
         match *self.providers.get(name)? {
-            Source::Linked(index) => Some(Provider::Linked(&self.linked[index].1)),
+            Source::BuiltIn(index) => Some(Provider::BuiltIn(&self.builtins[index].entry)),
             Source::Candidate(index) => match &self.candidates[index].status {
                 Status::Loaded(plugin) => Some(Provider::Plugin(plugin)),
                 Status::Rejected(_) => None,
@@ -171,17 +214,12 @@ impl Registry {
     #[must_use]
     pub fn kind(&self, name: &str) -> Option<&ConnectorKind> {
         match *self.providers.get(name)? {
-            Source::Linked(index) => Some(&self.linked[index].0),
+            Source::BuiltIn(index) => Some(&self.builtins[index].kind),
             Source::Candidate(index) => match &self.candidates[index].status {
                 Status::Loaded(plugin) => plugin.connectors.iter().find(|k| k.name == name),
                 Status::Rejected(_) => None,
             },
         }
-    }
-
-    /// The connector types linked into the runtime.
-    pub fn linked(&self) -> impl Iterator<Item = &ConnectorKind> {
-        self.linked.iter().map(|(kind, _)| kind)
     }
 
     /// Every connector type provided, sorted by name.
@@ -191,4 +229,37 @@ impl Registry {
         names.sort_unstable();
         names
     }
+}
+
+/// The reason `second` is not used: `first`, earlier in the search path,
+/// is the same plugin (name and version), perhaps another build of it.
+fn same_plugin_twice(first: &LoadedPlugin, second: &LoadedPlugin) -> String {
+    let describe = |plugin: &LoadedPlugin| {
+        format!(
+            "{} modified {}",
+            plugin.info.build(),
+            file_time(plugin.modified)
+        )
+    };
+    format!(
+        "the same plugin ({} {}) as {}, which comes first in the plugin path and is used; \
+         this file is a {}, that one a {}; remove the one you do not want, or put its \
+         directory later in the plugin path",
+        second.info.name,
+        second.info.version,
+        first.path.display(),
+        describe(second),
+        describe(first)
+    )
+}
+
+/// A file's modification time, to the second, in UTC.
+fn file_time(modified: Option<SystemTime>) -> String {
+    modified
+        .and_then(|time| jiff::Timestamp::try_from(time).ok())
+        .and_then(|time| time.round(jiff::Unit::Second).ok())
+        .map_or_else(
+            || String::from("at an unknown time"),
+            |time| time.to_string(),
+        )
 }

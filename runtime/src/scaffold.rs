@@ -1,10 +1,17 @@
 //! `pdk-runtime new NAME`: a new plugin crate that builds and loads as it
-//! is: a `Cargo.toml` for a `cdylib` depending on `pdk`, a source connector
-//! named NAME, a flow file running it into `stdout`, and a `.gitignore`.
+//! is: a `Cargo.toml` for a `cdylib` depending on the SDK (`pdk-sdk`, used
+//! as `pdk`) at this runtime's version, a source connector named after the
+//! crate, a flow file running it into the built-in `stdout`, and a
+//! `.gitignore`. As with `cargo new`, a name may have `-`: the package is
+//! `my-source`, the crate and the connector type `my_source`.
 
 use std::path::{Path, PathBuf};
 
-/// The templates, with `{{name}}`, `{{type}}` and `{{pdk}}` to fill in.
+/// The package name of the SDK on crates.io.
+const SDK_PACKAGE: &str = "pdk-sdk";
+
+/// The templates, with `{{name}}` (the package), `{{connector}}` (the
+/// connector type and crate name), `{{type}}` and `{{pdk}}` to fill in.
 const TEMPLATES: &[(&str, &str)] = &[
     (
         "Cargo.toml",
@@ -21,33 +28,33 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
 ];
 
-/// Where the new crate's `pdk` comes from.
+/// Where the new crate's SDK comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PdkSource {
-    /// A checkout of the `pdk` crate (its directory).
-    Path(PathBuf),
     /// The registry, at this version requirement.
     Version(String),
+    /// A checkout of the SDK crate (its directory), for contributors.
+    Path(PathBuf),
 }
 
 impl PdkSource {
-    /// The `pdk` crate of the source tree this runtime was built from, if
-    /// it is still there; otherwise the registry at this runtime's version.
+    /// The registry, at the version of the SDK this runtime was built
+    /// with: plugins built from it load in this runtime.
     #[must_use]
-    pub fn default_for_this_runtime() -> Self {
-        let checkout = Path::new(env!("CARGO_MANIFEST_DIR")).join("../pdk");
-        if checkout.join("Cargo.toml").is_file() {
-            Self::Path(checkout.canonicalize().unwrap_or(checkout))
-        } else {
-            Self::Version(pdk::abi::INTERFACE_VERSION.to_owned())
-        }
+    pub fn this_runtimes_version() -> Self {
+        Self::Version(pdk::abi::INTERFACE_VERSION.to_owned())
     }
 
     /// The dependency's value in `Cargo.toml`.
     fn toml(&self) -> String {
         match self {
-            Self::Path(dir) => format!("{{ path = {:?} }}", dir.display().to_string()),
-            Self::Version(version) => format!("{version:?}"),
+            Self::Version(version) => {
+                format!("{{ package = \"{SDK_PACKAGE}\", version = {version:?} }}")
+            }
+            Self::Path(dir) => format!(
+                "{{ package = \"{SDK_PACKAGE}\", path = {:?} }}",
+                dir.display().to_string()
+            ),
         }
     }
 }
@@ -55,10 +62,10 @@ impl PdkSource {
 /// Why the crate was not created.
 #[derive(Debug, thiserror::Error)]
 pub enum ScaffoldError {
-    /// The name cannot name both a crate and a connector type.
+    /// The name cannot name both a package and a connector type.
     #[error(
-        "`{0}` is not a valid plugin name; use lowercase letters, digits and `_`, \
-         starting with a letter (for example `my_source`)"
+        "`{0}` is not a valid plugin name; use lowercase letters, digits, `-` and `_`, \
+         starting with a letter (for example `my-source`)"
     )]
     InvalidName(String),
     /// Something is already there.
@@ -74,12 +81,18 @@ pub enum ScaffoldError {
     },
 }
 
-/// Whether `name` can be a crate name, a Rust identifier and a connector
-/// type name all at once.
+/// Whether `name` can be a package name whose crate name (`-` as `_`) is
+/// a Rust identifier and a connector type name.
 fn is_valid_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_lowercase())
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+}
+
+/// The crate name and connector type of package `name`: `my-source` ->
+/// `my_source`.
+fn connector_name(name: &str) -> String {
+    name.replace('-', "_")
 }
 
 /// `my_source` -> `MySource`.
@@ -114,10 +127,12 @@ pub fn create(name: &str, parent: &Path, pdk: &PdkSource) -> Result<PathBuf, Sca
     };
     let src = dir.join("src");
     std::fs::create_dir_all(&src).map_err(write_error(&src))?;
-    let (type_name, pdk) = (type_name(name), pdk.toml());
+    let connector = connector_name(name);
+    let (type_name, pdk) = (type_name(&connector), pdk.toml());
     for (file, template) in TEMPLATES {
         let text = template
             .replace("{{name}}", name)
+            .replace("{{connector}}", &connector)
             .replace("{{type}}", &type_name)
             .replace("{{pdk}}", &pdk);
         let path = dir.join(file);
@@ -131,13 +146,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_that_are_crates_identifiers_and_connector_types_are_accepted() {
-        for good in ["greeter", "my_source", "s3", "a_b_c"] {
+    fn names_that_are_packages_and_connector_types_are_accepted() {
+        for good in ["greeter", "my_source", "my-source", "s3", "a_b-c"] {
             assert!(is_valid_name(good), "{good}");
         }
-        for bad in ["", "Greeter", "my-source", "3d", "_x", "caf\u{e9}", "a b"] {
+        for bad in ["", "Greeter", "3d", "_x", "-x", "caf\u{e9}", "a b"] {
             assert!(!is_valid_name(bad), "{bad}");
         }
+        assert_eq!(connector_name("my-tcp-source"), "my_tcp_source");
     }
 
     #[test]
@@ -148,11 +164,14 @@ mod tests {
     }
 
     #[test]
-    fn the_pdk_dependency_is_a_path_or_a_version() {
+    fn the_sdk_dependency_names_the_package_and_a_version_or_a_path() {
+        assert_eq!(
+            PdkSource::Version("0.1.0".into()).toml(),
+            r#"{ package = "pdk-sdk", version = "0.1.0" }"#
+        );
         assert_eq!(
             PdkSource::Path(PathBuf::from("/src/pdk")).toml(),
-            r#"{ path = "/src/pdk" }"#
+            r#"{ package = "pdk-sdk", path = "/src/pdk" }"#
         );
-        assert_eq!(PdkSource::Version("0.1.0".into()).toml(), r#""0.1.0""#);
     }
 }

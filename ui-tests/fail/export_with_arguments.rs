@@ -1,4 +1,4 @@
-//! `#[pdk_export]` takes no arguments.
+//! `#[pdk_export]` takes only `crate = "..."`.
 use pdk::prelude::*;
 
 #[pdk_export(Metronome)]

@@ -1,5 +1,5 @@
-//! A plugin declaring a global allocator of its own: `#[pdk_export]` pins
-//! the system allocator, so that buffers cross the boundary without copies.
+//! A plugin declaring a global allocator of its own: `pdk` pins the system
+//! allocator, so that buffers cross the boundary without copies.
 use pdk::prelude::*;
 
 #[global_allocator]

@@ -77,9 +77,6 @@ pub struct HostServices {
     /// The most verbose level the runtime's logger keeps; records above it
     /// are not even formatted.
     pub max_level: ROption<LogLevel>,
-    /// Whether the runtime allocates with the system allocator, as every
-    /// plugin does (see [`super::allocator`]).
-    pub system_allocator: bool,
     /// Runs a job that may block on a thread of the runtime's blocking
     /// pool: the job is a future that completes on its first poll.
     #[sabi(last_prefix_field)]

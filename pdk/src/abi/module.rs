@@ -15,6 +15,13 @@ use super::error::PdkError;
 use super::host::HostServicesRef;
 use super::value::PdkValue;
 
+/// The prefix of the symbol under which every plugin exports its root
+/// module: `#[pdk_export]` appends the crate's name and version, so that
+/// several plugin crates linked into one program never clash. The
+/// runtime's loader finds the one symbol with this prefix in a library's
+/// export table.
+pub const ROOT_MODULE_SYMBOL_PREFIX: &str = "pdk_plugin_root_module__";
+
 /// Who built a plugin, and with what.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, StableAbi)]
@@ -27,6 +34,8 @@ pub struct PluginMetadata {
     pub pdk_version: RStr<'static>,
     /// The `rustc --version` line of the compiler that built it.
     pub rustc_version: RStr<'static>,
+    /// Whether it was built with debug assertions (a debug build).
+    pub debug_assertions: bool,
 }
 
 /// The root module of a plugin library.

@@ -60,6 +60,12 @@ pub trait ConnectorType: Connector {
     /// The connector type name used in flow files.
     const NAME: &'static str;
 
+    /// The package name of the crate that defines the type.
+    const PACKAGE: &'static str;
+
+    /// The version of that package.
+    const PACKAGE_VERSION: &'static str;
+
     /// Whether the type's crate asked for `pdk`'s `tokio` feature (read
     /// from its own manifest by `#[connector]`): its code then runs in the
     /// plugin's tokio runtime.
@@ -185,6 +191,8 @@ pub trait Plugin: 'static {
     const VERSION: &'static str;
     /// Every exported connector type.
     const CONNECTORS: &'static [ConnectorEntry];
+    /// Whether the plugin crate is built with debug assertions.
+    const DEBUG_ASSERTIONS: bool;
 }
 
 /// Builds the root module of plugin `P`; called once, when the runtime
@@ -206,6 +214,7 @@ extern "C" fn metadata<P: Plugin>() -> PluginMetadata {
         version: RStr::from_str(P::VERSION),
         pdk_version: RStr::from_str(INTERFACE_VERSION),
         rustc_version: RStr::from_str(RUSTC_VERSION),
+        debug_assertions: P::DEBUG_ASSERTIONS,
     }
 }
 

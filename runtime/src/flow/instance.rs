@@ -153,7 +153,7 @@ impl Instance {
                 ))
                 .map(Self::Plugin)
             }
-            Provider::Linked(entry) => {
+            Provider::BuiltIn(entry) => {
                 from_linked((entry.create)(ctx, config.clone())).map(Self::Linked)
             }
         }

@@ -235,7 +235,7 @@ fn check_connector(
             file,
             format!("connector[{i}].type"),
             format!(
-                "no loaded plugin provides connector type `{}` (known: {})",
+                "no loaded plugin and no built-in connector provides connector type `{}` (known: {})",
                 connector.kind,
                 if known.is_empty() {
                     String::from("none")

@@ -75,6 +75,7 @@ fn reasons(output: &Output) -> Vec<(String, String)> {
     let entries: Vec<Value> = serde_json::from_str(&stdout(output)).unwrap();
     entries
         .iter()
+        .filter(|e| e["status"] != "built-in")
         .map(|e| {
             let name = Path::new(e["path"].as_str().unwrap())
                 .file_name()
@@ -118,6 +119,7 @@ fn every_kind_of_bad_file_is_rejected_with_its_reason_and_the_good_ones_load() {
     broken_fixture("other-version", &file("other-version"));
     broken_fixture("other-layout", &file("other-layout"));
     broken_fixture("panicking-init", &file("panicking-init"));
+    broken_fixture("two-roots", &file("two-roots"));
     std::fs::create_dir(file("directory")).unwrap();
     std::os::unix::fs::symlink(file("loop-b"), file("loop-a")).unwrap();
     std::os::unix::fs::symlink(file("loop-a"), file("loop-b")).unwrap();
@@ -150,6 +152,7 @@ fn every_kind_of_bad_file_is_rejected_with_its_reason_and_the_good_ones_load() {
         ("random", "not a shared library (unknown file format); remove it from the plugin path".to_owned()),
         ("system", "not a PDK plugin: it exports no PDK root module; build it with `#[pdk_export]` or remove it from the plugin path".to_owned()),
         ("truncated", "a damaged or truncated shared library (its ELF structure cannot be read); rebuild it or copy it again".to_owned()),
+        ("two-roots", "exports several PDK root modules (`pdk_plugin_root_module__broken__0_1_0`, `pdk_plugin_root_module__other__0_1_0`): one crate per plugin library has `#[pdk_export]`; keep it in one".to_owned()),
         ("unreadable", "cannot be read (Permission denied (os error 13)); check the file's permissions".to_owned()),
     ]
     .into_iter()

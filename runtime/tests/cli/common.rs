@@ -8,7 +8,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
-/// The bundled connector crates (in `connectors/`).
+/// The bundled connector crates (in `connectors/`), by library name: the
+/// plugin file of `metronome` is `libmetronome.so`, its package
+/// `pdk-metronome` (see [`package`]).
 pub const BUNDLED: &[&str] = &[
     "blackhole",
     "blaster",
@@ -25,6 +27,16 @@ pub const BUNDLED: &[&str] = &[
 /// The test plugins (in `test-plugins/`).
 pub const TEST_PLUGINS: &[&str] = &["probe", "ecosystem", "forgot_tokio", "blocking"];
 
+/// The package of plugin library `plugin`: `pdk-` and the name with
+/// dashes for a bundled connector, the name itself for a test plugin.
+pub fn package(plugin: &str) -> String {
+    if BUNDLED.contains(&plugin) {
+        format!("pdk-{}", plugin.replace('_', "-"))
+    } else {
+        plugin.to_owned()
+    }
+}
+
 /// The workspace's root directory.
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -38,7 +50,7 @@ pub fn built_plugins_dir() -> &'static Path {
         let mut build = Command::new(env!("CARGO"));
         build.arg("build").current_dir(workspace());
         for plugin in BUNDLED.iter().chain(TEST_PLUGINS) {
-            build.args(["-p", plugin]);
+            build.args(["-p", &package(plugin)]);
         }
         let output = build.output().expect("cargo runs");
         assert!(
@@ -67,11 +79,36 @@ pub fn built_plugin(crate_name: &str) -> PathBuf {
     built_plugins_dir().join(library_file(crate_name))
 }
 
+/// Where the tests' scratch directories are, named `TEST-PID`. The first
+/// use in a test process removes those of test processes that have ended:
+/// a failed test's files stay for inspection until the next run, and runs
+/// never pile up gigabytes of plugin copies.
+fn scratch_root() -> &'static Path {
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let root = std::env::temp_dir().join("pdk-runtime-tests");
+        let entries = std::fs::read_dir(&root).into_iter().flatten().flatten();
+        for entry in entries {
+            let name = entry.file_name();
+            let pid = name
+                .to_string_lossy()
+                .rsplit('-')
+                .next()
+                .and_then(|pid| pid.parse::<u32>().ok());
+            let ended = pid.is_some_and(|pid| {
+                pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists()
+            });
+            if ended {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+        root
+    })
+}
+
 /// A fresh, empty directory for one test.
 pub fn scratch_dir(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir()
-        .join("pdk-runtime-tests")
-        .join(format!("{test}-{}", std::process::id()));
+    let dir = scratch_root().join(format!("{test}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir is writable");
     dir

@@ -50,9 +50,11 @@ fn an_unknown_connector_type_suggests_the_close_one() {
     assert_eq!(
         line,
         format!(
-            "error: {flow}: connector[0].type: no loaded plugin provides connector type `metronom` \
-             (known: metronome, stdout); fix: did you mean `metronome`? check the type name, or add \
-             the plugin's directory with --plugin-path (`pdk-runtime plugins list` shows what is found)"
+            "error: {flow}: connector[0].type: no loaded plugin and no built-in connector provides \
+             connector type `metronom` (known: blackhole, blaster, file, http_client, http_server, \
+             metronome, stdout, tcp_client, tcp_server, udp); fix: did you mean `metronome`? check the \
+             type name, or add the plugin's directory with --plugin-path (`pdk-runtime plugins list` \
+             shows what is found)"
         )
     );
 }

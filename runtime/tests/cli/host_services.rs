@@ -193,7 +193,7 @@ config = {{ url = "127.0.0.1:0" }}
     );
     let three = threads_while_running(&three_plugins, &flow, || true);
     // Linux keeps the first 15 bytes of a thread's name.
-    for name in ["tokio:tcp_serve", "tokio:udp"] {
+    for name in ["tokio:pdk-tcp-s", "tokio:pdk-udp"] {
         expected.insert(String::from(name), 1);
     }
     assert_eq!(three, expected, "3 plugins that use tokio: one thread each");

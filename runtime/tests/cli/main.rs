@@ -5,6 +5,7 @@ mod bad_files;
 mod capabilities;
 mod common;
 mod connectors;
+mod conventions;
 mod ecosystem;
 mod examples;
 mod flow_errors;

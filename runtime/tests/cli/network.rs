@@ -387,8 +387,8 @@ to = "counter"
         ),
     );
     let server = RunningFlow::start(&flow, &dir);
-    let fails = server.address("http_server/fails] listening on ");
-    let silent = server.address("http_server/silent] listening on ");
+    let fails = server.address("pdk-http-server/fails] listening on ");
+    let silent = server.address("pdk-http-server/silent] listening on ");
     let client = python(
         &format!(
             "{PYTHON_HTTP}{}",

@@ -3,13 +3,14 @@
 
 use std::process::Command;
 
-use crate::common::{workspace, BUNDLED};
+use crate::common::{package, workspace, BUNDLED};
 
 #[test]
 fn no_plugin_crate_depends_on_the_runtime() {
     for plugin in BUNDLED {
+        let package = package(plugin);
         let output = Command::new(env!("CARGO"))
-            .args(["tree", "-p", plugin, "--edges", "all", "--prefix", "none"])
+            .args(["tree", "-p", &package, "--edges", "all", "--prefix", "none"])
             .current_dir(workspace())
             .output()
             .unwrap();
@@ -19,8 +20,8 @@ fn no_plugin_crate_depends_on_the_runtime() {
             String::from_utf8_lossy(&output.stderr)
         );
         let tree = String::from_utf8_lossy(&output.stdout);
-        assert!(tree.contains(&format!("{plugin} v")), "{tree}");
-        assert!(tree.contains("pdk v"), "{tree}");
+        assert!(tree.contains(&format!("{package} v")), "{tree}");
+        assert!(tree.contains("pdk-sdk v"), "{tree}");
         assert!(
             !tree.contains("pdk-runtime"),
             "{plugin} depends on the runtime:\n{tree}"

@@ -3,13 +3,15 @@
 
 use std::path::Path;
 
+use crate::bad_files::broken_fixture;
 use crate::common::{
-    built_plugin, library_file, plugin_dir_with, runtime, runtime_exe, runtime_isolated,
-    scratch_dir, stderr, stdout,
+    built_plugin, built_plugins_dir, library_file, package, plugin_dir_with, runtime, runtime_exe,
+    runtime_isolated, scratch_dir, stderr, stdout,
 };
 use serde_json::{json, Value};
 
-fn list_json(args: &[&str]) -> Vec<Value> {
+/// Every entry of `plugins list --format json ARGS`.
+fn list_all_json(args: &[&str]) -> Vec<Value> {
     let mut all = vec!["plugins", "list", "--format", "json"];
     all.extend_from_slice(args);
     let output = runtime(&all);
@@ -19,6 +21,14 @@ fn list_json(args: &[&str]) -> Vec<Value> {
         .as_array()
         .expect("the listing is an array")
         .clone()
+}
+
+/// The entries of the candidate files, without the built-in connectors.
+fn list_json(args: &[&str]) -> Vec<Value> {
+    list_all_json(args)
+        .into_iter()
+        .filter(|entry| entry["status"] != "built-in")
+        .collect()
 }
 
 fn entry<'a>(entries: &'a [Value], path: &Path) -> &'a Value {
@@ -64,10 +74,11 @@ fn both_plugins_load_as_themselves_and_non_plugins_are_rejected_with_a_reason() 
                 "status": "loaded",
                 "path": path.to_str().unwrap(),
                 "plugin": {
-                    "name": name,
+                    "name": package(name),
                     "version": "0.1.0",
                     "pdk_version": pdk_version,
                     "rustc_version": rustc,
+                    "debug_assertions": true,
                 },
                 "connectors": [{ "name": name, "source": source, "transactional": false, "sink": sink }],
             })
@@ -90,7 +101,9 @@ fn both_plugins_load_as_themselves_and_non_plugins_are_rejected_with_a_reason() 
 #[test]
 fn the_first_plugin_in_search_order_wins_and_the_later_one_names_it() {
     let first = plugin_dir_with("shadow-first", &["metronome"]);
-    let second = plugin_dir_with("shadow-second", &["metronome"]);
+    let second = plugin_dir_with("shadow-second", &["metronome", "stdout"]);
+    let impostor = first.join(library_file("impostor"));
+    broken_fixture("impostor", &impostor);
     let entries = list_json(&[
         "--isolated",
         "--plugin-path",
@@ -99,20 +112,103 @@ fn the_first_plugin_in_search_order_wins_and_the_later_one_names_it() {
         second.to_str().unwrap(),
     ]);
     let winner = first.join(library_file("metronome"));
-    let loser = second.join(library_file("metronome"));
-    assert_eq!(entries.len(), 2);
-    assert_eq!(entries[0]["path"], winner.to_str().unwrap());
-    assert_eq!(entries[0]["status"], "loaded");
+    let same = second.join(library_file("metronome"));
+    let loser = second.join(library_file("stdout"));
+    assert_eq!(entries.len(), 4, "{entries:#?}");
+    assert_eq!(entry(&entries, &winner)["status"], "loaded");
+    assert_eq!(entry(&entries, &impostor)["status"], "loaded");
+    // The same plugin (name and version) twice: both files, both builds.
+    let reason = entry(&entries, &same)["reason"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let start = format!(
+        "the same plugin (pdk-metronome 0.1.0) as {}, which comes first in the plugin path \
+         and is used; this file is a debug build modified ",
+        winner.display()
+    );
+    assert!(reason.starts_with(&start), "{reason}");
+    assert!(
+        reason.contains(", that one a debug build modified ")
+            && reason.ends_with(
+                "; remove the one you do not want, or put its directory later in the plugin path"
+            ),
+        "{reason}"
+    );
+    // Another plugin providing a type already provided.
     assert_eq!(
-        entries[1],
-        json!({
+        entry(&entries, &loser),
+        &json!({
             "status": "rejected",
             "path": loser.to_str().unwrap(),
             "reason": format!(
-                "connector type `metronome` is already provided by {}, which comes first in the plugin path; remove one of the two files",
-                winner.display()
+                "connector type `stdout` is already provided by {}, which comes first in the \
+                 plugin path; remove one of the two files",
+                impostor.display()
             ),
         })
+    );
+}
+
+#[test]
+fn a_plugin_that_provides_a_built_in_type_replaces_it_and_the_listing_says_so() {
+    let dir = plugin_dir_with("replace-builtin", &["stdout"]);
+    let plugin = dir.join(library_file("stdout"));
+    let entries = list_all_json(&["--isolated", "--plugin-path", dir.to_str().unwrap()]);
+    let builtin = |name: &str| {
+        entries
+            .iter()
+            .find(|e| e["status"] == "built-in" && e["connectors"][0]["name"] == name)
+            .unwrap_or_else(|| panic!("no built-in {name} in {entries:#?}"))
+    };
+    assert_eq!(
+        builtin("stdout"),
+        &json!({
+            "status": "built-in",
+            "path": "(built in)",
+            "plugin": { "name": "pdk-stdout", "version": "0.1.0" },
+            "connectors": [{ "name": "stdout", "source": false, "transactional": false, "sink": true }],
+            "replaced_by": plugin.to_str().unwrap(),
+        })
+    );
+    assert_eq!(builtin("metronome")["replaced_by"], Value::Null);
+    let text = stdout(&runtime_isolated(&["plugins", "list"], &dir));
+    assert!(
+        text.contains(&format!(
+            "built in  connector `stdout` [sink] (pdk-stdout 0.1.0): replaced by the plugin {}\n",
+            plugin.display()
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("built in  connector `metronome` [source] (pdk-metronome 0.1.0): used\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_plugin_path_that_does_not_exist_is_an_error() {
+    let output = runtime(&["plugins", "list", "--plugin-path", "/nonexistent/plugins"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        stderr(&output),
+        "error: --plugin-path /nonexistent/plugins: does not exist; give a directory that holds plugin files\n"
+    );
+}
+
+#[test]
+fn cargos_build_intermediates_are_not_listed() {
+    let target = built_plugins_dir();
+    let entries = list_json(&["--isolated", "--plugin-path", target.to_str().unwrap()]);
+    let noise: Vec<&str> = entries
+        .iter()
+        .filter_map(|e| e["path"].as_str())
+        .filter(|path| path.contains("/deps/") || path.contains("/build/"))
+        .collect();
+    assert!(noise.is_empty(), "{noise:#?}");
+    assert_eq!(
+        entry(&entries, &target.join(library_file("metronome")))["status"],
+        "loaded"
     );
 }
 
@@ -181,7 +277,7 @@ fn text_listing_shows_metadata_and_reasons() {
     let text = stdout(&output);
     assert!(text.contains("loaded    "), "{text}");
     assert!(
-        text.contains("metronome 0.1.0 (pdk 0.1.0, rustc 1."),
+        text.contains("pdk-metronome 0.1.0 (debug build; pdk 0.1.0, rustc 1."),
         "{text}"
     );
     assert!(text.contains("connector `metronome` [source]"), "{text}");
@@ -190,11 +286,17 @@ fn text_listing_shows_metadata_and_reasons() {
 }
 
 #[test]
-fn an_empty_search_path_says_so() {
+fn an_empty_search_path_says_so_and_names_the_directories_searched() {
     let dir = scratch_dir("empty-path");
     let output = runtime_isolated(&["plugins", "list"], &dir);
+    let text = stdout(&output);
+    let mut lines = text.lines();
     assert_eq!(
-        stdout(&output),
-        "no plugin files found in the plugin path\n"
+        lines.next(),
+        Some(format!("no plugin files found in {}", dir.display()).as_str())
+    );
+    assert!(
+        lines.all(|line| line.starts_with("built in  connector `")),
+        "then the built-in connectors: {text}"
     );
 }

@@ -21,7 +21,12 @@ fn the_cli_reference_matches_the_binarys_help() {
     let page = std::fs::read_to_string(workspace().join("book/src/reference-cli.md")).unwrap();
     let mut documented = long_options(&page);
     let mut helped = long_options(&stdout(&runtime(&["--help"])));
-    for command in [&["plugins", "list"][..], &["run"], &["new"]] {
+    for command in [
+        &["plugins", "list"][..],
+        &["run"],
+        &["new"],
+        &["completions"],
+    ] {
         let help = runtime(&[command, &["--help"]].concat());
         assert!(help.status.success());
         helped.extend(long_options(&stdout(&help)));
@@ -41,5 +46,8 @@ fn the_cli_reference_matches_the_binarys_help() {
         .filter_map(|line| line.split_whitespace().next())
         .filter(|command| *command != "help")
         .collect();
-    assert_eq!(commands, BTreeSet::from(["new", "plugins", "run"]));
+    assert_eq!(
+        commands,
+        BTreeSet::from(["completions", "new", "plugins", "run"])
+    );
 }

@@ -40,7 +40,15 @@ fn run_with(test: &str, plugin: &Path, flow: &str) -> std::process::Output {
 #[test]
 fn the_tutorial_from_scaffold_to_a_flow() {
     let parent = scratch_dir("tutorial");
-    let output = runtime(&["new", "greeter", "--dir", parent.to_str().unwrap()]);
+    let sdk = workspace().join("pdk");
+    let output = runtime(&[
+        "new",
+        "greeter",
+        "--dir",
+        parent.to_str().unwrap(),
+        "--pdk-path",
+        sdk.to_str().unwrap(),
+    ]);
     assert!(output.status.success(), "{}", stderr(&output));
     let krate = parent.join("greeter");
     assert!(stdout(&output).starts_with(&format!("created {}\n", krate.display())));
@@ -95,8 +103,8 @@ fn new_refuses_a_bad_name_and_an_existing_directory() {
     assert_eq!(output.status.code(), Some(2));
     assert_eq!(
         stderr(&output),
-        "error: `My-Plugin` is not a valid plugin name; use lowercase letters, digits and `_`, \
-         starting with a letter (for example `my_source`)\n"
+        "error: `My-Plugin` is not a valid plugin name; use lowercase letters, digits, `-` and \
+         `_`, starting with a letter (for example `my-source`)\n"
     );
     std::fs::create_dir(parent.join("taken")).unwrap();
     let output = runtime(&["new", "taken", "--dir", dir]);
@@ -108,4 +116,26 @@ fn new_refuses_a_bad_name_and_an_existing_directory() {
             parent.join("taken").display()
         )
     );
+}
+
+#[test]
+fn a_name_with_dashes_is_the_package_and_its_crate_and_connector_use_underscores() {
+    let parent = scratch_dir("scaffold-dashes");
+    let output = runtime(&["new", "my-conn", "--dir", parent.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let krate = parent.join("my-conn");
+    let manifest = std::fs::read_to_string(krate.join("Cargo.toml")).unwrap();
+    assert!(manifest.contains("name = \"my-conn\"\n"), "{manifest}");
+    // The published SDK, at this runtime's version, under the name `pdk`.
+    let version = env!("CARGO_PKG_VERSION");
+    assert!(
+        manifest.contains(&format!(
+            "pdk = {{ package = \"pdk-sdk\", version = \"{version}\" }}\n"
+        )),
+        "{manifest}"
+    );
+    let source = std::fs::read_to_string(krate.join("src/lib.rs")).unwrap();
+    assert!(source.contains("#[connector(name = \"my_conn\")]\npub struct MyConn {"));
+    let flow = std::fs::read_to_string(krate.join("flow.toml")).unwrap();
+    assert!(flow.contains("type = \"my_conn\""), "{flow}");
 }

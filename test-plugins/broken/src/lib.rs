@@ -2,14 +2,53 @@
 //! `pdk-runtime` must reject with a reason (or, under a trust policy, never
 //! open). Built by the runtime's tests with one feature at a time.
 
+/// Exports the root module that `$root` builds, of type `$module`, under
+/// the PDK root-module symbol `$symbol`, the way `#[pdk_export]` does.
+#[cfg(any(
+    feature = "panicking-init",
+    feature = "other-version",
+    feature = "other-layout"
+))]
+macro_rules! export_root_module {
+    ($symbol:ident, $module:ty, $root:path) => {
+        #[unsafe(no_mangle)]
+        pub static $symbol: abi_stable::library::LibHeader = {
+            extern "C" fn load() -> abi_stable::library::RootModuleResult {
+                abi_stable::library::__call_root_module_loader($root)
+            }
+            // SAFETY: `load` returns, erased, the module that `$root`
+            // builds, which is a `$module`: the type named here.
+            unsafe {
+                abi_stable::library::LibHeader::from_constructor::<$module>(
+                    load,
+                    abi_stable::library::CheckTypeLayout::Yes,
+                )
+            }
+        };
+    };
+}
+
 #[cfg(feature = "panicking-init")]
 mod panicking_init {
     use pdk::abi::module::PluginModuleRef;
 
-    #[abi_stable::export_root_module]
     fn root_module() -> PluginModuleRef {
         panic!("this fixture fails to initialize, on purpose")
     }
+
+    export_root_module!(
+        pdk_plugin_root_module__broken__0_1_0,
+        PluginModuleRef,
+        root_module
+    );
+
+    // A second crate's root module in the same library.
+    #[cfg(feature = "two-roots")]
+    export_root_module!(
+        pdk_plugin_root_module__other__0_1_0,
+        PluginModuleRef,
+        root_module
+    );
 }
 
 // Only the layout of `Skewed` matters (the runtime rejects it before any
@@ -48,9 +87,43 @@ mod skewed {
         42
     }
 
-    #[abi_stable::export_root_module]
     fn root_module() -> SkewedRef {
         Skewed { answer }.leak_into_prefix()
+    }
+
+    export_root_module!(
+        pdk_plugin_root_module__broken__0_1_0,
+        SkewedRef,
+        root_module
+    );
+}
+
+/// Another plugin's connector type named `stdout`, which the bundled
+/// `stdout` plugin also provides.
+#[cfg(feature = "impostor")]
+mod impostor {
+    use pdk::prelude::*;
+
+    #[connector(name = "stdout")]
+    pub struct Impostor;
+
+    impl Connector for Impostor {
+        type Config = NoConfig;
+
+        fn new(_config: NoConfig, _ctx: &ConnectorContext) -> Result<Self> {
+            Ok(Self)
+        }
+    }
+
+    impl Sink for Impostor {
+        async fn on_event(&mut self, _event: Event, _ctx: &ConnectorContext) -> Result<SinkReply> {
+            Ok(SinkReply::Fail)
+        }
+    }
+
+    #[pdk_export]
+    mod plugin {
+        pub use super::Impostor;
     }
 }
 

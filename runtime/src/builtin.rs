@@ -1,15 +1,16 @@
-//! The connector crates linked into the runtime by the `static-connectors`
-//! feature: the same source as the bundled plugins, called in-process.
+//! The bundled connectors, built into the runtime (the default
+//! `builtin-connectors` feature): the same crates as the bundled plugins,
+//! called in-process, so that a runtime installed with `cargo install`
+//! (which cannot install plugin files) has them. A plugin file that
+//! provides the same connector type takes precedence.
 
 use pdk::native::NativeEntry;
 
-/// The linked connector types (none without the feature), with the host
-/// services installed for them.
-#[cfg(feature = "static-connectors")]
+/// The built-in connector types.
+#[cfg(feature = "builtin-connectors")]
 #[must_use]
 pub fn entries() -> Vec<NativeEntry> {
     use pdk::native::entry;
-    pdk::native::install_host(crate::host::services());
     vec![
         entry::<blackhole::Blackhole>(),
         entry::<blaster::Blaster>(),
@@ -24,8 +25,8 @@ pub fn entries() -> Vec<NativeEntry> {
     ]
 }
 
-/// The linked connector types (none without the feature).
-#[cfg(not(feature = "static-connectors"))]
+/// The built-in connector types: none without the feature.
+#[cfg(not(feature = "builtin-connectors"))]
 #[must_use]
 pub fn entries() -> Vec<NativeEntry> {
     Vec::new()
