@@ -27,9 +27,9 @@ pub const MAX_DEPTH: usize = 4;
 /// The environment variable holding extra plugin directories.
 pub const PLUGIN_PATH_VAR: &str = "PDK_PLUGIN_PATH";
 
-/// The plugin directory of the release layout, relative to the directory
-/// of the `pdk-runtime` executable (`bin/`).
-pub const RELEASE_PLUGIN_DIR: &str = "../lib/pdk-runtime/plugins";
+/// The plugin directory of the release layout, relative to the parent of
+/// the directory of the `pdk-runtime` executable (`bin/..`).
+pub const RELEASE_PLUGIN_DIR: &str = "lib/pdk-runtime/plugins";
 
 /// The subdirectories of a cargo profile directory that hold build
 /// intermediates, never plugins a user put there.
@@ -83,7 +83,9 @@ impl SearchPath {
             );
         }
         if let Some(exe_dir) = exe_dir {
-            dirs.push((exe_dir.join(RELEASE_PLUGIN_DIR), MAX_DEPTH, Origin::Default));
+            if let Some(prefix) = exe_dir.parent() {
+                dirs.push((prefix.join(RELEASE_PLUGIN_DIR), MAX_DEPTH, Origin::Default));
+            }
             dirs.push((exe_dir, 1, Origin::Default));
         }
         Self { dirs }
@@ -193,7 +195,7 @@ mod tests {
         let env = std::env::join_paths(["/e1", "/e2"]).unwrap();
         let path = SearchPath::new(&[PathBuf::from("/f")], Some(env), Some(PathBuf::from("/x")));
         let dirs: Vec<&Path> = path.dirs.iter().map(|(dir, _, _)| dir.as_path()).collect();
-        let release = Path::new("/x").join(RELEASE_PLUGIN_DIR);
+        let release = Path::new("/").join(RELEASE_PLUGIN_DIR);
         let expected: Vec<&Path> = vec![
             Path::new("/f"),
             Path::new("/e1"),

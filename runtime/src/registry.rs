@@ -55,6 +55,21 @@ pub enum Provider<'a> {
 }
 
 impl Provider<'_> {
+    /// Where the connector type comes from, for people: the plugin file,
+    /// or the built-in crate, with its version.
+    #[must_use]
+    pub fn origin(&self) -> String {
+        match self {
+            Self::Plugin(plugin) => format!(
+                "the plugin {} ({} {})",
+                plugin.path.display(),
+                plugin.info.name,
+                plugin.info.version
+            ),
+            Self::BuiltIn(entry) => format!("the built-in {} {}", entry.package, entry.version),
+        }
+    }
+
     /// The package name of the plugin or of the built-in connector's
     /// crate: the first half of its connectors' log targets, the same
     /// either way.

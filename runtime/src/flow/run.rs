@@ -78,6 +78,9 @@ pub async fn run(
     })?;
     let mut tasks = Vec::with_capacity(flow.nodes.len());
     let mut transactional = Vec::with_capacity(flow.nodes.len());
+    // Logged once every connector is created, so that a flow that cannot
+    // start says only why.
+    let mut origins = Vec::with_capacity(flow.nodes.len());
     for (index, node) in flow.nodes.iter().enumerate() {
         let provider = registry.provider(&node.kind).ok_or_else(|| {
             FlowError::new(
@@ -97,6 +100,12 @@ pub async fn run(
         let instance = tag
             .scope(|| Instance::create(provider, &node.kind, ctx, &node.config))
             .map_err(|error| creation_error(file, node, &error))?;
+        origins.push(format!(
+            "connector `{}`: type `{}` from {}",
+            node.id,
+            node.kind,
+            provider.origin()
+        ));
         transactional.push(registry.kind(&node.kind).is_some_and(|k| k.transactional));
         let mut task = ConnectorTask::new(
             node.id.clone(),
@@ -126,6 +135,9 @@ pub async fn run(
             task.reload_on(reload.1);
         }
         tasks.push(task);
+    }
+    for origin in origins {
+        log::info!("{origin}");
     }
     let mut inbox_senders: Vec<Option<Sender<Delivery>>> = vec![None; tasks.len()];
     for (source, node) in flow.nodes.iter().enumerate() {

@@ -5,8 +5,8 @@ use std::path::Path;
 
 use crate::bad_files::broken_fixture;
 use crate::common::{
-    built_plugin, built_plugins_dir, library_file, package, plugin_dir_with, runtime, runtime_exe,
-    runtime_isolated, scratch_dir, stderr, stdout,
+    built_plugin, built_plugins_dir, library_file, package, plugin_dir_with, run_flow, runtime,
+    runtime_exe, runtime_isolated, scratch_dir, stderr, stdout, tick, ticks_into, write_flow,
 };
 use serde_json::{json, Value};
 
@@ -183,6 +183,27 @@ fn a_plugin_that_provides_a_built_in_type_replaces_it_and_the_listing_says_so() 
     assert!(
         text.contains("built in  connector `metronome` [source] (pdk-metronome 0.1.0): used\n"),
         "{text}"
+    );
+}
+
+#[test]
+fn a_flow_runs_plugins_beside_built_ins_and_its_log_says_which_is_which() {
+    let dir = plugin_dir_with("mixed-origins", &["stdout"]);
+    let flow = write_flow(&dir, "flow.toml", &ticks_into(1, 2, "stdout", "{}"));
+    let output = run_flow(&flow, &dir);
+    assert!(output.status.success(), "stderr: {}", stderr(&output));
+    assert_eq!(stdout(&output), format!("{}\n{}\n", tick(0), tick(1)));
+    let log = stderr(&output);
+    assert!(
+        log.contains("connector `tick`: type `metronome` from the built-in pdk-metronome 0.1.0\n"),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!(
+            "connector `out`: type `stdout` from the plugin {} (pdk-stdout 0.1.0)\n",
+            dir.join(library_file("stdout")).display()
+        )),
+        "{log}"
     );
 }
 
