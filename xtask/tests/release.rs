@@ -1,0 +1,377 @@
+//! The release as a user meets it: the published crates, an installed
+//! runtime with no source tree, and the `cargo xtask dist` layout.
+//!
+//! Slow (each builds the runtime from scratch), so ignored by
+//! `cargo test`; CI runs them once:
+//!
+//! ```text
+//! cargo test -p xtask --test release -- --ignored --test-threads 1
+//! ```
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Instant;
+
+use flate2::read::GzDecoder;
+use serde_json::Value;
+
+/// The crates a user needs, which must be publishable.
+const USER_CRATES: &[&str] = &["pdk-sdk", "pdk-sdk-macros", "pdk-runtime"];
+
+#[test]
+#[ignore = "slow: builds every published crate; run by .ci/run"]
+fn every_publishable_crate_passes_publish_dry_run() {
+    let packages = publishable();
+    for needed in USER_CRATES {
+        assert!(
+            packages.iter().any(|p| p.name == *needed),
+            "{needed} must be publishable, got {packages:?}"
+        );
+    }
+    let mut publish = cargo();
+    // `cargo publish` verifies each package in the workspace's target
+    // directory by default, and a cdylib crate's rlib has no hash in its
+    // file name, so the verified copy would overwrite the workspace's own
+    // build of it while cargo still thinks that build is fresh.
+    publish
+        .env("CARGO_TARGET_DIR", release_target_dir("publish"))
+        .args(["publish", "--dry-run"]);
+    for package in &packages {
+        publish.args(["-p", &package.name]);
+    }
+    let output = succeed(&mut publish);
+    assert!(
+        stderr(&output).contains("aborting upload due to dry run"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+#[ignore = "slow: installs the runtime and builds a plugin outside the repository; run by .ci/run"]
+fn an_installed_runtime_creates_builds_and_runs_a_new_connector_outside_the_repository() {
+    let started = Instant::now();
+    let scratch = scratch_dir("install");
+    let patch = packaged_crates(&scratch.join("crates"), &scratch.join("patch.toml"));
+    let root = scratch.join("root");
+    let runtime_crate = scratch
+        .join("crates")
+        .join(format!("pdk-runtime-{}", version()));
+    succeed(
+        cargo()
+            .current_dir(&scratch)
+            .env("CARGO_TARGET_DIR", release_target_dir("install"))
+            .args(["install", "--debug", "--path"])
+            .arg(&runtime_crate)
+            .arg("--root")
+            .arg(&root)
+            .arg("--config")
+            .arg(&patch),
+    );
+    assert_eq!(
+        files_in(&root.join("bin")),
+        ["pdk-runtime"],
+        "what cargo install installed"
+    );
+    eprintln!("installed in {:?}", started.elapsed());
+
+    let home = scratch.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let user = |program: &str| user_command(program, &root, &home);
+    succeed(user("pdk-runtime").args(["new", "my-conn"]));
+    let crate_dir = home.join("my-conn");
+    let manifest = std::fs::read_to_string(crate_dir.join("Cargo.toml")).unwrap();
+    let dependency = format!(
+        "pdk = {{ package = \"pdk-sdk\", version = \"{}\" }}",
+        version()
+    );
+    assert!(manifest.contains(&dependency), "{manifest}");
+    assert!(!manifest.contains("path ="), "{manifest}");
+
+    succeed(
+        user("cargo")
+            .current_dir(&crate_dir)
+            .arg("build")
+            .arg("--config")
+            .arg(&patch),
+    );
+    let run = succeed(user("pdk-runtime").current_dir(&crate_dir).args([
+        "run",
+        "flow.toml",
+        "--plugin-path",
+        "target/debug",
+    ]));
+    let events: String = (0..3)
+        .map(|n| format!("{{\"from\":\"my_conn\",\"n\":{n}}}\n"))
+        .collect();
+    assert_eq!(stdout(&run), events);
+    let log = stderr(&run);
+    let builtin = format!(
+        "connector `out`: type `stdout` from the built-in pdk-stdout {}",
+        version()
+    );
+    assert!(log.contains(&builtin), "{log}");
+    assert!(
+        log.contains("type `my_conn` from the plugin target/debug/"),
+        "{log}"
+    );
+
+    let listing = stdout(&succeed(
+        user("pdk-runtime").current_dir(&crate_dir).args([
+            "plugins",
+            "list",
+            "--plugin-path",
+            "target/debug",
+        ]),
+    ));
+    assert!(
+        listing.contains("loaded    target/debug/libmy_conn.so"),
+        "{listing}"
+    );
+    assert!(
+        !listing.contains("/deps/"),
+        "cargo's intermediates are not listed: {listing}"
+    );
+    assert!(!listing.contains("rejected"), "{listing}");
+
+    let completions = stdout(&succeed(user("pdk-runtime").args(["completions", "bash"])));
+    assert!(
+        completions
+            .lines()
+            .any(|line| line.trim_start().starts_with("complete -F ")
+                && line.ends_with(" pdk-runtime")),
+        "{completions}"
+    );
+    eprintln!("whole test in {:?}", started.elapsed());
+    remove(&scratch);
+}
+
+#[test]
+#[ignore = "slow: builds the release layout; run by .ci/run"]
+fn the_release_layout_runs_its_plugin_files_in_place_of_the_built_ins() {
+    let scratch = scratch_dir("dist");
+    let dist = succeed(
+        Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .env("CARGO", env!("CARGO"))
+            .args(["dist", "--debug"]),
+    );
+    let tarball = PathBuf::from(stdout(&dist).trim());
+    let mut archive = tar::Archive::new(GzDecoder::new(File::open(&tarball).unwrap()));
+    archive.unpack(&scratch).unwrap();
+    let name = tarball.file_name().unwrap().to_str().unwrap();
+    let layout = scratch
+        .join(name.strip_suffix(".tar.gz").unwrap())
+        .canonicalize()
+        .unwrap();
+    let runtime = layout.join("bin/pdk-runtime");
+    let plugins = layout.join("lib/pdk-runtime/plugins");
+    let plugin_files = files_in(&plugins);
+    assert!(
+        plugin_files.len() >= 10,
+        "every bundled connector: {plugin_files:?}"
+    );
+
+    let listing = succeed(
+        user_command(runtime.to_str().unwrap(), &layout, &scratch)
+            .args(["plugins", "list", "--format", "json"]),
+    );
+    let entries: Vec<Value> = serde_json::from_str(&stdout(&listing)).unwrap();
+    for file in &plugin_files {
+        let path = plugins.join(file);
+        let path = path.to_str().unwrap();
+        let entry = entries
+            .iter()
+            .find(|e| e["path"] == path)
+            .unwrap_or_else(|| panic!("{path} is not listed: {entries:#?}"));
+        assert_eq!(entry["status"], "loaded", "{entry:#}");
+    }
+    for entry in entries.iter().filter(|e| e["status"] == "built-in") {
+        let replaced_by = entry["replaced_by"].as_str().unwrap_or_default();
+        assert!(
+            replaced_by.starts_with(plugins.to_str().unwrap()),
+            "{entry:#}"
+        );
+    }
+
+    let run = succeed(
+        user_command(runtime.to_str().unwrap(), &layout, &scratch)
+            .current_dir(&layout)
+            .args(["run", "examples/metronome-to-stdout.toml"]),
+    );
+    let ticks: String = (0..5)
+        .map(|n| format!("{{\"connector\":\"tick\",\"tick\":{n}}}\n"))
+        .collect();
+    assert_eq!(stdout(&run), ticks);
+    let log = stderr(&run);
+    let origin = format!(
+        "type `metronome` from the plugin {}",
+        plugins.join(library_file("metronome")).display()
+    );
+    assert!(log.contains(&origin), "{log}");
+    remove(&scratch);
+}
+
+/// A workspace package that is published.
+#[derive(Debug)]
+struct Package {
+    name: String,
+    version: String,
+}
+
+/// Every workspace package that does not say `publish = false`.
+fn publishable() -> Vec<Package> {
+    let output = succeed(cargo().args(["metadata", "--format-version", "1", "--no-deps"]));
+    let metadata: Value = serde_json::from_slice(&output.stdout).unwrap();
+    metadata["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| {
+            p["publish"]
+                .as_array()
+                .is_none_or(|registries| !registries.is_empty())
+        })
+        .map(|p| Package {
+            name: p["name"].as_str().unwrap().to_owned(),
+            version: p["version"].as_str().unwrap().to_owned(),
+        })
+        .collect()
+}
+
+/// The version of the published crates (the workspace's).
+fn version() -> &'static str {
+    env!("CARGO_PKG_VERSION")
+}
+
+/// Packages every publishable crate with `cargo package`, unpacks the
+/// `.crate` files into `dir`, and writes `patch`: a cargo config that
+/// takes them for crates.io's, as if they were published. Returns
+/// `patch`.
+fn packaged_crates(dir: &Path, patch: &Path) -> PathBuf {
+    let packages = publishable();
+    let mut package = cargo();
+    package.args(["package", "--no-verify"]);
+    for p in &packages {
+        package.args(["-p", &p.name]);
+    }
+    succeed(&mut package);
+    let mut config = String::from("[patch.crates-io]\n");
+    for p in &packages {
+        let file = workspace()
+            .join("target/package")
+            .join(format!("{}-{}.crate", p.name, p.version));
+        let mut archive = tar::Archive::new(GzDecoder::new(File::open(&file).unwrap()));
+        archive.unpack(dir).unwrap();
+        let unpacked = dir.join(format!("{}-{}", p.name, p.version));
+        config.push_str(&format!(
+            "{} = {{ path = {:?} }}\n",
+            p.name,
+            unpacked.to_str().unwrap()
+        ));
+    }
+    std::fs::write(patch, config).unwrap();
+    patch.to_path_buf()
+}
+
+/// `program` as a user runs it in a fresh shell: an environment with
+/// nothing of this build in it, and a `PATH` of the installation's `bin/`
+/// under `prefix`, the Rust toolchain, and the system.
+fn user_command(program: &str, prefix: &Path, cwd: &Path) -> Command {
+    let toolchain = Path::new(env!("CARGO")).parent().unwrap();
+    let path = std::env::join_paths([
+        prefix.join("bin").as_path(),
+        toolchain,
+        Path::new("/usr/bin"),
+        Path::new("/bin"),
+    ])
+    .unwrap();
+    let mut command = Command::new(program);
+    command.env_clear().env("PATH", path).current_dir(cwd);
+    for kept in ["HOME", "CARGO_HOME", "RUSTUP_HOME", "TMPDIR"] {
+        if let Some(value) = std::env::var_os(kept) {
+            command.env(kept, value);
+        }
+    }
+    command
+}
+
+/// The workspace's root directory.
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// Where `test` builds: apart from the workspace's own `target/` and from
+/// the other tests (see `every_publishable_crate_passes_publish_dry_run`).
+fn release_target_dir(test: &str) -> PathBuf {
+    workspace().join("target/release-test").join(test)
+}
+
+/// The cargo running these tests, in the workspace.
+fn cargo() -> Command {
+    let mut command = Command::new(env!("CARGO"));
+    command
+        .current_dir(workspace())
+        .env_remove("CARGO_TARGET_DIR");
+    command
+}
+
+/// Runs `command`, which must succeed.
+fn succeed(command: &mut Command) -> Output {
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    assert!(
+        output.status.success(),
+        "{command:?} failed ({}):\n{}\n{}",
+        output.status,
+        stdout(&output),
+        stderr(&output)
+    );
+    output
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The names of the files in `dir`, sorted.
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// A plugin file's name on this platform.
+fn library_file(crate_name: &str) -> String {
+    format!(
+        "{}{crate_name}.{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_EXTENSION
+    )
+}
+
+/// An empty directory for `test`, outside the repository; what an earlier
+/// run left there is removed.
+fn scratch_dir(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join("pdk-release-tests").join(test);
+    remove(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn remove(dir: &Path) {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    }
+}
