@@ -17,17 +17,24 @@ use crate::common::{
 static FIXTURE_BUILDS: Mutex<()> = Mutex::new(());
 
 /// Builds the `broken` fixture with `feature` and copies it to `to`.
+///
+/// The fixtures build in a target directory of their own: in `target/debug`
+/// they would sit beside the runtime's executable, where every run that is
+/// not `--isolated` (the README's demo among them) would find them.
 pub fn broken_fixture(feature: &str, to: &Path) {
     let _one_at_a_time = FIXTURE_BUILDS
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let target_dir = workspace().join("target").join("fixtures");
     let status = Command::new(env!("CARGO"))
         .args(["build", "-p", "broken", "--features", feature])
+        .arg("--target-dir")
+        .arg(&target_dir)
         .current_dir(workspace())
         .status()
         .unwrap();
     assert!(status.success());
-    let built = runtime_exe().parent().unwrap().join(library_file("broken"));
+    let built = target_dir.join("debug").join(library_file("broken"));
     std::fs::copy(built, to).unwrap();
 }
 
