@@ -19,3 +19,4 @@ pub mod report;
 pub mod scaffold;
 pub mod signals;
 pub mod trust;
+pub mod vetting;

@@ -4,10 +4,14 @@
 //! own (abi_stable's `RootModule::load_from_file` would cache the first
 //! plugin for the whole process).
 
+use std::fs::File;
+use std::os::fd::IntoRawFd;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use abi_stable::library::{AbiHeaderRef, LibHeader, LibraryError, RawLibrary, RootModuleError};
+use object::read::ReadCache;
 use object::Object;
 use pdk::abi::connector::ConnectorTypeInfo;
 use pdk::abi::module::{PluginModuleRef, ROOT_MODULE_SYMBOL_PREFIX};
@@ -94,77 +98,177 @@ impl std::fmt::Debug for LoadedPlugin {
     }
 }
 
-/// Loads and checks the library at `path`; the error is a one-line reason
-/// a user can act on.
+/// The largest candidate file the loader reads: a release plugin is a few
+/// MiB, a debug build with every dependency some hundreds.
+pub const MAX_PLUGIN_BYTES: u64 = 1 << 30;
+
+/// Loads and checks the library at `path` in this process; the error is a
+/// one-line reason a user can act on. [`Opened::open`] then
+/// [`Opened::load`]; the runtime vets each file in a child process between
+/// the two (see [`crate::vetting`]).
 ///
 /// # Errors
 /// When the file is not a loadable, compatible PDK plugin.
 pub fn load(path: &Path, trust: Option<&TrustPolicy>) -> Result<LoadedPlugin, String> {
-    let kind_metadata = std::fs::symlink_metadata(path)
-        .map_err(|e| format!("cannot be read ({e}); check the file's permissions"))?;
-    let kind = kind_metadata.file_type();
-    if kind.is_symlink() {
-        return Err(String::from(
-            "is a symbolic link, and the plugin path does not follow symlinks; \
-             put the file itself (or its directory) in the plugin path",
-        ));
+    Opened::open(path, trust)?.load()
+}
+
+/// A candidate file, open, that passed every check made without loading
+/// it: a regular file within [`MAX_PLUGIN_BYTES`], on the trust policy if
+/// there is one, a shared library exporting one PDK root module.
+///
+/// Everything after the path is resolved goes through the open descriptor:
+/// what is hashed, checked and, in the end, handed to the dynamic loader
+/// (as `/proc/self/fd/N`) is the one file that was opened, whatever
+/// happens to the path meanwhile.
+#[derive(Debug)]
+pub struct Opened {
+    path: PathBuf,
+    file: File,
+    modified: Option<SystemTime>,
+    root: String,
+}
+
+impl Opened {
+    /// Opens `path` and checks it without loading it.
+    ///
+    /// # Errors
+    /// The one-line reason to reject the file.
+    pub fn open(path: &Path, trust: Option<&TrustPolicy>) -> Result<Self, String> {
+        let kind = std::fs::symlink_metadata(path)
+            .map_err(|e| format!("cannot be read ({e}); check the file's permissions"))?
+            .file_type();
+        if kind.is_symlink() {
+            return Err(String::from(
+                "is a symbolic link, and the plugin path does not follow symlinks; \
+                 put the file itself (or its directory) in the plugin path",
+            ));
+        }
+        if kind.is_dir() {
+            return Err(String::from(
+                "is a directory named like a library; rename it or move it out of the plugin path",
+            ));
+        }
+        // `O_NOFOLLOW`: a symlink swapped in since the check above is
+        // refused; `O_NONBLOCK`: a FIFO swapped in does not block the open.
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(path)
+            .map_err(|e| format!("cannot be read ({e}); check the file's permissions"))?;
+        Self::checked(path.to_path_buf(), file, trust)
     }
-    if kind.is_dir() {
-        return Err(String::from(
-            "is a directory named like a library; rename it or move it out of the plugin path",
-        ));
+
+    /// Checks the file already open as `file` (shown as `path`).
+    ///
+    /// # Errors
+    /// The one-line reason to reject the file.
+    pub fn from_file(path: PathBuf, file: File) -> Result<Self, String> {
+        Self::checked(path, file, None)
     }
-    if !kind.is_file() {
-        return Err(String::from(
-            "is not a regular file (a FIFO, socket or device named like a library); \
-             remove it from the plugin path",
-        ));
+
+    fn checked(path: PathBuf, file: File, trust: Option<&TrustPolicy>) -> Result<Self, String> {
+        let metadata = file
+            .metadata()
+            .map_err(|e| format!("cannot be read ({e}); check the file's permissions"))?;
+        if !metadata.is_file() {
+            return Err(String::from(
+                "is not a regular file (a FIFO, socket or device named like a library); \
+                 remove it from the plugin path",
+            ));
+        }
+        if metadata.len() > MAX_PLUGIN_BYTES {
+            return Err(format!(
+                "is {} bytes, more than the {MAX_PLUGIN_BYTES} a plugin file may have; \
+                 remove it from the plugin path",
+                metadata.len()
+            ));
+        }
+        if let Some(trust) = trust {
+            trust.check(&file)?;
+        }
+        let root = precheck(&file)?;
+        Ok(Self {
+            path,
+            file,
+            modified: metadata.modified().ok(),
+            root,
+        })
     }
-    let bytes = std::fs::read(path)
-        .map_err(|e| format!("cannot be read ({e}); check the file's permissions"))?;
-    if let Some(trust) = trust {
-        trust.check(&bytes)?;
+
+    /// The path the file was opened at.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
     }
-    let root = precheck(&bytes)?;
-    let library = RawLibrary::load_at(path).map_err(|e| reason(&e))?;
-    // SAFETY: the header is read from a library we keep loaded for the
-    // whole process (it is leaked below on success), so its `'static`
-    // references never dangle. The symbol's type is checked by abi_stable
-    // through the header's magic string and version before it is used.
-    let header = unsafe { plugin_header(&library, &root) }.map_err(|e| reason(&e))?;
-    let module = header
-        .init_root_module::<PluginModuleRef>()
-        .map_err(|e| reason(&e))?;
-    std::mem::forget(library);
-    (module.install_host())(host::services());
-    let metadata = (module.metadata())();
-    let info = PluginInfo {
-        name: metadata.name.to_string(),
-        version: metadata.version.to_string(),
-        pdk_version: metadata.pdk_version.to_string(),
-        rustc_version: metadata.rustc_version.to_string(),
-        debug_assertions: metadata.debug_assertions,
-    };
-    let connectors = (module.connector_types())()
-        .into_iter()
-        .map(ConnectorKind::from)
-        .collect();
-    Ok(LoadedPlugin {
-        path: path.to_path_buf(),
-        modified: kind_metadata.modified().ok(),
-        info,
-        connectors,
-        module,
-    })
+
+    /// The open file, for a vetting process to load the same file.
+    ///
+    /// # Errors
+    /// If the descriptor cannot be duplicated.
+    pub fn duplicate(&self) -> std::io::Result<File> {
+        self.file.try_clone()
+    }
+
+    /// Loads the file in this process and checks its interface.
+    ///
+    /// # Errors
+    /// The one-line reason to reject the file.
+    pub fn load(self) -> Result<LoadedPlugin, String> {
+        let Self {
+            path,
+            file,
+            modified,
+            root,
+        } = self;
+        let descriptor = file.into_raw_fd();
+        // The descriptor stays open for the rest of the process: the
+        // dynamic loader knows the library by this name, and would take a
+        // later file at the same descriptor number for it.
+        let library = RawLibrary::load_at(Path::new(&format!("/proc/self/fd/{descriptor}")))
+            .map_err(|e| reason(&e))?;
+        // SAFETY: the header is read from a library we keep loaded for the
+        // whole process (it is leaked below on success), so its `'static`
+        // references never dangle; `root` is the one PDK root-module
+        // symbol `precheck` found in this very file.
+        let header = unsafe { plugin_header(&library, &root) }.map_err(|e| reason(&e))?;
+        let module = header
+            .init_root_module::<PluginModuleRef>()
+            .map_err(|e| reason(&e))?;
+        std::mem::forget(library);
+        (module.install_host())(host::services());
+        let metadata = (module.metadata())();
+        let info = PluginInfo {
+            name: metadata.name.to_string(),
+            version: metadata.version.to_string(),
+            pdk_version: metadata.pdk_version.to_string(),
+            rustc_version: metadata.rustc_version.to_string(),
+            debug_assertions: metadata.debug_assertions,
+        };
+        let connectors = (module.connector_types())()
+            .into_iter()
+            .map(ConnectorKind::from)
+            .collect();
+        Ok(LoadedPlugin {
+            path,
+            modified,
+            info,
+            connectors,
+            module,
+        })
+    }
 }
 
 /// Reads the file as an object file and looks for the PDK root-module
 /// symbol among its exports, so that a file that is not a plugin is
 /// rejected without being handed to the dynamic loader (which would run
 /// its constructors); returns the symbol's name.
-fn precheck(bytes: &[u8]) -> Result<String, String> {
-    let file = object::File::parse(bytes).map_err(|_| {
-        if bytes.starts_with(b"\x7fELF") {
+fn precheck(file: &File) -> Result<String, String> {
+    let mut magic = [0u8; 4];
+    let is_elf = file.read_exact_at(&mut magic, 0).is_ok() && magic == *b"\x7fELF";
+    let cache = ReadCache::new(file);
+    let file = object::File::parse(&cache).map_err(|_| {
+        if is_elf {
             return String::from(
                 "a damaged or truncated shared library (its ELF structure cannot be read); \
                  rebuild it or copy it again",
@@ -229,7 +333,7 @@ fn reason(error: &LibraryError) -> String {
     match error {
         LibraryError::OpenError { err, .. } => format!(
             "not a loadable shared library ({}); remove it from the plugin path",
-            one_line(&err.to_string())
+            one_line(&without_descriptor_paths(&err.to_string()))
         ),
         LibraryError::GetSymbolError { .. } => String::from(NOT_A_PLUGIN),
         LibraryError::InvalidAbiHeader(_) => String::from(
@@ -266,6 +370,60 @@ fn reason(error: &LibraryError) -> String {
     }
 }
 
+/// `text` on one line, with control characters escaped: messages of the
+/// dynamic loader quote bytes of a damaged file as they are.
 fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    let mut line = String::with_capacity(text.len());
+    for word in text.split_whitespace() {
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        for c in word.chars() {
+            if c.is_control() {
+                line.extend(c.escape_default());
+            } else {
+                line.push(c);
+            }
+        }
+    }
+    line
+}
+
+/// `text` without the `/proc/self/fd/N: ` the dynamic loader puts before
+/// its messages (a path elsewhere becomes "the file"): the file is loaded through its descriptor, and the
+/// listing names it by its path already.
+fn without_descriptor_paths(text: &str) -> String {
+    const PREFIX: &str = "/proc/self/fd/";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(PREFIX) {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + PREFIX.len()..];
+        let digits = after.len() - after.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        rest = &after[digits..];
+        match rest.strip_prefix(": ") {
+            Some(message) => rest = message,
+            None => out.push_str("the file"),
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loader_messages_become_one_printable_line_without_descriptor_paths() {
+        let message = "/proc/self/fd/12: undefined symbol: pthread\u{1}attr,\n version GLIBC";
+        assert_eq!(
+            one_line(&without_descriptor_paths(message)),
+            "undefined symbol: pthread\\u{1}attr, version GLIBC"
+        );
+        assert_eq!(
+            without_descriptor_paths("cannot open /proc/self/fd/7"),
+            "cannot open the file"
+        );
+    }
 }

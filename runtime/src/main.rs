@@ -11,6 +11,7 @@ use pdk_runtime::flow::{self, Flow, Watch};
 use pdk_runtime::registry::Registry;
 use pdk_runtime::scaffold::{self, PdkSource};
 use pdk_runtime::trust::TrustPolicy;
+use pdk_runtime::vetting::{self, Vetting};
 use pdk_runtime::{builtin, executor, logging, report, signals};
 
 /// Discovers, checks, loads and runs PDK connector plugins.
@@ -102,7 +103,7 @@ impl SearchArgs {
             .map(TrustPolicy::load)
             .transpose()
             .map_err(|e| e.to_string())?;
-        let registry = Registry::discover(&search, trust.as_ref());
+        let registry = Registry::discover(&search, trust.as_ref(), &Vetting::by_this_executable());
         Ok((registry, trust))
     }
 }
@@ -138,6 +139,13 @@ fn usage_error(message: impl std::fmt::Display) -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    let mut args = std::env::args_os().skip(1);
+    if args
+        .next()
+        .is_some_and(|first| first == vetting::CHILD_COMMAND)
+    {
+        return vetting::child_main(&PathBuf::from(args.next().unwrap_or_default()));
+    }
     logging::init();
     let Cli { search, command } = Cli::parse();
     match command {
@@ -198,7 +206,10 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            let watch = watch.then_some(Watch { trust });
+            let watch = watch.then(|| Watch {
+                trust,
+                vetting: Vetting::by_this_executable(),
+            });
             match executor::block_on(flow::run(checked, &registry, &flow, &shutdown, watch)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(flow::RunError::Flow(error)) => usage_error(error),

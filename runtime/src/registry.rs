@@ -13,8 +13,9 @@ use crate::discovery::SearchPath;
 use pdk::native::NativeEntry;
 
 use crate::builtin;
-use crate::loader::{self, ConnectorKind, LoadedPlugin};
+use crate::loader::{ConnectorKind, LoadedPlugin};
 use crate::trust::TrustPolicy;
+use crate::vetting::Vetting;
 
 /// What became of one candidate file.
 #[derive(Debug, Clone)]
@@ -102,11 +103,12 @@ pub struct Registry {
 impl Registry {
     /// Loads and checks every candidate of `search`; the connectors built
     /// into this runtime provide the types no plugin provides. With a
-    /// `trust` policy, a candidate not on it is never opened. A bad
+    /// `trust` policy, a candidate not on it is never opened; `vetting`
+    /// says whether each is loaded in a child process first. A bad
     /// candidate never stops the others.
     #[must_use]
-    pub fn discover(search: &SearchPath, trust: Option<&TrustPolicy>) -> Self {
-        Self::discover_with(search, builtin::entries(), trust)
+    pub fn discover(search: &SearchPath, trust: Option<&TrustPolicy>, vetting: &Vetting) -> Self {
+        Self::discover_with(search, builtin::entries(), trust, vetting)
     }
 
     /// Like [`Registry::discover`], with `builtins` as the connectors built
@@ -118,6 +120,7 @@ impl Registry {
         search: &SearchPath,
         builtins: Vec<NativeEntry>,
         trust: Option<&TrustPolicy>,
+        vetting: &Vetting,
     ) -> Self {
         if !builtins.is_empty() {
             pdk::native::install_host(crate::host::services());
@@ -126,8 +129,10 @@ impl Registry {
             searched: search.dirs().map(Path::to_path_buf).collect(),
             ..Self::default()
         };
-        for path in search.candidates() {
-            let status = match loader::load(&path, trust) {
+        let paths = search.candidates();
+        let loaded = vetting.load_all(&paths, trust);
+        for (path, loaded) in paths.into_iter().zip(loaded) {
+            let status = match loaded {
                 Ok(plugin) => registry.admit(plugin),
                 Err(reason) => Status::Rejected(reason),
             };

@@ -7,6 +7,8 @@
 //! skipped, so `sha256sum plugins/*.so > trusted.txt` makes one.
 
 use std::collections::HashSet;
+use std::fs::File;
+use std::io::{Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -73,13 +75,17 @@ impl TrustPolicy {
         })
     }
 
-    /// `Ok` if the library with these bytes is allowed; otherwise the
-    /// reason to reject it.
+    /// `Ok` if the library open as `file` is allowed; otherwise the reason
+    /// to reject it. The file is hashed as a stream, from its start.
     ///
     /// # Errors
     /// The one-line rejection reason.
-    pub fn check(&self, bytes: &[u8]) -> Result<(), String> {
-        let digest = hex(&Sha256::digest(bytes));
+    pub fn check(&self, mut file: &File) -> Result<(), String> {
+        let mut hasher = Sha256::new();
+        file.seek(SeekFrom::Start(0))
+            .and_then(|_| std::io::copy(&mut file, &mut hasher))
+            .map_err(|e| format!("cannot be read ({e}); check the file's permissions"))?;
+        let digest = hex(&hasher.finalize());
         if self.allowed.contains(&digest) {
             Ok(())
         } else {
@@ -113,8 +119,13 @@ mod tests {
         )
         .unwrap();
         let policy = TrustPolicy::load(&file).unwrap();
-        assert_eq!(policy.check(b"abc"), Ok(()));
-        let reason = policy.check(b"abd").unwrap_err();
+        let library = |bytes: &[u8]| {
+            let path = dir.join("lib.so");
+            std::fs::write(&path, bytes).unwrap();
+            File::open(path).unwrap()
+        };
+        assert_eq!(policy.check(&library(b"abc")), Ok(()));
+        let reason = policy.check(&library(b"abd")).unwrap_err();
         assert!(
             reason.starts_with(&format!("not in the trust policy {}", file.display())),
             "{reason}"

@@ -16,20 +16,23 @@ use pdk::Value;
 use super::handle::{self, Wiring};
 use super::instance::Instance;
 use super::task::Control;
-use crate::loader::{self, ConnectorKind, LoadedPlugin};
+use crate::loader::{ConnectorKind, LoadedPlugin};
 use crate::logging::Tag;
 use crate::registry::Provider;
 use crate::trust::TrustPolicy;
+use crate::vetting::Vetting;
 
 /// How often the plugin files are looked at.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
 
 /// What `run --watch` needs beyond the flow: the trust policy every new
-/// build must pass, like the first.
-#[derive(Debug, Default)]
+/// build must pass, and how it is vetted, like the first.
+#[derive(Debug)]
 pub struct Watch {
     /// The policy the runtime was started with, if any.
     pub trust: Option<TrustPolicy>,
+    /// How a new build is vetted before it is loaded.
+    pub vetting: Vetting,
 }
 
 /// What identifies one version of a file on disk.
@@ -85,6 +88,7 @@ struct WatchedFile {
 pub struct Watcher {
     files: Vec<WatchedFile>,
     trust: Option<TrustPolicy>,
+    vetting: Vetting,
     copies: tempfile::TempDir,
     /// Copies made so far, numbering the next one.
     copied: usize,
@@ -101,6 +105,7 @@ impl Watcher {
         Ok(Self {
             files: Vec::new(),
             trust: watch.trust,
+            vetting: watch.vetting,
             copies: tempfile::Builder::new()
                 .prefix("pdk-runtime-reload-")
                 .tempdir()?,
@@ -178,7 +183,11 @@ impl Watcher {
         let copy = self.copies.path().join(format!("{}-{name}", self.copied));
         std::fs::copy(&file.path, &copy)
             .map_err(|e| format!("cannot copy it ({e}); check the file's permissions"))?;
-        let plugin = loader::load(&copy, self.trust.as_ref())?;
+        let plugin = self
+            .vetting
+            .load_all(&[copy], self.trust.as_ref())
+            .pop()
+            .unwrap_or_else(|| Err(String::from("was not loaded")))?;
         let mut instances = Vec::with_capacity(file.connectors.len());
         for connector in &file.connectors {
             let kind = &connector.kind;

@@ -4,9 +4,10 @@
 use pdk_runtime::discovery::SearchPath;
 use pdk_runtime::flow::{self, Flow};
 use pdk_runtime::registry::Registry;
+use pdk_runtime::vetting::Vetting;
 use pdk_runtime::{executor, host};
 
-use crate::common::{plugin_dir_with, scratch_dir, trace_of as of};
+use crate::common::{plugin_dir_with, runtime_exe, scratch_dir, trace_of as of};
 
 /// Runs src -> sink with the given registry; returns the trace.
 fn run(test: &str, registry: &Registry, sink_extra: &str) -> Vec<String> {
@@ -72,6 +73,7 @@ fn linked_probes(test: &str) -> Registry {
             pdk::native::entry::<probe::ProbeSink>(),
         ],
         None,
+        &Vetting::InProcess,
     )
 }
 
@@ -94,6 +96,10 @@ fn a_plugin_source_feeds_a_linked_sink() {
         ),
         vec![pdk::native::entry::<probe::ProbeSink>()],
         None,
+        // The plugin is vetted by the real runtime's executable.
+        &Vetting::Subprocess {
+            program: runtime_exe(),
+        },
     );
     let dir = scratch_dir("mixed");
     let trace = dir.join("trace.txt");

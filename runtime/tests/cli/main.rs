@@ -10,6 +10,7 @@ mod ecosystem;
 mod examples;
 mod flow_errors;
 mod host_services;
+mod hostile_files;
 mod linked;
 mod network;
 mod plugin_hygiene;

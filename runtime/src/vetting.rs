@@ -1,0 +1,287 @@
+//! Vetting: every candidate that passed the checks made without loading it
+//! is first loaded in a short-lived child process (`pdk-runtime` itself,
+//! run as [`CHILD_COMMAND`]), which does all that loading does here: the
+//! dynamic loader, the layout and version checks, the root module's
+//! initialization, the metadata. A damaged library that crashes the
+//! dynamic loader (a segfault, an `ld.so` assertion, a bus error) or hangs
+//! in its initialization takes only that child down; the runtime rejects
+//! the file with what happened and goes on with the others.
+//!
+//! The child reads the very file the runtime opened (its standard input is
+//! that descriptor), so a file swapped at the path meanwhile is never the
+//! one vetted. Children of all candidates run at once.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::fd::AsFd;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, ExitStatus};
+use std::time::{Duration, Instant};
+
+use wait_timeout::ChildExt;
+
+use crate::loader::{LoadedPlugin, Opened};
+use crate::trust::TrustPolicy;
+
+/// The hidden first argument that makes `pdk-runtime` a vetting child.
+pub const CHILD_COMMAND: &str = "__vet-plugin";
+
+/// How long a child may take to load one library.
+pub const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// What the child prints, as its last line, when the library loaded.
+const LOADED: &str = "pdk-vet: loaded";
+
+/// What the child prints before the reason when the library was rejected.
+const REJECTED: &str = "pdk-vet: rejected: ";
+
+/// How candidates are loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Vetting {
+    /// Each candidate is loaded by `program CHILD_COMMAND` first, and here
+    /// only if that child loaded it.
+    Subprocess {
+        /// The `pdk-runtime` executable.
+        program: PathBuf,
+    },
+    /// Candidates are loaded here directly: a damaged library can crash
+    /// this process. For programs that embed the runtime library and have
+    /// no `pdk-runtime` executable to run.
+    InProcess,
+}
+
+impl Vetting {
+    /// Vetting by this executable, which must be `pdk-runtime` (its `main`
+    /// answers [`CHILD_COMMAND`]); in process if its path is unknown.
+    #[must_use]
+    pub fn by_this_executable() -> Self {
+        std::env::current_exe().map_or(Self::InProcess, |program| Self::Subprocess { program })
+    }
+
+    /// Opens, vets and loads every file of `paths`, in order; each result
+    /// is the plugin or the one-line reason it was rejected.
+    #[must_use]
+    pub fn load_all(
+        &self,
+        paths: &[PathBuf],
+        trust: Option<&TrustPolicy>,
+    ) -> Vec<Result<LoadedPlugin, String>> {
+        let opened: Vec<Result<Opened, String>> =
+            paths.iter().map(|path| Opened::open(path, trust)).collect();
+        let verdicts: Vec<Result<(), String>> = match self {
+            Self::InProcess => opened.iter().map(|_| Ok(())).collect(),
+            Self::Subprocess { program } => {
+                let children: Vec<Result<Vetted, String>> = opened
+                    .iter()
+                    .map(|opened| match opened {
+                        Ok(opened) => Vetted::start(program, opened),
+                        Err(_) => Err(String::new()),
+                    })
+                    .collect();
+                let deadline = Instant::now() + TIMEOUT;
+                children
+                    .into_iter()
+                    .map(|child| child.and_then(|child| child.verdict(deadline)))
+                    .collect()
+            }
+        };
+        opened
+            .into_iter()
+            .zip(verdicts)
+            .map(|(opened, verdict)| {
+                let opened = opened?;
+                verdict?;
+                opened.load()
+            })
+            .collect()
+    }
+}
+
+/// A child process loading one library.
+struct Vetted {
+    child: Child,
+    stdout: File,
+    stderr: File,
+}
+
+impl Vetted {
+    /// Starts the child for `opened`. Its output goes to anonymous files,
+    /// never pipes, so that a child printing a lot never blocks.
+    fn start(program: &Path, opened: &Opened) -> Result<Self, String> {
+        let failed = |e: std::io::Error| {
+            format!(
+                "could not be vetted: starting {} failed ({e}); check that the runtime's \
+                 executable is still in place",
+                program.display()
+            )
+        };
+        let stdout = tempfile::tempfile().map_err(failed)?;
+        let stderr = tempfile::tempfile().map_err(failed)?;
+        let child = Command::new(program)
+            .arg(CHILD_COMMAND)
+            .arg(opened.path())
+            .stdin(opened.duplicate().map_err(failed)?)
+            .stdout(stdout.try_clone().map_err(failed)?)
+            .stderr(stderr.try_clone().map_err(failed)?)
+            .env("PDK_LOG", "off")
+            .spawn()
+            .map_err(failed)?;
+        Ok(Self {
+            child,
+            stdout,
+            stderr,
+        })
+    }
+
+    /// Waits for the child until `deadline`; `Ok` if it loaded the
+    /// library, else the reason to reject the file.
+    fn verdict(mut self, deadline: Instant) -> Result<(), String> {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let status = match self.child.wait_timeout(remaining) {
+            Ok(Some(status)) => status,
+            Ok(None) => {
+                // Killing a child that has just exited fails harmlessly.
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                return Err(format!(
+                    "loading it did not finish within {} s (in a vetting process, which was \
+                     killed); fix what the plugin does while it loads",
+                    TIMEOUT.as_secs()
+                ));
+            }
+            Err(e) => {
+                return Err(format!(
+                    "could not be vetted: waiting for the child failed ({e})"
+                ))
+            }
+        };
+        let stdout = contents(&mut self.stdout);
+        let stderr = contents(&mut self.stderr);
+        interpret(status, &stdout, &stderr)
+    }
+}
+
+/// The verdict from a finished child's status and output.
+fn interpret(status: ExitStatus, stdout: &str, stderr: &str) -> Result<(), String> {
+    let last = stdout.lines().last().unwrap_or_default();
+    if status.success() {
+        if last == LOADED {
+            return Ok(());
+        }
+        if let Some(reason) = last.strip_prefix(REJECTED) {
+            return Err(reason.to_owned());
+        }
+    }
+    let how = match status.signal() {
+        Some(signal) => format!(
+            "signal {signal}{}",
+            signal_hook::low_level::signal_name(signal)
+                .map(|name| format!(", {name}"))
+                .unwrap_or_default()
+        ),
+        None => status.code().map_or_else(
+            || String::from("an unknown status"),
+            |code| format!("exit status {code}"),
+        ),
+    };
+    let said = stderr
+        .lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty())
+        .map(|line| format!(": {}", line.chars().take(200).collect::<String>()))
+        .unwrap_or_default();
+    Err(format!(
+        "crashed the process that loaded it ({how}{said}); a damaged shared library, or one \
+         whose loading crashes: rebuild it or copy it again"
+    ))
+}
+
+/// What a child wrote into `file`, lossily decoded.
+fn contents(file: &mut File) -> String {
+    let mut bytes = Vec::new();
+    // An unreadable output reads as empty: the status still decides.
+    let _ = file
+        .seek(SeekFrom::Start(0))
+        .and_then(|_| file.read_to_end(&mut bytes));
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// The child's side: loads the library open as standard input (shown as
+/// `shown_as`) and prints the verdict as its last line.
+#[must_use]
+pub fn child_main(shown_as: &Path) -> ExitCode {
+    let verdict = std::io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(|e| format!("cannot be read ({e})"))
+        .and_then(|fd| Opened::from_file(shown_as.to_path_buf(), File::from(fd)))
+        .and_then(Opened::load);
+    let line = match verdict {
+        Ok(_) => String::from(LOADED),
+        Err(reason) => format!("{REJECTED}{reason}"),
+    };
+    let mut stdout = std::io::stdout();
+    if writeln!(stdout, "\n{line}")
+        .and_then(|()| stdout.flush())
+        .is_err()
+    {
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status_of(raw: i32) -> ExitStatus {
+        ExitStatus::from_raw(raw)
+    }
+
+    #[test]
+    fn the_last_line_of_a_successful_child_is_the_verdict() {
+        let exited = status_of(0);
+        assert_eq!(
+            interpret(exited, "plugin chatter\npdk-vet: loaded\n", ""),
+            Ok(())
+        );
+        assert_eq!(
+            interpret(
+                exited,
+                "pdk-vet: rejected: built for PDK interface 0.2.0",
+                ""
+            ),
+            Err(String::from("built for PDK interface 0.2.0"))
+        );
+    }
+
+    #[test]
+    fn a_crash_names_the_signal_and_what_the_loader_said() {
+        // A wait status of "killed by signal 11".
+        let reason = interpret(
+            status_of(11),
+            "",
+            "\nInconsistency detected by ld.so: dl-version.c: 205: Assertion failed\n",
+        )
+        .unwrap_err();
+        assert!(
+            reason.starts_with(
+                "crashed the process that loaded it (signal 11, SIGSEGV: Inconsistency detected by ld.so"
+            ),
+            "{reason}"
+        );
+        // Exit status 127 (`_exit(127)` of ld.so), no output.
+        let reason = interpret(status_of(127 << 8), "", "").unwrap_err();
+        assert!(reason.contains("(exit status 127)"), "{reason}");
+    }
+
+    #[test]
+    fn a_child_that_prints_no_verdict_is_a_crash() {
+        let reason = interpret(status_of(0), "something else\n", "").unwrap_err();
+        assert!(
+            reason.starts_with("crashed the process that loaded it (exit status 0)"),
+            "{reason}"
+        );
+    }
+}

@@ -1,0 +1,236 @@
+//! Files that try to break the loader: damaged copies of a real plugin
+//! (which crash the dynamic loader), a trusted file swapped for an
+//! untrusted one while the runtime loads it, a candidate too big to read.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use object::{Object, ObjectSegment};
+use serde_json::Value;
+
+use crate::bad_files::broken_fixture;
+use crate::common::{built_plugin, library_file, plugin_dir_with, runtime_exe, stderr, stdout};
+
+/// `plugins list --format json` of `dir` alone, with `extra` arguments.
+fn list(dir: &Path, extra: &[&str]) -> Output {
+    Command::new(runtime_exe())
+        .args([
+            "plugins",
+            "list",
+            "--format",
+            "json",
+            "--isolated",
+            "--plugin-path",
+        ])
+        .arg(dir)
+        .args(extra)
+        .output()
+        .expect("the runtime runs")
+}
+
+/// The entry of `file` in a JSON listing.
+fn entry<'a>(listing: &'a [Value], file: &Path) -> &'a Value {
+    listing
+        .iter()
+        .find(|e| e["path"] == file.to_str().unwrap())
+        .unwrap_or_else(|| panic!("{} is not listed: {listing:?}", file.display()))
+}
+
+/// A deterministic stream of numbers (xorshift), so that a failure can be
+/// reproduced byte for byte.
+struct Bytes(u64);
+
+impl Bytes {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, bound: u64) -> u64 {
+        self.next() % bound
+    }
+}
+
+/// The end of the part of `library` that the dynamic loader maps (the
+/// file ranges of its segments); debug information after it is never read
+/// at load time, so damage there proves nothing.
+fn loaded_part(library: &Path) -> u64 {
+    let bytes = std::fs::read(library).unwrap();
+    let file = object::File::parse(&*bytes).unwrap();
+    file.segments()
+        .map(|segment| {
+            let (offset, size) = segment.file_range();
+            offset + size
+        })
+        .max()
+        .unwrap()
+}
+
+/// Writes `count` copies of `library` into `dir`, each with four bytes
+/// changed: half within the first 64 KiB (headers, dynamic section,
+/// symbols, relocations), half anywhere the loader maps.
+fn damaged_copies(library: &Path, dir: &Path, count: usize) -> Vec<PathBuf> {
+    use std::os::unix::fs::FileExt;
+    let mapped = loaded_part(library);
+    let mut random = Bytes(0x9e37_79b9_7f4a_7c15);
+    (0..count)
+        .map(|i| {
+            let copy = dir.join(library_file(&format!("damaged{i:02}")));
+            std::fs::copy(library, &copy).unwrap();
+            let file = std::fs::OpenOptions::new().write(true).open(&copy).unwrap();
+            let range = if i % 2 == 0 {
+                mapped.min(64 * 1024)
+            } else {
+                mapped
+            };
+            for _ in 0..4 {
+                let byte = u8::try_from(random.below(256)).unwrap();
+                file.write_at(&[byte], random.below(range)).unwrap();
+            }
+            copy
+        })
+        .collect()
+}
+
+#[test]
+fn sixty_damaged_copies_of_a_plugin_crash_neither_plugins_list_nor_run() {
+    let dir = plugin_dir_with("damaged", &["file", "stdout"]);
+    damaged_copies(&built_plugin("metronome"), &dir, 60);
+
+    let output = list(&dir, &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let listing: Vec<Value> = serde_json::from_str(&stdout(&output)).unwrap();
+    for good in ["file", "stdout"] {
+        assert_eq!(
+            entry(&listing, &dir.join(library_file(good)))["status"],
+            "loaded",
+            "{listing:#?}"
+        );
+    }
+    let crashed = listing
+        .iter()
+        .filter(|e| {
+            e["reason"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("crashed the process that loaded it ("))
+        })
+        .count();
+    assert!(
+        crashed > 0,
+        "no copy crashed the loader, so this run proved nothing: {listing:#?}"
+    );
+    for rejected in listing.iter().filter(|e| e["status"] == "rejected") {
+        let reason = rejected["reason"].as_str().unwrap();
+        assert!(
+            !reason.contains('\n') && !reason.contains("/proc/self/fd"),
+            "{reason:?}"
+        );
+    }
+
+    let input = dir.join("lines.txt");
+    std::fs::write(&input, "{\"n\":1}\n{\"n\":2}\n").unwrap();
+    let flow = dir.join("flow.toml");
+    std::fs::write(
+        &flow,
+        format!(
+            "[[connector]]\nid = \"in\"\ntype = \"file\"\nconfig = {{ path = \"{}\" }}\n\
+             [[connector]]\nid = \"out\"\ntype = \"stdout\"\n\
+             [[link]]\nfrom = \"in\"\nto = \"out\"\n",
+            input.display()
+        ),
+    )
+    .unwrap();
+    let run = Command::new(runtime_exe())
+        .arg("run")
+        .arg(&flow)
+        .args(["--isolated", "--plugin-path"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert_eq!(stdout(&run), "{\"n\":1}\n{\"n\":2}\n");
+}
+
+#[test]
+fn a_trusted_file_swapped_for_an_untrusted_one_while_loading_never_runs_the_untrusted_one() {
+    let dir = plugin_dir_with("swap", &[]);
+    let store = plugin_dir_with("swap-store", &["metronome"]);
+    let trusted = store.join(library_file("metronome"));
+    let untrusted = store.join(library_file("marker"));
+    broken_fixture("load-marker", &untrusted);
+    let digest = Command::new("sha256sum").arg(&trusted).output().unwrap();
+    let policy = store.join("trusted.txt");
+    std::fs::write(&policy, stdout(&digest)).unwrap();
+    let marker = store.join("opened.marker");
+    let path = dir.join(library_file("swapped"));
+    std::fs::copy(&trusted, &path).unwrap();
+
+    let done = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            // Puts each file at `path` in turn, atomically, as a deployment
+            // (or an attacker with write access to the directory) would.
+            let staged = dir.with_file_name("swap-staged.so");
+            let mut turn = 0usize;
+            while !done.load(Ordering::Relaxed) {
+                let source = if turn % 2 == 0 { &untrusted } else { &trusted };
+                let _ = std::fs::remove_file(&staged);
+                std::fs::hard_link(source, &staged).unwrap();
+                std::fs::rename(&staged, &path).unwrap();
+                turn += 1;
+            }
+        });
+        let mut loaded = 0;
+        for _ in 0..200 {
+            let output = Command::new(runtime_exe())
+                .args(["plugins", "list", "--format", "json", "--isolated"])
+                .arg("--plugin-path")
+                .arg(&dir)
+                .arg("--trust")
+                .arg(&policy)
+                .env("PDK_TEST_MARKER", &marker)
+                .output()
+                .unwrap();
+            assert!(output.status.success(), "{}", stderr(&output));
+            assert!(
+                !marker.exists(),
+                "the untrusted library was opened: its constructor ran"
+            );
+            let listing: Vec<Value> = serde_json::from_str(&stdout(&output)).unwrap();
+            let status = &entry(&listing, &path)["status"];
+            if status == "loaded" {
+                assert_eq!(entry(&listing, &path)["plugin"]["name"], "pdk-metronome");
+                loaded += 1;
+            }
+        }
+        done.store(true, Ordering::Relaxed);
+        assert!(loaded > 0, "the trusted file was never loaded");
+    });
+}
+
+#[test]
+fn a_candidate_too_big_for_a_plugin_is_refused_without_being_read() {
+    let dir = plugin_dir_with("big", &["stdout"]);
+    let big = dir.join(library_file("big"));
+    // Sparse: 4 GiB that take no disk space, and would take 4 GiB of
+    // memory if the loader read them whole.
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(4 << 30)
+        .unwrap();
+    let policy = dir.join("trusted.txt");
+    std::fs::write(&policy, format!("{}  big\n", "0".repeat(64))).unwrap();
+    for extra in [&[][..], &["--trust", policy.to_str().unwrap()][..]] {
+        let output = list(&dir, extra);
+        assert!(output.status.success(), "{}", stderr(&output));
+        let listing: Vec<Value> = serde_json::from_str(&stdout(&output)).unwrap();
+        assert_eq!(
+            entry(&listing, &big)["reason"],
+            "is 4294967296 bytes, more than the 1073741824 a plugin file may have; \
+             remove it from the plugin path"
+        );
+    }
+}
