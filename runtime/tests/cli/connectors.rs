@@ -259,3 +259,81 @@ to = "out"
     assert!(output.status.success(), "stderr: {}", stderr(&output));
     assert_eq!(stdout(&output), "\"plain text\"\n\"second line\"\n");
 }
+
+#[test]
+fn a_file_source_with_a_missing_path_stops_the_flow_before_it_starts() {
+    let dir = plugin_dir_with("file-missing", &["file", "stdout"]);
+    let missing = dir.join("missing.txt");
+    let flow = write_flow(
+        &dir,
+        "flow.toml",
+        &format!(
+            "[[connector]]\nid = \"in\"\ntype = \"file\"\nconfig = {{ path = {missing:?} }}\n\
+             [[connector]]\nid = \"out\"\ntype = \"stdout\"\n\
+             [[link]]\nfrom = \"in\"\nto = \"out\"\n"
+        ),
+    );
+    let output = run_flow(&flow, &dir);
+    assert_eq!(output.status.code(), Some(2), "stderr: {}", stderr(&output));
+    assert_eq!(
+        stderr(&output).lines().last().unwrap_or_default(),
+        format!(
+            "error: {}: connector `in` (type `file`) config: cannot open `{}` for reading: \
+             No such file or directory (os error 2); fix: correct the `config` table of \
+             connector `in`",
+            flow.display(),
+            missing.display()
+        )
+    );
+}
+
+#[test]
+fn every_event_the_source_saw_acknowledged_is_in_the_file_after_sigkill() {
+    let dir = plugin_dir_with("file-sigkill", &["probe", "file"]);
+    let trace = dir.join("trace.txt");
+    let out = dir.join("out.jsonl");
+    let flow = write_flow(
+        &dir,
+        "flow.toml",
+        &format!(
+            "[[connector]]\nid = \"src\"\ntype = \"probe_source\"\n\
+             config = {{ trace = {trace:?}, count = 1000000 }}\n\
+             [[connector]]\nid = \"sink\"\ntype = \"file\"\nconfig = {{ path = {out:?} }}\n\
+             [[link]]\nfrom = \"src\"\nto = \"sink\"\n"
+        ),
+    );
+    let mut child = spawn_flow(&flow, &dir);
+    let acked = |lines: &[String]| -> Vec<u64> {
+        lines
+            .iter()
+            .filter_map(|line| line.strip_prefix("src ack 1 "))
+            .map(|n| n.parse().unwrap())
+            .collect()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while acked(&trace_lines(&trace)).len() < 3000 {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the flow ended before it was killed"
+        );
+        assert!(std::time::Instant::now() < deadline, "too few acks");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let written: std::collections::HashSet<u64> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .map(|event| event["n"].as_u64().unwrap())
+        .collect();
+    let lost: Vec<u64> = acked(&trace_lines(&trace))
+        .into_iter()
+        .filter(|n| !written.contains(n))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "acknowledged but not in the file: {lost:?}"
+    );
+}
