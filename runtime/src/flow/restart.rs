@@ -10,7 +10,8 @@ use serde::Deserialize;
 /// A connector's failure budget, as written in its `restart` table: it is
 /// stopped once it has failed `max_failures` times within `window_secs`
 /// seconds. A failure is a method that errored or panicked, a failed
-/// connect attempt, or a lost connection; each is followed by a reconnect.
+/// connect, or a lost connection; each is followed by a reconnect, and all
+/// the attempts of one reconnect count as that one failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RestartPolicy {

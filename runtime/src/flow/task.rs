@@ -12,7 +12,7 @@ use async_channel::{Receiver, Sender, TrySendError};
 use futures::future::{Fuse, FutureExt};
 use futures::stream::{FuturesUnordered, StreamExt};
 use pdk::abi::connector::LifecycleHook;
-use pdk::{Attempt, Error, EventId, SinkReply};
+use pdk::{Attempt, Error, ErrorKind, EventId, SinkReply};
 
 use super::instance::{Instance, Payload, Pulled, RuntimeEvent};
 use super::restart::{FailureWindow, RestartPolicy};
@@ -26,6 +26,16 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 
 /// The longest wait before reconnecting.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Whether the failure budget has been charged for a connector's current
+/// outage (it is charged once per outage).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outage {
+    /// The failure that started it was counted already.
+    Counted,
+    /// Nothing counted yet: the first failed attempt counts.
+    NotCounted,
+}
 
 /// An event on its way to a sink, with where its outcome goes.
 pub struct Delivery {
@@ -251,7 +261,7 @@ impl ConnectorTask {
     /// When the connector spent its failure budget; then every event it
     /// held or had waiting for it has been failed back to its source.
     pub async fn run(mut self) -> Result<(), GaveUp> {
-        let result = match self.connect().await {
+        let result = match self.connect(Outage::NotCounted).await {
             Ok(()) => {
                 self.lifecycle(LifecycleHook::Start).await;
                 let result = self.event_loop().await;
@@ -363,7 +373,7 @@ impl ConnectorTask {
         self.lifecycle(LifecycleHook::Drain).await;
         self.lifecycle(LifecycleHook::Stop).await;
         self.instance = replacement;
-        self.connect().await?;
+        self.connect(Outage::NotCounted).await?;
         self.lifecycle(LifecycleHook::Start).await;
         if self
             .source
@@ -603,7 +613,7 @@ impl ConnectorTask {
             Control::ConnectionLost => {
                 log::warn!("connector `{}`: connection lost, reconnecting", self.id);
                 self.count_failure()?;
-                self.connect().await
+                self.connect(Outage::Counted).await
             }
             Control::Reply { id, ok } => {
                 match self.deferred.remove(&id) {
@@ -679,7 +689,7 @@ impl ConnectorTask {
         );
         self.count_failure()?;
         self.fail_back_deferred().await;
-        self.connect().await
+        self.connect(Outage::Counted).await
     }
 
     /// Counts one failure against the connector's budget.
@@ -694,9 +704,12 @@ impl ConnectorTask {
         })
     }
 
-    /// Connects, retrying with exponential backoff while the failure
-    /// budget lasts.
-    async fn connect(&mut self) -> Result<(), GaveUp> {
+    /// Connects, retrying with exponential backoff (capped at
+    /// [`MAX_BACKOFF`]) until it succeeds. The whole outage is one failure
+    /// against the budget: the failure that started it, or else the first
+    /// failed attempt; a server that stays down for minutes does not stop
+    /// the connector. A `connect` that panics counts every time.
+    async fn connect(&mut self, mut outage: Outage) -> Result<(), GaveUp> {
         let mut backoff = FIRST_BACKOFF;
         let mut since_success = 0;
         loop {
@@ -706,16 +719,21 @@ impl ConnectorTask {
                 overall: self.attempts,
                 since_success,
             };
-            let problem = match tagged(&self.tag, self.instance.connect(attempt)).await {
+            let (problem, defect) = match tagged(&self.tag, self.instance.connect(attempt)).await {
                 Ok(true) => return Ok(()),
-                Ok(false) => String::from("not connected yet"),
-                Err(error) => error.message().to_owned(),
+                Ok(false) => (String::from("not connected yet"), false),
+                Err(error) => (error.message().to_owned(), error.kind() == ErrorKind::Panic),
             };
             log::warn!(
                 "connector `{}`: connect attempt {since_success} failed: {problem}",
                 self.id
             );
-            self.count_failure()?;
+            // A panic is a defect of the connector, not an outage of what
+            // it connects to: each one counts.
+            if outage == Outage::NotCounted || defect {
+                self.count_failure()?;
+                outage = Outage::Counted;
+            }
             executor::sleep(backoff).await;
             backoff = (backoff * 2).min(MAX_BACKOFF);
         }

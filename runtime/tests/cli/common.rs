@@ -359,7 +359,12 @@ impl RunningFlow {
 
     /// Waits for a log line containing `needle` and returns it.
     pub fn wait_for_log(&self, needle: &str) -> String {
-        let deadline = Instant::now() + LOG_WAIT;
+        self.wait_for_log_within(needle, LOG_WAIT)
+    }
+
+    /// [`Self::wait_for_log`], waiting up to `limit`.
+    pub fn wait_for_log_within(&self, needle: &str, limit: Duration) -> String {
+        let deadline = Instant::now() + limit;
         let mut lines = self
             .log
             .lines
@@ -372,7 +377,7 @@ impl RunningFlow {
             let left = deadline.saturating_duration_since(Instant::now());
             assert!(
                 !left.is_zero(),
-                "no log line with `{needle}` within {LOG_WAIT:?}; log:\n{}",
+                "no log line with `{needle}` within {limit:?}; log:\n{}",
                 lines.join("\n")
             );
             lines = self

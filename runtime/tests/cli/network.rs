@@ -216,6 +216,20 @@ fn a_bad_address_is_a_config_error_at_load() {
     }
 }
 
+/// The time of a log line, `[2026-11-22T15:08:01Z ...`, in seconds.
+fn log_time(line: &str) -> i64 {
+    let stamp = line
+        .trim_start_matches('[')
+        .split([' ', ']'])
+        .next()
+        .unwrap();
+    stamp.parse::<jiff::Timestamp>().unwrap().as_second()
+}
+
+/// The server stays down long enough for the backoff to reach its cap
+/// (5 s, from the 8th attempt on) and stay there for 30 s: under the default
+/// budget (5 failures within 60 s) the client keeps trying, and delivers
+/// once the server is up. Takes about 40 s.
 #[test]
 fn tcp_client_reconnects_until_the_server_is_up_and_delivers_every_line() {
     // A port nothing listens on yet: bound, its address taken, released.
@@ -231,6 +245,15 @@ fn tcp_client_reconnects_until_the_server_is_up_and_delivers_every_line() {
     );
     let runtime = RunningFlow::start(&flow, &dir);
     runtime.wait_for_log("connector `out`: connect attempt 1 failed: cannot connect to");
+    let at_cap = runtime.wait_for_log("connector `out`: connect attempt 8 failed");
+    let later = runtime.wait_for_log_within(
+        "connector `out`: connect attempt 14 failed",
+        Duration::from_secs(60),
+    );
+    assert!(
+        log_time(&later) - log_time(&at_cap) >= 29,
+        "six attempts at the 5 s cap: {at_cap} ... {later}"
+    );
     let listener = TcpListener::bind(address).unwrap();
     let (stream, _) = listener.accept().unwrap();
     let lines: Vec<String> = BufReader::new(stream)
