@@ -276,6 +276,14 @@ fn precheck(file: &File) -> Result<String, String> {
         }
         String::from("not a shared library (unknown file format); remove it from the plugin path")
     })?;
+    let host = host_architecture();
+    if host != object::Architecture::Unknown && file.architecture() != host {
+        return Err(format!(
+            "built for another machine ({:?}; this one is {host:?}); build it for this \
+             machine, or remove it from the plugin path",
+            file.architecture()
+        ));
+    }
     if file.kind() != object::ObjectKind::Dynamic {
         return Err(String::from(
             "an object file but not a shared library; build the plugin crate with `crate-type = [\"cdylib\"]` or remove the file from the plugin path",
@@ -301,6 +309,20 @@ fn precheck(file: &File) -> Result<String, String> {
              `#[pdk_export]`; keep it in one",
             roots.join("`, `")
         )),
+    }
+}
+
+/// The architecture this runtime was built for, as `object` names it.
+fn host_architecture() -> object::Architecture {
+    match std::env::consts::ARCH {
+        "x86_64" => object::Architecture::X86_64,
+        "aarch64" => object::Architecture::Aarch64,
+        "x86" => object::Architecture::I386,
+        "arm" => object::Architecture::Arm,
+        "riscv64" => object::Architecture::Riscv64,
+        "powerpc64" => object::Architecture::PowerPc64,
+        "s390x" => object::Architecture::S390x,
+        _ => object::Architecture::Unknown,
     }
 }
 

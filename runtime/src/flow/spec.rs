@@ -89,12 +89,22 @@ impl Flow {
     /// # Errors
     /// A [`FlowError`] naming the file, the field and the fix.
     pub fn load(file: &Path, registry: &Registry) -> Result<Self, FlowError> {
-        let text = std::fs::read_to_string(file).map_err(|e| {
+        let bytes = std::fs::read(file).map_err(|e| {
             FlowError::new(
                 file,
                 "file",
                 format!("cannot be read: {e}"),
                 "check the path of the flow file",
+            )
+        })?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let at = e.utf8_error().valid_up_to();
+            let line = e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+            FlowError::new(
+                file,
+                format!("line {line}"),
+                format!("is not UTF-8 text (an invalid byte at offset {at})"),
+                "save the flow file as UTF-8, as TOML requires",
             )
         })?;
         Self::parse(file, &text, registry)

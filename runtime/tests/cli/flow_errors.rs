@@ -1,7 +1,7 @@
 //! A bad flow file: exit code 2 and exactly one line naming the file, the
 //! field and the fix, on the real binary.
 
-use crate::common::{plugin_dir_with, run_flow, runtime, stderr, stdout, write_flow};
+use crate::common::{plugin_dir_with, run_flow, runtime, scratch_dir, stderr, stdout, write_flow};
 
 /// Runs `flow_text` and returns the single line of standard error.
 fn single_error_line(test: &str, flow_text: &str) -> (String, String) {
@@ -198,4 +198,21 @@ fn a_missing_flow_file_is_named() {
     let output = runtime(&["run", "/nonexistent/flow.toml", "--isolated"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).starts_with("error: /nonexistent/flow.toml: file: cannot be read"));
+}
+
+#[test]
+fn a_flow_file_that_is_not_utf8_is_named_with_its_line() {
+    let dir = scratch_dir("not-utf8");
+    let flow = dir.join("flow.toml");
+    std::fs::write(&flow, b"# a flow\n[[connector]]\nid = \"caf\xe9\"\n").unwrap();
+    let output = runtime(&["run", flow.to_str().unwrap(), "--isolated"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "error: {}: line 3: is not UTF-8 text (an invalid byte at offset 32); fix: save the \
+             flow file as UTF-8, as TOML requires\n",
+            flow.display()
+        )
+    );
 }

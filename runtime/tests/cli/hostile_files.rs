@@ -234,3 +234,33 @@ fn a_candidate_too_big_for_a_plugin_is_refused_without_being_read() {
         );
     }
 }
+
+#[test]
+fn a_library_for_another_machine_is_named_so() {
+    use std::os::unix::fs::FileExt;
+    let dir = plugin_dir_with("foreign", &["metronome"]);
+    let foreign = dir.join(library_file("foreign"));
+    std::fs::copy(dir.join(library_file("metronome")), &foreign).unwrap();
+    // The ELF header's `e_machine` (offset 18, little-endian): AArch64, or
+    // x86-64 on an AArch64 host.
+    let (machine, named) = if std::env::consts::ARCH == "aarch64" {
+        (62u16, "X86_64")
+    } else {
+        (183u16, "Aarch64")
+    };
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&foreign)
+        .unwrap();
+    file.write_at(&machine.to_le_bytes(), 18).unwrap();
+    let output = list(&dir, &[]);
+    let listing: Vec<Value> = serde_json::from_str(&stdout(&output)).unwrap();
+    let reason = entry(&listing, &foreign)["reason"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        reason.starts_with(&format!("built for another machine ({named}; this one is ")),
+        "{reason}"
+    );
+}
