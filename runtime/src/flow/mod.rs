@@ -8,6 +8,7 @@ mod restart;
 mod run;
 mod spec;
 mod task;
+mod throttle;
 mod watch;
 
 pub use error::FlowError;

@@ -16,6 +16,7 @@ use pdk::{Attempt, Error, ErrorKind, EventId, SinkReply};
 
 use super::instance::{Instance, Payload, Pulled, RuntimeEvent};
 use super::restart::{FailureWindow, RestartPolicy};
+use super::throttle::{Report, Throttle};
 
 use crate::codec::Codec;
 use crate::executor;
@@ -77,6 +78,8 @@ pub struct SourceSide {
     in_flight: HashMap<u64, InFlight>,
     finished: bool,
     next_pull_id: u64,
+    /// Events its codec could not decode, reported at a bounded rate.
+    codec_errors: Throttle,
     transactional: bool,
     closed_sinks: HashSet<u64>,
     pending_sends: FuturesUnordered<PendingSend>,
@@ -110,6 +113,7 @@ impl SourceSide {
             in_flight: HashMap::new(),
             finished: false,
             next_pull_id: 0,
+            codec_errors: Throttle::default(),
             transactional,
             closed_sinks: HashSet::new(),
             pending_sends: FuturesUnordered::new(),
@@ -265,6 +269,7 @@ impl ConnectorTask {
             Ok(()) => {
                 self.lifecycle(LifecycleHook::Start).await;
                 let result = self.event_loop().await;
+                self.report_left_out_codec_errors();
                 self.lifecycle(LifecycleHook::Drain).await;
                 self.lifecycle(LifecycleHook::Stop).await;
                 result
@@ -276,6 +281,20 @@ impl ConnectorTask {
             self.fail_back_inbox().await;
         }
         result
+    }
+
+    /// Reports the undecodable events not reported yet, at the end.
+    fn report_left_out_codec_errors(&mut self) {
+        let left_out = self
+            .source
+            .as_mut()
+            .map_or(0, |source| source.codec_errors.take_left_out());
+        if left_out > 0 {
+            log::error!(
+                "connector `{}`: {left_out} more events dropped by its codec since the last report",
+                self.id
+            );
+        }
     }
 
     /// Fails every event the sink deferred and has not answered: after a
@@ -473,10 +492,17 @@ impl ConnectorTask {
             Ok(Pulled::Bytes { data, stream }) => match source.decode(data) {
                 Ok(payload) => self.emit(payload, stream, pull_id).await,
                 Err(problem) => {
-                    log::error!(
-                            "connector `{}`: event {pull_id} on stream {stream} dropped by its codec: {problem}",
+                    if let Report::Now { left_out } = source.codec_errors.occurred(Instant::now()) {
+                        let also = if left_out > 0 {
+                            format!(" ({left_out} more dropped since the last report)")
+                        } else {
+                            String::new()
+                        };
+                        log::error!(
+                            "connector `{}`: event {pull_id} on stream {stream} dropped by its codec: {problem}{also}",
                             self.id
                         );
+                    }
                     self.settle(stream, pull_id, false).await
                 }
             },

@@ -337,3 +337,53 @@ fn every_event_the_source_saw_acknowledged_is_in_the_file_after_sigkill() {
         "acknowledged but not in the file: {lost:?}"
     );
 }
+
+#[test]
+fn undecodable_lines_are_reported_at_a_bounded_rate_not_one_line_each() {
+    let dir = plugin_dir_with("codec-errors", &["file", "stdout"]);
+    let mut input = Vec::new();
+    for i in 0..750 {
+        if i % 100 == 0 {
+            input.extend_from_slice(format!("good {i}\n").as_bytes());
+        } else {
+            input.extend_from_slice(b"bad \xff\xfe line\n");
+        }
+    }
+    std::fs::write(dir.join("in.txt"), input).unwrap();
+    let flow = write_flow(
+        &dir,
+        "flow.toml",
+        &format!(
+            "[[connector]]\nid = \"in\"\ntype = \"file\"\ncodec = \"string\"\n\
+             config = {{ path = {:?} }}\n\
+             [[connector]]\nid = \"out\"\ntype = \"stdout\"\n\
+             [[link]]\nfrom = \"in\"\nto = \"out\"\n",
+            dir.join("in.txt")
+        ),
+    );
+    let output = run_flow(&flow, &dir);
+    assert!(output.status.success(), "stderr: {}", stderr(&output));
+    let good: Vec<String> = (0..750)
+        .step_by(100)
+        .map(|i| format!("\"good {i}\"\n"))
+        .collect();
+    assert_eq!(stdout(&output), good.concat());
+    let log = stderr(&output);
+    let reports: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains("dropped by its codec"))
+        .collect();
+    assert_eq!(reports.len(), 2, "{log}");
+    assert!(
+        reports[0].contains("connector `in`: event 1 on stream"),
+        "{}",
+        reports[0]
+    );
+    assert!(
+        reports[1].ends_with(
+            "connector `in`: 741 more events dropped by its codec since the last report"
+        ),
+        "{}",
+        reports[1]
+    );
+}
