@@ -18,6 +18,7 @@ static HOST: OnceLock<HostServicesRef> = OnceLock::new();
 pub fn install(host: HostServicesRef, library: &'static str) {
     if HOST.set(host).is_ok() {
         crate::ambient::name(library);
+        crate::export::install_panic_hook();
         // Fails when this copy of `log` already has a logger (the runtime's
         // own, when a connector is linked statically): then records already
         // reach it and nothing is to be done.

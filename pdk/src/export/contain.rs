@@ -3,9 +3,11 @@
 //! every call runs in the plugin's ambient context (see [`crate::ambient`]).
 
 use std::any::Any;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
+use std::sync::Once;
 use std::task::{Context, Poll};
 
 use abi_stable::std_types::RResult;
@@ -19,6 +21,42 @@ use crate::abi::error::PdkError;
 use crate::ambient;
 use crate::{Error, ErrorKind, Result};
 
+thread_local! {
+    /// How many contained calls this thread is inside.
+    static CONTAINED: Cell<u32> = const { Cell::new(0) };
+    /// Where the last contained panic on this thread happened.
+    static LOCATION: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Installs, once per copy of `std` (each plugin has its own), a panic
+/// hook that keeps quiet about panics inside a contained call: they are
+/// reported once, as an error of the call, with the location the hook
+/// notes here. Other panics go to the hook that was there before.
+pub(crate) fn install_panic_hook() {
+    static INSTALLED: Once = Once::new();
+    INSTALLED.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if CONTAINED.with(Cell::get) > 0 {
+                let location = info
+                    .location()
+                    .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()));
+                LOCATION.with(|slot| *slot.borrow_mut() = location);
+            } else {
+                previous(info);
+            }
+        }));
+    });
+}
+
+/// Runs `f` as a contained call: a panic in it is left to the caller.
+fn contained<T>(f: impl FnOnce() -> T) -> std::thread::Result<T> {
+    CONTAINED.with(|depth| depth.set(depth.get() + 1));
+    let outcome = catch_unwind(AssertUnwindSafe(f));
+    CONTAINED.with(|depth| depth.set(depth.get() - 1));
+    outcome
+}
+
 /// The message a panic carried, if it carried text.
 fn panic_message(payload: &(dyn Any + Send)) -> &str {
     payload
@@ -28,17 +66,30 @@ fn panic_message(payload: &(dyn Any + Send)) -> &str {
         .unwrap_or("a panic without a message")
 }
 
-/// The error a contained panic in `method` becomes.
-pub(crate) fn panic_error(method: &str, payload: &(dyn Any + Send)) -> Error {
-    Error::new(
+/// The error a contained panic in `method` becomes. The payload is
+/// dropped here, itself contained: a payload whose `Drop` panics is
+/// forgotten, never dropped again.
+pub(crate) fn panic_error(method: &str, payload: Box<dyn Any + Send>) -> Error {
+    let location = LOCATION
+        .with(|slot| slot.borrow_mut().take())
+        .map(|at| format!(" (at {at})"))
+        .unwrap_or_default();
+    let error = Error::new(
         ErrorKind::Panic,
-        format!("panicked in `{method}`: {}", panic_message(payload)),
-    )
+        format!(
+            "panicked in `{method}`: {}{location}",
+            panic_message(&*payload)
+        ),
+    );
+    if let Err(second) = contained(move || drop(payload)) {
+        std::mem::forget(second);
+    }
+    error
 }
 
 /// Runs a synchronous entry point; a panic becomes an error.
 pub(crate) fn contain_sync<R>(method: &str, f: impl FnOnce() -> Result<R>) -> Result<R> {
-    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|payload| Err(panic_error(method, &*payload)))
+    contained(f).unwrap_or_else(|payload| Err(panic_error(method, payload)))
 }
 
 pin_project! {
@@ -61,7 +112,19 @@ pin_project! {
     impl<M, F> PinnedDrop for Guarded<M, F> {
         fn drop(this: Pin<&mut Self>) {
             let mut future = this.project().future;
-            ambient::enter_if_started(|| future.set(None));
+            // A future whose drop panics (the author's state, a payload)
+            // is given up: the panic must not cross the boundary.
+            let dropped = contained(|| ambient::enter_if_started(|| future.set(None)));
+            if let Err(payload) = dropped {
+                std::mem::forget(payload);
+                // SAFETY: the assignment above ran the old future's drop,
+                // which unwound (dropping the rest of it). The slot holds
+                // either `None` (an unwinding assignment still writes its
+                // value) or that dropped future; overwriting it without a
+                // drop leaks nothing and keeps the fields' drop glue from
+                // dropping the future a second time. `None` pins nothing.
+                unsafe { std::ptr::write(future.get_unchecked_mut(), None) };
+            }
         }
     }
 }
@@ -89,7 +152,7 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T>> {
         let mut this = self.project();
         let (method, uses_tokio) = (*this.method, *this.uses_tokio);
-        let polled = catch_unwind(AssertUnwindSafe(|| {
+        let polled = contained(|| {
             ambient::enter(uses_tokio, || {
                 if let Some(make) = this.make.take() {
                     this.future.set(Some(make()));
@@ -105,8 +168,8 @@ where
                 }
                 polled
             })
-        }));
-        polled.unwrap_or_else(|payload| Poll::Ready(Err(panic_error(method, &*payload))))
+        });
+        polled.unwrap_or_else(|payload| Poll::Ready(Err(panic_error(method, payload))))
     }
 }
 

@@ -32,7 +32,7 @@ use crate::ambient::{self, DropsInContext};
 use crate::native::DynConnector;
 use crate::{Connector, ConnectorContext, Error, ErrorKind, Result, Value};
 use adapter::Adapter;
-pub(crate) use contain::contain_sync;
+pub(crate) use contain::{contain_sync, install_panic_hook};
 use linked::LinkedAdapter;
 
 /// Calls the author's lifecycle hook `hook`; shared by both adapters.

@@ -239,6 +239,14 @@ fn assert_panic_contained(alias: &str, method: &str, source_extra: &str, sink_ex
         reported,
         "no report naming `{alias}` and `{method}` in: {err}"
     );
+    assert!(
+        err.contains("injected panic (at test-plugins/probe/src/trace.rs:"),
+        "the report names where the panic happened: {err}"
+    );
+    assert!(
+        !err.contains("panicked at"),
+        "the panic is reported once, by the runtime, not by std's hook too: {err}"
+    );
     run.assert_each_event_acked_once(4);
 }
 
@@ -272,16 +280,28 @@ fn a_panic_in_any_sink_method_is_contained_and_reported() {
 }
 
 #[test]
+fn a_panic_whose_payload_panics_when_dropped_is_contained_too() {
+    let run = probe("bad-payload", 4, "", ", panic_with_bad_payload = true");
+    run.assert_success();
+    let err = stderr(&run.output);
+    assert!(
+        err.contains("connector `sink`: `on_event` failed: panicked in `on_event`: a panic without a message (at test-plugins/probe/src/sink.rs:"),
+        "{err}"
+    );
+    run.assert_each_event_acked_once(4);
+}
+
+#[test]
 fn a_panic_while_creating_stops_the_flow_before_it_starts() {
     let run = probe("panic-new", 3, r#", panic_in = "new""#, "");
     assert_eq!(run.output.status.code(), Some(2));
     let err = stderr(&run.output);
     let last = err.lines().last().unwrap_or_default();
     assert!(
-        last.ends_with(
+        last.contains(
             "connector `src` (type `probe_source`): could not be created: panicked in `new`: \
-             injected panic; fix: fix the plugin providing `probe_source`"
-        ),
+             injected panic (at test-plugins/probe/src/trace.rs:"
+        ) && last.ends_with("); fix: fix the plugin providing `probe_source`"),
         "{err}"
     );
     assert!(run.trace.is_empty(), "nothing may run: {:#?}", run.trace);

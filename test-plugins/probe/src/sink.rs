@@ -33,6 +33,9 @@ pub struct Config {
     /// The arrival numbers (from 1) at which `on_event` returns an error.
     #[serde(default)]
     pub error_at: Vec<u64>,
+    /// Panic in `on_event` (once) with a payload whose own `Drop` panics.
+    #[serde(default)]
+    pub panic_with_bad_payload: bool,
     /// Append every acknowledged event to this file, one JSON line each.
     #[serde(default)]
     pub output: Option<String>,
@@ -46,6 +49,15 @@ fn record_json_line(path: &str, value: &Value) -> Result<()> {
         .open(path)?;
     file.write_all(format!("{value}\n").as_bytes())?;
     Ok(())
+}
+
+/// A panic payload that panics again when it is dropped.
+struct PanicsWhenDropped;
+
+impl Drop for PanicsWhenDropped {
+    fn drop(&mut self) {
+        panic!("the panic payload panics when dropped");
+    }
 }
 
 /// Records every event it gets.
@@ -94,6 +106,9 @@ impl Connector for ProbeSink {
 impl Sink for ProbeSink {
     async fn on_event(&mut self, event: Event, ctx: &ConnectorContext) -> Result<SinkReply> {
         maybe_panic(&mut self.config.panic_in, "on_event");
+        if std::mem::take(&mut self.config.panic_with_bad_payload) {
+            std::panic::panic_any(PanicsWhenDropped);
+        }
         self.received += 1;
         let n = match event.data().get("n").and_then(Value::as_u64) {
             Some(n) => n.to_string(),
