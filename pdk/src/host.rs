@@ -92,23 +92,41 @@ pub mod task {
 
     use futures::channel::oneshot;
 
+    use futures::FutureExt as _;
+
     use super::{Future, FutureExt, HOST};
+    use crate::abi::error::PdkError;
     use crate::ambient::{self, InContext};
-    use crate::export::contain_sync;
+    use crate::export::{contain_sync, Guarded};
     use crate::{Error, Result};
 
-    /// Runs `task` in the background on the runtime's executor. Its log
-    /// records carry the tag of the connector that spawned it, and it
+    /// Runs `task` in the background on the runtime's executor, as part
+    /// of the connector whose code spawns it: its log records carry that
+    /// connector's tag, and if it panics, the panic is a failure of that
+    /// connector (reported once, with its location; the events its sink
+    /// deferred are failed back to their sources, and it reconnects). It
     /// runs in the plugin's tokio context if the plugin uses tokio.
     ///
     /// Outside any runtime (a connector's own unit tests) the task runs on
-    /// a thread of its own.
+    /// a thread of its own, and a panic is logged.
     pub fn spawn(task: impl Future<Output = ()> + Send + 'static) {
-        let task = InContext::new(task);
+        let task = Guarded::new("spawn", false, move || {
+            InContext::new(async move {
+                task.await;
+                Ok(())
+            })
+        });
         match HOST.get() {
-            Some(host) => (host.spawn())(task.into_ffi()),
+            Some(host) => {
+                let task = task.map(|outcome| outcome.map_err(PdkError::from).into());
+                (host.spawn())(task.into_ffi());
+            }
             None => {
-                std::thread::spawn(move || futures::executor::block_on(task));
+                std::thread::spawn(move || {
+                    if let Err(error) = futures::executor::block_on(task) {
+                        log::error!("a spawned task failed: {error}");
+                    }
+                });
             }
         }
     }

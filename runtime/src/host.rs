@@ -6,7 +6,9 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use abi_stable::prefix_type::PrefixTypeTrait;
+use abi_stable::std_types::RResult;
 use async_ffi::{FfiFuture, FutureExt};
+use pdk::abi::error::PdkError;
 use pdk::abi::host::{HostServices, HostServicesRef, LogLevel, LogRecord};
 
 use crate::executor;
@@ -16,13 +18,24 @@ extern "C" fn sleep(nanos: u64) -> FfiFuture<()> {
     executor::sleep(Duration::from_nanos(nanos)).into_ffi()
 }
 
-extern "C" fn spawn(task: FfiFuture<()>) {
+extern "C" fn spawn(task: FfiFuture<RResult<(), PdkError>>) {
     // Detached: the task runs until it completes, its records tagged like
-    // those of the connector that spawned it.
-    let handle = match Tag::current() {
-        Some(tag) => executor::spawn(async move { logging::tagged(&tag, task).await }),
-        None => executor::spawn(task),
-    };
+    // those of the connector that spawned it, which answers for its
+    // failure.
+    let tag = Tag::current();
+    let handle = executor::spawn(async move {
+        let outcome = match &tag {
+            Some(tag) => logging::tagged(tag, task).await,
+            None => task.await,
+        };
+        if let RResult::RErr(error) = outcome {
+            let error = pdk::Error::from(error);
+            match tag {
+                Some(tag) => tag.task_failed(error),
+                None => log::error!("a spawned task failed: {}", error.message()),
+            }
+        }
+    });
     drop(handle);
 }
 

@@ -246,6 +246,13 @@ impl Opened {
             debug_assertions: metadata.debug_assertions,
         };
         let connectors = (module.connector_types())()
+            .into_result()
+            .map_err(|error| {
+                format!(
+                    "listing its connector types failed: {}; fix the plugin",
+                    error.message
+                )
+            })?
             .into_iter()
             .map(ConnectorKind::from)
             .collect();

@@ -16,22 +16,50 @@ use std::sync::Arc;
 
 use log::{Log, Metadata, Record};
 
-/// The log target of one connector: `PLUGIN/CONNECTOR`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tag(Arc<str>);
+/// Told of a task that failed (see [`Tag::supervised_by`]).
+type Supervisor = Arc<dyn Fn(pdk::Error) + Send + Sync>;
+
+/// Which connector's code a thread runs: its log target,
+/// `PLUGIN/CONNECTOR`, and who answers for the tasks it spawns.
+#[derive(Clone)]
+pub struct Tag {
+    target: Arc<str>,
+    supervisor: Option<Supervisor>,
+}
 
 impl Tag {
     /// The tag of connector `connector` (its id in the flow) of plugin
     /// `plugin` (its package name, or `linked` for a linked connector).
     #[must_use]
     pub fn new(plugin: &str, connector: &str) -> Self {
-        Self(format!("{plugin}/{connector}").into())
+        Self {
+            target: format!("{plugin}/{connector}").into(),
+            supervisor: None,
+        }
+    }
+
+    /// This tag, with `supervisor` told when a task spawned under it fails.
+    #[must_use]
+    pub fn supervised_by(self, supervisor: impl Fn(pdk::Error) + Send + Sync + 'static) -> Self {
+        Self {
+            supervisor: Some(Arc::new(supervisor)),
+            ..self
+        }
+    }
+
+    /// Reports that a task spawned under this tag failed: to its
+    /// supervisor, or else to the log.
+    pub fn task_failed(&self, error: pdk::Error) {
+        match &self.supervisor {
+            Some(supervisor) => supervisor(error),
+            None => self.scope(|| log::error!("a spawned task failed: {}", error.message())),
+        }
     }
 
     /// The tag as a log target.
     #[must_use]
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.target
     }
 
     /// Runs `f` with this tag marking the current thread.
@@ -44,6 +72,18 @@ impl Tag {
     #[must_use]
     pub fn current() -> Option<Self> {
         CURRENT.with(|current| current.borrow().clone())
+    }
+}
+
+impl PartialEq for Tag {
+    fn eq(&self, other: &Self) -> bool {
+        self.target == other.target
+    }
+}
+
+impl std::fmt::Debug for Tag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Tag").field(&self.target).finish()
     }
 }
 

@@ -1,9 +1,11 @@
 //! Services the runtime lends to every plugin: timers, task spawning and
 //! logging, so that a plugin never runs an executor or a logger of its own.
 
-use abi_stable::std_types::{ROption, RStr};
+use abi_stable::std_types::{ROption, RResult, RStr};
 use abi_stable::StableAbi;
 use async_ffi::FfiFuture;
+
+use crate::abi::error::PdkError;
 
 /// The level of a log record, as it crosses the boundary.
 #[repr(u8)]
@@ -70,8 +72,10 @@ pub struct HostServices {
     /// A future that completes after this many nanoseconds, on the
     /// runtime's timer.
     pub sleep: extern "C" fn(nanos: u64) -> FfiFuture<()>,
-    /// Runs a task on the runtime's executor.
-    pub spawn: extern "C" fn(task: FfiFuture<()>),
+    /// Runs a task on the runtime's executor, as part of the connector
+    /// whose code spawned it: a task that ends with an error (a contained
+    /// panic) is a failure of that connector.
+    pub spawn: extern "C" fn(task: FfiFuture<RResult<(), PdkError>>),
     /// Emits a log record through the runtime's logger.
     pub log: extern "C" fn(record: &LogRecord<'_>),
     /// The most verbose level the runtime's logger keeps; records above it

@@ -48,8 +48,9 @@ pub struct PluginModule {
     pub metadata: extern "C" fn() -> PluginMetadata,
     /// Installs the runtime's services; called once, right after loading.
     pub install_host: extern "C" fn(host: HostServicesRef),
-    /// The connector types the plugin exports.
-    pub connector_types: extern "C" fn() -> RVec<ConnectorTypeInfo>,
+    /// The connector types the plugin exports (an error if listing them
+    /// panicked).
+    pub connector_types: extern "C" fn() -> RResult<RVec<ConnectorTypeInfo>, PdkError>,
     /// Creates a connector of the named type from its configuration.
     #[sabi(last_prefix_field)]
     pub create_connector: extern "C" fn(

@@ -32,7 +32,7 @@ use crate::ambient::{self, DropsInContext};
 use crate::native::DynConnector;
 use crate::{Connector, ConnectorContext, Error, ErrorKind, Result, Value};
 use adapter::Adapter;
-pub(crate) use contain::{contain_sync, install_panic_hook};
+pub(crate) use contain::{contain_sync, install_panic_hook, Guarded};
 use linked::LinkedAdapter;
 
 /// Calls the author's lifecycle hook `hook`; shared by both adapters.
@@ -227,11 +227,12 @@ extern "C" fn install_host<P: Plugin>(host: HostServicesRef) {
     });
 }
 
-extern "C" fn connector_types<P: Plugin>() -> RVec<ConnectorTypeInfo> {
+extern "C" fn connector_types<P: Plugin>() -> RResult<RVec<ConnectorTypeInfo>, PdkError> {
     contain_sync("connector_types", || {
         Ok(P::CONNECTORS.iter().map(|entry| (entry.info)()).collect())
     })
-    .unwrap_or_default()
+    .map_err(PdkError::from)
+    .into()
 }
 
 extern "C" fn create_connector<P: Plugin>(

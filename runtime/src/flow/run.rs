@@ -11,7 +11,7 @@ use pdk::{Error, ErrorKind};
 
 use super::handle::{self, Wiring};
 use super::instance::Instance;
-use super::task::{ConnectorTask, Delivery, GaveUp, SourceSide};
+use super::task::{ConnectorTask, Control, Delivery, GaveUp, SourceSide};
 use super::watch::{Restartable, Watch, Watcher, POLL_INTERVAL};
 use super::{Flow, FlowError, Node};
 use crate::executor;
@@ -96,7 +96,11 @@ pub async fn run(
             source_linked: !node.targets.is_empty(),
         };
         let ctx = handle::context(&node.id, control.0.clone(), wiring);
-        let tag = Tag::new(provider.plugin_name(), &node.id);
+        let supervisor = control.0.clone();
+        let tag = Tag::new(provider.plugin_name(), &node.id).supervised_by(move |error| {
+            // Closed only once the connector's task has ended.
+            let _ = supervisor.try_send(Control::TaskFailed(error));
+        });
         let instance = tag
             .scope(|| Instance::create(provider, &node.kind, ctx, &node.config))
             .map_err(|error| creation_error(file, node, &error))?;

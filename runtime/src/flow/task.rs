@@ -3,7 +3,7 @@
 //! back, events arriving for the sink side, "connection lost" reports and
 //! pulling from the source side.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::pin::{pin, Pin};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -123,8 +123,11 @@ impl SourceSide {
 
 /// What the plugin (through its runtime handle) or other tasks tell a
 /// connector's task.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum Control {
+    /// A task the connector spawned failed (it panicked): a failure of the
+    /// connector.
+    TaskFailed(Error),
     /// The plugin lost its connection.
     ConnectionLost,
     /// The plugin answers an event it deferred.
@@ -166,6 +169,30 @@ enum Wake {
 /// A send to a full inbox, driven by the event loop until it completes;
 /// fails with the event's id if the sink is gone.
 type PendingSend = Pin<Box<dyn Future<Output = Result<(), EventId>> + Send>>;
+
+/// What failed in a connector.
+#[derive(Debug, Clone, Copy)]
+enum Culprit<'a> {
+    /// One of its methods.
+    Method(&'a str),
+    /// A task it spawned.
+    SpawnedTask,
+}
+
+impl<'a> From<&'a str> for Culprit<'a> {
+    fn from(method: &'a str) -> Self {
+        Self::Method(method)
+    }
+}
+
+impl std::fmt::Display for Culprit<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Method(method) => write!(f, "`{method}`"),
+            Self::SpawnedTask => f.write_str("a task it spawned"),
+        }
+    }
+}
 
 /// A connector that could not be kept running.
 #[derive(Debug, thiserror::Error)]
@@ -209,6 +236,9 @@ pub struct ConnectorTask {
     reload: Option<Receiver<Instance>>,
     /// A new instance waiting for the old one to have nothing in flight.
     replacement: Option<Instance>,
+    /// Control messages taken from `control` early (while looking for
+    /// replies), handled before anything else.
+    backlog: VecDeque<Control>,
 }
 
 impl ConnectorTask {
@@ -238,6 +268,7 @@ impl ConnectorTask {
             failures: FailureWindow::new(restart),
             reload: None,
             replacement: None,
+            backlog: VecDeque::new(),
         }
     }
 
@@ -298,8 +329,16 @@ impl ConnectorTask {
     }
 
     /// Fails every event the sink deferred and has not answered: after a
-    /// failure its answers may never come.
+    /// failure its answers may never come. Answers the plugin already
+    /// sent count: an event it acked before it failed is not failed back
+    /// (and so not delivered twice).
     async fn fail_back_deferred(&mut self) {
+        while let Ok(control) = self.control.try_recv() {
+            match control {
+                Control::Reply { id, ok } => self.answer_deferred(id, ok).await,
+                other => self.backlog.push_back(other),
+            }
+        }
         if self.deferred.is_empty() {
             return;
         }
@@ -337,6 +376,10 @@ impl ConnectorTask {
             if !source_active && self.inbox.is_none() && self.deferred.is_empty() {
                 log::debug!("connector `{}`: nothing more to do, draining", self.id);
                 return Ok(());
+            }
+            if let Some(control) = self.backlog.pop_front() {
+                self.on_control(control).await?;
+                continue;
             }
             if self.replacement.is_some() && self.is_quiet() {
                 self.replace_instance().await?;
@@ -636,20 +679,14 @@ impl ConnectorTask {
     /// Acts on a message from the plugin or from a downstream sink.
     async fn on_control(&mut self, control: Control) -> Result<(), GaveUp> {
         match control {
+            Control::TaskFailed(error) => self.failed(Culprit::SpawnedTask, &error).await,
             Control::ConnectionLost => {
                 log::warn!("connector `{}`: connection lost, reconnecting", self.id);
                 self.count_failure()?;
                 self.connect(Outage::Counted).await
             }
             Control::Reply { id, ok } => {
-                match self.deferred.remove(&id) {
-                    // The source may have given up; its outcome is moot then.
-                    Some(reply_to) => drop(reply_to.send(Outcome { id, ok }).await),
-                    None => log::warn!(
-                        "connector `{}`: reply for event {id:?}, which it did not defer; ignored",
-                        self.id
-                    ),
-                }
+                self.answer_deferred(id, ok).await;
                 Ok(())
             }
             Control::Circuit { open } => {
@@ -683,6 +720,18 @@ impl ConnectorTask {
         }
     }
 
+    /// Passes the plugin's answer to a deferred event on to its source.
+    async fn answer_deferred(&mut self, id: EventId, ok: bool) {
+        match self.deferred.remove(&id) {
+            // The source may have given up; its outcome is moot then.
+            Some(reply_to) => drop(reply_to.send(Outcome { id, ok }).await),
+            None => log::warn!(
+                "connector `{}`: reply for event {id:?}, which it did not defer; ignored",
+                self.id
+            ),
+        }
+    }
+
     /// Hands one event to the sink side and reports the outcome back, now
     /// or (for a deferred reply) when the plugin answers.
     async fn deliver(&mut self, delivery: Delivery) -> Result<(), GaveUp> {
@@ -705,11 +754,13 @@ impl ConnectorTask {
         }
     }
 
-    /// A method failed: report it, fail back the events the sink deferred,
-    /// and reconnect the connector.
-    async fn failed(&mut self, method: &str, error: &Error) -> Result<(), GaveUp> {
+    /// A method or a task of the connector failed:
+    /// report it, fail back the events the sink deferred, and reconnect
+    /// the connector.
+    async fn failed(&mut self, what: impl Into<Culprit<'_>>, error: &Error) -> Result<(), GaveUp> {
+        let what = what.into();
         log::error!(
-            "connector `{}`: `{method}` failed: {}",
+            "connector `{}`: {what} failed: {}",
             self.id,
             error.message()
         );

@@ -215,16 +215,22 @@ fn a_lost_connection_is_reconnected() {
 }
 
 /// A panic in `method` of connector `alias` is reported with both names,
-/// the runtime keeps running, and no event is lost.
-fn assert_panic_contained(alias: &str, method: &str, source_extra: &str, sink_extra: &str) {
-    let panic_in = format!(r#", panic_in = "{method}""#);
+/// the runtime keeps running, and no event is lost. `method:sync` panics
+/// in the synchronous part of a method written as `fn .. -> impl Future`,
+/// before it returns its future.
+fn assert_panic_contained(alias: &str, panic_in: &str, source_extra: &str, sink_extra: &str) {
+    let method = panic_in.trim_end_matches(":sync");
+    let panic_in = format!(r#", panic_in = "{panic_in}""#);
     let (source_extra, sink_extra) = if alias == "src" {
         (format!("{panic_in}{source_extra}"), sink_extra.to_owned())
     } else {
         (source_extra.to_owned(), format!("{panic_in}{sink_extra}"))
     };
     let run = probe(
-        &format!("panic-{alias}-{method}"),
+        &format!(
+            "panic-{alias}-{}",
+            panic_in.replace(['"', ' ', ',', '=', ':'], "")
+        ),
         4,
         &source_extra,
         &sink_extra,
@@ -261,9 +267,14 @@ fn a_panic_in_any_source_method_is_contained_and_reported() {
         "on_stop",
     ] {
         assert_panic_contained("src", method, "", "");
+        assert_panic_contained("src", &format!("{method}:sync"), "", "");
     }
-    assert_panic_contained("src", "fail", "", ", fail_every = 2");
-    assert_panic_contained("src", "on_pause", "", ", close_circuit_after = 1");
+    for part in ["fail", "fail:sync"] {
+        assert_panic_contained("src", part, "", ", fail_every = 2");
+    }
+    for part in ["on_pause", "on_pause:sync"] {
+        assert_panic_contained("src", part, "", ", close_circuit_after = 1");
+    }
 }
 
 #[test]
@@ -276,7 +287,47 @@ fn a_panic_in_any_sink_method_is_contained_and_reported() {
         "on_stop",
     ] {
         assert_panic_contained("sink", method, "", "");
+        assert_panic_contained("sink", &format!("{method}:sync"), "", "");
     }
+    assert_panic_contained("sink", "connect:sync", "", "");
+}
+
+#[test]
+fn a_panic_in_a_task_holding_deferred_events_fails_them_back_and_restarts_the_connector() {
+    let run = probe(
+        "panic-worker",
+        100,
+        "",
+        r#", defer_to_worker = true, panic_in = "worker""#,
+    );
+    run.assert_success();
+    let err = stderr(&run.output);
+    assert!(
+        err.contains(
+            "connector `sink`: a task it spawned failed: panicked in `spawn`: the worker gives up at event"
+        ) && err.contains("(at test-plugins/probe/src/sink.rs:"),
+        "the task's panic is a failure of its connector, with its location: {err}"
+    );
+    assert!(
+        err.contains("connector `sink`: failing back"),
+        "the events the task held are failed back: {err}"
+    );
+    assert!(!err.contains("panicked at"), "reported once: {err}");
+    run.assert_each_event_acked_once(100);
+}
+
+#[test]
+fn a_panic_while_answering_deferred_events_fails_the_unanswered_ones_back() {
+    let run = probe("panic-reply", 100, "", r#", batch = 8, panic_in = "reply""#);
+    run.assert_success();
+    let err = stderr(&run.output);
+    assert!(
+        err.contains("connector `sink`: `on_event` failed: panicked in `on_event`: injected panic")
+            && err.contains("connector `sink`: failing back 3 deferred events"),
+        "of a batch of 8, the 4 acked before the panic stay acked; the 3 deferred \
+         before and not answered are failed back (the 8th fails with the call): {err}"
+    );
+    run.assert_each_event_acked_once(100);
 }
 
 #[test]

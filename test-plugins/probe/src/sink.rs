@@ -1,12 +1,14 @@
 //! `probe_sink`: a sink that can fail events, answer them later, and work
 //! the circuit breaker.
 
+use std::future::Future;
 use std::io::Write;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use pdk::prelude::*;
 
-use crate::trace::{maybe_panic, record};
+use crate::trace::{before_future, maybe_panic, record};
 
 /// The `config` of `probe_sink`.
 #[derive(Debug, Deserialize)]
@@ -39,7 +41,29 @@ pub struct Config {
     /// Append every acknowledged event to this file, one JSON line each.
     #[serde(default)]
     pub output: Option<String>,
+    /// Defer every event to one worker task, started at each connect,
+    /// which acks it; with `panic_in = "worker"`, the first worker panics
+    /// at its tenth event, holding the events queued to it.
+    #[serde(default)]
+    pub defer_to_worker: bool,
+    /// Defer every event and answer them this many at a time, in the
+    /// `on_event` that completes a batch (a partial batch 5 ms after it
+    /// started, from a task); with `panic_in = "reply"`, the first full
+    /// batch panics half way through its answers.
+    #[serde(default)]
+    pub batch: Option<usize>,
 }
+
+/// Deferred events waiting to be answered together.
+type Batch = Arc<Mutex<Vec<(EventId, String)>>>;
+
+/// Empties `batch`, returning what it held.
+fn take_batch(batch: &Batch) -> Vec<(EventId, String)> {
+    std::mem::take(&mut *batch.lock().unwrap_or_else(PoisonError::into_inner))
+}
+
+/// After how many events the first worker panics.
+const WORKER_PANICS_AT: u64 = 10;
 
 /// Appends `value` to the file at `path` as one JSON line.
 fn record_json_line(path: &str, value: &Value) -> Result<()> {
@@ -65,12 +89,79 @@ impl Drop for PanicsWhenDropped {
 pub struct ProbeSink {
     config: Config,
     received: u64,
+    /// Where deferred events go, with `defer_to_worker`.
+    worker: Option<pdk::channel::Sender<(EventId, String)>>,
+    /// Deferred events not answered yet, with `batch`.
+    batched: Batch,
 }
 
 impl ProbeSink {
     fn hook(&mut self, ctx: &ConnectorContext, method: &str) {
         record(&self.config.trace, ctx.alias(), method);
         maybe_panic(&mut self.config.panic_in, method);
+    }
+
+    /// Starts the worker task that acks the events deferred to it.
+    fn start_worker(&mut self, ctx: &ConnectorContext) {
+        let panics_at = (self.config.panic_in.as_deref() == Some("worker")).then(|| {
+            self.config.panic_in = None;
+            WORKER_PANICS_AT
+        });
+        let (send, receive) = pdk::channel::unbounded::<(EventId, String)>();
+        let (replies, trace, alias) = (
+            ctx.replies(),
+            self.config.trace.clone(),
+            ctx.alias().to_owned(),
+        );
+        pdk::task::spawn(async move {
+            let mut handled = 0;
+            while let Ok((id, n)) = receive.recv().await {
+                handled += 1;
+                if panics_at == Some(handled) {
+                    panic!("the worker gives up at event {n}");
+                }
+                record(&trace, &alias, &format!("event {n} ack"));
+                replies.ack(id);
+            }
+        });
+        self.worker = Some(send);
+    }
+
+    /// Answers every batched event (acks them), panicking half way if
+    /// `panic_in = "reply"`.
+    fn answer_batch(&mut self, ctx: &ConnectorContext) {
+        let batch = take_batch(&self.batched);
+        let half = batch.len() / 2;
+        for (i, (id, n)) in batch.into_iter().enumerate() {
+            if i == half {
+                maybe_panic(&mut self.config.panic_in, "reply");
+            }
+            record(&self.config.trace, ctx.alias(), &format!("event {n} ack"));
+            ctx.replies().ack(id);
+        }
+    }
+
+    /// Defers `n` to the batch, answering the batch once it has `size`
+    /// events, or 5 ms after its first one.
+    fn add_to_batch(&mut self, id: EventId, n: String, size: usize, ctx: &ConnectorContext) {
+        let len = {
+            let mut batch = self.batched.lock().unwrap_or_else(PoisonError::into_inner);
+            batch.push((id, n));
+            batch.len()
+        };
+        if len >= size {
+            self.answer_batch(ctx);
+        } else if len == 1 {
+            let (batch, replies) = (Arc::clone(&self.batched), ctx.replies());
+            let (trace, alias) = (self.config.trace.clone(), ctx.alias().to_owned());
+            pdk::task::spawn(async move {
+                pdk::time::sleep(Duration::from_millis(5)).await;
+                for (id, n) in take_batch(&batch) {
+                    record(&trace, &alias, &format!("event {n} ack"));
+                    replies.ack(id);
+                }
+            });
+        }
     }
 }
 
@@ -81,30 +172,78 @@ impl Connector for ProbeSink {
         Ok(Self {
             config,
             received: 0,
+            worker: None,
+            batched: Batch::default(),
         })
     }
 
-    async fn on_start(&mut self, ctx: &ConnectorContext) -> Result<()> {
-        self.hook(ctx, "on_start");
-        pdk::task::spawn(async {
-            pdk::log::info!("a background task says hello");
-        });
-        Ok(())
+    fn connect(
+        &mut self,
+        ctx: &ConnectorContext,
+        _attempt: &Attempt,
+    ) -> impl Future<Output = Result<bool>> + Send {
+        before_future(&mut self.config.panic_in, "connect");
+        // The runtime failed back whatever was deferred before.
+        take_batch(&self.batched);
+        if self.config.defer_to_worker {
+            self.start_worker(ctx);
+        }
+        async { Ok(true) }
     }
 
-    async fn on_drain(&mut self, ctx: &ConnectorContext) -> Result<()> {
-        self.hook(ctx, "on_drain");
-        Ok(())
+    fn on_start(&mut self, ctx: &ConnectorContext) -> impl Future<Output = Result<()>> + Send {
+        before_future(&mut self.config.panic_in, "on_start");
+        async move {
+            self.hook(ctx, "on_start");
+            pdk::task::spawn(async {
+                pdk::log::info!("a background task says hello");
+            });
+            Ok(())
+        }
     }
 
-    async fn on_stop(&mut self, ctx: &ConnectorContext) -> Result<()> {
-        self.hook(ctx, "on_stop");
-        Ok(())
+    fn on_drain(&mut self, ctx: &ConnectorContext) -> impl Future<Output = Result<()>> + Send {
+        before_future(&mut self.config.panic_in, "on_drain");
+        async move {
+            self.hook(ctx, "on_drain");
+            Ok(())
+        }
+    }
+
+    fn on_stop(&mut self, ctx: &ConnectorContext) -> impl Future<Output = Result<()>> + Send {
+        before_future(&mut self.config.panic_in, "on_stop");
+        async move {
+            self.hook(ctx, "on_stop");
+            Ok(())
+        }
     }
 }
 
 impl Sink for ProbeSink {
-    async fn on_event(&mut self, event: Event, ctx: &ConnectorContext) -> Result<SinkReply> {
+    fn on_event(
+        &mut self,
+        event: Event,
+        ctx: &ConnectorContext,
+    ) -> impl Future<Output = Result<SinkReply>> + Send {
+        before_future(&mut self.config.panic_in, "on_event");
+        self.receive(event, ctx)
+    }
+
+    fn on_upstream_finished(
+        &mut self,
+        ctx: &ConnectorContext,
+    ) -> impl Future<Output = Result<()>> + Send {
+        before_future(&mut self.config.panic_in, "on_upstream_finished");
+        async move {
+            self.hook(ctx, "on_upstream_finished");
+            Ok(())
+        }
+    }
+}
+
+impl ProbeSink {
+    /// The body of `on_event`.
+    async fn receive(&mut self, event: Event, ctx: &ConnectorContext) -> Result<SinkReply> {
         maybe_panic(&mut self.config.panic_in, "on_event");
         if std::mem::take(&mut self.config.panic_with_bad_payload) {
             std::panic::panic_any(PanicsWhenDropped);
@@ -114,6 +253,16 @@ impl Sink for ProbeSink {
             Some(n) => n.to_string(),
             None => event.data().to_string(),
         };
+        if let Some(worker) = &self.worker {
+            // A worker that panicked has dropped its receiver: the runtime
+            // fails this event back when it learns of the panic.
+            let _ = worker.send((event.id, n)).await;
+            return Ok(SinkReply::Deferred);
+        }
+        if let Some(size) = self.config.batch {
+            self.add_to_batch(event.id, n, size, ctx);
+            return Ok(SinkReply::Deferred);
+        }
         if self.received <= self.config.hold_first {
             record(&self.config.trace, ctx.alias(), &format!("event {n} held"));
             return Ok(SinkReply::Deferred);
@@ -161,10 +310,5 @@ impl Sink for ProbeSink {
         } else {
             SinkReply::Ack
         })
-    }
-
-    async fn on_upstream_finished(&mut self, ctx: &ConnectorContext) -> Result<()> {
-        self.hook(ctx, "on_upstream_finished");
-        Ok(())
     }
 }

@@ -2,10 +2,11 @@
 //! stream 1, that resends failed events.
 
 use std::collections::{HashMap, VecDeque};
+use std::future::Future;
 
 use pdk::prelude::*;
 
-use crate::trace::{maybe_panic, record};
+use crate::trace::{before_future, maybe_panic, record};
 
 /// The `config` of `probe_source`.
 #[derive(Debug, Deserialize)]
@@ -70,96 +71,141 @@ impl Connector for ProbeSource {
         })
     }
 
-    async fn connect(&mut self, ctx: &ConnectorContext, attempt: &Attempt) -> Result<bool> {
-        self.record(
-            ctx,
-            &format!("connect {} {}", attempt.overall, attempt.since_success),
-        );
-        maybe_panic(&mut self.panic_in, "connect");
-        Ok(true)
+    fn connect(
+        &mut self,
+        ctx: &ConnectorContext,
+        attempt: &Attempt,
+    ) -> impl Future<Output = Result<bool>> + Send {
+        before_future(&mut self.panic_in, "connect");
+        async move {
+            self.record(
+                ctx,
+                &format!("connect {} {}", attempt.overall, attempt.since_success),
+            );
+            maybe_panic(&mut self.panic_in, "connect");
+            Ok(true)
+        }
     }
 
-    async fn on_start(&mut self, ctx: &ConnectorContext) -> Result<()> {
-        self.hook(ctx, "on_start");
-        pdk::log::info!("starting with {} events to send", self.to_send.len());
-        pdk::log::debug!("resending failed events");
-        Ok(())
+    fn on_start(&mut self, ctx: &ConnectorContext) -> impl Future<Output = Result<()>> + Send {
+        before_future(&mut self.panic_in, "on_start");
+        async move {
+            self.hook(ctx, "on_start");
+            pdk::log::info!("starting with {} events to send", self.to_send.len());
+            pdk::log::debug!("resending failed events");
+            Ok(())
+        }
     }
 
-    async fn on_pause(&mut self, ctx: &ConnectorContext) -> Result<()> {
-        self.hook(ctx, "on_pause");
-        Ok(())
+    fn on_pause(&mut self, ctx: &ConnectorContext) -> impl Future<Output = Result<()>> + Send {
+        before_future(&mut self.panic_in, "on_pause");
+        async move {
+            self.hook(ctx, "on_pause");
+            Ok(())
+        }
     }
 
-    async fn on_resume(&mut self, ctx: &ConnectorContext) -> Result<()> {
-        self.hook(ctx, "on_resume");
-        Ok(())
+    fn on_resume(&mut self, ctx: &ConnectorContext) -> impl Future<Output = Result<()>> + Send {
+        before_future(&mut self.panic_in, "on_resume");
+        async move {
+            self.hook(ctx, "on_resume");
+            Ok(())
+        }
     }
 
-    async fn on_drain(&mut self, ctx: &ConnectorContext) -> Result<()> {
-        self.hook(ctx, "on_drain");
-        Ok(())
+    fn on_drain(&mut self, ctx: &ConnectorContext) -> impl Future<Output = Result<()>> + Send {
+        before_future(&mut self.panic_in, "on_drain");
+        async move {
+            self.hook(ctx, "on_drain");
+            Ok(())
+        }
     }
 
-    async fn on_stop(&mut self, ctx: &ConnectorContext) -> Result<()> {
-        self.hook(ctx, "on_stop");
-        Ok(())
+    fn on_stop(&mut self, ctx: &ConnectorContext) -> impl Future<Output = Result<()>> + Send {
+        before_future(&mut self.panic_in, "on_stop");
+        async move {
+            self.hook(ctx, "on_stop");
+            Ok(())
+        }
     }
 }
 
 impl Source for ProbeSource {
     const TRANSACTIONAL: bool = true;
 
-    async fn pull_data(&mut self, pull_id: u64, ctx: &ConnectorContext) -> Result<SourceReply> {
-        maybe_panic(&mut self.panic_in, "pull_data");
-        if !self.started {
-            self.started = true;
-            self.record(ctx, "stream_started 1");
-            return Ok(SourceReply::StreamStarted(1));
-        }
-        if self.lose_connection_after == Some(self.sent) {
-            self.lose_connection_after = None;
-            ctx.notifier().connection_lost();
-        }
-        if let Some(n) = self.to_send.pop_front() {
-            self.in_flight.insert(pull_id, n);
-            self.sent += 1;
-            if self.bytes {
-                let data = format!(r#"{{"n":{n}}}"#).into_bytes();
-                return Ok(SourceReply::Bytes { data, stream: 1 });
+    fn pull_data(
+        &mut self,
+        pull_id: u64,
+        ctx: &ConnectorContext,
+    ) -> impl Future<Output = Result<SourceReply>> + Send {
+        before_future(&mut self.panic_in, "pull_data");
+        async move {
+            maybe_panic(&mut self.panic_in, "pull_data");
+            if !self.started {
+                self.started = true;
+                self.record(ctx, "stream_started 1");
+                return Ok(SourceReply::StreamStarted(1));
             }
-            let mut event = Value::object();
-            event.insert("n", n);
-            return Ok(SourceReply::Data {
-                data: event,
-                stream: 1,
-            });
+            if self.lose_connection_after == Some(self.sent) {
+                self.lose_connection_after = None;
+                ctx.notifier().connection_lost();
+            }
+            if let Some(n) = self.to_send.pop_front() {
+                self.in_flight.insert(pull_id, n);
+                self.sent += 1;
+                if self.bytes {
+                    let data = format!(r#"{{"n":{n}}}"#).into_bytes();
+                    return Ok(SourceReply::Bytes { data, stream: 1 });
+                }
+                let mut event = Value::object();
+                event.insert("n", n);
+                return Ok(SourceReply::Data {
+                    data: event,
+                    stream: 1,
+                });
+            }
+            if !self.in_flight.is_empty() {
+                return Ok(SourceReply::Empty(5));
+            }
+            if !self.ended {
+                self.ended = true;
+                self.record(ctx, "stream_ended 1");
+                return Ok(SourceReply::StreamEnded(1));
+            }
+            Ok(SourceReply::Finished)
         }
-        if !self.in_flight.is_empty() {
-            return Ok(SourceReply::Empty(5));
-        }
-        if !self.ended {
-            self.ended = true;
-            self.record(ctx, "stream_ended 1");
-            return Ok(SourceReply::StreamEnded(1));
-        }
-        Ok(SourceReply::Finished)
     }
 
-    async fn ack(&mut self, stream: u64, pull_id: u64, ctx: &ConnectorContext) -> Result<()> {
-        maybe_panic(&mut self.panic_in, "ack");
-        if let Some(n) = self.in_flight.remove(&pull_id) {
-            self.record(ctx, &format!("ack {stream} {n}"));
+    fn ack(
+        &mut self,
+        stream: u64,
+        pull_id: u64,
+        ctx: &ConnectorContext,
+    ) -> impl Future<Output = Result<()>> + Send {
+        before_future(&mut self.panic_in, "ack");
+        async move {
+            maybe_panic(&mut self.panic_in, "ack");
+            if let Some(n) = self.in_flight.remove(&pull_id) {
+                self.record(ctx, &format!("ack {stream} {n}"));
+            }
+            Ok(())
         }
-        Ok(())
     }
 
-    async fn fail(&mut self, stream: u64, pull_id: u64, ctx: &ConnectorContext) -> Result<()> {
-        maybe_panic(&mut self.panic_in, "fail");
-        if let Some(n) = self.in_flight.remove(&pull_id) {
-            self.record(ctx, &format!("fail {stream} {n}"));
-            self.to_send.push_back(n);
+    fn fail(
+        &mut self,
+        stream: u64,
+        pull_id: u64,
+        ctx: &ConnectorContext,
+    ) -> impl Future<Output = Result<()>> + Send {
+        before_future(&mut self.panic_in, "fail");
+        async move {
+            maybe_panic(&mut self.panic_in, "fail");
+            if let Some(n) = self.in_flight.remove(&pull_id) {
+                self.record(ctx, &format!("fail {stream} {n}"));
+                self.to_send.push_back(n);
+            }
+            Ok(())
         }
-        Ok(())
     }
 }

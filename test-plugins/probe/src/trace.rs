@@ -20,3 +20,10 @@ pub fn maybe_panic(panic_in: &mut Option<String>, method: &str) {
         panic!("injected panic");
     }
 }
+
+/// Panics the first time `"{method}:sync"` is the configured `panic_in`:
+/// called in the synchronous part of a method written as
+/// `fn .. -> impl Future`, before it makes its future.
+pub fn before_future(panic_in: &mut Option<String>, method: &str) {
+    maybe_panic(panic_in, &format!("{method}:sync"));
+}
