@@ -10,6 +10,7 @@ mod spec;
 mod task;
 mod throttle;
 mod watch;
+mod watchdog;
 
 pub use error::FlowError;
 pub use restart::RestartPolicy;

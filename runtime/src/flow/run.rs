@@ -4,6 +4,8 @@
 
 use std::path::Path;
 use std::pin::pin;
+use std::sync::Arc;
+use std::time::Duration;
 
 use async_channel::{Receiver, Sender};
 use futures::future::{join_all, FutureExt};
@@ -13,6 +15,7 @@ use super::handle::{self, Wiring};
 use super::instance::Instance;
 use super::task::{ConnectorTask, Control, Delivery, GaveUp, SourceSide};
 use super::watch::{Restartable, Watch, Watcher, POLL_INTERVAL};
+use super::watchdog::Activity;
 use super::{Flow, FlowError, Node};
 use crate::executor;
 use crate::logging::Tag;
@@ -30,6 +33,52 @@ pub enum RunError {
     /// Connectors were given up while it ran.
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Connectors(Vec<GaveUp>),
+    /// The drain after SIGINT or SIGTERM ran out of time.
+    #[error(
+        "the drain did not finish within {:.1} s: {}; the events in flight were failed back \
+         to their sources; fix: make those connectors await instead of blocking their thread, \
+         or raise `drain_timeout_ms` in the flow file",
+        .bound.as_secs_f64(),
+        .unfinished.join(", ")
+    )]
+    DrainTimedOut {
+        /// The flow's drain bound.
+        bound: Duration,
+        /// The connectors that had not finished, with what they were doing.
+        unfinished: Vec<String>,
+    },
+}
+
+/// How long before the drain bound the events still in flight are failed
+/// back, so that the runtime exits at the bound (at most half the bound).
+const ABANDON_GRACE: Duration = Duration::from_millis(500);
+
+/// Bounds the drain: once `shutdown` closes, waits `bound` for the flow
+/// to end; before the bound runs out, tells every connector (through
+/// `controls`) to fail back what it has in flight, and at the bound
+/// returns the error naming the connectors that had not finished.
+async fn bound_drain(
+    shutdown: Receiver<()>,
+    bound: Duration,
+    controls: Vec<Sender<Control>>,
+    activities: Vec<Arc<Activity>>,
+) -> RunError {
+    // Closed at the first signal; nothing is ever sent.
+    let _ = shutdown.recv().await;
+    let grace = ABANDON_GRACE.min(bound / 2);
+    executor::sleep(bound - grace).await;
+    for control in &controls {
+        let _ = control.try_send(Control::Abandon);
+    }
+    executor::sleep(grace).await;
+    RunError::DrainTimedOut {
+        bound,
+        unfinished: activities
+            .iter()
+            .filter(|activity| !activity.is_finished())
+            .map(|activity| activity.describe())
+            .collect(),
+    }
 }
 
 /// Why connector `node` could not be created: its config (the author's
@@ -174,17 +223,32 @@ pub async fn run(
     }
     // Only the sources may hold the inboxes open from now on.
     drop(inbox_senders);
+    let mut drain = pin!(bound_drain(
+        shutdown.clone(),
+        flow.drain_timeout,
+        tasks.iter().map(ConnectorTask::control_sender).collect(),
+        tasks.iter().map(ConnectorTask::activity).collect(),
+    )
+    .fuse());
     let handles = tasks.into_iter().map(|task| executor::spawn(task.run()));
     let mut done = pin!(join_all(handles).fuse());
-    let results = match &mut watcher {
-        None => done.await,
-        Some(watcher) => loop {
-            let mut tick = pin!(executor::sleep(POLL_INTERVAL).fuse());
-            futures::select_biased! {
-                results = done => break results,
-                () = tick => watcher.check(),
+    let results = loop {
+        let watching = watcher.is_some();
+        let mut tick = pin!(async move {
+            if watching {
+                executor::sleep(POLL_INTERVAL).await;
+            } else {
+                std::future::pending::<()>().await;
             }
-        },
+        }
+        .fuse());
+        futures::select_biased! {
+            results = done => break results,
+            error = drain => return Err(error),
+            () = tick => if let Some(watcher) = &mut watcher {
+                watcher.check();
+            },
+        }
     };
     let gave_up: Vec<GaveUp> = results.into_iter().filter_map(Result::err).collect();
     if gave_up.is_empty() {

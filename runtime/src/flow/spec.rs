@@ -17,6 +17,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::time::Duration;
 
 use pdk::Value;
 use serde::Deserialize;
@@ -25,10 +26,16 @@ use super::{FlowError, RestartPolicy};
 use crate::codec::Codec;
 use crate::registry::Registry;
 
+/// How long a drain (after SIGINT or SIGTERM) may take by default.
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The file as written.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FlowFile {
+    /// How long a drain may take, in milliseconds.
+    #[serde(default)]
+    drain_timeout_ms: Option<u64>,
     #[serde(default)]
     connector: Vec<ConnectorSpec>,
     #[serde(default)]
@@ -81,6 +88,9 @@ pub struct Node {
 pub struct Flow {
     /// The connectors, in file order.
     pub nodes: Vec<Node>,
+    /// How long the drain after SIGINT or SIGTERM may take before the
+    /// events still in flight are failed back (`drain_timeout_ms`).
+    pub drain_timeout: Duration,
 }
 
 impl Flow {
@@ -196,7 +206,12 @@ impl Flow {
                 targets,
             });
         }
-        Ok(Self { nodes })
+        Ok(Self {
+            nodes,
+            drain_timeout: spec
+                .drain_timeout_ms
+                .map_or(DEFAULT_DRAIN_TIMEOUT, Duration::from_millis),
+        })
     }
 }
 

@@ -6,6 +6,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::pin::{pin, Pin};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_channel::{Receiver, Sender, TrySendError};
@@ -18,9 +19,10 @@ use super::instance::{Instance, Payload, Pulled, RuntimeEvent};
 use super::restart::{FailureWindow, RestartPolicy};
 use super::throttle::{Report, Throttle};
 
+use super::watchdog::{Activity, Caller};
 use crate::codec::Codec;
 use crate::executor;
-use crate::logging::{tagged, Tag};
+use crate::logging::Tag;
 
 /// The first wait before reconnecting; doubled on every further failure.
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);
@@ -142,6 +144,9 @@ pub enum Control {
         /// Open or closed.
         open: bool,
     },
+    /// The drain ran out of time: fail every event in flight back to its
+    /// source, and end.
+    Abandon,
     /// A sink this source sends to closed or opened its circuit.
     Downstream {
         /// The sink's index in the flow.
@@ -212,8 +217,8 @@ pub struct ConnectorTask {
     pub index: u64,
     /// The plugin object.
     pub instance: Instance,
-    /// Marks the records the connector logs.
-    tag: Tag,
+    /// Makes the calls into the connector, tagged and watched.
+    caller: Caller,
     /// The source side, if it has one in this flow.
     pub source: Option<SourceSide>,
     /// Events for the sink side, if any connector links to it.
@@ -253,10 +258,10 @@ impl ConnectorTask {
         control: (Sender<Control>, Receiver<Control>),
     ) -> Self {
         Self {
+            caller: Caller::new(&id, tag),
             id,
             index,
             instance,
-            tag,
             source: None,
             inbox: None,
             upstream: Vec::new(),
@@ -283,6 +288,12 @@ impl ConnectorTask {
         self.reload = Some(reload);
     }
 
+    /// What the connector is doing, as the watchdog sees it.
+    #[must_use]
+    pub fn activity(&self) -> Arc<Activity> {
+        self.caller.activity()
+    }
+
     /// A sender to this task's control channel.
     #[must_use]
     pub fn control_sender(&self) -> Sender<Control> {
@@ -296,6 +307,14 @@ impl ConnectorTask {
     /// When the connector spent its failure budget; then every event it
     /// held or had waiting for it has been failed back to its source.
     pub async fn run(mut self) -> Result<(), GaveUp> {
+        let activity = self.activity();
+        let result = self.run_to_end().await;
+        activity.finish();
+        result
+    }
+
+    /// [`Self::run`], up to the end of the task.
+    async fn run_to_end(&mut self) -> Result<(), GaveUp> {
         let result = match self.connect(Outage::NotCounted).await {
             Ok(()) => {
                 self.lifecycle(LifecycleHook::Start).await;
@@ -458,7 +477,7 @@ impl ConnectorTask {
             });
         let Self {
             instance,
-            tag,
+            caller,
             source,
             inbox,
             control,
@@ -499,7 +518,7 @@ impl ConnectorTask {
         let mut control = pin!(control.recv().fuse());
         let mut pull = pin!(async {
             if pulling {
-                tagged(tag, instance.pull_data(pull_id)).await
+                caller.call("pull_data", instance.pull_data(pull_id)).await
             } else {
                 std::future::pending().await
             }
@@ -668,7 +687,10 @@ impl ConnectorTask {
         }
         let method = if ok { "ack" } else { "fail" };
         loop {
-            let result = tagged(&self.tag, self.instance.settle(stream, pull_id, ok)).await;
+            let result = self
+                .caller
+                .call(method, self.instance.settle(stream, pull_id, ok))
+                .await;
             match result {
                 Ok(()) => return Ok(()),
                 Err(error) => self.failed(method, &error).await?,
@@ -680,6 +702,7 @@ impl ConnectorTask {
     async fn on_control(&mut self, control: Control) -> Result<(), GaveUp> {
         match control {
             Control::TaskFailed(error) => self.failed(Culprit::SpawnedTask, &error).await,
+            Control::Abandon => self.abandon().await,
             Control::ConnectionLost => {
                 log::warn!("connector `{}`: connection lost, reconnecting", self.id);
                 self.count_failure()?;
@@ -720,6 +743,36 @@ impl ConnectorTask {
         }
     }
 
+    /// Gives up on every event in flight: a source fails its own back (a
+    /// transactional one is told `fail`, so that it can redeliver them
+    /// later), a sink fails back what it deferred or has waiting, and
+    /// the connector stops taking events.
+    async fn abandon(&mut self) -> Result<(), GaveUp> {
+        if let Some(source) = &mut self.source {
+            source.finished = true;
+            source.pending_sends = FuturesUnordered::new();
+            let mut in_flight: Vec<(u64, u64)> = source
+                .in_flight
+                .drain()
+                .map(|(pull_id, entry)| (pull_id, entry.stream))
+                .collect();
+            in_flight.sort_unstable();
+            if !in_flight.is_empty() {
+                log::warn!(
+                    "connector `{}`: failing back {} events in flight, which the drain could not finish",
+                    self.id,
+                    in_flight.len()
+                );
+            }
+            for (pull_id, stream) in in_flight {
+                self.settle(stream, pull_id, false).await?;
+            }
+        }
+        self.fail_back_deferred().await;
+        self.fail_back_inbox().await;
+        Ok(())
+    }
+
     /// Passes the plugin's answer to a deferred event on to its source.
     async fn answer_deferred(&mut self, id: EventId, ok: bool) {
         match self.deferred.remove(&id) {
@@ -737,7 +790,10 @@ impl ConnectorTask {
     async fn deliver(&mut self, delivery: Delivery) -> Result<(), GaveUp> {
         let Delivery { event, reply_to } = delivery;
         let id = event.id;
-        let result = tagged(&self.tag, self.instance.on_event(event)).await;
+        let result = self
+            .caller
+            .call("on_event", self.instance.on_event(event))
+            .await;
         let ok = match result {
             Ok(SinkReply::Deferred) => {
                 self.deferred.insert(id, reply_to);
@@ -796,7 +852,11 @@ impl ConnectorTask {
                 overall: self.attempts,
                 since_success,
             };
-            let (problem, defect) = match tagged(&self.tag, self.instance.connect(attempt)).await {
+            let connected = self
+                .caller
+                .call("connect", self.instance.connect(attempt))
+                .await;
+            let (problem, defect) = match connected {
                 Ok(true) => return Ok(()),
                 Ok(false) => (String::from("not connected yet"), false),
                 Err(error) => (error.message().to_owned(), error.kind() == ErrorKind::Panic),
@@ -823,7 +883,11 @@ impl ConnectorTask {
             "connector `{}`: every upstream connector has finished",
             self.id
         );
-        if let Err(error) = tagged(&self.tag, self.instance.upstream_finished()).await {
+        let finished = self
+            .caller
+            .call("on_upstream_finished", self.instance.upstream_finished())
+            .await;
+        if let Err(error) = finished {
             log::error!(
                 "connector `{}`: `on_upstream_finished` failed: {}",
                 self.id,
@@ -834,7 +898,11 @@ impl ConnectorTask {
 
     /// Calls a lifecycle hook; a failure is reported, not fatal.
     async fn lifecycle(&mut self, hook: LifecycleHook) {
-        if let Err(error) = tagged(&self.tag, self.instance.lifecycle(hook)).await {
+        let called = self
+            .caller
+            .call(hook.method_name(), self.instance.lifecycle(hook))
+            .await;
+        if let Err(error) = called {
             log::error!(
                 "connector `{}`: `{}` failed: {}",
                 self.id,

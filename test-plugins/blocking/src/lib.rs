@@ -2,6 +2,10 @@
 //! the way a connector wraps a blocking client library: the blocking work
 //! runs in `pdk::task::spawn_blocking`, and hands each line to the async
 //! side through a bounded `pdk::channel`. The plugin depends on `pdk` only.
+//!
+//! `thread_blocker`: the opposite, a sink that blocks the thread polling it
+//! in every `on_event` (sleeping or spinning), as a connector that calls a
+//! blocking library in an async method does.
 
 use std::io::{BufRead, BufReader};
 
@@ -75,7 +79,47 @@ impl Source for BlockingLines {
     }
 }
 
+/// The `config` table of a `thread_blocker` connector.
+#[derive(Debug, Deserialize)]
+#[serde(crate = "pdk::serde", deny_unknown_fields)]
+pub struct BlockerConfig {
+    /// How long each `on_event` blocks its thread.
+    block_ms: u64,
+    /// Spin instead of sleeping.
+    #[serde(default)]
+    spin: bool,
+}
+
+/// Blocks its thread in every `on_event`, then acks the event.
+#[connector(name = "thread_blocker")]
+pub struct ThreadBlocker {
+    config: BlockerConfig,
+}
+
+impl Connector for ThreadBlocker {
+    type Config = BlockerConfig;
+
+    fn new(config: BlockerConfig, _ctx: &ConnectorContext) -> Result<Self> {
+        Ok(Self { config })
+    }
+}
+
+impl Sink for ThreadBlocker {
+    async fn on_event(&mut self, _event: Event, _ctx: &ConnectorContext) -> Result<SinkReply> {
+        let block = std::time::Duration::from_millis(self.config.block_ms);
+        if self.config.spin {
+            let start = std::time::Instant::now();
+            while start.elapsed() < block {
+                std::hint::spin_loop();
+            }
+        } else {
+            std::thread::sleep(block);
+        }
+        Ok(SinkReply::Ack)
+    }
+}
+
 #[pdk::pdk_export]
 mod plugin {
-    pub use super::BlockingLines;
+    pub use super::{BlockingLines, ThreadBlocker};
 }
