@@ -14,6 +14,7 @@ pub mod flow;
 pub mod host;
 pub mod loader;
 pub mod logging;
+pub mod printable;
 pub mod registry;
 pub mod report;
 pub mod scaffold;

@@ -19,6 +19,7 @@ use pdk::abi::INTERFACE_VERSION;
 use serde::Serialize;
 
 use crate::host;
+use crate::printable::printable;
 use crate::trust::TrustPolicy;
 
 /// Who built a plugin, and with what (owned copy of its metadata).
@@ -407,13 +408,7 @@ fn one_line(text: &str) -> String {
         if !line.is_empty() {
             line.push(' ');
         }
-        for c in word.chars() {
-            if c.is_control() {
-                line.extend(c.escape_default());
-            } else {
-                line.push(c);
-            }
-        }
+        line.push_str(&printable(word));
     }
     line
 }

@@ -14,6 +14,7 @@ use pdk::native::NativeEntry;
 
 use crate::builtin;
 use crate::loader::{ConnectorKind, LoadedPlugin};
+use crate::printable::{printable, printable_path};
 use crate::trust::TrustPolicy;
 use crate::vetting::Vetting;
 
@@ -63,9 +64,9 @@ impl Provider<'_> {
         match self {
             Self::Plugin(plugin) => format!(
                 "the plugin {} ({} {})",
-                plugin.path.display(),
-                plugin.info.name,
-                plugin.info.version
+                printable_path(&plugin.path),
+                printable(&plugin.info.name),
+                printable(&plugin.info.version)
             ),
             Self::BuiltIn(entry) => format!("the built-in {} {}", entry.package, entry.version),
         }
@@ -137,7 +138,7 @@ impl Registry {
                 Err(reason) => Status::Rejected(reason),
             };
             if let Status::Rejected(reason) = &status {
-                log::debug!("rejected {}: {reason}", path.display());
+                log::debug!("rejected {}: {reason}", printable_path(&path));
             }
             registry.candidates.push(Candidate { path, status });
         }
@@ -182,8 +183,8 @@ impl Registry {
                 return Status::Rejected(format!(
                     "connector type `{}` is already provided by {}, which comes first in the \
                      plugin path; remove one of the two files",
-                    kind.name,
-                    earlier.path.display()
+                    printable(&kind.name),
+                    printable_path(&earlier.path)
                 ));
             }
         }
@@ -265,9 +266,9 @@ fn same_plugin_twice(first: &LoadedPlugin, second: &LoadedPlugin) -> String {
         "the same plugin ({} {}) as {}, which comes first in the plugin path and is used; \
          this file is a {}, that one a {}; remove the one you do not want, or put its \
          directory later in the plugin path",
-        second.info.name,
-        second.info.version,
-        first.path.display(),
+        printable(&second.info.name),
+        printable(&second.info.version),
+        printable_path(&first.path),
         describe(second),
         describe(first)
     )

@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use crate::loader::{ConnectorKind, PluginInfo};
+use crate::printable::{printable, printable_path};
 use crate::registry::{BuiltIn, Registry, Status};
 
 /// One entry of the JSON listing.
@@ -81,7 +82,7 @@ pub fn text(registry: &Registry) -> String {
         let searched: Vec<String> = registry
             .searched()
             .iter()
-            .map(|dir| dir.display().to_string())
+            .map(|dir| printable_path(dir))
             .collect();
         if searched.is_empty() {
             out.push_str("no plugin files found: no directory of the plugin path exists\n");
@@ -93,28 +94,31 @@ pub fn text(registry: &Registry) -> String {
         }
     }
     for candidate in registry.candidates() {
-        let path = candidate.path.display();
+        let path = printable_path(&candidate.path);
         match &candidate.status {
             Status::Loaded(plugin) => {
                 let info = &plugin.info;
                 out.push_str(&format!(
                     "loaded    {path}\n          {} {} ({}; pdk {}, {})\n",
-                    info.name,
-                    info.version,
+                    printable(&info.name),
+                    printable(&info.version),
                     info.build(),
-                    info.pdk_version,
-                    info.rustc_version
+                    printable(&info.pdk_version),
+                    printable(&info.rustc_version)
                 ));
                 for kind in &plugin.connectors {
                     out.push_str(&format!(
                         "          connector `{}` [{}]\n",
-                        kind.name,
+                        printable(&kind.name),
                         sides(kind)
                     ));
                 }
             }
             Status::Rejected(reason) => {
-                out.push_str(&format!("rejected  {path}\n          {reason}\n"));
+                out.push_str(&format!(
+                    "rejected  {path}\n          {}\n",
+                    printable(reason)
+                ));
             }
         }
     }
@@ -132,7 +136,7 @@ fn built_in(builtin: &BuiltIn) -> String {
         replaced_by,
     } = builtin;
     let used = match replaced_by {
-        Some(path) => format!("replaced by the plugin {}", path.display()),
+        Some(path) => format!("replaced by the plugin {}", printable_path(path)),
         None => String::from("used"),
     };
     format!(

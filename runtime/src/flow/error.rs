@@ -3,8 +3,11 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use crate::printable::{printable, printable_path};
+
 /// What is wrong with a flow file: where, what, and how to fix it.
-/// Displays as one line: `FILE: FIELD: PROBLEM; fix: FIX`.
+/// Displays as one line: `FILE: FIELD: PROBLEM; fix: FIX`, with control
+/// characters escaped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FlowError {
     /// The flow file.
@@ -36,13 +39,14 @@ impl FlowError {
 
 impl fmt::Display for FlowError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // One line, whatever the file name or the ids in it hold.
         write!(
             f,
             "{}: {}: {}; fix: {}",
-            self.file.display(),
-            self.field,
-            self.problem,
-            self.fix
+            printable_path(&self.file),
+            printable(&self.field),
+            printable(&self.problem),
+            printable(&self.fix)
         )
     }
 }

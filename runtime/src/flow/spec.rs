@@ -249,6 +249,14 @@ fn check_connector(
             "give the connector a non-empty `id`",
         ));
     }
+    if connector.id.chars().any(char::is_control) {
+        return Err(FlowError::new(
+            file,
+            format!("connector[{i}].id"),
+            format!("the id `{}` contains a control character", connector.id),
+            "write the id on one line, without control characters (letters, digits, `-` and `_` read best)",
+        ));
+    }
     if registry.provider(&connector.kind).is_none() {
         let known = registry.connector_types();
         let hint = known

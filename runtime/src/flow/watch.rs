@@ -18,6 +18,7 @@ use super::instance::Instance;
 use super::task::Control;
 use crate::loader::{ConnectorKind, LoadedPlugin};
 use crate::logging::Tag;
+use crate::printable::{printable, printable_path};
 use crate::registry::Provider;
 use crate::trust::TrustPolicy;
 use crate::vetting::Vetting;
@@ -156,9 +157,9 @@ impl Watcher {
                 let ids: Vec<&str> = connectors.iter().map(|c| c.id.as_str()).collect();
                 log::info!(
                     "{}: new build {} {} loaded; restarting {}",
-                    path.display(),
-                    plugin.info.name,
-                    plugin.info.version,
+                    printable_path(&path),
+                    printable(&plugin.info.name),
+                    printable(&plugin.info.version),
                     ids.join(", ")
                 );
                 for (connector, instance) in connectors.iter().zip(instances) {
@@ -169,7 +170,7 @@ impl Watcher {
             }
             Err(reason) => log::error!(
                 "{}: new build refused, the running one is kept: {reason}",
-                path.display()
+                printable_path(&path)
             ),
         }
     }

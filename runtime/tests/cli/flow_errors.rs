@@ -216,3 +216,35 @@ fn a_flow_file_that_is_not_utf8_is_named_with_its_line() {
         )
     );
 }
+
+#[test]
+fn an_id_with_a_newline_is_rejected_on_one_line() {
+    let (line, _) = single_error_line(
+        "newline-id",
+        "[[connector]]\nid = \"two\\nlines\"\ntype = \"stdout\"\n",
+    );
+    assert!(
+        line.contains(
+            "connector[0].id: the id `two\\nlines` contains a control character; fix: write the id on one line"
+        ),
+        "{line}"
+    );
+}
+
+#[test]
+fn a_flow_file_whose_name_has_a_newline_is_named_on_one_line() {
+    let dir = scratch_dir("newline-name");
+    let flow = dir.join("evil\nname.toml");
+    std::fs::write(&flow, "[[connector]\n").unwrap();
+    let output = runtime(&["run", flow.to_str().unwrap(), "--isolated"]);
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "error: {}/evil\\nname.toml: line 1",
+            dir.display()
+        )),
+        "{err}"
+    );
+}

@@ -321,3 +321,26 @@ fn an_empty_search_path_says_so_and_names_the_directories_searched() {
         "then the built-in connectors: {text}"
     );
 }
+
+#[test]
+fn a_plugin_file_whose_name_has_a_newline_is_listed_on_one_line() {
+    let dir = plugin_dir_with("newline-file", &[]);
+    let evil = dir.join("libtwo\nlines.so");
+    std::fs::copy(built_plugin("metronome"), &evil).unwrap();
+    std::fs::write(dir.join("libbad\rname.so"), b"").unwrap();
+    let output = runtime_isolated(&["plugins", "list"], &dir);
+    let text = stdout(&output);
+    assert!(
+        text.contains(&format!("loaded    {}/libtwo\\nlines.so\n", dir.display())),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("rejected  {}/libbad\\rname.so\n", dir.display())),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .all(|line| line.starts_with(['l', 'r', 'b', ' '])),
+        "every line is a heading or an indented detail: {text}"
+    );
+}
