@@ -235,7 +235,13 @@ impl Opened {
         let header = unsafe { plugin_header(&library, &root) }.map_err(|e| reason(&e))?;
         let module = header
             .init_root_module::<PluginModuleRef>()
-            .map_err(|e| reason(&e))?;
+            .map_err(|e| match e {
+                LibraryError::AbiInstability(report) => {
+                    log::debug!("layout mismatch report: {report}");
+                    layout_mismatch(&header.version_strings().to_string())
+                }
+                other => reason(&other),
+            })?;
         std::mem::forget(library);
         (module.install_host())(host::services());
         let metadata = (module.metadata())();
@@ -358,6 +364,25 @@ unsafe fn plugin_header(
 /// The reason for a shared library without the PDK root module.
 const NOT_A_PLUGIN: &str = "not a PDK plugin: it exports no PDK root module; build it with `#[pdk_export]` or remove it from the plugin path";
 
+/// The reason for a plugin whose interface layout differs from this
+/// runtime's although abi_stable found their versions compatible; it
+/// names both versions (`plugin` is the plugin's).
+fn layout_mismatch(plugin: &str) -> String {
+    let plugin = printable(plugin);
+    if plugin == INTERFACE_VERSION {
+        format!(
+            "its interface layout does not match this runtime's, although both are PDK interface \
+             {INTERFACE_VERSION} (one of them was built from a modified pdk); rebuild it against \
+             the released pdk {INTERFACE_VERSION}"
+        )
+    } else {
+        format!(
+            "built for PDK interface {plugin}, whose layout this runtime (PDK interface \
+             {INTERFACE_VERSION}) cannot load; rebuild the plugin against pdk {INTERFACE_VERSION}"
+        )
+    }
+}
+
 /// A one-line, actionable reason for a library that failed to load.
 fn reason(error: &LibraryError) -> String {
     match error {
@@ -382,10 +407,7 @@ fn reason(error: &LibraryError) -> String {
         ),
         LibraryError::AbiInstability(report) => {
             log::debug!("layout mismatch report: {report}");
-            format!(
-                "its interface layout does not match this runtime's (built against another pdk); \
-                 rebuild it against pdk {INTERFACE_VERSION}"
-            )
+            layout_mismatch("an unknown version")
         }
         LibraryError::RootModule { err, .. } => match err {
             RootModuleError::Unwound => String::from(

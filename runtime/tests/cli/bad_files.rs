@@ -153,7 +153,7 @@ fn every_kind_of_bad_file_is_rejected_with_its_reason_and_the_good_ones_load() {
         ("libstdout", "loaded".to_owned()),
         ("loop-a", "is a symbolic link, and the plugin path does not follow symlinks; put the file itself (or its directory) in the plugin path".to_owned()),
         ("loop-b", "is a symbolic link, and the plugin path does not follow symlinks; put the file itself (or its directory) in the plugin path".to_owned()),
-        ("other-layout", format!("its interface layout does not match this runtime's (built against another pdk); rebuild it against pdk {version}")),
+        ("other-layout", format!("built for PDK interface 0.1.7, whose layout this runtime (PDK interface {version}) cannot load; rebuild the plugin against pdk {version}")),
         ("other-version", format!("built for PDK interface 9.4.0, this runtime needs {version}; rebuild the plugin against pdk {version}")),
         ("panicking-init", "its root module panicked while initializing; fix the plugin's initialization".to_owned()),
         ("random", "not a shared library (unknown file format); remove it from the plugin path".to_owned()),

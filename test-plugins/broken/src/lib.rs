@@ -79,7 +79,9 @@ mod skewed {
         const VERSION_STRINGS: VersionStrings = if cfg!(feature = "other-version") {
             VersionStrings::new("9.4.0")
         } else {
-            VersionStrings::new(pdk::abi::INTERFACE_VERSION)
+            // A later patch of this interface, which the runtime accepts
+            // by version and then finds another layout in.
+            VersionStrings::new("0.1.7")
         };
     }
 
