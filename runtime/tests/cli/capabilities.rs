@@ -62,6 +62,24 @@ impl Run {
             .count();
         assert!(fails_at_source >= fails_at_sink, "trace: {:#?}", self.trace);
     }
+
+    /// The sink acked each of `count` events exactly once: none was
+    /// handled twice after a failure.
+    fn assert_sink_acked_each_once(&self, count: u64) {
+        let mut acked: Vec<u64> = self
+            .of("sink")
+            .iter()
+            .filter_map(|l| l.strip_prefix("event ")?.strip_suffix(" ack"))
+            .map(|n| n.parse().unwrap())
+            .collect();
+        acked.sort_unstable();
+        assert_eq!(
+            acked,
+            (0..count).collect::<Vec<_>>(),
+            "trace: {:#?}",
+            self.trace
+        );
+    }
 }
 
 /// Runs `probe_source` (`count` events) -> `probe_sink` with extra config.
@@ -314,6 +332,7 @@ fn a_panic_in_a_task_holding_deferred_events_fails_them_back_and_restarts_the_co
     );
     assert!(!err.contains("panicked at"), "reported once: {err}");
     run.assert_each_event_acked_once(100);
+    run.assert_sink_acked_each_once(100);
 }
 
 #[test]
@@ -328,6 +347,7 @@ fn a_panic_while_answering_deferred_events_fails_the_unanswered_ones_back() {
          before and not answered are failed back (the 8th fails with the call): {err}"
     );
     run.assert_each_event_acked_once(100);
+    run.assert_sink_acked_each_once(100);
 }
 
 #[test]
