@@ -3,6 +3,7 @@
 mod error;
 mod handle;
 mod hints;
+mod in_flight;
 mod instance;
 mod restart;
 mod run;

@@ -15,6 +15,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use pdk::abi::connector::LifecycleHook;
 use pdk::{Attempt, Error, ErrorKind, EventId, SinkReply};
 
+use super::in_flight::{InFlight, Settled};
 use super::instance::{Instance, Payload, Pulled, RuntimeEvent};
 use super::restart::{FailureWindow, RestartPolicy};
 use super::throttle::{Report, Throttle};
@@ -57,13 +58,6 @@ pub struct Outcome {
     pub ok: bool,
 }
 
-/// An event of this source that sinks have not all answered yet.
-struct InFlight {
-    stream: u64,
-    remaining: usize,
-    failed: bool,
-}
-
 /// The source side's state.
 pub struct SourceSide {
     /// Where events go (one sender per linked sink).
@@ -77,7 +71,10 @@ pub struct SourceSide {
     /// Whether every linked sink is a plugin: then the codec decodes
     /// straight into the C-ABI form.
     pub decode_for_plugins: bool,
-    in_flight: HashMap<u64, InFlight>,
+    in_flight: InFlight,
+    /// When a source that had nothing to give (`Empty`) is asked again;
+    /// meanwhile the task does everything else.
+    pull_again_at: Option<Instant>,
     finished: bool,
     next_pull_id: u64,
     /// Events its codec could not decode, reported at a bounded rate.
@@ -112,7 +109,8 @@ impl SourceSide {
             outcomes,
             codec,
             decode_for_plugins,
-            in_flight: HashMap::new(),
+            in_flight: InFlight::default(),
+            pull_again_at: None,
             finished: false,
             next_pull_id: 0,
             codec_errors: Throttle::default(),
@@ -169,6 +167,8 @@ enum Wake {
     /// A new build of the plugin offers a new instance (`None`: no more
     /// will come).
     Reload(Option<Instance>),
+    /// The wait a source asked for with `Empty` is over.
+    PullAgain,
 }
 
 /// A send to a full inbox, driven by the event loop until it completes;
@@ -430,6 +430,11 @@ impl ConnectorTask {
                     self.replacement = Some(instance);
                 }
                 Wake::Reload(None) => self.reload = None,
+                Wake::PullAgain => {
+                    if let Some(source) = &mut self.source {
+                        source.pull_again_at = None;
+                    }
+                }
             }
         }
     }
@@ -473,8 +478,18 @@ impl ConnectorTask {
         let swapping = self.replacement.is_some();
         let pulling = !swapping
             && self.source.as_ref().is_some_and(|s| {
-                !s.finished && s.closed_sinks.is_empty() && s.pending_sends.is_empty()
+                !s.finished
+                    && s.closed_sinks.is_empty()
+                    && s.pending_sends.is_empty()
+                    && s.pull_again_at.is_none()
             });
+        // A deadline, not a sleep: until it passes, the task answers
+        // everything else.
+        let pull_again_in = self
+            .source
+            .as_ref()
+            .and_then(|s| s.pull_again_at)
+            .map(|at| at.saturating_duration_since(Instant::now()));
         let Self {
             instance,
             caller,
@@ -516,6 +531,10 @@ impl ConnectorTask {
             _ => Fuse::terminated(),
         });
         let mut control = pin!(control.recv().fuse());
+        let mut pull_again = pin!(match pull_again_in {
+            Some(wait) => executor::sleep(wait).fuse(),
+            None => Fuse::terminated(),
+        });
         let mut pull = pin!(async {
             if pulling {
                 caller.call("pull_data", instance.pull_data(pull_id)).await
@@ -539,6 +558,7 @@ impl ConnectorTask {
             result = sent => Wake::Sent(result),
             received = delivery => Wake::Delivery(received.ok()),
             reply = pull => Wake::Pulled(reply),
+            () = pull_again => Wake::PullAgain,
             instance = reloaded => Wake::Reload(instance.ok()),
         }
     }
@@ -577,7 +597,7 @@ impl ConnectorTask {
                 Ok(())
             }
             Ok(Pulled::Empty(wait_ms)) => {
-                executor::sleep(Duration::from_millis(wait_ms)).await;
+                source.pull_again_at = Some(Instant::now() + Duration::from_millis(wait_ms));
                 Ok(())
             }
             Ok(Pulled::Finished) => {
@@ -604,14 +624,7 @@ impl ConnectorTask {
             ingest_ns: now_ns(),
             data,
         };
-        source.in_flight.insert(
-            pull_id,
-            InFlight {
-                stream,
-                remaining: source.outputs.len(),
-                failed: false,
-            },
-        );
+        source.in_flight.sent(pull_id, stream, source.outputs.len());
         let mut unreachable = Vec::new();
         let mut event = Some(event);
         let last = source.outputs.len().saturating_sub(1);
@@ -664,18 +677,14 @@ impl ConnectorTask {
         let Some(source) = &mut self.source else {
             return Ok(());
         };
-        let pull_id = outcome.id.pull_id;
-        let Some(entry) = source.in_flight.get_mut(&pull_id) else {
-            return Ok(());
-        };
-        entry.remaining = entry.remaining.saturating_sub(1);
-        entry.failed |= !outcome.ok;
-        if entry.remaining > 0 {
-            return Ok(());
+        match source.in_flight.answered(outcome.id.pull_id, outcome.ok) {
+            Some(Settled {
+                stream,
+                pull_id,
+                ok,
+            }) => self.settle(stream, pull_id, ok).await,
+            None => Ok(()),
         }
-        let (stream, ok) = (entry.stream, !entry.failed);
-        source.in_flight.remove(&pull_id);
-        self.settle(stream, pull_id, ok).await
     }
 
     /// Tells a transactional source that an event is done. An `ack` or
@@ -751,12 +760,7 @@ impl ConnectorTask {
         if let Some(source) = &mut self.source {
             source.finished = true;
             source.pending_sends = FuturesUnordered::new();
-            let mut in_flight: Vec<(u64, u64)> = source
-                .in_flight
-                .drain()
-                .map(|(pull_id, entry)| (pull_id, entry.stream))
-                .collect();
-            in_flight.sort_unstable();
+            let in_flight = source.in_flight.abandon();
             if !in_flight.is_empty() {
                 log::warn!(
                     "connector `{}`: failing back {} events in flight, which the drain could not finish",
@@ -764,8 +768,13 @@ impl ConnectorTask {
                     in_flight.len()
                 );
             }
-            for (pull_id, stream) in in_flight {
-                self.settle(stream, pull_id, false).await?;
+            for Settled {
+                stream,
+                pull_id,
+                ok,
+            } in in_flight
+            {
+                self.settle(stream, pull_id, ok).await?;
             }
         }
         self.fail_back_deferred().await;
