@@ -8,6 +8,10 @@
 //! - blaster -> file on `/dev/null`, which serializes every event (events
 //!   divided by the whole run's wall-clock time).
 //!
+//! Each round also runs the limit: one thread, no runtime, copying each
+//! line, parsing it with simd-json into an owned value, counting it and
+//! dropping it; every build's share of that limit is printed.
+//!
 //! `cargo bench -p pdk-runtime --bench end_to_end`
 //! (`PDK_BENCH_EVENTS`, default 1 000 000; `PDK_BENCH_RUNS`, default 5).
 
@@ -104,10 +108,9 @@ fn assert_plugins_replace_builtins(runtime: &Path, plugins: &Path) {
     }
 }
 
-/// Writes the data and both flows; returns each flow's name and file.
-fn prepare(dir: &Path, events: u64) -> Vec<(&'static str, PathBuf)> {
+/// Writes the data and the flows; returns each flow's name and file.
+fn prepare(dir: &Path, lines: &[String], events: u64) -> Vec<(&'static str, PathBuf)> {
     let data = dir.join("records.jsonl");
-    let lines: Vec<String> = (0..DISTINCT_RECORDS).map(records::record).collect();
     let average = lines.iter().map(String::len).sum::<usize>() / lines.len();
     println!("data: {DISTINCT_RECORDS} distinct records, {average} bytes on average, {events} events per run");
     std::fs::write(&data, lines.join("\n") + "\n").unwrap();
@@ -172,6 +175,26 @@ fn run(runtime: &Path, flow: &Path, plugins: Option<&Path>, events: u64) -> f64 
         .unwrap_or(events as f64 / elapsed)
 }
 
+/// The limit, in events per second: what one thread does per event with
+/// no runtime at all (copy the line, parse it with simd-json into an owned
+/// value, count it, drop it), over `events` events looping over `lines`.
+fn limit(lines: &[Vec<u8>], events: u64) -> f64 {
+    let start = Instant::now();
+    let mut parsed = 0u64;
+    for line in lines
+        .iter()
+        .cycle()
+        .take(usize::try_from(events).unwrap_or(usize::MAX))
+    {
+        let mut copy = line.clone();
+        if simd_json::to_owned_value(&mut copy).is_ok() {
+            parsed += 1;
+        }
+    }
+    assert_eq!(parsed, events, "every record is valid JSON");
+    events as f64 / start.elapsed().as_secs_f64()
+}
+
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     let mid = values.len() / 2;
@@ -189,11 +212,14 @@ fn main() {
     std::fs::create_dir_all(&dir).unwrap();
     let runtime = build(&dir);
     let plugins = dir.join("plugins");
-    for (name, flow) in prepare(&dir, events) {
+    let lines: Vec<String> = (0..DISTINCT_RECORDS).map(records::record).collect();
+    let bytes: Vec<Vec<u8>> = lines.iter().map(|line| line.clone().into_bytes()).collect();
+    for (name, flow) in prepare(&dir, &lines, events) {
         println!("== {name}");
-        let (mut through_plugins, mut through_static, mut ratios) =
-            (Vec::new(), Vec::new(), Vec::new());
+        let (mut through_plugins, mut through_static, mut ratios, mut limits) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for round in 0..runs {
+            limits.push(limit(&bytes, events));
             // Alternate which variant goes first, so drift hits both alike.
             let (p, s) = if round % 2 == 0 {
                 let p = run(&runtime, &flow, Some(&plugins), events);
@@ -203,16 +229,23 @@ fn main() {
                 (run(&runtime, &flow, Some(&plugins), events), s)
             };
             println!(
-                "run {}: plugins {p:>10.0} events/s   static {s:>10.0} events/s   ratio {:.3}",
+                "run {}: plugins {p:>10.0} events/s   static {s:>10.0} events/s   ratio {:.3}   limit {:>10.0} events/s",
                 round + 1,
-                p / s
+                p / s,
+                limits[limits.len() - 1]
             );
             through_plugins.push(p);
             through_static.push(s);
             ratios.push(p / s);
         }
         let (p, s) = (median(&mut through_plugins), median(&mut through_static));
-        println!("median: plugins {p:.0} events/s, static {s:.0} events/s");
+        let l = median(&mut limits);
+        println!("median: plugins {p:.0} events/s, static {s:.0} events/s, limit {l:.0} events/s");
+        println!(
+            "share of the limit: plugins {:.2}, static {:.2}",
+            p / l,
+            s / l
+        );
         println!(
             "ratio plugins/static: median of runs {:.3}, of medians {:.3}",
             median(&mut ratios),

@@ -82,6 +82,33 @@ impl FailureWindow {
     }
 }
 
+/// The waits between connect attempts: from [`Backoff::FIRST`], doubled
+/// after every failed attempt, up to [`Backoff::MAX`].
+#[derive(Debug)]
+pub struct Backoff {
+    next: Duration,
+}
+
+impl Backoff {
+    /// The first wait.
+    pub const FIRST: Duration = Duration::from_millis(50);
+    /// The longest wait.
+    pub const MAX: Duration = Duration::from_secs(5);
+
+    /// How long to wait before the next attempt.
+    pub fn next_wait(&mut self) -> Duration {
+        let wait = self.next;
+        self.next = (self.next * 2).min(Self::MAX);
+        wait
+    }
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self { next: Self::FIRST }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,5 +154,17 @@ mod tests {
     fn zero_is_rejected() {
         let error = toml::from_str::<RestartPolicy>("max_failures = 0").unwrap_err();
         assert!(error.message().contains("nonzero"), "{error}");
+    }
+
+    #[test]
+    fn the_backoff_doubles_from_50_ms_up_to_its_5_s_cap() {
+        let mut backoff = Backoff::default();
+        let waits: Vec<u64> = (0..10)
+            .map(|_| u64::try_from(backoff.next_wait().as_millis()).unwrap())
+            .collect();
+        assert_eq!(
+            waits,
+            [50, 100, 200, 400, 800, 1600, 3200, 5000, 5000, 5000]
+        );
     }
 }

@@ -17,19 +17,13 @@ use pdk::{Attempt, Error, ErrorKind, EventId, SinkReply};
 
 use super::in_flight::{InFlight, Settled};
 use super::instance::{Instance, Payload, Pulled, RuntimeEvent};
-use super::restart::{FailureWindow, RestartPolicy};
+use super::restart::{Backoff, FailureWindow, RestartPolicy};
 use super::throttle::{Report, Throttle};
 
 use super::watchdog::{Activity, Caller};
 use crate::codec::Codec;
 use crate::executor;
 use crate::logging::Tag;
-
-/// The first wait before reconnecting; doubled on every further failure.
-const FIRST_BACKOFF: Duration = Duration::from_millis(50);
-
-/// The longest wait before reconnecting.
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// Whether the failure budget has been charged for a connector's current
 /// outage (it is charged once per outage).
@@ -846,13 +840,13 @@ impl ConnectorTask {
         })
     }
 
-    /// Connects, retrying with exponential backoff (capped at
-    /// [`MAX_BACKOFF`]) until it succeeds. The whole outage is one failure
+    /// Connects, retrying with exponential backoff (see [`Backoff`]) until
+    /// it succeeds. The whole outage is one failure
     /// against the budget: the failure that started it, or else the first
     /// failed attempt; a server that stays down for minutes does not stop
     /// the connector. A `connect` that panics counts every time.
     async fn connect(&mut self, mut outage: Outage) -> Result<(), GaveUp> {
-        let mut backoff = FIRST_BACKOFF;
+        let mut backoff = Backoff::default();
         let mut since_success = 0;
         loop {
             since_success += 1;
@@ -880,8 +874,7 @@ impl ConnectorTask {
                 self.count_failure()?;
                 outage = Outage::Counted;
             }
-            executor::sleep(backoff).await;
-            backoff = (backoff * 2).min(MAX_BACKOFF);
+            executor::sleep(backoff.next_wait()).await;
         }
     }
 
