@@ -1,0 +1,321 @@
+//! One task per connector instance: it owns the plugin object and makes
+//! every call on it, one at a time, choosing among acknowledgements coming
+//! back, events arriving for the sink side, "connection lost" reports and
+//! pulling from the source side.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use async_channel::{Receiver, Sender};
+use pdk::abi::connector::LifecycleHook;
+use pdk::{Error, EventId};
+
+use super::instance::Instance;
+use super::restart::{FailureWindow, RestartPolicy};
+
+use super::watchdog::{Activity, Caller};
+use crate::logging::Tag;
+
+mod sink;
+mod source;
+mod supervision;
+mod wake;
+
+pub use sink::{Delivery, Outcome};
+pub use source::SourceSide;
+pub use supervision::GaveUp;
+use supervision::{Culprit, Outage};
+use wake::Wake;
+
+/// What the plugin (through its runtime handle) or other tasks tell a
+/// connector's task.
+#[derive(Debug, Clone)]
+pub enum Control {
+    /// A task the connector spawned failed (it panicked): a failure of the
+    /// connector.
+    TaskFailed(Error),
+    /// The plugin lost its connection.
+    ConnectionLost,
+    /// The plugin answers an event it deferred.
+    Reply {
+        /// The event.
+        id: EventId,
+        /// Handled or failed.
+        ok: bool,
+    },
+    /// The plugin's sink closes (`false`) or opens (`true`) its circuit.
+    Circuit {
+        /// Open or closed.
+        open: bool,
+    },
+    /// The drain ran out of time: fail every event in flight back to its
+    /// source, and end.
+    Abandon,
+    /// A sink this source sends to closed or opened its circuit.
+    Downstream {
+        /// The sink's index in the flow.
+        sink: u64,
+        /// Open or closed.
+        open: bool,
+    },
+}
+
+/// One connector instance and everything its task needs.
+pub struct ConnectorTask {
+    /// The connector's id in the flow.
+    pub id: String,
+    /// Its number in the flow, stamped into its events' ids.
+    pub index: u64,
+    /// The plugin object.
+    pub instance: Instance,
+    /// Makes the calls into the connector, tagged and watched.
+    caller: Caller,
+    /// The source side, if it has one in this flow.
+    pub source: Option<SourceSide>,
+    /// Events for the sink side, if any connector links to it.
+    pub inbox: Option<Receiver<Delivery>>,
+    /// The control channels of the sources that send to this sink.
+    pub upstream: Vec<Sender<Control>>,
+    /// Messages from the plugin's runtime handle and from other tasks.
+    control: Receiver<Control>,
+    /// A sender of `control`, kept so that it is never closed.
+    control_tx: Sender<Control>,
+    /// Events the sink deferred, with where their outcome goes.
+    deferred: HashMap<EventId, Sender<Outcome>>,
+    /// Closed when the runtime shuts down; `None` once seen.
+    shutdown: Option<Receiver<()>>,
+    /// Connect attempts so far.
+    attempts: u64,
+    /// Recent failures, against the connector's budget.
+    failures: FailureWindow,
+    /// New instances from new builds of the plugin (`run --watch`).
+    reload: Option<Receiver<Instance>>,
+    /// A new instance waiting for the old one to have nothing in flight.
+    replacement: Option<Instance>,
+    /// Control messages taken from `control` early (while looking for
+    /// replies), handled before anything else.
+    backlog: VecDeque<Control>,
+}
+
+impl ConnectorTask {
+    /// A task for `instance`.
+    #[must_use]
+    pub fn new(
+        id: String,
+        index: u64,
+        instance: Instance,
+        tag: Tag,
+        restart: RestartPolicy,
+        control: (Sender<Control>, Receiver<Control>),
+    ) -> Self {
+        Self {
+            caller: Caller::new(&id, tag),
+            id,
+            index,
+            instance,
+            source: None,
+            inbox: None,
+            upstream: Vec::new(),
+            control: control.1,
+            control_tx: control.0,
+            deferred: HashMap::new(),
+            shutdown: None,
+            attempts: 0,
+            failures: FailureWindow::new(restart),
+            reload: None,
+            replacement: None,
+            backlog: VecDeque::new(),
+        }
+    }
+
+    /// Makes the source side stop pulling when `shutdown` closes.
+    pub fn stop_on(&mut self, shutdown: Receiver<()>) {
+        self.shutdown = Some(shutdown);
+    }
+
+    /// Makes the task replace its instance with each one `reload` yields,
+    /// once the old one has no event in flight.
+    pub fn reload_on(&mut self, reload: Receiver<Instance>) {
+        self.reload = Some(reload);
+    }
+
+    /// What the connector is doing, as the watchdog sees it.
+    #[must_use]
+    pub fn activity(&self) -> Arc<Activity> {
+        self.caller.activity()
+    }
+
+    /// A sender to this task's control channel.
+    #[must_use]
+    pub fn control_sender(&self) -> Sender<Control> {
+        self.control_tx.clone()
+    }
+
+    /// Drives the connector until its source has finished with every event
+    /// answered and no more events can reach its sink side.
+    ///
+    /// # Errors
+    /// When the connector spent its failure budget; then every event it
+    /// held or had waiting for it has been failed back to its source.
+    pub async fn run(mut self) -> Result<(), GaveUp> {
+        let activity = self.activity();
+        let result = self.run_to_end().await;
+        activity.finish();
+        result
+    }
+
+    /// [`Self::run`], up to the end of the task.
+    async fn run_to_end(&mut self) -> Result<(), GaveUp> {
+        let result = match self.connect(Outage::NotCounted).await {
+            Ok(()) => {
+                self.lifecycle(LifecycleHook::Start).await;
+                let result = self.event_loop().await;
+                self.report_left_out_codec_errors();
+                self.lifecycle(LifecycleHook::Drain).await;
+                self.lifecycle(LifecycleHook::Stop).await;
+                result
+            }
+            Err(gave_up) => Err(gave_up),
+        };
+        if result.is_err() {
+            self.fail_back_deferred().await;
+            self.fail_back_inbox().await;
+        }
+        result
+    }
+
+    async fn event_loop(&mut self) -> Result<(), GaveUp> {
+        loop {
+            let source_active = self.source.as_mut().is_some_and(|source| {
+                if source.finished && source.in_flight.is_empty() && source.pending_sends.is_empty()
+                {
+                    // Nothing more will be sent: let the sinks see the end.
+                    source.outputs.clear();
+                }
+                !source.finished || !source.in_flight.is_empty() || !source.pending_sends.is_empty()
+            });
+            if !source_active && self.inbox.is_none() && self.deferred.is_empty() {
+                log::debug!("connector `{}`: nothing more to do, draining", self.id);
+                return Ok(());
+            }
+            if let Some(control) = self.backlog.pop_front() {
+                self.on_control(control).await?;
+                continue;
+            }
+            if self.replacement.is_some() && self.is_quiet() {
+                self.replace_instance().await?;
+                continue;
+            }
+            match self.next_wake().await {
+                Wake::Outcome(outcome) => self.on_outcome(outcome).await?,
+                Wake::Control(control) => self.on_control(control).await?,
+                Wake::Delivery(Some(delivery)) => self.deliver(delivery).await?,
+                Wake::Delivery(None) => {
+                    self.inbox = None;
+                    self.upstream_finished().await;
+                }
+                Wake::Sent(Some(Err(id))) => self.on_outcome(Outcome { id, ok: false }).await?,
+                Wake::Sent(_) => {}
+                Wake::Shutdown => {
+                    log::debug!("connector `{}`: shutting down, its source stops", self.id);
+                    self.shutdown = None;
+                    if let Some(source) = &mut self.source {
+                        source.finished = true;
+                    }
+                }
+                Wake::Pulled(reply) => self.on_pulled(reply).await?,
+                Wake::Reload(Some(instance)) => {
+                    log::info!(
+                        "connector `{}`: a new build is loaded; restarting on it once no event is in flight",
+                        self.id
+                    );
+                    self.replacement = Some(instance);
+                }
+                Wake::Reload(None) => self.reload = None,
+                Wake::PullAgain => {
+                    if let Some(source) = &mut self.source {
+                        source.pull_again_at = None;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether no event of this connector's is in flight: none of its
+    /// source's events unanswered or waiting to be sent, none deferred by
+    /// its sink.
+    fn is_quiet(&self) -> bool {
+        self.deferred.is_empty()
+            && self
+                .source
+                .as_ref()
+                .is_none_or(|s| s.in_flight.is_empty() && s.pending_sends.is_empty())
+    }
+
+    /// Stops the old instance and starts the replacement in its place, on
+    /// the same links.
+    async fn replace_instance(&mut self) -> Result<(), GaveUp> {
+        let Some(replacement) = self.replacement.take() else {
+            return Ok(());
+        };
+        self.lifecycle(LifecycleHook::Drain).await;
+        self.lifecycle(LifecycleHook::Stop).await;
+        self.instance = replacement;
+        self.connect(Outage::NotCounted).await?;
+        self.lifecycle(LifecycleHook::Start).await;
+        if self
+            .source
+            .as_ref()
+            .is_some_and(|s| !s.closed_sinks.is_empty())
+        {
+            self.lifecycle(LifecycleHook::Pause).await;
+        }
+        log::info!("connector `{}`: restarted on the new build", self.id);
+        Ok(())
+    }
+
+    /// Acts on a message from the plugin or from a downstream sink.
+    async fn on_control(&mut self, control: Control) -> Result<(), GaveUp> {
+        match control {
+            Control::TaskFailed(error) => self.failed(Culprit::SpawnedTask, &error).await,
+            Control::Abandon => self.abandon().await,
+            Control::ConnectionLost => {
+                log::warn!("connector `{}`: connection lost, reconnecting", self.id);
+                self.count_failure()?;
+                self.connect(Outage::Counted).await
+            }
+            Control::Reply { id, ok } => {
+                self.answer_deferred(id, ok).await;
+                Ok(())
+            }
+            Control::Circuit { open } => {
+                for source in &self.upstream {
+                    let message = Control::Downstream {
+                        sink: self.index,
+                        open,
+                    };
+                    // A source that ended needs no pause.
+                    let _ = source.send(message).await;
+                }
+                Ok(())
+            }
+            Control::Downstream { sink, open } => {
+                let Some(source) = &mut self.source else {
+                    return Ok(());
+                };
+                let was_paused = !source.closed_sinks.is_empty();
+                if open {
+                    source.closed_sinks.remove(&sink);
+                } else {
+                    source.closed_sinks.insert(sink);
+                }
+                match (was_paused, source.closed_sinks.is_empty()) {
+                    (false, false) => self.lifecycle(LifecycleHook::Pause).await,
+                    (true, true) => self.lifecycle(LifecycleHook::Resume).await,
+                    _ => {}
+                }
+                Ok(())
+            }
+        }
+    }
+}

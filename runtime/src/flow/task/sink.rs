@@ -1,0 +1,125 @@
+//! The sink side of a connector task: handing events to the plugin, its
+//! deferred answers, and failing back what it cannot answer any more.
+
+use async_channel::Sender;
+use pdk::{EventId, SinkReply};
+
+use super::{ConnectorTask, Control, GaveUp};
+use crate::flow::instance::RuntimeEvent;
+
+/// An event on its way to a sink, with where its outcome goes.
+pub struct Delivery {
+    /// The event.
+    pub event: RuntimeEvent,
+    /// The source's reply channel.
+    pub reply_to: Sender<Outcome>,
+}
+
+/// What a sink did with one event.
+#[derive(Debug, Clone, Copy)]
+pub struct Outcome {
+    /// The event.
+    pub id: EventId,
+    /// Handled (`true`) or failed.
+    pub ok: bool,
+}
+
+/// Tells the source of event `id`, through `reply_to`, that it failed.
+pub(super) async fn fail_back(reply_to: &Sender<Outcome>, id: EventId) {
+    // The source may have ended; its outcome is moot then.
+    let _ = reply_to.send(Outcome { id, ok: false }).await;
+}
+
+impl ConnectorTask {
+    /// Fails every event the sink deferred and has not answered: after a
+    /// failure its answers may never come. Answers the plugin already
+    /// sent count: an event it acked before it failed is not failed back
+    /// (and so not delivered twice).
+    pub(super) async fn fail_back_deferred(&mut self) {
+        while let Ok(control) = self.control.try_recv() {
+            match control {
+                Control::Reply { id, ok } => self.answer_deferred(id, ok).await,
+                other => self.backlog.push_back(other),
+            }
+        }
+        if self.deferred.is_empty() {
+            return;
+        }
+        log::warn!(
+            "connector `{}`: failing back {} deferred events",
+            self.id,
+            self.deferred.len()
+        );
+        for (id, reply_to) in self.deferred.drain() {
+            fail_back(&reply_to, id).await;
+        }
+    }
+
+    /// Closes the sink side and fails every event still waiting in it.
+    pub(super) async fn fail_back_inbox(&mut self) {
+        let Some(inbox) = self.inbox.take() else {
+            return;
+        };
+        inbox.close();
+        while let Ok(Delivery { event, reply_to }) = inbox.try_recv() {
+            fail_back(&reply_to, event.id).await;
+        }
+    }
+
+    /// Passes the plugin's answer to a deferred event on to its source.
+    pub(super) async fn answer_deferred(&mut self, id: EventId, ok: bool) {
+        match self.deferred.remove(&id) {
+            // The source may have given up; its outcome is moot then.
+            Some(reply_to) => drop(reply_to.send(Outcome { id, ok }).await),
+            None => log::warn!(
+                "connector `{}`: reply for event {id:?}, which it did not defer; ignored",
+                self.id
+            ),
+        }
+    }
+
+    /// Hands one event to the sink side and reports the outcome back, now
+    /// or (for a deferred reply) when the plugin answers.
+    pub(super) async fn deliver(&mut self, delivery: Delivery) -> Result<(), GaveUp> {
+        let Delivery { event, reply_to } = delivery;
+        let id = event.id;
+        let result = self
+            .caller
+            .call("on_event", self.instance.on_event(event))
+            .await;
+        let ok = match result {
+            Ok(SinkReply::Deferred) => {
+                self.deferred.insert(id, reply_to);
+                return Ok(());
+            }
+            Ok(SinkReply::Ack) => true,
+            Ok(SinkReply::Fail) | Err(_) => false,
+        };
+        // The source may have ended after giving up; its outcome is moot then.
+        let _ = reply_to.send(Outcome { id, ok }).await;
+        match result {
+            Err(error) => self.failed("on_event", &error).await,
+            Ok(_) => Ok(()),
+        }
+    }
+
+    /// Tells the sink side that no more events will arrive; a failure is
+    /// reported, not fatal.
+    pub(super) async fn upstream_finished(&mut self) {
+        log::debug!(
+            "connector `{}`: every upstream connector has finished",
+            self.id
+        );
+        let finished = self
+            .caller
+            .call("on_upstream_finished", self.instance.upstream_finished())
+            .await;
+        if let Err(error) = finished {
+            log::error!(
+                "connector `{}`: `on_upstream_finished` failed: {}",
+                self.id,
+                error.message()
+            );
+        }
+    }
+}

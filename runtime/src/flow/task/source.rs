@@ -1,0 +1,261 @@
+//! The source side of a connector task: pulling, decoding, sending each
+//! event to the linked sinks, and settling it with the source once every
+//! sink has answered.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use async_channel::{Receiver, Sender, TrySendError};
+use futures::stream::FuturesUnordered;
+use pdk::{Error, EventId};
+
+use super::{ConnectorTask, Delivery, GaveUp, Outcome};
+use crate::codec::Codec;
+use crate::flow::in_flight::{InFlight, Settled};
+use crate::flow::instance::{Payload, Pulled, RuntimeEvent};
+use crate::flow::throttle::{Report, Throttle};
+
+/// The source side's state.
+pub struct SourceSide {
+    /// Where events go (one sender per linked sink).
+    pub outputs: Vec<Sender<Delivery>>,
+    /// The sender half of `outcomes`, cloned into every delivery.
+    pub outcomes_tx: Sender<Outcome>,
+    /// Outcomes of this source's events.
+    pub outcomes: Receiver<Outcome>,
+    /// How raw bytes become values.
+    pub codec: Codec,
+    /// Whether every linked sink is a plugin: then the codec decodes
+    /// straight into the C-ABI form.
+    pub decode_for_plugins: bool,
+    pub(super) in_flight: InFlight,
+    /// When a source that had nothing to give (`Empty`) is asked again;
+    /// meanwhile the task does everything else.
+    pub(super) pull_again_at: Option<Instant>,
+    pub(super) finished: bool,
+    pub(super) next_pull_id: u64,
+    /// Events its codec could not decode, reported at a bounded rate.
+    pub(super) codec_errors: Throttle,
+    pub(super) transactional: bool,
+    pub(super) closed_sinks: HashSet<u64>,
+    pub(super) pending_sends: FuturesUnordered<PendingSend>,
+}
+
+impl SourceSide {
+    /// Decodes raw bytes with the codec, into the form the sinks use.
+    fn decode(&self, data: Vec<u8>) -> Result<Payload, String> {
+        if self.decode_for_plugins {
+            self.codec.decode_ffi(data).map(Payload::Ffi)
+        } else {
+            self.codec.decode(data).map(Payload::Native)
+        }
+    }
+
+    /// A source side sending to `outputs`.
+    #[must_use]
+    pub fn new(
+        outputs: Vec<Sender<Delivery>>,
+        codec: Codec,
+        decode_for_plugins: bool,
+        transactional: bool,
+    ) -> Self {
+        let (outcomes_tx, outcomes) = async_channel::unbounded();
+        Self {
+            outputs,
+            outcomes_tx,
+            outcomes,
+            codec,
+            decode_for_plugins,
+            in_flight: InFlight::default(),
+            pull_again_at: None,
+            finished: false,
+            next_pull_id: 0,
+            codec_errors: Throttle::default(),
+            transactional,
+            closed_sinks: HashSet::new(),
+            pending_sends: FuturesUnordered::new(),
+        }
+    }
+}
+
+/// A send to a full inbox, driven by the event loop until it completes;
+/// fails with the event's id if the sink is gone.
+pub(super) type PendingSend = Pin<Box<dyn Future<Output = Result<(), EventId>> + Send>>;
+
+pub(super) fn now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+impl ConnectorTask {
+    /// Reports the undecodable events not reported yet, at the end.
+    pub(super) fn report_left_out_codec_errors(&mut self) {
+        let left_out = self
+            .source
+            .as_mut()
+            .map_or(0, |source| source.codec_errors.take_left_out());
+        if left_out > 0 {
+            log::error!(
+                "connector `{}`: {left_out} more events dropped by its codec since the last report",
+                self.id
+            );
+        }
+    }
+
+    pub(super) async fn on_pulled(&mut self, reply: Result<Pulled, Error>) -> Result<(), GaveUp> {
+        let Some(source) = &mut self.source else {
+            return Ok(());
+        };
+        let pull_id = source.next_pull_id;
+        source.next_pull_id += 1;
+        match reply {
+            Ok(Pulled::Data { data, stream }) => self.emit(data, stream, pull_id).await,
+            Ok(Pulled::Bytes { data, stream }) => match source.decode(data) {
+                Ok(payload) => self.emit(payload, stream, pull_id).await,
+                Err(problem) => {
+                    if let Report::Now { left_out } = source.codec_errors.occurred(Instant::now()) {
+                        let also = if left_out > 0 {
+                            format!(" ({left_out} more dropped since the last report)")
+                        } else {
+                            String::new()
+                        };
+                        log::error!(
+                            "connector `{}`: event {pull_id} on stream {stream} dropped by its codec: {problem}{also}",
+                            self.id
+                        );
+                    }
+                    self.settle(stream, pull_id, false).await
+                }
+            },
+            Ok(Pulled::StreamStarted(stream)) => {
+                log::debug!("connector `{}`: stream {stream} started", self.id);
+                Ok(())
+            }
+            Ok(Pulled::StreamEnded(stream)) => {
+                log::debug!("connector `{}`: stream {stream} ended", self.id);
+                Ok(())
+            }
+            Ok(Pulled::Empty(wait_ms)) => {
+                source.pull_again_at = Some(Instant::now() + Duration::from_millis(wait_ms));
+                Ok(())
+            }
+            Ok(Pulled::Finished) => {
+                source.finished = true;
+                log::debug!("connector `{}`: source finished", self.id);
+                Ok(())
+            }
+            Err(error) => self.failed("pull_data", &error).await,
+        }
+    }
+
+    /// Sends one event to every linked sink.
+    pub(super) async fn emit(
+        &mut self,
+        data: Payload,
+        stream: u64,
+        pull_id: u64,
+    ) -> Result<(), GaveUp> {
+        let Some(source) = &mut self.source else {
+            return Ok(());
+        };
+        let id = EventId {
+            source: self.index,
+            stream,
+            pull_id,
+        };
+        let event = RuntimeEvent {
+            id,
+            ingest_ns: now_ns(),
+            data,
+        };
+        source.in_flight.sent(pull_id, stream, source.outputs.len());
+        let mut unreachable = Vec::new();
+        let mut event = Some(event);
+        let last = source.outputs.len().saturating_sub(1);
+        for (i, output) in source.outputs.iter().enumerate() {
+            let event = if i == last {
+                event.take()
+            } else {
+                event.clone()
+            };
+            let Some(event) = event else { break };
+            let delivery = Delivery {
+                event,
+                reply_to: source.outcomes_tx.clone(),
+            };
+            // Never wait here: the sink may be this very task (a connector
+            // linked to itself). A full inbox gets a send that is driven
+            // by the event loop, which stops pulling meanwhile.
+            match output.try_send(delivery) {
+                Ok(()) => {}
+                Err(TrySendError::Full(delivery)) => {
+                    let output = output.clone();
+                    source.pending_sends.push(Box::pin(async move {
+                        output.send(delivery).await.map_err(|_| id)
+                    }));
+                }
+                Err(TrySendError::Closed(_)) => unreachable.push(i),
+            }
+        }
+        // A sink that stopped gets no more events; a source with no sink
+        // left stops pulling.
+        for &i in unreachable.iter().rev() {
+            source.outputs.remove(i);
+        }
+        if source.outputs.is_empty() && !source.finished {
+            log::warn!(
+                "connector `{}`: every connector it sends to has stopped; its source stops",
+                self.id
+            );
+            source.finished = true;
+        }
+        for _ in unreachable {
+            self.on_outcome(Outcome { id, ok: false }).await?;
+        }
+        Ok(())
+    }
+
+    /// Counts one sink's answer; acks or fails the event at the source once
+    /// every sink has answered.
+    pub(super) async fn on_outcome(&mut self, outcome: Outcome) -> Result<(), GaveUp> {
+        let Some(source) = &mut self.source else {
+            return Ok(());
+        };
+        match source.in_flight.answered(outcome.id.pull_id, outcome.ok) {
+            Some(Settled {
+                stream,
+                pull_id,
+                ok,
+            }) => self.settle(stream, pull_id, ok).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Tells a transactional source that an event is done. An `ack` or
+    /// `fail` that errors is retried after reconnecting, so that the source
+    /// learns the outcome at least once.
+    pub(super) async fn settle(
+        &mut self,
+        stream: u64,
+        pull_id: u64,
+        ok: bool,
+    ) -> Result<(), GaveUp> {
+        if !self.source.as_ref().is_some_and(|s| s.transactional) {
+            return Ok(());
+        }
+        let method = if ok { "ack" } else { "fail" };
+        loop {
+            let result = self
+                .caller
+                .call(method, self.instance.settle(stream, pull_id, ok))
+                .await;
+            match result {
+                Ok(()) => return Ok(()),
+                Err(error) => self.failed(method, &error).await?,
+            }
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! Choosing what a connector task does next.
+
+use std::pin::pin;
+use std::time::Instant;
+
+use futures::future::{Fuse, FutureExt};
+use futures::stream::StreamExt;
+use pdk::{Error, EventId};
+
+use super::{ConnectorTask, Control, Delivery, Outcome, SourceSide};
+use crate::executor;
+use crate::flow::instance::{Instance, Pulled};
+
+/// What woke the task up.
+pub(super) enum Wake {
+    Outcome(Outcome),
+    Control(Control),
+    Delivery(Option<Delivery>),
+    Pulled(Result<Pulled, Error>),
+    /// A send that had to wait for room completed (or found the sink gone).
+    Sent(Option<Result<(), EventId>>),
+    /// The runtime is shutting down: stop pulling, finish what is in flight.
+    Shutdown,
+    /// A new build of the plugin offers a new instance (`None`: no more
+    /// will come).
+    Reload(Option<Instance>),
+    /// The wait a source asked for with `Empty` is over.
+    PullAgain,
+}
+
+impl ConnectorTask {
+    /// Waits for the first thing to do, in priority order.
+    pub(super) async fn next_wake(&mut self) -> Wake {
+        let pull_id = self.source.as_ref().map_or(0, |s| s.next_pull_id);
+        let swapping = self.replacement.is_some();
+        let pulling = !swapping
+            && self.source.as_ref().is_some_and(|s| {
+                !s.finished
+                    && s.closed_sinks.is_empty()
+                    && s.pending_sends.is_empty()
+                    && s.pull_again_at.is_none()
+            });
+        // A deadline, not a sleep: until it passes, the task answers
+        // everything else.
+        let pull_again_in = self
+            .source
+            .as_ref()
+            .and_then(|s| s.pull_again_at)
+            .map(|at| at.saturating_duration_since(Instant::now()));
+        let Self {
+            instance,
+            caller,
+            source,
+            inbox,
+            control,
+            shutdown,
+            reload,
+            ..
+        } = self;
+        let (outcome, mut sent) = match source {
+            Some(SourceSide {
+                outcomes,
+                pending_sends,
+                ..
+            }) => (
+                outcomes.recv().fuse(),
+                if pending_sends.is_empty() {
+                    Fuse::terminated()
+                } else {
+                    pending_sends.next().fuse()
+                },
+            ),
+            None => (Fuse::terminated(), Fuse::terminated()),
+        };
+        let mut outcome = pin!(outcome);
+        let mut shutdown = pin!(match shutdown {
+            Some(shutdown) => shutdown.recv().fuse(),
+            None => Fuse::terminated(),
+        });
+        // While an instance waits to be replaced, new events wait in the
+        // inbox: only the replacement gets them.
+        let mut delivery = pin!(match inbox {
+            Some(inbox) if !swapping => inbox.recv().fuse(),
+            _ => Fuse::terminated(),
+        });
+        let mut reloaded = pin!(match reload {
+            Some(reload) if !swapping => reload.recv().fuse(),
+            _ => Fuse::terminated(),
+        });
+        let mut control = pin!(control.recv().fuse());
+        let mut pull_again = pin!(match pull_again_in {
+            Some(wait) => executor::sleep(wait).fuse(),
+            None => Fuse::terminated(),
+        });
+        let mut pull = pin!(async {
+            if pulling {
+                caller.call("pull_data", instance.pull_data(pull_id)).await
+            } else {
+                std::future::pending().await
+            }
+        }
+        .fuse());
+        futures::select_biased! {
+            received = outcome => match received {
+                Ok(received) => Wake::Outcome(received),
+                // Cannot happen: the source side holds a sender itself.
+                Err(_) => Wake::Control(Control::ConnectionLost),
+            },
+            received = control => match received {
+                Ok(received) => Wake::Control(received),
+                // Cannot happen: the task holds a sender itself.
+                Err(_) => Wake::Control(Control::ConnectionLost),
+            },
+            _ = shutdown => Wake::Shutdown,
+            result = sent => Wake::Sent(result),
+            received = delivery => Wake::Delivery(received.ok()),
+            reply = pull => Wake::Pulled(reply),
+            () = pull_again => Wake::PullAgain,
+            instance = reloaded => Wake::Reload(instance.ok()),
+        }
+    }
+}
