@@ -34,8 +34,15 @@ fn every_publishable_crate_passes_publish_dry_run() {
     // directory by default, and a cdylib crate's rlib has no hash in its
     // file name, so the verified copy would overwrite the workspace's own
     // build of it while cargo still thinks that build is fresh.
+    //
+    // Each run also gets a target directory of its own: cargo unpacks the
+    // packages it verifies into `$CARGO_HOME/registry/src/<hash of that
+    // directory>/` and never unpacks them again once there, so a second run
+    // in the same directory would verify the first run's sources.
+    let runs = release_target_dir("publish");
+    remove(&runs);
     publish
-        .env("CARGO_TARGET_DIR", release_target_dir("publish"))
+        .env("CARGO_TARGET_DIR", runs.join(unique_name()))
         .args(["publish", "--dry-run"]);
     for package in &packages {
         publish.args(["-p", &package.name]);
@@ -308,6 +315,14 @@ fn workspace() -> PathBuf {
 /// the other tests (see `every_publishable_crate_passes_publish_dry_run`).
 fn release_target_dir(test: &str) -> PathBuf {
     workspace().join("target/release-test").join(test)
+}
+
+/// A name no earlier run of these tests used: the time and the process.
+fn unique_name() -> String {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    format!("{}-{}", since_epoch.as_nanos(), std::process::id())
 }
 
 /// The cargo running these tests, in the workspace.
