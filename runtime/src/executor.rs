@@ -1,10 +1,15 @@
-//! The one place that names the executor (async-std, on
-//! async-global-executor's thread pool). Everything else in the runtime,
-//! and every plugin through the host services, goes through these
-//! functions, so moving to another executor changes only this file.
+//! The one place that names the executors: async-std's pool runs the
+//! runtime's own tasks and the tasks plugins spawn, and each pipeline of
+//! connectors has an executor of its own ([`Pipeline`]). Everything else
+//! in the runtime, and every plugin through the host services, goes
+//! through this module, so moving to other executors changes only this
+//! file.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
+
+use futures::future::join_all;
 
 /// A handle to a spawned task; awaiting it yields the task's output.
 pub type JoinHandle<T> = async_std::task::JoinHandle<T>;
@@ -39,37 +44,75 @@ pub async fn sleep(duration: Duration) {
     async_std::task::sleep(duration).await;
 }
 
-/// How many threads the executor may lend, beyond its usual ones, to
-/// stand in for threads that connectors block.
-const MAX_LENT_THREADS: usize = 64;
-
-/// Sets up the executor's thread pool: as many threads as
-/// `ASYNC_STD_THREAD_COUNT` says (default: one per CPU), and room for
-/// [`MAX_LENT_THREADS`] more. Call it before anything else uses the
-/// executor; later calls, or calls after that, change nothing.
-pub fn init() {
-    let usual = std::env::var("ASYNC_STD_THREAD_COUNT")
-        .ok()
-        .and_then(|count| count.parse::<usize>().ok())
-        .filter(|&count| count > 0)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
-    async_global_executor::init_with_config(
-        async_global_executor::GlobalExecutorConfig::default()
-            .with_min_threads(usual)
-            .with_max_threads(usual + MAX_LENT_THREADS)
-            .with_thread_name_fn(|| String::from("async-std/runtime")),
-    );
+/// An executor of its own for the connectors of one pipeline (connectors
+/// linked to each other): they run on one thread, so that handing an
+/// event from one to the next wakes no other thread, and a payload is
+/// freed on the thread that allocated it. A thread can be lent to it
+/// while one of its connectors blocks the usual one.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    executor: Arc<async_executor::Executor<'static>>,
+    name: Arc<str>,
 }
 
-/// Adds one thread to the executor's pool, if it has room; returns
-/// whether it did.
-pub fn add_thread() -> bool {
-    async_global_executor::block_on(async_global_executor::spawn_more_threads(1))
-        .is_ok_and(|added| added == 1)
+impl Pipeline {
+    /// A pipeline whose threads are named `name`.
+    #[must_use]
+    pub fn new(name: &str) -> Self {
+        Self {
+            executor: Arc::new(async_executor::Executor::new()),
+            name: Arc::from(name),
+        }
+    }
+
+    /// Runs `tasks` on a new thread of this pipeline; the returned future
+    /// completes with their outputs, in order, once all have ended, or
+    /// with `None` if the thread died without them.
+    ///
+    /// # Errors
+    /// The thread cannot be started.
+    pub fn run<F>(
+        &self,
+        tasks: Vec<F>,
+    ) -> std::io::Result<impl Future<Output = Option<Vec<F::Output>>> + use<F>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let (done_tx, done) = async_channel::bounded(1);
+        let executor = Arc::clone(&self.executor);
+        std::thread::Builder::new()
+            .name(self.name.to_string())
+            .spawn(move || {
+                let handles: Vec<_> = tasks.into_iter().map(|task| executor.spawn(task)).collect();
+                let outputs = async_io::block_on(executor.run(join_all(handles)));
+                // `run` may have stopped waiting (the drain ran out).
+                let _ = done_tx.send_blocking(outputs);
+            })?;
+        Ok(async move { done.recv().await.ok() })
+    }
+
+    /// Lends this pipeline one more thread, for as long as the returned
+    /// [`LentThread`] lives.
+    ///
+    /// # Errors
+    /// The thread cannot be started.
+    pub fn lend_thread(&self) -> std::io::Result<LentThread> {
+        let (give_back, given_back) = async_channel::bounded::<()>(1);
+        let executor = Arc::clone(&self.executor);
+        std::thread::Builder::new()
+            .name(format!("{} (lent)", self.name))
+            .spawn(move || {
+                // Ends when the `LentThread` is dropped, closing the channel.
+                let _ = async_io::block_on(executor.run(given_back.recv()));
+            })?;
+        Ok(LentThread { _give_back: give_back })
+    }
 }
 
-/// Takes one thread out of the executor's pool (one added by
-/// [`add_thread`]; the pool never shrinks below its usual size).
-pub fn remove_thread() {
-    async_global_executor::stop_thread().detach();
+/// A thread lent to a [`Pipeline`]; dropping it gives the thread back
+/// (it ends once it finishes the task it is running).
+#[derive(Debug)]
+pub struct LentThread {
+    _give_back: async_channel::Sender<()>,
 }

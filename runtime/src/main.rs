@@ -147,7 +147,6 @@ fn main() -> ExitCode {
         return vetting::child_main(&PathBuf::from(args.next().unwrap_or_default()));
     }
     logging::init();
-    executor::init();
     let Cli { search, command } = Cli::parse();
     match command {
         Command::New {

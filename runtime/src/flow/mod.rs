@@ -5,6 +5,7 @@ mod handle;
 mod hints;
 mod in_flight;
 mod instance;
+mod pipelines;
 mod restart;
 mod run;
 mod spec;

@@ -2,6 +2,7 @@
 //! config) before starting any, wire the links, run one task per
 //! connector, and end when every task has ended.
 
+use std::future::Future;
 use std::path::Path;
 use std::pin::pin;
 use std::sync::Arc;
@@ -16,8 +17,9 @@ use super::instance::Instance;
 use super::task::{ConnectorTask, Control, Delivery, GaveUp, SourceSide};
 use super::watch::{Restartable, Watch, Watcher, POLL_INTERVAL};
 use super::watchdog::Activity;
+use super::pipelines::pipelines;
 use super::{Flow, FlowError, Node};
-use crate::executor;
+use crate::executor::{self, Pipeline};
 use crate::logging::Tag;
 use crate::registry::{Provider, Registry};
 
@@ -47,6 +49,56 @@ pub enum RunError {
         /// The connectors that had not finished, with what they were doing.
         unfinished: Vec<String>,
     },
+    /// The thread for a pipeline could not be started.
+    #[error(
+        "cannot start a thread for connectors {}: {error}; fix: raise the limit on threads \
+         (ulimit -u) or run fewer pipelines",
+        .connectors.join(", ")
+    )]
+    NoThread {
+        /// The pipeline's connectors.
+        connectors: Vec<String>,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// The thread running a pipeline ended without its connectors' outcomes.
+    #[error(
+        "the thread running connectors {} ended unexpectedly; this is a bug in pdk-runtime, \
+         please report it with the log",
+        .connectors.join(", ")
+    )]
+    PipelineDied {
+        /// The pipeline's connectors.
+        connectors: Vec<String>,
+    },
+}
+
+/// Starts the tasks of each pipeline of `flow` on a thread of its own;
+/// the futures complete with each pipeline's connector ids and its tasks'
+/// outcomes (`None` if its thread died).
+fn run_pipelines(
+    flow: &Flow,
+    tasks: Vec<ConnectorTask>,
+) -> Result<Vec<impl Future<Output = (Vec<String>, Option<Vec<Result<(), GaveUp>>>)>>, RunError> {
+    let targets: Vec<Vec<usize>> = flow.nodes.iter().map(|node| node.targets.clone()).collect();
+    let mut tasks: Vec<Option<ConnectorTask>> = tasks.into_iter().map(Some).collect();
+    let mut runs = Vec::new();
+    for (number, members) in pipelines(&targets).into_iter().enumerate() {
+        let pipeline = Pipeline::new(&format!("pdk-pipeline-{number}"));
+        let members: Vec<ConnectorTask> = members.iter().filter_map(|&i| tasks[i].take()).collect();
+        let connectors: Vec<String> = members.iter().map(|task| task.id.clone()).collect();
+        for task in &members {
+            task.activity().runs_in(&pipeline);
+        }
+        let outputs = pipeline
+            .run(members.into_iter().map(ConnectorTask::run).collect())
+            .map_err(|error| RunError::NoThread {
+                connectors: connectors.clone(),
+                error,
+            })?;
+        runs.push(outputs.map(move |outputs| (connectors, outputs)));
+    }
+    Ok(runs)
 }
 
 /// How long before the drain bound the events still in flight are failed
@@ -230,8 +282,7 @@ pub async fn run(
         tasks.iter().map(ConnectorTask::activity).collect(),
     )
     .fuse());
-    let handles = tasks.into_iter().map(|task| executor::spawn(task.run()));
-    let mut done = pin!(join_all(handles).fuse());
+    let mut done = pin!(join_all(run_pipelines(&flow, tasks)?).fuse());
     let results = loop {
         let watching = watcher.is_some();
         let mut tick = pin!(async move {
@@ -250,7 +301,13 @@ pub async fn run(
             },
         }
     };
-    let gave_up: Vec<GaveUp> = results.into_iter().filter_map(Result::err).collect();
+    let mut gave_up = Vec::new();
+    for (connectors, outputs) in results {
+        let outputs = outputs.ok_or_else(|| RunError::PipelineDied {
+            connectors: connectors.clone(),
+        })?;
+        gave_up.extend(outputs.into_iter().filter_map(Result::err));
+    }
     if gave_up.is_empty() {
         Ok(())
     } else {

@@ -7,10 +7,11 @@
 //! connector ten times a second; a poll that has lasted
 //! [`BLOCKED_AFTER`] is blocking an executor thread. The watchdog then
 //! logs one line naming the connector and the method, and lends the
-//! executor one more thread for as long as that poll lasts, so that the
-//! other connectors, and the drain, keep running however many connectors
-//! block. When the poll returns, it logs how long it blocked and the
-//! thread is given back.
+//! connector's pipeline one more thread for as long as that poll lasts,
+//! so that the other connectors of that pipeline, and its drain, keep
+//! running however many of them block (other pipelines run on threads of
+//! their own anyway). When the poll returns, it logs how long it blocked
+//! and the thread is given back.
 
 use std::future::{poll_fn, Future};
 use std::pin::pin;
@@ -18,7 +19,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use std::time::Duration;
 
-use crate::executor;
+use crate::executor::{LentThread, Pipeline};
 use crate::logging::Tag;
 
 /// How often the watchdog looks.
@@ -50,6 +51,10 @@ pub struct Activity {
     reported: AtomicU64,
     /// Whether the connector's task has ended.
     finished: AtomicBool,
+    /// The pipeline the connector runs in, once it is known.
+    pipeline: OnceLock<Pipeline>,
+    /// The thread lent to the pipeline while the connector blocks one.
+    lent: Mutex<Option<LentThread>>,
 }
 
 impl Activity {
@@ -78,6 +83,31 @@ impl Activity {
     /// Records that the connector's task has ended.
     pub fn finish(&self) {
         self.finished.store(true, Ordering::Release);
+    }
+
+    /// Records that the connector runs in `pipeline`.
+    pub fn runs_in(&self, pipeline: &Pipeline) {
+        // Set once, when the flow starts; a second call changes nothing.
+        let _ = self.pipeline.set(pipeline.clone());
+    }
+
+    /// Lends the connector's pipeline a thread while it blocks one;
+    /// returns whether it could.
+    fn lend_thread(&self) -> bool {
+        let lent = self.pipeline.get().and_then(|pipeline| {
+            pipeline
+                .lend_thread()
+                .inspect_err(|error| log::warn!("cannot start a thread to lend ({error})"))
+                .ok()
+        });
+        let could = lent.is_some();
+        *self.lent.lock().unwrap_or_else(PoisonError::into_inner) = lent;
+        could
+    }
+
+    /// Gives back the thread lent while the connector blocked.
+    fn give_back_thread(&self) {
+        self.lent.lock().unwrap_or_else(PoisonError::into_inner).take();
     }
 
     fn method(&self) -> &'static str {
@@ -110,6 +140,8 @@ impl Caller {
             method: Mutex::new(""),
             reported: AtomicU64::new(0),
             finished: AtomicBool::new(false),
+            pipeline: OnceLock::new(),
+            lent: Mutex::new(None),
         });
         watch(&activity);
         Self { tag, activity }
@@ -176,7 +208,7 @@ fn look() {
         let reported = activity.reported.load(Ordering::Relaxed);
         if reported != 0 && since != reported {
             activity.reported.store(0, Ordering::Relaxed);
-            executor::remove_thread();
+            activity.give_back_thread();
             activity.tag.scope(|| {
                 log::info!(
                     "connector `{}`: `{}` returned after blocking its thread for {:.1} s",
@@ -187,11 +219,10 @@ fn look() {
             });
         } else if since != 0 && reported == 0 && elapsed(since) >= BLOCKED_AFTER {
             activity.reported.store(since, Ordering::Relaxed);
-            let lent = executor::add_thread();
-            let meanwhile = if lent {
-                "the runtime lends the executor another thread meanwhile"
+            let meanwhile = if activity.lend_thread() {
+                "the runtime lends its pipeline another thread meanwhile"
             } else {
-                "the executor has no thread left to lend; other connectors may wait"
+                "no thread could be lent; the connectors linked to it may wait"
             };
             activity.tag.scope(|| {
                 log::warn!(

@@ -88,13 +88,13 @@ to = "out"
             "connector `{blocker}`: `on_event` has blocked its thread for"
         ));
         assert!(
-            line.contains("the runtime lends the executor another thread meanwhile")
+            line.contains("the runtime lends its pipeline another thread meanwhile")
                 && line.contains("fix: await instead of blocking"),
             "{line}"
         );
     }
-    // Both executor threads (two on this machine's default) are blocked
-    // by now; the third flow goes on.
+    // Both blockers hold their pipelines' threads by now; the third
+    // pipeline goes on.
     let before = lines_in(&out);
     assert!(
         grows_past(&out, before + 100, Duration::from_secs(30)),
@@ -110,9 +110,12 @@ to = "out"
         last.contains("the drain did not finish within 3.0 s: ")
             && last.contains("connector `sleeper` (blocked in `on_event` for")
             && last.contains("connector `spinner` (blocked in `on_event` for")
+            && !last.contains("`tick1`")
+            && !last.contains("`tick2`")
             && !last.contains("`steady`")
             && !last.contains("`out`"),
-        "the report names the two blocked connectors, and only them: {last}"
+        "the report names the two blocked connectors, and only them (the metronomes linked \
+         to them drain on the threads lent to their pipelines): {last}"
     );
     assert!(
         took < Duration::from_millis(DRAIN_BOUND_MS + 2000),

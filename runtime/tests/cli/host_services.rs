@@ -125,7 +125,31 @@ to = ["later", "null", "counted"]
         std::fs::read_to_string(&trace)
             .is_ok_and(|t| t.lines().filter(|l| l.contains(" event ")).count() >= 10)
     });
+    let (busy, busy_pipelines) = without_pipeline_threads(busy);
+    let (baseline, baseline_pipelines) = without_pipeline_threads(baseline);
     assert_eq!(busy, baseline, "threads with 2 plugins vs with 5 plugins");
+    assert_eq!(
+        (baseline_pipelines, busy_pipelines),
+        (1, 2),
+        "one thread per pipeline"
+    );
+}
+
+/// `threads` without the runtime's pipeline threads, and how many
+/// those were.
+fn without_pipeline_threads(
+    mut threads: BTreeMap<String, usize>,
+) -> (BTreeMap<String, usize>, usize) {
+    let pipelines: Vec<String> = threads
+        .keys()
+        .filter(|name| name.starts_with("pdk-pipeline"))
+        .cloned()
+        .collect();
+    let count = pipelines
+        .iter()
+        .filter_map(|name| threads.remove(name))
+        .sum();
+    (threads, count)
 }
 
 /// `count` `tokio_ticker` connectors of the `ecosystem` plugin (tokio
