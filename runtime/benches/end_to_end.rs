@@ -10,7 +10,9 @@
 //!
 //! Each round also runs the limit: one thread, no runtime, copying each
 //! line, parsing it with simd-json into an owned value, counting it and
-//! dropping it; every build's share of that limit is printed.
+//! dropping it; every build's share of that limit is printed. Where
+//! valgrind is installed, callgrind also counts each flow's instructions
+//! per event, in both builds.
 //!
 //! `cargo bench -p pdk-runtime --bench end_to_end`
 //! (`PDK_BENCH_EVENTS`, default 1 000 000; `PDK_BENCH_RUNS`, default 5).
@@ -23,6 +25,9 @@ use std::time::Instant;
 
 /// Distinct records in the data file; the blaster loops over them.
 const DISTINCT_RECORDS: u64 = 1_000;
+
+/// Events in the shorter of the two runs callgrind counts.
+const CALLGRIND_EVENTS: u64 = 10_000;
 
 fn env_number(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -110,9 +115,8 @@ fn assert_plugins_replace_builtins(runtime: &Path, plugins: &Path) {
 
 /// Writes the data and the flows; returns each flow's name and file.
 fn prepare(dir: &Path, lines: &[String], events: u64) -> Vec<(&'static str, PathBuf)> {
+    std::fs::create_dir_all(dir).unwrap();
     let data = dir.join("records.jsonl");
-    let average = lines.iter().map(String::len).sum::<usize>() / lines.len();
-    println!("data: {DISTINCT_RECORDS} distinct records, {average} bytes on average, {events} events per run");
     std::fs::write(&data, lines.join("\n") + "\n").unwrap();
     let flow = |name: &str, sink: &str| {
         let path = dir.join(format!("{name}.toml"));
@@ -175,6 +179,61 @@ fn run(runtime: &Path, flow: &Path, plugins: Option<&Path>, events: u64) -> f64 
         .unwrap_or(events as f64 / elapsed)
 }
 
+/// Whether valgrind can be run.
+fn has_valgrind() -> bool {
+    Command::new("valgrind")
+        .arg("--version")
+        .output()
+        .is_ok_and(|output| output.status.success())
+}
+
+/// Instructions the run of `flow` executes, in every thread, counted by
+/// callgrind.
+fn instructions(runtime: &Path, flow: &Path, plugins: Option<&Path>) -> u64 {
+    let mut command = Command::new("valgrind");
+    command
+        .args(["--tool=callgrind", "--callgrind-out-file=/dev/null"])
+        .arg(runtime)
+        .arg("run")
+        .arg(flow)
+        .arg("--isolated");
+    if let Some(plugins) = plugins {
+        command.arg("--plugin-path").arg(plugins);
+    }
+    let output = command
+        .env("PDK_LOG", "warn")
+        .output()
+        .expect("valgrind runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .find_map(|line| line.split("Collected : ").nth(1))
+        .and_then(|count| count.trim().parse().ok())
+        .expect("callgrind prints the instructions it collected")
+}
+
+/// Instructions per event of the flow `which` (an index into
+/// [`prepare`]'s flows): the difference between runs of
+/// [`CALLGRIND_EVENTS`] and twice as many events, over
+/// [`CALLGRIND_EVENTS`], so that start-up and shutdown cancel out.
+fn instructions_per_event(
+    runtime: &Path,
+    dir: &Path,
+    lines: &[String],
+    which: usize,
+    plugins: Option<&Path>,
+) -> f64 {
+    let [once, twice] = [CALLGRIND_EVENTS, 2 * CALLGRIND_EVENTS].map(|events| {
+        let flows = prepare(&dir.join(format!("callgrind-{events}")), lines, events);
+        instructions(runtime, &flows[which].1, plugins)
+    });
+    twice.saturating_sub(once) as f64 / CALLGRIND_EVENTS as f64
+}
+
 /// The limit, in events per second: what one thread does per event with
 /// no runtime at all (copy the line, parse it with simd-json into an owned
 /// value, count it, drop it), over `events` events looping over `lines`.
@@ -214,8 +273,18 @@ fn main() {
     let plugins = dir.join("plugins");
     let lines: Vec<String> = (0..DISTINCT_RECORDS).map(records::record).collect();
     let bytes: Vec<Vec<u8>> = lines.iter().map(|line| line.clone().into_bytes()).collect();
-    for (name, flow) in prepare(&dir, &lines, events) {
+    let average = lines.iter().map(String::len).sum::<usize>() / lines.len();
+    println!("data: {DISTINCT_RECORDS} distinct records, {average} bytes on average, {events} events per run");
+    let callgrind = has_valgrind();
+    for (which, (name, flow)) in prepare(&dir, &lines, events).into_iter().enumerate() {
         println!("== {name}");
+        if callgrind {
+            println!(
+                "instructions per event (callgrind): plugins {:.0}, static {:.0}",
+                instructions_per_event(&runtime, &dir, &lines, which, Some(&plugins)),
+                instructions_per_event(&runtime, &dir, &lines, which, None)
+            );
+        }
         let (mut through_plugins, mut through_static, mut ratios, mut limits) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for round in 0..runs {

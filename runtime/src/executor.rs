@@ -106,7 +106,9 @@ impl Pipeline {
                 // Ends when the `LentThread` is dropped, closing the channel.
                 let _ = async_io::block_on(executor.run(given_back.recv()));
             })?;
-        Ok(LentThread { _give_back: give_back })
+        Ok(LentThread {
+            _give_back: give_back,
+        })
     }
 }
 

@@ -14,10 +14,10 @@ use pdk::{Error, ErrorKind};
 
 use super::handle::{self, Wiring};
 use super::instance::Instance;
+use super::pipelines::pipelines;
 use super::task::{ConnectorTask, Control, Delivery, GaveUp, SourceSide};
 use super::watch::{Restartable, Watch, Watcher, POLL_INTERVAL};
 use super::watchdog::Activity;
-use super::pipelines::pipelines;
 use super::{Flow, FlowError, Node};
 use crate::executor::{self, Pipeline};
 use crate::logging::Tag;
@@ -73,13 +73,16 @@ pub enum RunError {
     },
 }
 
+/// How one pipeline ended: its connectors' ids, and each one's outcome
+/// (`None` if the pipeline's thread died).
+type PipelineEnd = (Vec<String>, Option<Vec<Result<(), GaveUp>>>);
+
 /// Starts the tasks of each pipeline of `flow` on a thread of its own;
-/// the futures complete with each pipeline's connector ids and its tasks'
-/// outcomes (`None` if its thread died).
+/// the futures complete when each pipeline ends.
 fn run_pipelines(
     flow: &Flow,
     tasks: Vec<ConnectorTask>,
-) -> Result<Vec<impl Future<Output = (Vec<String>, Option<Vec<Result<(), GaveUp>>>)>>, RunError> {
+) -> Result<Vec<impl Future<Output = PipelineEnd>>, RunError> {
     let targets: Vec<Vec<usize>> = flow.nodes.iter().map(|node| node.targets.clone()).collect();
     let mut tasks: Vec<Option<ConnectorTask>> = tasks.into_iter().map(Some).collect();
     let mut runs = Vec::new();

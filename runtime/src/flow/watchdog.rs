@@ -107,7 +107,10 @@ impl Activity {
 
     /// Gives back the thread lent while the connector blocked.
     fn give_back_thread(&self) {
-        self.lent.lock().unwrap_or_else(PoisonError::into_inner).take();
+        self.lent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
     }
 
     fn method(&self) -> &'static str {

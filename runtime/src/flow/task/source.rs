@@ -12,7 +12,7 @@ use futures::stream::FuturesUnordered;
 use pdk::{Error, EventId};
 
 use super::{ConnectorTask, Delivery, GaveUp, Outcome};
-use crate::codec::Codec;
+use crate::codec::{Codec, Decoder};
 use crate::flow::in_flight::{InFlight, Settled};
 use crate::flow::instance::{Payload, Pulled, RuntimeEvent};
 use crate::flow::throttle::{Report, Throttle};
@@ -26,7 +26,7 @@ pub struct SourceSide {
     /// Outcomes of this source's events.
     pub outcomes: Receiver<Outcome>,
     /// How raw bytes become values.
-    pub codec: Codec,
+    pub decoder: Decoder,
     /// Whether every linked sink is a plugin: then the codec decodes
     /// straight into the C-ABI form.
     pub decode_for_plugins: bool,
@@ -45,11 +45,11 @@ pub struct SourceSide {
 
 impl SourceSide {
     /// Decodes raw bytes with the codec, into the form the sinks use.
-    fn decode(&self, data: Vec<u8>) -> Result<Payload, String> {
+    fn decode(&mut self, data: Vec<u8>) -> Result<Payload, String> {
         if self.decode_for_plugins {
-            self.codec.decode_ffi(data).map(Payload::Ffi)
+            self.decoder.decode_ffi(data).map(Payload::Ffi)
         } else {
-            self.codec.decode(data).map(Payload::Native)
+            self.decoder.decode(data).map(Payload::Native)
         }
     }
 
@@ -66,7 +66,7 @@ impl SourceSide {
             outputs,
             outcomes_tx,
             outcomes,
-            codec,
+            decoder: codec.decoder(),
             decode_for_plugins,
             in_flight: InFlight::default(),
             pull_again_at: None,

@@ -1,0 +1,198 @@
+//! Codecs: how the raw bytes a source produces become an event's value,
+//! chosen per connector in the flow file (`codec = "json"` by default).
+
+mod tape;
+
+use pdk::abi::value::PdkValue;
+use pdk::Value;
+use serde::Deserialize;
+use simd_json::{Node, Tape};
+
+use tape::Cursor;
+
+/// A codec name from the flow file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Codec {
+    /// One JSON document per payload (parsed with simd-json).
+    #[default]
+    Json,
+    /// The payload as a UTF-8 string.
+    String,
+    /// The payload as bytes, untouched.
+    Binary,
+}
+
+impl Codec {
+    /// A decoder for this codec, which keeps its buffers from one payload
+    /// to the next.
+    #[must_use]
+    pub fn decoder(self) -> Decoder {
+        Decoder {
+            codec: self,
+            buffers: simd_json::Buffers::default(),
+            nodes: Vec::new(),
+        }
+    }
+
+    /// Decodes one payload into a value.
+    ///
+    /// # Errors
+    /// A message saying why the payload is not valid for this codec.
+    pub fn decode(self, data: Vec<u8>) -> Result<Value, String> {
+        self.decoder().decode(data)
+    }
+
+    /// Decodes one payload straight into the C-ABI form, for events that
+    /// go only to plugins: no [`Value`] is built on the way.
+    ///
+    /// # Errors
+    /// A message saying why the payload is not valid for this codec.
+    pub fn decode_ffi(self, data: Vec<u8>) -> Result<PdkValue, String> {
+        self.decoder().decode_ffi(data)
+    }
+}
+
+/// Decodes payloads with one codec, reusing simd-json's buffers and tape
+/// from one payload to the next.
+pub struct Decoder {
+    codec: Codec,
+    buffers: simd_json::Buffers,
+    /// The tape's storage, empty between payloads.
+    nodes: Vec<Node<'static>>,
+}
+
+impl Decoder {
+    /// Decodes one payload into a value.
+    ///
+    /// # Errors
+    /// A message saying why the payload is not valid for this codec.
+    pub fn decode(&mut self, mut data: Vec<u8>) -> Result<Value, String> {
+        match self.codec {
+            Codec::Json => self.with_tape(&mut data, |cursor| cursor.native(0)),
+            Codec::String => String::from_utf8(data)
+                .map(Value::from)
+                .map_err(|e| format!("not valid UTF-8: {e}")),
+            Codec::Binary => Ok(Value::from(data)),
+        }
+    }
+
+    /// Decodes one payload straight into the C-ABI form, for events that
+    /// go only to plugins: no [`Value`] is built on the way.
+    ///
+    /// # Errors
+    /// A message saying why the payload is not valid for this codec.
+    pub fn decode_ffi(&mut self, mut data: Vec<u8>) -> Result<PdkValue, String> {
+        match self.codec {
+            Codec::Json => self.with_tape(&mut data, |cursor| cursor.ffi(0)),
+            Codec::String => String::from_utf8(data)
+                .map(|s| PdkValue::String(s.into()))
+                .map_err(|e| format!("not valid UTF-8: {e}")),
+            Codec::Binary => Ok(PdkValue::Bytes(data.into())),
+        }
+    }
+
+    /// Parses `data` into the tape and builds a value from it with `build`.
+    fn with_tape<T>(
+        &mut self,
+        data: &mut [u8],
+        build: impl FnOnce(&mut Cursor<'_, '_>) -> Result<T, String>,
+    ) -> Result<T, String> {
+        let mut tape = Tape(std::mem::take(&mut self.nodes)).reset();
+        let built = simd_json::fill_tape(data, &mut self.buffers, &mut tape)
+            .map_err(|e| format!("not valid JSON: {e}"))
+            .and_then(|()| build(&mut Cursor::new(&tape.0)))
+            .map_err(|problem| {
+                if problem.starts_with("not valid JSON") {
+                    problem
+                } else {
+                    format!("not valid JSON: {problem}")
+                }
+            });
+        self.nodes = tape.reset().0;
+        built
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_decodes_documents() {
+        let value = Codec::Json.decode(br#"{"a":[1,"x"]}"#.to_vec()).unwrap();
+        assert_eq!(value.to_json_string(), r#"{"a":[1,"x"]}"#);
+    }
+
+    #[test]
+    fn both_forms_decode_the_same_payload() {
+        for (codec, payload) in [
+            (Codec::Json, br#"{"a":[1,{"b":null}]}"#.to_vec()),
+            (Codec::String, b"text".to_vec()),
+            (Codec::Binary, vec![0, 255]),
+        ] {
+            let value = codec.decode(payload.clone()).unwrap();
+            let ffi = codec.decode_ffi(payload).unwrap();
+            assert_eq!(PdkValue::from(value), ffi, "{codec:?}");
+        }
+    }
+
+    #[test]
+    fn one_decoder_decodes_many_payloads_of_any_size() {
+        let mut decoder = Codec::Json.decoder();
+        for payload in [
+            r#"{"small":1}"#.to_owned(),
+            format!(r#"{{"big":"{}","list":[1,2,3]}}"#, "x".repeat(10_000)),
+            "[]".to_owned(),
+            r#"{"nope"#.to_owned(),
+            r#""after an error""#.to_owned(),
+        ] {
+            let expected = simd_json::serde::from_slice::<Value>(&mut payload.clone().into_bytes());
+            let ffi = decoder.decode_ffi(payload.clone().into_bytes());
+            let native = decoder.decode(payload.into_bytes());
+            match expected {
+                Ok(expected) => {
+                    assert_eq!(native.as_ref(), Ok(&expected));
+                    assert_eq!(ffi, Ok(PdkValue::from(expected)));
+                }
+                Err(_) => assert!(native.is_err() && ffi.is_err()),
+            }
+        }
+    }
+
+    #[test]
+    fn a_document_nested_too_deeply_is_an_error_not_a_stack_overflow() {
+        let depth = 200_000;
+        let deep = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        for codec_result in [
+            Codec::Json.decode(deep.clone().into_bytes()).map(drop),
+            Codec::Json.decode_ffi(deep.into_bytes()).map(drop),
+        ] {
+            let problem = codec_result.unwrap_err();
+            assert!(problem.starts_with("not valid JSON"), "{problem}");
+        }
+        let nested = format!("{}1{}", r#"{"a":"#.repeat(1000), "}".repeat(1000));
+        assert!(Codec::Json.decode(nested.into_bytes()).is_ok());
+    }
+
+    #[test]
+    fn json_rejects_garbage() {
+        assert!(Codec::Json
+            .decode(b"{nope".to_vec())
+            .unwrap_err()
+            .starts_with("not valid JSON"));
+    }
+
+    #[test]
+    fn string_and_binary_keep_the_payload() {
+        assert_eq!(
+            Codec::String.decode(b"hi".to_vec()).unwrap(),
+            Value::from("hi")
+        );
+        assert_eq!(
+            Codec::Binary.decode(vec![0, 255]).unwrap(),
+            Value::from(vec![0u8, 255])
+        );
+        assert!(Codec::String.decode(vec![0xff]).is_err());
+    }
+}
