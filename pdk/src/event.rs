@@ -1,9 +1,11 @@
 //! [`Event`]: what a sink receives. Its payload stays in the form it
-//! crossed the boundary in until the sink first reads it, so a sink that
-//! never looks at the payload (a counter, a router on the id) never pays
-//! for a conversion.
+//! crossed the boundary in: a sink reads fields from that form
+//! ([`Event::payload`]), and a [`Value`] is built only when the sink asks
+//! for one ([`Event::data`]), so a sink that never looks at the payload (a
+//! counter, a router on the id) or only reads some fields never pays for a
+//! conversion.
 
-use std::cell::{OnceCell, RefCell};
+use std::cell::OnceCell;
 use std::fmt;
 
 use crate::abi::value::PdkValue;
@@ -16,9 +18,10 @@ pub struct Event {
     /// When the runtime received it from the source, in nanoseconds since
     /// the Unix epoch.
     pub ingest_ns: u64,
-    /// The payload as it crossed the boundary, until first read.
-    raw: RefCell<Option<PdkValue>>,
-    /// The payload, once read (or given as a value).
+    /// The payload in the form it crossed the boundary in (or converted
+    /// from `value` on first [`Event::payload`]).
+    raw: OnceCell<PdkValue>,
+    /// The payload as a [`Value`], once asked for (or given as one).
     value: OnceCell<Value>,
 }
 
@@ -29,27 +32,39 @@ impl Event {
         Self {
             id,
             ingest_ns,
-            raw: RefCell::new(None),
+            raw: OnceCell::new(),
             value: OnceCell::from(data),
         }
     }
 
-    /// An event whose payload is converted from its C-ABI form on first
-    /// read.
-    pub(crate) fn from_ffi(id: EventId, ingest_ns: u64, data: PdkValue) -> Self {
+    /// An event with a payload in the C-ABI form, as the runtime delivers
+    /// it.
+    #[must_use]
+    pub fn with_payload(id: EventId, ingest_ns: u64, payload: PdkValue) -> Self {
         Self {
             id,
             ingest_ns,
-            raw: RefCell::new(Some(data)),
+            raw: OnceCell::from(payload),
             value: OnceCell::new(),
         }
     }
 
-    /// The payload.
+    /// The payload, to read in place with the access traits `pdk::prelude`
+    /// brings into scope (`payload.get_str("host")`,
+    /// `payload.get_u64("port")`, `payload.as_object()` ...): no [`Value`]
+    /// is built.
+    pub fn payload(&self) -> &PdkValue {
+        self.raw
+            .get_or_init(|| PdkValue::from(self.value.get().cloned().unwrap_or_default()))
+    }
+
+    /// The payload as a [`Value`], built on first call (a copy of the
+    /// payload; [`Event::into_data`] and [`Event::data_mut`] move it
+    /// instead). To read fields, [`Event::payload`] is cheaper.
     #[must_use]
     pub fn data(&self) -> &Value {
         self.value
-            .get_or_init(|| self.raw.take().map(Value::from).unwrap_or_default())
+            .get_or_init(|| self.raw.get().map(Value::from).unwrap_or_default())
     }
 
     /// The payload as one line of JSON (bytes as arrays of numbers),
@@ -57,12 +72,12 @@ impl Event {
     /// that only serializes events never builds a [`Value`].
     #[must_use]
     pub fn to_json_string(&self) -> String {
-        if let Some(value) = self.value.get() {
-            return value.to_json_string();
-        }
-        match &*self.raw.borrow() {
-            Some(raw) => serde_json::to_string(raw).unwrap_or_else(|_| String::from("null")),
-            None => Value::NULL.to_json_string(),
+        match (self.raw.get(), self.value.get()) {
+            (_, Some(value)) => value.to_json_string(),
+            (Some(raw), None) => {
+                serde_json::to_string(raw).unwrap_or_else(|_| String::from("null"))
+            }
+            (None, None) => Value::NULL.to_json_string(),
         }
     }
 
@@ -74,26 +89,32 @@ impl Event {
         if let Some(value) = self.value.get() {
             return value.to_payload();
         }
-        match &*self.raw.borrow() {
+        match self.raw.get() {
             Some(PdkValue::Bytes(bytes)) => bytes.to_vec(),
             Some(PdkValue::String(text)) => text.as_bytes().to_vec(),
             _ => self.to_json_string().into_bytes(),
         }
     }
 
-    /// The payload, to change it in place.
+    /// The payload, to change it in place (moved into a [`Value`], not
+    /// copied).
     pub fn data_mut(&mut self) -> &mut Value {
-        let _ = self.data();
+        let raw = self.raw.take();
+        self.value
+            .get_or_init(|| raw.map(Value::from).unwrap_or_default());
         self.value
             .get_mut()
-            .unwrap_or_else(|| unreachable!("`data` initialized it"))
+            .unwrap_or_else(|| unreachable!("initialized just above"))
     }
 
-    /// The payload, owned.
+    /// The payload, owned (moved into a [`Value`], not copied).
     #[must_use]
     pub fn into_data(self) -> Value {
-        let _ = self.data();
-        self.value.into_inner().unwrap_or_default()
+        match (self.value.into_inner(), self.raw.into_inner()) {
+            (Some(value), _) => value,
+            (None, Some(raw)) => Value::from(raw),
+            (None, None) => Value::NULL,
+        }
     }
 }
 
@@ -135,7 +156,7 @@ mod tests {
     fn the_payload_is_converted_on_first_read_only() {
         let mut value = Value::object();
         value.insert("k", "v");
-        let event = Event::from_ffi(id(), 9, PdkValue::from(value.clone()));
+        let event = Event::with_payload(id(), 9, PdkValue::from(value.clone()));
         assert!(
             event.value.get().is_none(),
             "nothing converted before a read"
@@ -152,12 +173,42 @@ mod tests {
             vec![Value::from(1u64), Value::from("two"), Value::NULL],
         );
         value.insert("bytes", vec![7u8]);
-        let event = Event::from_ffi(id(), 0, PdkValue::from(value.clone()));
+        let event = Event::with_payload(id(), 0, PdkValue::from(value.clone()));
         assert_eq!(event.to_json_string(), value.to_json_string());
         assert_eq!(event.to_payload(), value.to_payload());
         assert!(event.value.get().is_none(), "serializing converted nothing");
-        let text = Event::from_ffi(id(), 0, PdkValue::from(Value::from("line")));
+        let text = Event::with_payload(id(), 0, PdkValue::from(Value::from("line")));
         assert_eq!(text.to_payload(), b"line");
+    }
+
+    #[test]
+    fn fields_are_read_without_building_a_value() {
+        use value_trait::prelude::*;
+        let mut value = Value::object();
+        value.insert("host", "h1");
+        value.insert("port", 80u64);
+        let event = Event::with_payload(id(), 0, PdkValue::from(value.clone()));
+        assert_eq!(event.payload().get_str("host"), Some("h1"));
+        assert_eq!(event.payload().get_u64("port"), Some(80));
+        assert!(event.value.get().is_none(), "reading converted nothing");
+        assert_eq!(event.data(), &value, "a Value on request, the payload kept");
+        assert_eq!(event.payload().get_str("host"), Some("h1"));
+    }
+
+    #[test]
+    fn an_event_made_from_a_value_can_be_read_in_either_form() {
+        let event = Event::new(id(), 0, Value::from("v"));
+        assert_eq!(event.payload(), &PdkValue::from(Value::from("v")));
+        assert_eq!(event.data(), &Value::from("v"));
+    }
+
+    #[test]
+    fn a_changed_payload_is_what_is_read_next() {
+        let mut event = Event::with_payload(id(), 0, PdkValue::from(Value::from(1u64)));
+        assert_eq!(event.payload(), &PdkValue::from(Value::from(1u64)));
+        *event.data_mut() = Value::from(2u64);
+        assert_eq!(event.payload(), &PdkValue::from(Value::from(2u64)));
+        assert_eq!(event.to_json_string(), "2");
     }
 
     #[test]

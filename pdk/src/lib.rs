@@ -113,4 +113,13 @@ pub mod prelude {
         NoConfig, Result, Sink, SinkReply, Source, SourceReply, Value,
     };
     pub use serde::Deserialize;
+    /// The access traits that read an event's payload in place
+    /// ([`Event::payload`]): `get`, `get_str`, `get_u64`, `as_object`,
+    /// `as_array`, `value_type` ... brought into scope without their names.
+    pub use value_trait::prelude::{
+        ArrayTrait as _, Indexed as _, ObjectTrait as _, TypedScalarValue as _, TypedValue as _,
+        ValueArrayAccess as _, ValueAsArray as _, ValueAsObject as _, ValueAsScalar as _,
+        ValueObjectAccess as _, ValueObjectAccessAsArray as _, ValueObjectAccessAsObject as _,
+        ValueObjectAccessAsScalar as _,
+    };
 }

@@ -1,10 +1,12 @@
 //! End to end over realistic ~1 KB JSON records, through plugins and with
 //! the connectors built into the runtime, alternating runs, printing both
-//! throughputs and the ratio plugins / static, for two flows:
+//! throughputs and the ratio plugins / static, for four flows:
 //! - blaster -> blackhole (the blackhole's own throughput figure); the
 //!   blackhole never reads a payload;
-//! - blaster -> blackhole reading every payload as a `Value`
-//!   (`materialize = true`), as a sink that inspects fields would;
+//! - blaster -> blackhole converting every payload to a `Value`
+//!   (`materialize = true`);
+//! - blaster -> blackhole reading every field of every payload in place
+//!   (`read_fields = true`), as a sink that inspects fields would;
 //! - blaster -> file on `/dev/null`, which serializes every event (events
 //!   divided by the whole run's wall-clock time).
 //!
@@ -138,11 +140,20 @@ fn prepare(dir: &Path, lines: &[String], events: u64) -> Vec<(&'static str, Path
             ),
         ),
         (
-            "blaster -> blackhole reading every payload",
+            "blaster -> blackhole converting every payload to a Value",
             flow(
                 "materialize",
                 &format!(
                     "type = \"blackhole\"\nconfig = {{ warmup = {warmup}, materialize = true }}"
+                ),
+            ),
+        ),
+        (
+            "blaster -> blackhole reading every field in place",
+            flow(
+                "read-fields",
+                &format!(
+                    "type = \"blackhole\"\nconfig = {{ warmup = {warmup}, read_fields = true }}"
                 ),
             ),
         ),

@@ -10,6 +10,7 @@
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use hdrhistogram::Histogram;
+use pdk::abi::value::PdkValue;
 use pdk::prelude::*;
 
 /// The longest latency recorded exactly (one hour, in microseconds).
@@ -30,6 +31,28 @@ pub struct Config {
     /// would (for benchmarks: by default the blackhole never reads one).
     #[serde(default)]
     pub materialize: bool,
+    /// Read every field of every payload in place (keys, strings, numbers,
+    /// nested arrays and objects), as a sink that inspects fields would,
+    /// without building a `Value` (for benchmarks).
+    #[serde(default)]
+    pub read_fields: bool,
+}
+
+/// Reads every field of `payload` in place; returns how many string bytes
+/// and scalars it read.
+fn read_every_field(payload: &PdkValue) -> u64 {
+    if let Some(object) = payload.as_object() {
+        object
+            .iter()
+            .map(|(key, value)| key.len() as u64 + read_every_field(value))
+            .sum()
+    } else if let Some(array) = payload.as_array() {
+        array.iter().map(read_every_field).sum()
+    } else if let Some(text) = payload.as_str() {
+        text.len() as u64
+    } else {
+        u64::from(payload.cast_f64().is_some() || payload.as_bool().is_some())
+    }
 }
 
 /// Counts events and their latencies.
@@ -105,6 +128,9 @@ impl Sink for Blackhole {
         self.seen += 1;
         if self.config.materialize {
             std::hint::black_box(event.data());
+        }
+        if self.config.read_fields {
+            std::hint::black_box(read_every_field(event.payload()));
         }
         let done = self.config.stop_after.is_some_and(|n| self.recorded >= n);
         if self.seen <= self.config.warmup || done {

@@ -113,7 +113,7 @@ impl<T: Sink + ConnectorType> SinkFns<T> {
     pub(crate) fn new() -> Self {
         Self {
             on_event: |inner, ctx, event| {
-                let event = Event::from_ffi(event.id, event.ingest_ns, event.data);
+                let event = Event::with_payload(event.id, event.ingest_ns, event.data);
                 contain(
                     "on_event",
                     T::USES_TOKIO,

@@ -4,7 +4,7 @@
 
 use abi_stable::std_types::{RString, RVec};
 use pdk::abi::value::{PdkEntry, PdkValue};
-use pdk::{Object, StaticNode, Str, Value};
+use pdk::StaticNode;
 use simd_json::Node;
 
 /// How deeply a decoded document may nest arrays and objects.
@@ -64,35 +64,6 @@ impl<'tape, 'input> Cursor<'tape, 'input> {
                     entries.push(PdkEntry { key, value });
                 }
                 PdkValue::Object(RVec::from(entries))
-            }
-        })
-    }
-
-    /// The next value, as a [`Value`].
-    ///
-    /// # Errors
-    /// The document nests deeper than [`MAX_DEPTH`], or the tape is cut short.
-    pub fn native(&mut self, depth: usize) -> Result<Value, String> {
-        Ok(match self.next()? {
-            Node::Static(node) => Value::Static(scalar(node)),
-            Node::String(text) => Value::String(Str::owned(text.to_owned())),
-            Node::Array { len, .. } => {
-                check_depth(depth)?;
-                let mut items = Vec::with_capacity(len);
-                for _ in 0..len {
-                    items.push(self.native(depth + 1)?);
-                }
-                Value::Array(items)
-            }
-            Node::Object { len, .. } => {
-                check_depth(depth)?;
-                let mut object = Object::with_capacity(len);
-                for _ in 0..len {
-                    let key = Str::owned(self.key()?.to_owned());
-                    let value = self.native(depth + 1)?;
-                    object.insert(key, value);
-                }
-                Value::Object(Box::new(object))
             }
         })
     }

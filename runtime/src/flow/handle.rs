@@ -44,7 +44,7 @@ impl RawRuntimeHandle for RuntimeHandle {
 
     fn decode(&self, data: RVec<u8>) -> RResult<PdkValue, PdkError> {
         self.codec
-            .decode_ffi(take_vec(data))
+            .decode(take_vec(data))
             .map_err(|problem| PdkError::from(Error::msg(problem)))
             .into()
     }

@@ -32,13 +32,6 @@ impl Payload {
             Self::Native(value) => PdkValue::from(value),
         }
     }
-
-    fn into_native(self) -> Value {
-        match self {
-            Self::Ffi(value) => Value::from(value),
-            Self::Native(value) => value,
-        }
-    }
 }
 
 /// An event on its way through the runtime.
@@ -159,12 +152,6 @@ impl Instance {
         }
     }
 
-    /// Whether it is a plugin's (and so takes C-ABI payloads as they are).
-    #[must_use]
-    pub fn is_plugin(&self) -> bool {
-        matches!(self, Self::Plugin(_))
-    }
-
     /// [`pdk::Connector::connect`]
     pub async fn connect(&mut self, attempt: Attempt) -> Result<bool, Error> {
         match self {
@@ -226,7 +213,7 @@ impl Instance {
                 from_ffi(raw.on_event(event).await)
             }
             Self::Linked(linked) => {
-                let event = Event::new(id, ingest_ns, data.into_native());
+                let event = Event::with_payload(id, ingest_ns, data.into_ffi());
                 from_linked(linked.on_event(event).await)
             }
         }

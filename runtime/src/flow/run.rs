@@ -259,7 +259,6 @@ pub async fn run(
             tasks[target].upstream.push(source_control);
         }
     }
-    let plugins: Vec<bool> = tasks.iter().map(|task| task.instance.is_plugin()).collect();
     for ((task, node), transactional) in tasks.iter_mut().zip(&flow.nodes).zip(transactional) {
         if !node.targets.is_empty() {
             let outputs = node
@@ -267,13 +266,7 @@ pub async fn run(
                 .iter()
                 .filter_map(|&t| inbox_senders[t].clone())
                 .collect();
-            let for_plugins = node.targets.iter().all(|&t| plugins[t]);
-            task.source = Some(SourceSide::new(
-                outputs,
-                node.codec,
-                for_plugins,
-                transactional,
-            ));
+            task.source = Some(SourceSide::new(outputs, node.codec, transactional));
         }
     }
     // Only the sources may hold the inboxes open from now on.

@@ -27,9 +27,6 @@ pub struct SourceSide {
     pub outcomes: Receiver<Outcome>,
     /// How raw bytes become values.
     pub decoder: Decoder,
-    /// Whether every linked sink is a plugin: then the codec decodes
-    /// straight into the C-ABI form.
-    pub decode_for_plugins: bool,
     pub(super) in_flight: InFlight,
     /// When a source that had nothing to give (`Empty`) is asked again;
     /// meanwhile the task does everything else.
@@ -44,30 +41,21 @@ pub struct SourceSide {
 }
 
 impl SourceSide {
-    /// Decodes raw bytes with the codec, into the form the sinks use.
+    /// Decodes raw bytes with the codec, into the C-ABI form every sink
+    /// reads (plugin or linked).
     fn decode(&mut self, data: Vec<u8>) -> Result<Payload, String> {
-        if self.decode_for_plugins {
-            self.decoder.decode_ffi(data).map(Payload::Ffi)
-        } else {
-            self.decoder.decode(data).map(Payload::Native)
-        }
+        self.decoder.decode(data).map(Payload::Ffi)
     }
 
     /// A source side sending to `outputs`.
     #[must_use]
-    pub fn new(
-        outputs: Vec<Sender<Delivery>>,
-        codec: Codec,
-        decode_for_plugins: bool,
-        transactional: bool,
-    ) -> Self {
+    pub fn new(outputs: Vec<Sender<Delivery>>, codec: Codec, transactional: bool) -> Self {
         let (outcomes_tx, outcomes) = async_channel::unbounded();
         Self {
             outputs,
             outcomes_tx,
             outcomes,
             decoder: codec.decoder(),
-            decode_for_plugins,
             in_flight: InFlight::default(),
             pull_again_at: None,
             finished: false,

@@ -3,6 +3,8 @@
 //! Strings, arrays and byte buffers move their heap buffers across instead
 //! of copying them; only `'static` borrowed literals are copied once.
 
+mod access;
+
 use std::fmt;
 
 use abi_stable::std_types::{RString, RVec};
@@ -12,6 +14,8 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use super::allocator::{take_string, take_vec};
 use crate::value::{Bytes, Object, StaticNode, Str, Value};
+
+pub use access::{PdkArray, PdkObject};
 
 /// The C-ABI form of [`Value`]; exists only at the plugin boundary.
 #[repr(C)]
@@ -81,6 +85,25 @@ impl From<PdkValue> for Value {
                 Self::Object(Box::new(object))
             }
             PdkValue::Bytes(b) => Self::Bytes(Bytes::owned(take_vec(b))),
+        }
+    }
+}
+
+impl From<&PdkValue> for Value {
+    /// A copy of the payload as a [`Value`] (the payload stays).
+    fn from(value: &PdkValue) -> Self {
+        match value {
+            PdkValue::Static(node) => Self::Static(*node),
+            PdkValue::String(s) => Self::String(Str::owned(s.as_str().to_owned())),
+            PdkValue::Array(array) => Self::Array(array.iter().map(Self::from).collect()),
+            PdkValue::Object(entries) => {
+                let mut object = Object::with_capacity(entries.len());
+                for PdkEntry { key, value } in entries.iter() {
+                    object.insert(Str::owned(key.as_str().to_owned()), Self::from(value));
+                }
+                Self::Object(Box::new(object))
+            }
+            PdkValue::Bytes(b) => Self::Bytes(Bytes::owned(b.to_vec())),
         }
     }
 }
