@@ -21,7 +21,7 @@ mod source;
 mod supervision;
 mod wake;
 
-pub use sink::{Delivery, Outcome};
+pub use sink::{Delivery, Outcome, OutcomeSender};
 pub use source::SourceSide;
 pub use supervision::GaveUp;
 use supervision::{Culprit, Outage};
@@ -81,7 +81,7 @@ pub struct ConnectorTask {
     /// A sender of `control`, kept so that it is never closed.
     control_tx: Sender<Control>,
     /// Events the sink deferred, with where their outcome goes.
-    deferred: HashMap<EventId, Sender<Outcome>>,
+    deferred: HashMap<EventId, OutcomeSender>,
     /// Closed when the runtime shuts down; `None` once seen.
     shutdown: Option<Receiver<()>>,
     /// Connect attempts so far.
@@ -207,7 +207,7 @@ impl ConnectorTask {
                 continue;
             }
             match self.next_wake().await {
-                Wake::Outcome(outcome) => self.on_outcome(outcome).await?,
+                Wake::Outcome(outcome) => self.on_outcomes(outcome).await?,
                 Wake::Control(control) => self.on_control(control).await?,
                 Wake::Delivery(Some(delivery)) => self.deliver(delivery).await?,
                 Wake::Delivery(None) => {

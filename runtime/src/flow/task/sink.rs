@@ -1,7 +1,6 @@
 //! The sink side of a connector task: handing events to the plugin, its
 //! deferred answers, and failing back what it cannot answer any more.
 
-use async_channel::Sender;
 use pdk::{EventId, SinkReply};
 
 use super::{ConnectorTask, Control, GaveUp};
@@ -12,8 +11,14 @@ pub struct Delivery {
     /// The event.
     pub event: RuntimeEvent,
     /// The source's reply channel.
-    pub reply_to: Sender<Outcome>,
+    pub reply_to: OutcomeSender,
 }
+
+/// Where a sink sends the outcomes of one source's events: unbounded, so
+/// that a sink never waits for a source (which may be waiting for the
+/// sink's inbox), and backed by one queue whose buffer is reused, so that
+/// steady traffic allocates nothing.
+pub type OutcomeSender = flume::Sender<Outcome>;
 
 /// What a sink did with one event.
 #[derive(Debug, Clone, Copy)]
@@ -24,10 +29,10 @@ pub struct Outcome {
     pub ok: bool,
 }
 
-/// Tells the source of event `id`, through `reply_to`, that it failed.
-pub(super) async fn fail_back(reply_to: &Sender<Outcome>, id: EventId) {
-    // The source may have ended; its outcome is moot then.
-    let _ = reply_to.send(Outcome { id, ok: false }).await;
+/// Tells the source of event `id`, through `reply_to`, how it went.
+pub(super) fn report(reply_to: &OutcomeSender, id: EventId, ok: bool) {
+    // The source may have ended after giving up; its outcome is moot then.
+    let _ = reply_to.send(Outcome { id, ok });
 }
 
 impl ConnectorTask {
@@ -51,7 +56,7 @@ impl ConnectorTask {
             self.deferred.len()
         );
         for (id, reply_to) in self.deferred.drain() {
-            fail_back(&reply_to, id).await;
+            report(&reply_to, id, false);
         }
     }
 
@@ -62,15 +67,14 @@ impl ConnectorTask {
         };
         inbox.close();
         while let Ok(Delivery { event, reply_to }) = inbox.try_recv() {
-            fail_back(&reply_to, event.id).await;
+            report(&reply_to, event.id, false);
         }
     }
 
     /// Passes the plugin's answer to a deferred event on to its source.
     pub(super) async fn answer_deferred(&mut self, id: EventId, ok: bool) {
         match self.deferred.remove(&id) {
-            // The source may have given up; its outcome is moot then.
-            Some(reply_to) => drop(reply_to.send(Outcome { id, ok }).await),
+            Some(reply_to) => report(&reply_to, id, ok),
             None => log::warn!(
                 "connector `{}`: reply for event {id:?}, which it did not defer; ignored",
                 self.id
@@ -95,8 +99,7 @@ impl ConnectorTask {
             Ok(SinkReply::Ack) => true,
             Ok(SinkReply::Fail) | Err(_) => false,
         };
-        // The source may have ended after giving up; its outcome is moot then.
-        let _ = reply_to.send(Outcome { id, ok }).await;
+        report(&reply_to, id, ok);
         match result {
             Err(error) => self.failed("on_event", &error).await,
             Ok(_) => Ok(()),

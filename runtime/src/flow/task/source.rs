@@ -7,11 +7,11 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use async_channel::{Receiver, Sender, TrySendError};
+use async_channel::{Sender, TrySendError};
 use futures::stream::FuturesUnordered;
 use pdk::{Error, EventId};
 
-use super::{ConnectorTask, Delivery, GaveUp, Outcome};
+use super::{ConnectorTask, Delivery, GaveUp, Outcome, OutcomeSender};
 use crate::codec::{Codec, Decoder};
 use crate::flow::in_flight::{InFlight, Settled};
 use crate::flow::instance::{Payload, Pulled, RuntimeEvent};
@@ -22,9 +22,9 @@ pub struct SourceSide {
     /// Where events go (one sender per linked sink).
     pub outputs: Vec<Sender<Delivery>>,
     /// The sender half of `outcomes`, cloned into every delivery.
-    pub outcomes_tx: Sender<Outcome>,
+    pub outcomes_tx: OutcomeSender,
     /// Outcomes of this source's events.
-    pub outcomes: Receiver<Outcome>,
+    pub outcomes: flume::Receiver<Outcome>,
     /// How raw bytes become values.
     pub decoder: Decoder,
     pub(super) in_flight: InFlight,
@@ -50,7 +50,7 @@ impl SourceSide {
     /// A source side sending to `outputs`.
     #[must_use]
     pub fn new(outputs: Vec<Sender<Delivery>>, codec: Codec, transactional: bool) -> Self {
-        let (outcomes_tx, outcomes) = async_channel::unbounded();
+        let (outcomes_tx, outcomes) = flume::unbounded();
         Self {
             outputs,
             outcomes_tx,
@@ -202,6 +202,20 @@ impl ConnectorTask {
         }
         for _ in unreachable {
             self.on_outcome(Outcome { id, ok: false }).await?;
+        }
+        Ok(())
+    }
+
+    /// Counts `first` and every other answer already waiting, in one go:
+    /// a sink answers many events between two wake-ups of the source.
+    pub(super) async fn on_outcomes(&mut self, first: Outcome) -> Result<(), GaveUp> {
+        self.on_outcome(first).await?;
+        while let Some(outcome) = self
+            .source
+            .as_ref()
+            .and_then(|source| source.outcomes.try_recv().ok())
+        {
+            self.on_outcome(outcome).await?;
         }
         Ok(())
     }

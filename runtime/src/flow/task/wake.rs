@@ -63,7 +63,7 @@ impl ConnectorTask {
                 pending_sends,
                 ..
             }) => (
-                outcomes.recv().fuse(),
+                outcomes.recv_async().fuse(),
                 if pending_sends.is_empty() {
                     Fuse::terminated()
                 } else {
