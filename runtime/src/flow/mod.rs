@@ -1,5 +1,6 @@
 //! Flow files: what they may contain, how they are checked, how they run.
 
+mod deferred;
 mod error;
 mod handle;
 mod hints;

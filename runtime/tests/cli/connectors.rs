@@ -261,6 +261,40 @@ to = "out"
 }
 
 #[test]
+fn a_line_nested_too_deeply_is_dropped_by_the_codec_and_the_flow_goes_on() {
+    let dir = plugin_dir_with("file-deep", &["file", "stdout"]);
+    // Decoded recursively, this line would overflow the pipeline
+    // thread's stack and abort the runtime.
+    let depth = 100_000;
+    let deep = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+    std::fs::write(
+        dir.join("in.txt"),
+        format!("{{\"a\":1}}\n{deep}\n{{\"b\":2}}\n"),
+    )
+    .unwrap();
+    let flow = write_flow(
+        &dir,
+        "flow.toml",
+        &format!(
+            "[[connector]]\nid = \"in\"\ntype = \"file\"\nconfig = {{ path = {:?} }}\n\
+             [[connector]]\nid = \"out\"\ntype = \"stdout\"\n\
+             [[link]]\nfrom = \"in\"\nto = \"out\"\n",
+            dir.join("in.txt")
+        ),
+    );
+    let output = run_flow(&flow, &dir);
+    assert!(output.status.success(), "stderr: {}", stderr(&output));
+    assert_eq!(stdout(&output), "{\"a\":1}\n{\"b\":2}\n");
+    assert!(
+        stderr(&output).contains(
+            "dropped by its codec: not valid JSON: arrays and objects nest deeper than 1024 levels"
+        ),
+        "stderr: {}",
+        stderr(&output)
+    );
+}
+
+#[test]
 fn a_file_source_with_a_missing_path_stops_the_flow_before_it_starts() {
     let dir = plugin_dir_with("file-missing", &["file", "stdout"]);
     let missing = dir.join("missing.txt");

@@ -3,13 +3,14 @@
 //! back, events arriving for the sink side, "connection lost" reports and
 //! pulling from the source side.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use async_channel::{Receiver, Sender};
 use pdk::abi::connector::LifecycleHook;
 use pdk::{Error, EventId};
 
+use super::deferred::Deferred;
 use super::instance::Instance;
 use super::restart::{FailureWindow, RestartPolicy};
 
@@ -81,7 +82,7 @@ pub struct ConnectorTask {
     /// A sender of `control`, kept so that it is never closed.
     control_tx: Sender<Control>,
     /// Events the sink deferred, with where their outcome goes.
-    deferred: HashMap<EventId, OutcomeSender>,
+    deferred: Deferred<OutcomeSender>,
     /// Closed when the runtime shuts down; `None` once seen.
     shutdown: Option<Receiver<()>>,
     /// Connect attempts so far.
@@ -118,7 +119,7 @@ impl ConnectorTask {
             upstream: Vec::new(),
             control: control.1,
             control_tx: control.0,
-            deferred: HashMap::new(),
+            deferred: Deferred::default(),
             shutdown: None,
             attempts: 0,
             failures: FailureWindow::new(restart),

@@ -4,6 +4,7 @@
 use pdk::{EventId, SinkReply};
 
 use super::{ConnectorTask, Control, GaveUp};
+use crate::flow::deferred::Report;
 use crate::flow::instance::RuntimeEvent;
 
 /// An event on its way to a sink, with where its outcome goes.
@@ -35,6 +36,11 @@ pub(super) fn report(reply_to: &OutcomeSender, id: EventId, ok: bool) {
     let _ = reply_to.send(Outcome { id, ok });
 }
 
+/// Sends a deferred event's outcome to its source.
+fn send(Report { reply_to, id, ok }: Report<OutcomeSender>) {
+    report(&reply_to, id, ok);
+}
+
 impl ConnectorTask {
     /// Fails every event the sink deferred and has not answered: after a
     /// failure its answers may never come. Answers the plugin already
@@ -55,8 +61,8 @@ impl ConnectorTask {
             self.id,
             self.deferred.len()
         );
-        for (id, reply_to) in self.deferred.drain() {
-            report(&reply_to, id, false);
+        for failed in self.deferred.fail_all() {
+            send(failed);
         }
     }
 
@@ -73,8 +79,8 @@ impl ConnectorTask {
 
     /// Passes the plugin's answer to a deferred event on to its source.
     pub(super) async fn answer_deferred(&mut self, id: EventId, ok: bool) {
-        match self.deferred.remove(&id) {
-            Some(reply_to) => report(&reply_to, id, ok),
+        match self.deferred.answer(id, ok) {
+            Some(answered) => send(answered),
             None => log::warn!(
                 "connector `{}`: reply for event {id:?}, which it did not defer; ignored",
                 self.id
@@ -93,7 +99,7 @@ impl ConnectorTask {
             .await;
         let ok = match result {
             Ok(SinkReply::Deferred) => {
-                self.deferred.insert(id, reply_to);
+                self.deferred.defer(id, reply_to);
                 return Ok(());
             }
             Ok(SinkReply::Ack) => true,
