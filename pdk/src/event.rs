@@ -5,7 +5,7 @@
 //! counter, a router on the id) or only reads some fields never pays for a
 //! conversion.
 
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 use std::fmt;
 
 use crate::abi::value::PdkValue;
@@ -18,8 +18,11 @@ pub struct Event {
     /// When the runtime received it from the source, in nanoseconds since
     /// the Unix epoch.
     pub ingest_ns: u64,
-    /// The payload in the form it crossed the boundary in (or converted
-    /// from `value` on first [`Event::payload`]).
+    /// The payload as it crossed the boundary, until it is first read in
+    /// either form: no reference into it is ever handed out, so
+    /// [`Event::data`] can move it into a [`Value`] instead of copying.
+    unread: RefCell<Option<PdkValue>>,
+    /// The payload in the C-ABI form, once read in place.
     raw: OnceCell<PdkValue>,
     /// The payload as a [`Value`], once asked for (or given as one).
     value: OnceCell<Value>,
@@ -32,6 +35,7 @@ impl Event {
         Self {
             id,
             ingest_ns,
+            unread: RefCell::new(None),
             raw: OnceCell::new(),
             value: OnceCell::from(data),
         }
@@ -44,7 +48,8 @@ impl Event {
         Self {
             id,
             ingest_ns,
-            raw: OnceCell::from(payload),
+            unread: RefCell::new(Some(payload)),
+            raw: OnceCell::new(),
             value: OnceCell::new(),
         }
     }
@@ -54,17 +59,26 @@ impl Event {
     /// `payload.get_u64("port")`, `payload.as_object()` ...): no [`Value`]
     /// is built.
     pub fn payload(&self) -> &PdkValue {
-        self.raw
-            .get_or_init(|| PdkValue::from(self.value.get().cloned().unwrap_or_default()))
+        self.raw.get_or_init(|| {
+            self.unread
+                .take()
+                .unwrap_or_else(|| PdkValue::from(self.value.get().cloned().unwrap_or_default()))
+        })
     }
 
-    /// The payload as a [`Value`], built on first call (a copy of the
-    /// payload; [`Event::into_data`] and [`Event::data_mut`] move it
-    /// instead). To read fields, [`Event::payload`] is cheaper.
+    /// The payload as a [`Value`], built on first call: the payload's
+    /// buffers are moved into it, or copied if the payload was read in
+    /// place before ([`Event::payload`]). To read fields, `payload` is
+    /// cheaper.
     #[must_use]
     pub fn data(&self) -> &Value {
-        self.value
-            .get_or_init(|| self.raw.get().map(Value::from).unwrap_or_default())
+        self.value.get_or_init(|| {
+            self.unread
+                .take()
+                .map(Value::from)
+                .or_else(|| self.raw.get().map(Value::from))
+                .unwrap_or_default()
+        })
     }
 
     /// The payload as one line of JSON (bytes as arrays of numbers),
@@ -72,13 +86,15 @@ impl Event {
     /// that only serializes events never builds a [`Value`].
     #[must_use]
     pub fn to_json_string(&self) -> String {
-        match (self.raw.get(), self.value.get()) {
-            (_, Some(value)) => value.to_json_string(),
-            (Some(raw), None) => {
-                serde_json::to_string(raw).unwrap_or_else(|_| String::from("null"))
-            }
-            (None, None) => Value::NULL.to_json_string(),
+        if let Some(value) = self.value.get() {
+            return value.to_json_string();
         }
+        self.with_raw(|raw| {
+            raw.map_or_else(
+                || Value::NULL.to_json_string(),
+                |raw| serde_json::to_string(raw).unwrap_or_else(|_| String::from("null")),
+            )
+        })
     }
 
     /// What a line-oriented sink writes for this event: bytes as they are,
@@ -89,19 +105,31 @@ impl Event {
         if let Some(value) = self.value.get() {
             return value.to_payload();
         }
+        let text = self.with_raw(|raw| match raw {
+            Some(PdkValue::Bytes(bytes)) => Some(bytes.to_vec()),
+            Some(PdkValue::String(text)) => Some(text.as_bytes().to_vec()),
+            _ => None,
+        });
+        text.unwrap_or_else(|| self.to_json_string().into_bytes())
+    }
+
+    /// Calls `read` with the payload in the C-ABI form, if it is in that
+    /// form.
+    fn with_raw<T>(&self, read: impl FnOnce(Option<&PdkValue>) -> T) -> T {
         match self.raw.get() {
-            Some(PdkValue::Bytes(bytes)) => bytes.to_vec(),
-            Some(PdkValue::String(text)) => text.as_bytes().to_vec(),
-            _ => self.to_json_string().into_bytes(),
+            Some(raw) => read(Some(raw)),
+            None => read(self.unread.borrow().as_ref()),
         }
     }
 
     /// The payload, to change it in place (moved into a [`Value`], not
     /// copied).
     pub fn data_mut(&mut self) -> &mut Value {
-        let raw = self.raw.take();
+        let raw = self.unread.get_mut().take().or_else(|| self.raw.take());
         self.value
             .get_or_init(|| raw.map(Value::from).unwrap_or_default());
+        // What is read in place from now on is the changed value.
+        self.raw.take();
         self.value
             .get_mut()
             .unwrap_or_else(|| unreachable!("initialized just above"))
@@ -110,11 +138,15 @@ impl Event {
     /// The payload, owned (moved into a [`Value`], not copied).
     #[must_use]
     pub fn into_data(self) -> Value {
-        match (self.value.into_inner(), self.raw.into_inner()) {
-            (Some(value), _) => value,
-            (None, Some(raw)) => Value::from(raw),
-            (None, None) => Value::NULL,
-        }
+        self.value
+            .into_inner()
+            .or_else(|| {
+                self.unread
+                    .into_inner()
+                    .or_else(|| self.raw.into_inner())
+                    .map(Value::from)
+            })
+            .unwrap_or_default()
     }
 }
 
@@ -193,6 +225,20 @@ mod tests {
         assert!(event.value.get().is_none(), "reading converted nothing");
         assert_eq!(event.data(), &value, "a Value on request, the payload kept");
         assert_eq!(event.payload().get_str("host"), Some("h1"));
+    }
+
+    #[test]
+    fn a_value_takes_the_payloads_buffers_unless_it_was_read_in_place() {
+        use value_trait::prelude::*;
+        let text = "a string long enough to be on the heap";
+        let moved = Event::with_payload(id(), 0, PdkValue::from(Value::from(text.to_owned())));
+        let buffer = moved.with_raw(|raw| raw.and_then(|raw| raw.as_str()).map(str::as_ptr));
+        assert_eq!(moved.data().as_str().map(str::as_ptr), buffer, "moved");
+
+        let copied = Event::with_payload(id(), 0, PdkValue::from(Value::from(text.to_owned())));
+        let buffer = copied.payload().as_str().map(str::as_ptr);
+        assert_ne!(copied.data().as_str().map(str::as_ptr), buffer, "copied");
+        assert_eq!(copied.payload().as_str(), Some(text), "the payload stays");
     }
 
     #[test]

@@ -10,11 +10,12 @@
 //! - blaster -> file on `/dev/null`, which serializes every event (events
 //!   divided by the whole run's wall-clock time).
 //!
-//! Each round also runs the limit: one thread, no runtime, copying each
-//! line, parsing it with simd-json into an owned value, counting it and
-//! dropping it; every build's share of that limit is printed. Where
-//! valgrind is installed, callgrind also counts each flow's instructions
-//! per event, in both builds.
+//! Each round runs every flow, and before each flow the limit: one thread,
+//! no runtime, copying each line, parsing it with simd-json into an owned
+//! value, counting it and dropping it; every build's share of that limit
+//! is printed, and each flow's throughput over the first flow's, round by
+//! round. Where valgrind is installed, callgrind also counts each flow's
+//! instructions per event, in both builds.
 //!
 //! `cargo bench -p pdk-runtime --bench end_to_end`
 //! (`PDK_BENCH_EVENTS`, default 1 000 000; `PDK_BENCH_RUNS`, default 5).
@@ -275,6 +276,14 @@ fn median(values: &mut [f64]) -> f64 {
     }
 }
 
+/// One flow's throughputs, one entry per round.
+#[derive(Default)]
+struct Rounds {
+    plugins: Vec<f64>,
+    builtin: Vec<f64>,
+    limit: Vec<f64>,
+}
+
 fn main() {
     let events = env_number("PDK_BENCH_EVENTS", 1_000_000);
     let runs = env_number("PDK_BENCH_RUNS", 5);
@@ -286,40 +295,53 @@ fn main() {
     let bytes: Vec<Vec<u8>> = lines.iter().map(|line| line.clone().into_bytes()).collect();
     let average = lines.iter().map(String::len).sum::<usize>() / lines.len();
     println!("data: {DISTINCT_RECORDS} distinct records, {average} bytes on average, {events} events per run");
-    let callgrind = has_valgrind();
-    for (which, (name, flow)) in prepare(&dir, &lines, events).into_iter().enumerate() {
-        println!("== {name}");
-        if callgrind {
+    let flows = prepare(&dir, &lines, events);
+    if has_valgrind() {
+        println!("== instructions per event (callgrind)");
+        for (which, (name, _)) in flows.iter().enumerate() {
             println!(
-                "instructions per event (callgrind): plugins {:.0}, static {:.0}",
+                "{name}: plugins {:.0}, static {:.0}",
                 instructions_per_event(&runtime, &dir, &lines, which, Some(&plugins)),
                 instructions_per_event(&runtime, &dir, &lines, which, None)
             );
         }
-        let (mut through_plugins, mut through_static, mut ratios, mut limits) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for round in 0..runs {
-            limits.push(limit(&bytes, events));
+    }
+    // Every round runs every flow, so that the machine's drift hits all
+    // flows alike, and each flow's figures can be compared with the first
+    // flow's (the blackhole that reads nothing) round by round.
+    let mut rounds: Vec<Rounds> = flows.iter().map(|_| Rounds::default()).collect();
+    for round in 0..runs {
+        println!("== round {}", round + 1);
+        for ((name, flow), measured) in flows.iter().zip(&mut rounds) {
+            let limit = limit(&bytes, events);
             // Alternate which variant goes first, so drift hits both alike.
             let (p, s) = if round % 2 == 0 {
-                let p = run(&runtime, &flow, Some(&plugins), events);
-                (p, run(&runtime, &flow, None, events))
+                let p = run(&runtime, flow, Some(&plugins), events);
+                (p, run(&runtime, flow, None, events))
             } else {
-                let s = run(&runtime, &flow, None, events);
-                (run(&runtime, &flow, Some(&plugins), events), s)
+                let s = run(&runtime, flow, None, events);
+                (run(&runtime, flow, Some(&plugins), events), s)
             };
             println!(
-                "run {}: plugins {p:>10.0} events/s   static {s:>10.0} events/s   ratio {:.3}   limit {:>10.0} events/s",
-                round + 1,
-                p / s,
-                limits[limits.len() - 1]
+                "{name}: plugins {p:>8.0} events/s   static {s:>8.0} events/s   ratio {:.3}   limit {limit:>8.0} events/s",
+                p / s
             );
-            through_plugins.push(p);
-            through_static.push(s);
-            ratios.push(p / s);
+            measured.plugins.push(p);
+            measured.builtin.push(s);
+            measured.limit.push(limit);
         }
-        let (p, s) = (median(&mut through_plugins), median(&mut through_static));
-        let l = median(&mut limits);
+    }
+    let first = &rounds[0];
+    for ((name, _), measured) in flows.iter().zip(&rounds) {
+        let ratio_of_runs = |a: &[f64], b: &[f64]| {
+            median(&mut a.iter().zip(b).map(|(a, b)| a / b).collect::<Vec<_>>())
+        };
+        let (p, s, l) = (
+            median(&mut measured.plugins.clone()),
+            median(&mut measured.builtin.clone()),
+            median(&mut measured.limit.clone()),
+        );
+        println!("== {name}");
         println!("median: plugins {p:.0} events/s, static {s:.0} events/s, limit {l:.0} events/s");
         println!(
             "share of the limit: plugins {:.2}, static {:.2}",
@@ -328,8 +350,14 @@ fn main() {
         );
         println!(
             "ratio plugins/static: median of runs {:.3}, of medians {:.3}",
-            median(&mut ratios),
+            ratio_of_runs(&measured.plugins, &measured.builtin),
             p / s
+        );
+        println!(
+            "throughput / {}'s, median of rounds: plugins {:.3}, static {:.3}",
+            flows[0].0,
+            ratio_of_runs(&measured.plugins, &first.plugins),
+            ratio_of_runs(&measured.builtin, &first.builtin)
         );
     }
 }
