@@ -139,6 +139,10 @@ fn usage_error(message: impl std::fmt::Display) -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    // Before the vetting child's branch too: a plugin runs its logging
+    // code only when a level is on, so the child must log as this process
+    // does (its records go to a file the parent reads).
+    logging::init();
     let mut args = std::env::args_os().skip(1);
     if args
         .next()
@@ -146,7 +150,6 @@ fn main() -> ExitCode {
     {
         return vetting::child_main(&PathBuf::from(args.next().unwrap_or_default()));
     }
-    logging::init();
     let Cli { search, command } = Cli::parse();
     match command {
         Command::New {

@@ -124,7 +124,10 @@ impl Vetted {
             .stdin(opened.duplicate().map_err(failed)?)
             .stdout(stdout.try_clone().map_err(failed)?)
             .stderr(stderr.try_clone().map_err(failed)?)
-            .env("PDK_LOG", "off")
+            // The child keeps the runtime's log level (`PDK_LOG`): a
+            // plugin's code that logs runs only when its level is on, and
+            // a damaged copy of that code must crash the child, not this
+            // process.
             .spawn()
             .map_err(failed)?;
         Ok(Self {
@@ -185,10 +188,11 @@ fn interpret(status: ExitStatus, stdout: &str, stderr: &str) -> Result<(), Strin
             |code| format!("exit status {code}"),
         ),
     };
+    // The first line that is not one of the child's log records.
     let said = stderr
         .lines()
         .map(str::trim)
-        .find(|line| !line.is_empty())
+        .find(|line| !line.is_empty() && !line.starts_with('['))
         .map(|line| format!(": {}", line.chars().take(200).collect::<String>()))
         .unwrap_or_default();
     Err(format!(
@@ -269,6 +273,17 @@ mod tests {
             reason.starts_with(
                 "crashed the process that loaded it (signal 11, SIGSEGV: Inconsistency detected by ld.so"
             ),
+            "{reason}"
+        );
+        // Log records before the crash are not what the loader said.
+        let reason = interpret(
+            status_of(11),
+            "",
+            "[2026-11-22T20:33:55Z INFO  probe] loading\nsegfault in init\n",
+        )
+        .unwrap_err();
+        assert!(
+            reason.contains("(signal 11, SIGSEGV: segfault in init)"),
             "{reason}"
         );
         // Exit status 127 (`_exit(127)` of ld.so), no output.
