@@ -75,16 +75,11 @@ impl Decoder {
         build: impl FnOnce(&mut Cursor<'_, '_>) -> Result<T, String>,
     ) -> Result<T, String> {
         let mut tape = Tape(std::mem::take(&mut self.nodes)).reset();
-        let built = simd_json::fill_tape(data, &mut self.buffers, &mut tape)
-            .map_err(|e| format!("not valid JSON: {e}"))
-            .and_then(|()| build(&mut Cursor::new(&tape.0)))
-            .map_err(|problem| {
-                if problem.starts_with("not valid JSON") {
-                    problem
-                } else {
-                    format!("not valid JSON: {problem}")
-                }
-            });
+        let built = match simd_json::fill_tape(data, &mut self.buffers, &mut tape) {
+            Ok(()) => build(&mut Cursor::new(&tape.0)),
+            Err(error) => Err(error.to_string()),
+        }
+        .map_err(|problem| format!("not valid JSON: {problem}"));
         self.nodes = tape.reset().0;
         built
     }

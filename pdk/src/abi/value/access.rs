@@ -61,6 +61,13 @@ impl PdkValue {
             _ => None,
         }
     }
+
+    fn as_static(&self) -> Option<&crate::StaticNode> {
+        match self {
+            Self::Static(node) => Some(node),
+            _ => None,
+        }
+    }
 }
 
 impl TypedValue for PdkValue {
@@ -105,15 +112,6 @@ impl ValueAsScalar for PdkValue {
     fn as_str(&self) -> Option<&str> {
         match self {
             Self::String(text) => Some(text.as_str()),
-            _ => None,
-        }
-    }
-}
-
-impl PdkValue {
-    fn as_static(&self) -> Option<&crate::StaticNode> {
-        match self {
-            Self::Static(node) => Some(node),
             _ => None,
         }
     }
