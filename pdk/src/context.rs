@@ -94,14 +94,29 @@ impl SinkReplies {
         self.0.reply(id, false);
     }
 
-    /// The sink cannot take more events: the runtime pauses every source
-    /// linked to it (calling their `on_pause`) until [`Self::open_circuit`].
-    pub fn close_circuit(&self) {
+    /// The sink cannot take more events (its circuit breaker is open): the
+    /// runtime pauses every source linked to it (calling their
+    /// `on_pause`) until [`Self::resume_sources`].
+    pub fn pause_sources(&self) {
         self.0.set_circuit(false);
     }
 
-    /// The sink takes events again: paused sources resume (`on_resume`).
-    pub fn open_circuit(&self) {
+    /// The sink takes events again (its circuit breaker is closed): paused
+    /// sources resume (`on_resume`).
+    pub fn resume_sources(&self) {
         self.0.set_circuit(true);
+    }
+
+    /// The old name of [`Self::pause_sources`], which said the opposite
+    /// of what it does: an open breaker stops traffic.
+    #[deprecated(since = "0.2.0", note = "renamed `pause_sources`")]
+    pub fn close_circuit(&self) {
+        self.pause_sources();
+    }
+
+    /// The old name of [`Self::resume_sources`].
+    #[deprecated(since = "0.2.0", note = "renamed `resume_sources`")]
+    pub fn open_circuit(&self) {
+        self.resume_sources();
     }
 }

@@ -122,10 +122,13 @@ pub mod task {
                 (host.spawn())(task.into_ffi());
             }
             None => {
+                let capture = crate::testing::current_capture();
                 std::thread::spawn(move || {
-                    if let Err(error) = futures::executor::block_on(task) {
-                        log::error!("a spawned task failed: {error}");
-                    }
+                    crate::testing::within_capture(capture.as_ref(), || {
+                        if let Err(error) = futures::executor::block_on(task) {
+                            log::error!("a spawned task failed: {error}");
+                        }
+                    });
                 });
             }
         }
@@ -153,7 +156,8 @@ pub mod task {
         match HOST.get() {
             Some(host) => (host.spawn_blocking())(async move { run() }.into_ffi()),
             None => {
-                std::thread::spawn(run);
+                let capture = crate::testing::current_capture();
+                std::thread::spawn(move || crate::testing::within_capture(capture.as_ref(), run));
             }
         }
         JoinHandle(result)

@@ -61,6 +61,7 @@ mod error;
 mod event;
 mod host;
 pub mod native;
+pub mod testing;
 mod value;
 
 #[doc(hidden)]

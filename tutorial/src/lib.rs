@@ -82,3 +82,45 @@ mod plugin {
     pub use super::Greeter;
 }
 // ANCHOR_END: export
+
+// ANCHOR: test
+#[cfg(test)]
+mod tests {
+    use pdk::testing::{block_on, Harness};
+    use pdk::{ErrorKind, SourceReply};
+
+    use super::Greeter;
+
+    #[test]
+    fn greets_every_name_in_order_then_finishes() {
+        block_on(async {
+            let config = r#"{"names": ["Ada", "Grace"], "interval_ms": 1}"#;
+            let mut greeter = Harness::<Greeter>::from_json(config).unwrap();
+            assert_eq!(greeter.connect().await, Ok(true));
+            greeter.start().await.unwrap();
+
+            for name in ["Ada", "Grace"] {
+                let SourceReply::Data { data, .. } = greeter.pull().await.unwrap() else {
+                    panic!("expected a greeting");
+                };
+                assert_eq!(
+                    data.get("greeting").and_then(|g| g.as_str()),
+                    Some(&*format!("Hello, {name}!"))
+                );
+            }
+            assert_eq!(greeter.pull().await, Ok(SourceReply::Finished));
+
+            let logs = greeter.logs();
+            assert_eq!(logs.len(), 1);
+            assert_eq!(logs[0].message, "`test` will greet 2 names");
+        });
+    }
+
+    #[test]
+    fn an_empty_list_of_names_is_a_config_error() {
+        let error = Harness::<Greeter>::from_json(r#"{"names": []}"#).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Config);
+        assert_eq!(error.message(), "field `names`: give at least one name");
+    }
+}
+// ANCHOR_END: test

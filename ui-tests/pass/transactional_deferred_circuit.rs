@@ -58,10 +58,10 @@ impl Connector for Later {
 impl Sink for Later {
     async fn on_event(&mut self, event: Event, ctx: &ConnectorContext) -> Result<SinkReply> {
         let replies = ctx.replies();
-        replies.close_circuit();
+        replies.pause_sources();
         pdk::task::spawn(async move {
             replies.ack(event.id);
-            replies.open_circuit();
+            replies.resume_sources();
         });
         Ok(SinkReply::Deferred)
     }

@@ -89,3 +89,52 @@ impl Source for Blaster {
 mod plugin {
     pub use super::Blaster;
 }
+
+#[cfg(test)]
+mod tests {
+    use pdk::testing::{block_on, Harness};
+    use pdk::{ErrorKind, SourceReply, Value};
+
+    use super::Blaster;
+
+    fn blaster(lines: &str, count: u64) -> (tempfile::TempDir, pdk::Result<Harness<Blaster>>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("records.jsonl");
+        std::fs::write(&path, lines).unwrap();
+        let mut config = Value::object();
+        config.insert("path", path.to_string_lossy().into_owned());
+        config.insert("count", count);
+        (dir, Harness::new(config))
+    }
+
+    #[test]
+    fn replays_its_lines_in_a_cycle_and_resends_what_failed() {
+        let (_dir, blaster) = blaster("a\nb\n", 3);
+        let mut blaster = blaster.unwrap();
+        block_on(async {
+            assert_eq!(blaster.pull().await, Ok(SourceReply::bytes(*b"a")));
+            assert_eq!(blaster.pull().await, Ok(SourceReply::bytes(*b"b")));
+            blaster.ack(0, 0).await.unwrap();
+            blaster.fail(0, 1).await.unwrap();
+            assert_eq!(blaster.pull().await, Ok(SourceReply::bytes(*b"b")));
+            assert_eq!(blaster.pull().await, Ok(SourceReply::bytes(*b"a")));
+            // Everything was pulled, two events are still out.
+            assert_eq!(blaster.pull().await, Ok(SourceReply::Empty(1)));
+            blaster.ack(0, 2).await.unwrap();
+            blaster.ack(0, 3).await.unwrap();
+            assert_eq!(blaster.pull().await, Ok(SourceReply::Finished));
+        });
+    }
+
+    #[test]
+    fn a_file_without_lines_is_a_config_error() {
+        let (_dir, blaster) = blaster("\n\n", 1);
+        let error = blaster.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Config);
+        assert!(
+            error.message().ends_with("has no lines to replay"),
+            "{}",
+            error.message()
+        );
+    }
+}

@@ -181,3 +181,137 @@ impl Sink for FileConnector {
 mod plugin {
     pub use super::FileConnector;
 }
+
+#[cfg(test)]
+mod tests {
+    use pdk::testing::{block_on, Harness, Report, Setup};
+    use pdk::{ErrorKind, SinkReply, SourceReply, Value};
+
+    use super::{FileConnector, FLUSH_EVERY};
+
+    fn config(path: &std::path::Path) -> Value {
+        let mut config = Value::object();
+        config.insert("path", path.to_string_lossy().into_owned());
+        config
+    }
+
+    fn sink_only() -> Setup {
+        Setup {
+            source_linked: false,
+            ..Setup::default()
+        }
+    }
+
+    #[test]
+    fn the_source_emits_one_raw_line_per_pull_then_finishes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("in.jsonl");
+        std::fs::write(&path, "{\"n\":1}\nnot json\n").unwrap();
+        block_on(async {
+            let mut file = Harness::<FileConnector>::new(config(&path)).unwrap();
+            assert_eq!(file.pull().await, Ok(SourceReply::bytes(*b"{\"n\":1}")));
+            assert_eq!(file.pull().await, Ok(SourceReply::bytes(*b"not json")));
+            assert_eq!(file.pull().await, Ok(SourceReply::Finished));
+        });
+    }
+
+    #[test]
+    fn a_missing_file_to_read_is_a_config_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let error = Harness::<FileConnector>::new(config(&dir.path().join("absent"))).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Config);
+        assert!(
+            error.message().starts_with("cannot open `"),
+            "{}",
+            error.message()
+        );
+    }
+
+    // ANCHOR: deferred_test
+    #[test]
+    fn the_sink_acknowledges_only_lines_that_reached_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.jsonl");
+        block_on(async {
+            let mut file =
+                Harness::<FileConnector>::with_setup(config(&path), sink_only()).unwrap();
+            assert_eq!(file.send(1_u64).await, Ok(SinkReply::Deferred));
+            let first = file.last_event_id().unwrap();
+            assert_eq!(file.send("two").await, Ok(SinkReply::Deferred));
+            let second = file.last_event_id().unwrap();
+
+            for (written, expected) in [first, second].into_iter().enumerate() {
+                let report = file.next_report().await;
+                assert_eq!(report, Some(Report::Ack(expected)));
+                // Acknowledged means written: the line is in the file now.
+                let lines = std::fs::read_to_string(&path).unwrap().lines().count();
+                assert!(
+                    lines > written,
+                    "acknowledged event {written} is not in the file"
+                );
+            }
+        });
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "1\n\"two\"\n");
+    }
+    // ANCHOR_END: deferred_test
+
+    #[test]
+    fn a_full_batch_is_flushed_and_acknowledged_within_the_call() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.jsonl");
+        block_on(async {
+            let mut file =
+                Harness::<FileConnector>::with_setup(config(&path), sink_only()).unwrap();
+            for n in 0..FLUSH_EVERY as u64 {
+                assert_eq!(file.send(n).await, Ok(SinkReply::Deferred));
+            }
+            // The delayed flush may have answered some before the batch filled;
+            // the full batch answers the rest within the last call.
+            let acked = file
+                .reports()
+                .into_iter()
+                .filter(|r| matches!(r, Report::Ack(_)))
+                .count();
+            assert_eq!(acked, FLUSH_EVERY);
+        });
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap().lines().count(),
+            FLUSH_EVERY
+        );
+    }
+
+    #[test]
+    fn drain_flushes_and_answers_what_is_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.jsonl");
+        block_on(async {
+            let mut file =
+                Harness::<FileConnector>::with_setup(config(&path), sink_only()).unwrap();
+            assert_eq!(file.send(7_u64).await, Ok(SinkReply::Deferred));
+            let id = file.last_event_id().unwrap();
+            file.drain().await.unwrap();
+            assert_eq!(file.reports(), vec![Report::Ack(id)]);
+        });
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_opened_fails_the_event_with_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("no-such-dir").join("out.jsonl");
+        block_on(async {
+            let mut file =
+                Harness::<FileConnector>::with_setup(config(&path), sink_only()).unwrap();
+            let error = file.send(1_u64).await.unwrap_err();
+            assert!(
+                error.message().contains("cannot open `"),
+                "{}",
+                error.message()
+            );
+            assert!(
+                error.message().contains("for appending"),
+                "{}",
+                error.message()
+            );
+        });
+    }
+}

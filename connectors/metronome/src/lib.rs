@@ -65,3 +65,57 @@ impl Source for Metronome {
 mod plugin {
     pub use super::Metronome;
 }
+
+#[cfg(test)]
+mod tests {
+    use pdk::testing::{block_on, Harness};
+    use pdk::{ErrorKind, SourceReply, Value};
+
+    use super::Metronome;
+
+    fn tick(reply: SourceReply) -> (Value, Value) {
+        let SourceReply::Data { data, stream: 0 } = reply else {
+            panic!("expected a tick on stream 0, got {reply:?}");
+        };
+        (
+            data.get("connector").cloned().unwrap(),
+            data.get("tick").cloned().unwrap(),
+        )
+    }
+
+    #[test]
+    fn ticks_count_from_zero_and_finish_after_count() {
+        block_on(async {
+            let mut metronome =
+                Harness::<Metronome>::from_json(r#"{"interval_ms": 1, "count": 2}"#).unwrap();
+            assert_eq!(
+                tick(metronome.pull().await.unwrap()),
+                (Value::from("test"), Value::from(0_u64))
+            );
+            assert_eq!(
+                tick(metronome.pull().await.unwrap()),
+                (Value::from("test"), Value::from(1_u64))
+            );
+            assert_eq!(metronome.pull().await, Ok(SourceReply::Finished));
+        });
+    }
+
+    #[test]
+    fn a_zero_interval_is_a_config_error() {
+        let error = Harness::<Metronome>::from_json(r#"{"interval_ms": 0}"#).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Config);
+        assert_eq!(error.message(), "field `interval_ms`: must be at least 1");
+    }
+
+    #[test]
+    fn an_unknown_field_is_a_config_error_naming_it() {
+        let error =
+            Harness::<Metronome>::from_json(r#"{"interval_ms": 5, "cuont": 2}"#).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Config);
+        assert!(
+            error.message().contains("unknown field `cuont`"),
+            "{}",
+            error.message()
+        );
+    }
+}

@@ -127,3 +127,55 @@ impl Sink for TcpClient {
 mod plugin {
     pub use super::TcpClient;
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader};
+    use std::net::TcpListener;
+
+    use pdk::testing::{block_on, Harness, Report};
+    use pdk::{ErrorKind, SinkReply, Value};
+
+    use super::TcpClient;
+
+    fn config(url: &str) -> Value {
+        let mut config = Value::object();
+        config.insert("url", url.to_owned());
+        config
+    }
+
+    // ANCHOR: socket_test
+    #[test]
+    fn writes_one_line_per_event_and_reports_a_server_that_closes() {
+        let server = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = server.local_addr().unwrap().to_string();
+        block_on(async {
+            let mut client = Harness::<TcpClient>::new(config(&url)).unwrap();
+            assert_eq!(client.send("early").await, Ok(SinkReply::Fail));
+            assert_eq!(client.connect().await, Ok(true));
+            let (accepted, _) = server.accept().unwrap();
+            let mut lines = BufReader::new(accepted.try_clone().unwrap()).lines();
+
+            assert_eq!(client.send("hello").await, Ok(SinkReply::Ack));
+            assert_eq!(client.send(42_u64).await, Ok(SinkReply::Ack));
+            assert_eq!(lines.next().unwrap().unwrap(), "hello");
+            assert_eq!(lines.next().unwrap().unwrap(), "42");
+
+            drop(lines);
+            drop(accepted);
+            assert_eq!(client.next_report().await, Some(Report::ConnectionLost));
+        });
+    }
+    // ANCHOR_END: socket_test
+
+    #[test]
+    fn a_url_without_a_port_is_a_config_error() {
+        let error = Harness::<TcpClient>::new(config("localhost")).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Config);
+        assert!(
+            error.message().contains("write HOST:PORT"),
+            "{}",
+            error.message()
+        );
+    }
+}

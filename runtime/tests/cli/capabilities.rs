@@ -211,7 +211,7 @@ fn deferred_replies_from_a_background_task_reach_the_source() {
 
 #[test]
 fn a_closed_circuit_pauses_the_source_until_the_sink_opens_it() {
-    let run = probe("circuit", 6, "", ", close_circuit_after = 2");
+    let run = probe("circuit", 6, "", ", pause_sources_after = 2");
     run.assert_success();
     run.assert_each_event_acked_once(6);
     let paused = run.position("src", "on_pause");
@@ -291,7 +291,7 @@ fn a_panic_in_any_source_method_is_contained_and_reported() {
         assert_panic_contained("src", part, "", ", fail_every = 2");
     }
     for part in ["on_pause", "on_pause:sync"] {
-        assert_panic_contained("src", part, "", ", close_circuit_after = 1");
+        assert_panic_contained("src", part, "", ", pause_sources_after = 1");
     }
 }
 

@@ -22,9 +22,9 @@ pub struct Config {
     /// Answer every event later, from a background task.
     #[serde(default)]
     pub defer: bool,
-    /// Close the circuit after this many events, and open it 50 ms later.
+    /// Pause the sources after this many events, and resume them 50 ms later.
     #[serde(default)]
-    pub close_circuit_after: Option<u64>,
+    pub pause_sources_after: Option<u64>,
     /// A method to panic in, once.
     #[serde(default)]
     pub panic_in: Option<String>,
@@ -284,12 +284,12 @@ impl ProbeSink {
             ctx.alias(),
             &format!("event {n} {verdict}"),
         );
-        if self.config.close_circuit_after == Some(self.received) {
+        if self.config.pause_sources_after == Some(self.received) {
             let replies = ctx.replies();
-            replies.close_circuit();
+            replies.pause_sources();
             pdk::task::spawn(async move {
                 pdk::time::sleep(Duration::from_millis(50)).await;
-                replies.open_circuit();
+                replies.resume_sources();
             });
         }
         if self.config.defer {

@@ -1,0 +1,302 @@
+//! Unit tests for connectors, with `cargo test` and no runtime.
+//!
+//! [`Harness`] creates a `#[connector]` type from a configuration, calls
+//! its methods the way the runtime does (panics contained, the plugin's
+//! tokio runtime entered for a crate that uses tokio), feeds it events,
+//! and records what the connector tells the runtime on the side: deferred
+//! replies, circuit changes, lost connections ([`Report`]) and log records
+//! ([`LogLine`]).
+//!
+//! Its methods are `async`; [`block_on`] runs them from a plain `#[test]`.
+//! Timers ([`crate::time::sleep`]) and tasks ([`crate::task::spawn`]) work
+//! without a runtime: each runs on a helper thread.
+
+mod logs;
+mod recorder;
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use abi_stable::type_level::downcasting::TD_Opaque;
+
+pub use futures::executor::block_on;
+pub use logs::LogLine;
+pub use recorder::Report;
+
+use crate::abi::connector::{FfiConnectorContext, LifecycleHook, RawRuntimeHandle_TO};
+use crate::export::{create_native, ConnectorType};
+use crate::native::DynConnector;
+use crate::{Attempt, Event, EventId, Result, SinkReply, SourceReply, Value};
+use logs::{Capture, Caught};
+use recorder::Recorder;
+
+pub(crate) use logs::{current as current_capture, within as within_capture};
+
+/// How the runtime would see the connector, besides its configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Setup {
+    /// Its id in the flow ([`crate::ConnectorContext::alias`]); `"test"`
+    /// by default.
+    pub alias: String,
+    /// Whether its source side feeds a sink
+    /// ([`crate::ConnectorContext::source_linked`]); `true` by default.
+    pub source_linked: bool,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Self {
+            alias: "test".to_owned(),
+            source_linked: true,
+        }
+    }
+}
+
+/// One connector of type `T` under test.
+///
+/// Pull ids count from 0, as in the runtime: the first [`Harness::pull`]
+/// is pull 0. The `n`-th event [`Harness::send`] delivers (from 0) has the
+/// id `EventId { source: 0, stream: 0, pull_id: n }`.
+pub struct Harness<T> {
+    connector: Box<dyn DynConnector>,
+    reports: async_channel::Receiver<Report>,
+    logs: Capture,
+    attempts: u64,
+    attempts_since_success: u64,
+    next_pull_id: u64,
+    events_sent: u64,
+    connector_type: PhantomData<fn() -> T>,
+}
+
+impl<T> std::fmt::Debug for Harness<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Harness")
+            .field("connector_type", &std::any::type_name::<T>())
+            .field("attempts", &self.attempts)
+            .field("next_pull_id", &self.next_pull_id)
+            .field("events_sent", &self.events_sent)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: ConnectorType> Harness<T> {
+    /// Creates the connector from `config`, the value of its flow file's
+    /// `config` table, as the runtime does.
+    ///
+    /// # Errors
+    /// The connector's own error from `new` (a config error when `config`
+    /// does not deserialize into `T::Config`), or a contained panic.
+    pub fn new(config: impl Into<Value>) -> Result<Self> {
+        Self::with_setup(config, Setup::default())
+    }
+
+    /// Creates the connector from a configuration written as JSON.
+    ///
+    /// # Errors
+    /// As [`Harness::new`], and a config error when `json` is not JSON.
+    pub fn from_json(json: &str) -> Result<Self> {
+        let config = Value::from_json_str(json)
+            .map_err(|e| crate::Error::config(format!("the test's config is not JSON: {e}")))?;
+        Self::new(config)
+    }
+
+    /// Creates the connector from `config`, seen by the runtime as `setup`
+    /// says.
+    ///
+    /// # Errors
+    /// As [`Harness::new`].
+    pub fn with_setup(config: impl Into<Value>, setup: Setup) -> Result<Self> {
+        logs::install();
+        let (reports, received) = async_channel::unbounded();
+        let ctx = FfiConnectorContext {
+            alias: setup.alias.into(),
+            handle: RawRuntimeHandle_TO::from_value(Recorder(reports), TD_Opaque),
+            source_linked: setup.source_linked,
+        };
+        let capture = Capture::default();
+        let connector = logs::within(Some(&capture), || create_native::<T>(ctx, config.into()))?;
+        Ok(Self {
+            connector,
+            reports: received,
+            logs: capture,
+            attempts: 0,
+            attempts_since_success: 0,
+            next_pull_id: 0,
+            events_sent: 0,
+            connector_type: PhantomData,
+        })
+    }
+
+    /// Calls [`crate::Connector::connect`], counting the attempts as the
+    /// runtime does.
+    ///
+    /// # Errors
+    /// The connector's error, or a contained panic.
+    pub async fn connect(&mut self) -> Result<bool> {
+        self.attempts += 1;
+        self.attempts_since_success += 1;
+        let attempt = Attempt {
+            overall: self.attempts,
+            since_success: self.attempts_since_success,
+        };
+        let connected = self.caught(|c| c.connect(attempt)).await;
+        if matches!(connected, Ok(true)) {
+            self.attempts_since_success = 0;
+        }
+        connected
+    }
+
+    /// Calls [`crate::Connector::on_start`].
+    ///
+    /// # Errors
+    /// The connector's error, or a contained panic.
+    pub async fn start(&mut self) -> Result<()> {
+        self.lifecycle(LifecycleHook::Start).await
+    }
+
+    /// Calls [`crate::Connector::on_pause`].
+    ///
+    /// # Errors
+    /// The connector's error, or a contained panic.
+    pub async fn pause(&mut self) -> Result<()> {
+        self.lifecycle(LifecycleHook::Pause).await
+    }
+
+    /// Calls [`crate::Connector::on_resume`].
+    ///
+    /// # Errors
+    /// The connector's error, or a contained panic.
+    pub async fn resume(&mut self) -> Result<()> {
+        self.lifecycle(LifecycleHook::Resume).await
+    }
+
+    /// Calls [`crate::Connector::on_drain`].
+    ///
+    /// # Errors
+    /// The connector's error, or a contained panic.
+    pub async fn drain(&mut self) -> Result<()> {
+        self.lifecycle(LifecycleHook::Drain).await
+    }
+
+    /// Calls [`crate::Connector::on_stop`].
+    ///
+    /// # Errors
+    /// The connector's error, or a contained panic.
+    pub async fn stop(&mut self) -> Result<()> {
+        self.lifecycle(LifecycleHook::Stop).await
+    }
+
+    /// Calls [`crate::Source::pull_data`] with the next pull id.
+    ///
+    /// # Errors
+    /// The connector's error, a contained panic, or an unsupported error
+    /// when `T` has no source side.
+    pub async fn pull(&mut self) -> Result<SourceReply> {
+        let pull_id = self.next_pull_id;
+        self.next_pull_id += 1;
+        self.caught(|c| c.pull_data(pull_id)).await
+    }
+
+    /// Calls [`crate::Source::ack`] for the event of `stream` pulled as
+    /// `pull_id`.
+    ///
+    /// # Errors
+    /// The connector's error, or a contained panic.
+    pub async fn ack(&mut self, stream: u64, pull_id: u64) -> Result<()> {
+        self.caught(|c| c.ack(stream, pull_id)).await
+    }
+
+    /// Calls [`crate::Source::fail`] for the event of `stream` pulled as
+    /// `pull_id`.
+    ///
+    /// # Errors
+    /// The connector's error, or a contained panic.
+    pub async fn fail(&mut self, stream: u64, pull_id: u64) -> Result<()> {
+        self.caught(|c| c.fail(stream, pull_id)).await
+    }
+
+    /// Delivers one event with payload `data` to [`crate::Sink::on_event`]
+    /// and returns the sink's reply; see [`Harness::last_event_id`].
+    ///
+    /// # Errors
+    /// The connector's error, a contained panic, or an unsupported error
+    /// when `T` has no sink side.
+    pub async fn send(&mut self, data: impl Into<Value>) -> Result<SinkReply> {
+        let id = EventId {
+            source: 0,
+            stream: 0,
+            pull_id: self.events_sent,
+        };
+        self.events_sent += 1;
+        self.send_event(Event::new(id, now_ns(), data.into())).await
+    }
+
+    /// Delivers `event`, with the id and ingest time it carries.
+    ///
+    /// # Errors
+    /// As [`Harness::send`].
+    pub async fn send_event(&mut self, event: Event) -> Result<SinkReply> {
+        self.caught(|c| c.on_event(event)).await
+    }
+
+    /// The id of the last event [`Harness::send`] delivered.
+    #[must_use]
+    pub fn last_event_id(&self) -> Option<EventId> {
+        self.events_sent.checked_sub(1).map(|pull_id| EventId {
+            source: 0,
+            stream: 0,
+            pull_id,
+        })
+    }
+
+    /// Calls [`crate::Sink::on_upstream_finished`].
+    ///
+    /// # Errors
+    /// The connector's error, or a contained panic.
+    pub async fn upstream_finished(&mut self) -> Result<()> {
+        self.caught(DynConnector::upstream_finished).await
+    }
+
+    /// The reports the connector made since the last call, in order,
+    /// without waiting.
+    #[must_use]
+    pub fn reports(&self) -> Vec<Report> {
+        std::iter::from_fn(|| self.reports.try_recv().ok()).collect()
+    }
+
+    /// Waits for the connector's next report (a task of its own may make
+    /// it later). `None` once the connector and every handle it cloned are
+    /// gone.
+    pub async fn next_report(&self) -> Option<Report> {
+        self.reports.recv().await.ok()
+    }
+
+    /// The log records the connector emitted since the last call.
+    #[must_use]
+    pub fn logs(&self) -> Vec<LogLine> {
+        self.logs.take()
+    }
+
+    async fn lifecycle(&mut self, hook: LifecycleHook) -> Result<()> {
+        self.caught(|c| c.lifecycle(hook)).await
+    }
+
+    /// Runs one call of the connector with its log records caught.
+    fn caught<'a, R, F>(&'a mut self, call: impl FnOnce(&'a mut dyn DynConnector) -> F) -> Caught<F>
+    where
+        F: Future<Output = R> + 'a,
+    {
+        let capture = self.logs.clone();
+        let future = logs::within(Some(&capture), || call(&mut *self.connector));
+        Caught::new(capture, future)
+    }
+}
+
+fn now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX)
+        })
+}

@@ -1,0 +1,68 @@
+//! The runtime handle a connector under test gets: it records what the
+//! connector tells the runtime, in order.
+
+use abi_stable::std_types::{RResult, RVec};
+
+use crate::abi::connector::RawRuntimeHandle;
+use crate::abi::error::PdkError;
+use crate::abi::value::PdkValue;
+use crate::{Error, EventId};
+
+/// Something a connector told the runtime through its context, outside
+/// the results of its methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Report {
+    /// It acknowledged an event it had deferred
+    /// ([`crate::SinkReplies::ack`]).
+    Ack(EventId),
+    /// It failed an event it had deferred ([`crate::SinkReplies::fail`]).
+    Fail(EventId),
+    /// It asked the runtime to pause the sources that feed it
+    /// ([`crate::SinkReplies::pause_sources`]).
+    SourcesPaused,
+    /// It asked the runtime to resume them
+    /// ([`crate::SinkReplies::resume_sources`]).
+    SourcesResumed,
+    /// It reported a lost connection
+    /// ([`crate::ConnectionLostNotifier::connection_lost`]).
+    ConnectionLost,
+}
+
+/// Sends every report to the harness, from any task or thread.
+#[derive(Clone)]
+pub(crate) struct Recorder(pub(crate) async_channel::Sender<Report>);
+
+impl Recorder {
+    fn record(&self, report: Report) {
+        // The harness was dropped: nobody will read the report.
+        let _ = self.0.try_send(report);
+    }
+}
+
+impl RawRuntimeHandle for Recorder {
+    fn connection_lost(&self) {
+        self.record(Report::ConnectionLost);
+    }
+
+    fn reply(&self, id: EventId, ok: bool) {
+        self.record(if ok {
+            Report::Ack(id)
+        } else {
+            Report::Fail(id)
+        });
+    }
+
+    fn set_circuit(&self, open: bool) {
+        self.record(if open {
+            Report::SourcesResumed
+        } else {
+            Report::SourcesPaused
+        });
+    }
+
+    fn decode(&self, data: RVec<u8>) -> RResult<PdkValue, PdkError> {
+        serde_json::from_slice::<PdkValue>(&data)
+            .map_err(|e| PdkError::from(Error::msg(format!("not valid JSON: {e}"))))
+            .into()
+    }
+}
