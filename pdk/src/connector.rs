@@ -87,7 +87,10 @@ pub trait Connector: Sized + Send + 'static {
     }
 
     /// No more events will arrive or be pulled; flush what is buffered.
-    /// Default: nothing.
+    /// A sink that deferred events answers them now: the runtime calls
+    /// this as soon as no more events can come, and only then waits for
+    /// the answers it still expects (on SIGTERM, for at most the flow's
+    /// `drain_timeout_ms`). Called once. Default: nothing.
     fn on_drain(&mut self, ctx: &ConnectorContext) -> impl Future<Output = Result<()>> + Send {
         let _ = ctx;
         async { Ok(()) }
@@ -212,8 +215,9 @@ pub trait Sink: Connector {
         ctx: &ConnectorContext,
     ) -> impl Future<Output = Result<SinkReply>> + Send;
 
-    /// Every connector linked to this sink has finished and every event
-    /// they sent has been delivered: no more events will arrive. A
+    /// Every connector linked to this sink has finished sending and every
+    /// event they sent has been delivered (some may still wait for this
+    /// sink's deferred answers): no more events will arrive. A
     /// connector whose source side produces only in answer to events (an
     /// HTTP client's responses) finishes its source once it has answered
     /// the last one, so that the flow can end. Default: nothing.

@@ -1,12 +1,11 @@
 //! Every capability of the connector model, through the real runtime and
 //! the `probe` test plugin, which records each call in a trace file.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Output;
+use std::time::Duration;
 
-use crate::common::{
-    plugin_dir_with, runtime_isolated_with_env, stderr, trace_lines, trace_of, write_flow,
-};
+use crate::common::{plugin_dir_with, stderr, trace_lines, trace_of, write_flow, RunningFlow};
 
 /// What one probe run left behind.
 struct Run {
@@ -107,6 +106,26 @@ fn probe_with_env(
     codec: &str,
     env: &[(&str, &str)],
 ) -> Run {
+    let (flow, trace) = probe_flow(test, count, source_extra, sink_extra, codec);
+    let dir = flow
+        .parent()
+        .expect("the flow file is in its test's directory");
+    // Bounded, so that a flow that never ends fails its test instead of
+    // hanging it.
+    let output = RunningFlow::start_with_env(&flow, dir, env).wait(Duration::from_secs(60));
+    let trace = trace_lines(&trace);
+    Run { output, trace }
+}
+
+/// Writes the flow of [`probe_with_env`] into a fresh directory with the
+/// probe plugin; returns the flow file and the trace file.
+fn probe_flow(
+    test: &str,
+    count: u64,
+    source_extra: &str,
+    sink_extra: &str,
+    codec: &str,
+) -> (PathBuf, PathBuf) {
     let dir = plugin_dir_with(test, &["probe"]);
     let trace = dir.join("trace.txt");
     let trace_toml = toml_string(&trace);
@@ -132,10 +151,7 @@ to = "sink"
 "#
         ),
     );
-    let flow = flow.to_str().expect("temp paths are UTF-8");
-    let output = runtime_isolated_with_env(&["run", flow], &dir, env);
-    let trace = trace_lines(&trace);
-    Run { output, trace }
+    (flow, trace)
 }
 
 fn toml_string(path: &Path) -> String {
@@ -172,6 +188,61 @@ fn lifecycle_streams_and_acks_happen_in_order() {
             "on_stop"
         ]
     );
+}
+
+#[test]
+fn a_sink_holding_deferred_answers_is_drained_before_the_runtime_waits_for_them() {
+    let (flow, trace) = probe_flow(
+        "answer-on-drain",
+        50,
+        "",
+        ", answer_on_drain = true",
+        "json",
+    );
+    let dir = flow
+        .parent()
+        .expect("the flow file is in its test's directory");
+    let running = RunningFlow::start(&flow, dir);
+    // The source has sent every event and waits for their answers, which
+    // the sink gives only in `on_drain`.
+    wait_for_trace_line(&trace, "sink event 49 held");
+    let (output, _) = running.terminate(Duration::from_secs(30));
+    let run = Run {
+        output,
+        trace: trace_lines(&trace),
+    };
+    run.assert_success();
+    run.assert_each_event_acked_once(50);
+    let sink = run.of("sink");
+    let drained = sink
+        .iter()
+        .position(|l| l == "on_drain")
+        .expect("on_drain was called");
+    assert_eq!(
+        sink.iter().filter(|l| *l == "on_drain").count(),
+        1,
+        "{sink:#?}"
+    );
+    assert_eq!(sink[drained - 1], "on_upstream_finished", "{sink:#?}");
+    assert_eq!(sink[drained + 1], "event 0 ack", "{sink:#?}");
+    assert_eq!(
+        sink.last().map(String::as_str),
+        Some("on_stop"),
+        "{sink:#?}"
+    );
+}
+
+/// Waits until the trace file has `line`, at most 30 s.
+fn wait_for_trace_line(trace: &Path, line: &str) {
+    let start = std::time::Instant::now();
+    while !trace_lines(trace).iter().any(|l| l == line) {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "`{line}` never appeared in {:#?}",
+            trace_lines(trace)
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 #[test]

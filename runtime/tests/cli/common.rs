@@ -455,7 +455,9 @@ impl RunningFlow {
             .lines
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .join("\n")
+            .iter()
+            .map(|line| format!("{line}\n"))
+            .collect::<String>()
             .into_bytes();
         Output {
             status,

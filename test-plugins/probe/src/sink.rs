@@ -52,6 +52,10 @@ pub struct Config {
     /// batch panics half way through its answers.
     #[serde(default)]
     pub batch: Option<usize>,
+    /// Defer every event and answer them all in `on_drain` only, like a
+    /// sink whose batch timer is far off.
+    #[serde(default)]
+    pub answer_on_drain: bool,
 }
 
 /// Deferred events waiting to be answered together.
@@ -206,6 +210,7 @@ impl Connector for ProbeSink {
         before_future(&mut self.config.panic_in, "on_drain");
         async move {
             self.hook(ctx, "on_drain");
+            self.answer_batch(ctx);
             Ok(())
         }
     }
@@ -261,6 +266,14 @@ impl ProbeSink {
         }
         if let Some(size) = self.config.batch {
             self.add_to_batch(event.id, n, size, ctx);
+            return Ok(SinkReply::Deferred);
+        }
+        if self.config.answer_on_drain {
+            record(&self.config.trace, ctx.alias(), &format!("event {n} held"));
+            self.batched
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push((event.id, n));
             return Ok(SinkReply::Deferred);
         }
         if self.received <= self.config.hold_first {

@@ -96,6 +96,8 @@ pub struct ConnectorTask {
     /// Control messages taken from `control` early (while looking for
     /// replies), handled before anything else.
     backlog: VecDeque<Control>,
+    /// Whether the instance's `on_drain` has been called.
+    drained: bool,
 }
 
 impl ConnectorTask {
@@ -126,6 +128,7 @@ impl ConnectorTask {
             reload: None,
             replacement: None,
             backlog: VecDeque::new(),
+            drained: false,
         }
     }
 
@@ -172,7 +175,7 @@ impl ConnectorTask {
                 self.lifecycle(LifecycleHook::Start).await;
                 let result = self.event_loop().await;
                 self.report_left_out_codec_errors();
-                self.lifecycle(LifecycleHook::Drain).await;
+                self.drain().await;
                 self.lifecycle(LifecycleHook::Stop).await;
                 result
             }
@@ -188,16 +191,22 @@ impl ConnectorTask {
     async fn event_loop(&mut self) -> Result<(), GaveUp> {
         loop {
             let source_active = self.source.as_mut().is_some_and(|source| {
-                if source.finished && source.in_flight.is_empty() && source.pending_sends.is_empty()
-                {
-                    // Nothing more will be sent: let the sinks see the end.
+                if source.finished && source.pending_sends.is_empty() {
+                    // Nothing more will be sent: let the sinks see the end,
+                    // so that a sink holding deferred answers flushes them
+                    // now instead of on its own timer.
                     source.outputs.clear();
                 }
                 !source.finished || !source.in_flight.is_empty() || !source.pending_sends.is_empty()
             });
-            if !source_active && self.inbox.is_none() && self.deferred.is_empty() {
-                log::debug!("connector `{}`: nothing more to do, draining", self.id);
-                return Ok(());
+            if !source_active && self.inbox.is_none() {
+                if self.deferred.is_empty() {
+                    log::debug!("connector `{}`: nothing more to do, draining", self.id);
+                    return Ok(());
+                }
+                // No more events will come: a sink that holds a partial
+                // batch flushes it now rather than on its own timer.
+                self.drain().await;
             }
             if let Some(control) = self.backlog.pop_front() {
                 self.on_control(control).await?;
@@ -242,6 +251,15 @@ impl ConnectorTask {
         }
     }
 
+    /// Calls the instance's `on_drain`, once: as soon as no more events
+    /// will come, before the task waits for the answers its sink deferred.
+    async fn drain(&mut self) {
+        if !self.drained {
+            self.drained = true;
+            self.lifecycle(LifecycleHook::Drain).await;
+        }
+    }
+
     /// Whether no event of this connector's is in flight: none of its
     /// source's events unanswered or waiting to be sent, none deferred by
     /// its sink.
@@ -259,9 +277,10 @@ impl ConnectorTask {
         let Some(replacement) = self.replacement.take() else {
             return Ok(());
         };
-        self.lifecycle(LifecycleHook::Drain).await;
+        self.drain().await;
         self.lifecycle(LifecycleHook::Stop).await;
         self.instance = replacement;
+        self.drained = false;
         self.connect(Outage::NotCounted).await?;
         self.lifecycle(LifecycleHook::Start).await;
         if self
