@@ -14,7 +14,9 @@ use abi_stable::library::{AbiHeaderRef, LibHeader, LibraryError, RawLibrary, Roo
 use object::read::ReadCache;
 use object::Object;
 use pdk::abi::connector::ConnectorTypeInfo;
-use pdk::abi::module::{PluginModuleRef, ROOT_MODULE_SYMBOL_PREFIX};
+use pdk::abi::module::{
+    PluginMetadataRef, PluginModuleRef, PANIC_UNWIND, ROOT_MODULE_SYMBOL_PREFIX, SYSTEM_ALLOCATOR,
+};
 use pdk::abi::INTERFACE_VERSION;
 use serde::Serialize;
 
@@ -243,14 +245,16 @@ impl Opened {
                 other => reason(&other),
             })?;
         std::mem::forget(library);
+        let metadata = module.metadata();
+        // Before any of the plugin's own code runs.
+        check_build(metadata)?;
         (module.install_host())(host::services());
-        let metadata = (module.metadata())();
         let info = PluginInfo {
-            name: metadata.name.to_string(),
-            version: metadata.version.to_string(),
-            pdk_version: metadata.pdk_version.to_string(),
-            rustc_version: metadata.rustc_version.to_string(),
-            debug_assertions: metadata.debug_assertions,
+            name: metadata.name().to_string(),
+            version: metadata.version().to_string(),
+            pdk_version: metadata.pdk_version().to_string(),
+            rustc_version: metadata.rustc_version().to_string(),
+            debug_assertions: metadata.debug_assertions(),
         };
         let connectors = (module.connector_types())()
             .into_result()
@@ -271,6 +275,30 @@ impl Opened {
             module,
         })
     }
+}
+
+/// Checks what the plugin's metadata says about its build: containment
+/// needs its panics to unwind, and buffers change hands only between
+/// libraries on the same allocator.
+fn check_build(metadata: PluginMetadataRef) -> Result<(), String> {
+    let panic_strategy = metadata.panic_strategy();
+    if panic_strategy.as_str() != PANIC_UNWIND {
+        return Err(format!(
+            "built with `panic = \"{}\"`: any panic in it would end the runtime instead of \
+             failing one call; remove `panic = \"abort\"` from the `[profile]` sections of its \
+             Cargo.toml (or its workspace's) and rebuild it",
+            printable(panic_strategy.as_str())
+        ));
+    }
+    let allocator = metadata.allocator();
+    if allocator.as_str() != SYSTEM_ALLOCATOR {
+        return Err(format!(
+            "hands over buffers from the `{}` allocator, this runtime needs `{SYSTEM_ALLOCATOR}`; \
+             rebuild it against pdk {INTERFACE_VERSION}",
+            printable(allocator.as_str())
+        ));
+    }
+    Ok(())
 }
 
 /// Reads the file as an object file and looks for the PDK root-module

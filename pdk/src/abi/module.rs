@@ -23,8 +23,15 @@ use super::value::PdkValue;
 pub const ROOT_MODULE_SYMBOL_PREFIX: &str = "pdk_plugin_root_module__";
 
 /// Who built a plugin, and with what.
+///
+/// A prefix type, read through [`PluginMetadataRef`]: a field added after
+/// the one marked `last_prefix_field` is read as an `Option`, so that the
+/// record can grow without breaking built plugins. Its text fields, not
+/// enums, name what may gain values later (a panic strategy, an allocator).
 #[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, StableAbi)]
+#[derive(StableAbi)]
+#[sabi(kind(Prefix(prefix_ref = PluginMetadataRef)))]
+#[sabi(missing_field(panic))]
 pub struct PluginMetadata {
     /// The plugin crate's package name.
     pub name: RStr<'static>,
@@ -36,7 +43,33 @@ pub struct PluginMetadata {
     pub rustc_version: RStr<'static>,
     /// Whether it was built with debug assertions (a debug build).
     pub debug_assertions: bool,
+    /// The panic strategy it was built with: [`PANIC_UNWIND`] or
+    /// [`PANIC_ABORT`]. Containment needs `unwind`.
+    pub panic_strategy: RStr<'static>,
+    /// The global allocator every buffer it hands over comes from:
+    /// [`SYSTEM_ALLOCATOR`].
+    #[sabi(last_prefix_field)]
+    pub allocator: RStr<'static>,
 }
+
+/// [`PluginMetadata::panic_strategy`] of a build with `panic = "unwind"`.
+pub const PANIC_UNWIND: &str = "unwind";
+
+/// [`PluginMetadata::panic_strategy`] of a build with `panic = "abort"`.
+pub const PANIC_ABORT: &str = "abort";
+
+/// The panic strategy this library is built with (cargo builds every
+/// crate of a program or plugin with the same one).
+pub const PANIC_STRATEGY: &str = if cfg!(panic = "unwind") {
+    PANIC_UNWIND
+} else {
+    PANIC_ABORT
+};
+
+/// [`PluginMetadata::allocator`] of a library whose global allocator is
+/// `std::alloc::System` (every library that links `pdk`; see
+/// [`super::allocator`]).
+pub const SYSTEM_ALLOCATOR: &str = "system";
 
 /// The root module of a plugin library.
 #[repr(C)]
@@ -45,7 +78,7 @@ pub struct PluginMetadata {
 #[sabi(missing_field(panic))]
 pub struct PluginModule {
     /// Who built the plugin, and with what.
-    pub metadata: extern "C" fn() -> PluginMetadata,
+    pub metadata: PluginMetadataRef,
     /// Installs the runtime's services; called once, right after loading.
     pub install_host: extern "C" fn(host: HostServicesRef),
     /// The connector types the plugin exports (an error if listing them

@@ -25,7 +25,10 @@ use crate::abi::connector::{
 };
 use crate::abi::error::PdkError;
 use crate::abi::host::HostServicesRef;
-use crate::abi::module::{PluginMetadata, PluginModule, PluginModuleRef};
+use crate::abi::module::{
+    PluginMetadata, PluginMetadataRef, PluginModule, PluginModuleRef, PANIC_STRATEGY,
+    SYSTEM_ALLOCATOR,
+};
 use crate::abi::value::PdkValue;
 use crate::abi::{INTERFACE_VERSION, RUSTC_VERSION};
 use crate::ambient::{self, DropsInContext};
@@ -200,7 +203,7 @@ pub trait Plugin: 'static {
 #[must_use]
 pub fn root_module<P: Plugin>() -> PluginModuleRef {
     PluginModule {
-        metadata: metadata::<P>,
+        metadata: metadata::<P>(),
         install_host: install_host::<P>,
         connector_types: connector_types::<P>,
         create_connector: create_connector::<P>,
@@ -208,14 +211,17 @@ pub fn root_module<P: Plugin>() -> PluginModuleRef {
     .leak_into_prefix()
 }
 
-extern "C" fn metadata<P: Plugin>() -> PluginMetadata {
+fn metadata<P: Plugin>() -> PluginMetadataRef {
     PluginMetadata {
         name: RStr::from_str(P::NAME),
         version: RStr::from_str(P::VERSION),
         pdk_version: RStr::from_str(INTERFACE_VERSION),
         rustc_version: RStr::from_str(RUSTC_VERSION),
         debug_assertions: P::DEBUG_ASSERTIONS,
+        panic_strategy: RStr::from_str(PANIC_STRATEGY),
+        allocator: RStr::from_str(SYSTEM_ALLOCATOR),
     }
+    .leak_into_prefix()
 }
 
 extern "C" fn install_host<P: Plugin>(host: HostServicesRef) {

@@ -24,7 +24,8 @@ use serde::Deserialize;
 
 use super::{FlowError, RestartPolicy};
 use crate::codec::Codec;
-use crate::registry::Registry;
+use crate::printable::printable_path;
+use crate::registry::{Registry, Status};
 
 /// How long a drain (after SIGINT or SIGTERM) may take by default.
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -268,13 +269,14 @@ fn check_connector(
             file,
             format!("connector[{i}].type"),
             format!(
-                "no loaded plugin and no built-in connector provides connector type `{}` (known: {})",
+                "no loaded plugin and no built-in connector provides connector type `{}` (known: {}){}",
                 connector.kind,
                 if known.is_empty() {
                     String::from("none")
                 } else {
                     known.join(", ")
-                }
+                },
+                rejected_candidates(registry)
             ),
             format!(
                 "{hint}check the type name, or add the plugin's directory with --plugin-path \
@@ -283,6 +285,33 @@ fn check_connector(
         ));
     }
     Ok(())
+}
+
+/// The first few plugin files the registry rejected, with their reasons,
+/// for a connector type no plugin provides: the one a user meant may be
+/// among them.
+fn rejected_candidates(registry: &Registry) -> String {
+    const SHOWN: usize = 3;
+    let rejected: Vec<String> = registry
+        .candidates()
+        .iter()
+        .filter_map(|candidate| match &candidate.status {
+            Status::Rejected(reason) => Some(format!(
+                "{}: {reason}",
+                printable_path(&candidate.path)
+            )),
+            Status::Loaded(_) => None,
+        })
+        .collect();
+    match rejected.len() {
+        0 => String::new(),
+        n if n <= SHOWN => format!("; rejected plugin files: {}", rejected.join("; ")),
+        n => format!(
+            "; rejected plugin files: {}; and {} more",
+            rejected[..SHOWN].join("; "),
+            n - SHOWN
+        ),
+    }
 }
 
 fn resolve(

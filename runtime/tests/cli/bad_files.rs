@@ -9,7 +9,8 @@ use std::sync::Mutex;
 use serde_json::Value;
 
 use crate::common::{
-    built_plugin, library_file, plugin_dir_with, runtime_exe, stderr, stdout, workspace,
+    built_plugin, library_file, plugin_dir_with, runtime_exe, runtime_isolated, stderr, stdout,
+    workspace, write_flow,
 };
 
 /// `cargo build -p broken --features F` writes the same file for every
@@ -22,12 +23,18 @@ static FIXTURE_BUILDS: Mutex<()> = Mutex::new(());
 /// they would sit beside the runtime's executable, where every run that is
 /// not `--isolated` (the README's demo among them) would find them.
 pub fn broken_fixture(feature: &str, to: &Path) {
+    broken_fixture_with(feature, &[], to);
+}
+
+/// [`broken_fixture`], with extra arguments for `cargo build`.
+fn broken_fixture_with(feature: &str, cargo_args: &[&str], to: &Path) {
     let _one_at_a_time = FIXTURE_BUILDS
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let target_dir = workspace().join("target").join("fixtures");
     let status = Command::new(env!("CARGO"))
         .args(["build", "-p", "broken", "--features", feature])
+        .args(cargo_args)
         .arg("--target-dir")
         .arg(&target_dir)
         .current_dir(workspace())
@@ -166,6 +173,44 @@ fn every_kind_of_bad_file_is_rejected_with_its_reason_and_the_good_ones_load() {
     .map(|(name, reason)| (format!("{name}.{ext}"), reason))
     .collect();
     assert_eq!(got, expected);
+}
+
+#[test]
+fn a_plugin_built_with_panic_abort_is_refused_before_its_code_runs() {
+    let dir = plugin_dir_with("panic-abort", &["metronome"]);
+    let fixture = dir.join(library_file("aborts"));
+    broken_fixture_with(
+        "aborts",
+        &["--config", "profile.dev.panic=\"abort\""],
+        &fixture,
+    );
+    let got = reasons(&list_as_user(&dir, &[]));
+    assert_eq!(
+        got,
+        [
+            (
+                library_file("aborts"),
+                "built with `panic = \"abort\"`: any panic in it would end the runtime instead of \
+                 failing one call; remove `panic = \"abort\"` from the `[profile]` sections of its \
+                 Cargo.toml (or its workspace's) and rebuild it"
+                    .to_owned()
+            ),
+            (library_file("metronome"), "loaded".to_owned()),
+        ]
+    );
+
+    let flow = write_flow(
+        &dir,
+        "aborts.toml",
+        "[[connector]]\nid = \"a\"\ntype = \"aborts\"\n\n[[connector]]\nid = \"out\"\ntype = \"stdout\"\n\n[[link]]\nfrom = \"a\"\nto = \"out\"\n",
+    );
+    let run = runtime_isolated(&["run", flow.to_str().unwrap()], &dir);
+    assert_eq!(run.status.code(), Some(2), "stderr: {}", stderr(&run));
+    assert!(
+        stderr(&run).contains("built with `panic = \"abort\"`"),
+        "the run names the reason: {}",
+        stderr(&run)
+    );
 }
 
 #[test]

@@ -202,24 +202,41 @@ pub fn terminate(child: &std::process::Child) {
 }
 
 /// Waits for `child` to exit, killing it (and failing) after `limit`.
+/// Its piped output is read while it runs, so that a child with more to
+/// say than a pipe holds never blocks on writing it.
 pub fn wait_at_most(mut child: std::process::Child, limit: std::time::Duration) -> Output {
+    let read_all = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = read_all(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let stderr = read_all(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
     let start = std::time::Instant::now();
-    while child
-        .try_wait()
-        .expect("the child can be waited for")
-        .is_none()
-    {
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("the child can be waited for") {
+            break status;
+        }
         if start.elapsed() > limit {
             let _ = child.kill();
-            let output = child.wait_with_output().expect("output");
+            let _ = child.wait();
+            let stderr = stderr.join().unwrap_or_default();
             panic!(
                 "pdk-runtime did not exit within {limit:?}; stderr: {}",
-                stderr(&output)
+                String::from_utf8_lossy(&stderr)
             );
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
     }
-    child.wait_with_output().expect("output")
 }
 
 /// The lines of the probe trace file at `path` (none if it does not exist

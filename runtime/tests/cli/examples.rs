@@ -1,13 +1,14 @@
 //! Every flow in `examples/` runs as its comment says, from the repository
 //! root, with the bundled plugins.
 
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use crate::common::{
-    plugin_dir_with, runtime_exe, stderr, stdout, terminate, wait_at_most, workspace, RunningFlow,
-    BUNDLED,
+    plugin_dir_with, runtime_exe, stderr, stdout, wait_at_most, workspace, RunningFlow, BUNDLED,
 };
 
 fn example(name: &str, plugins: &Path) -> Command {
@@ -49,23 +50,57 @@ fn the_terminating_examples_run_and_print_what_they_say() {
             .count(),
         5
     );
-    let copy = Path::new("/tmp/pdk-records.jsonl");
-    let _ = std::fs::remove_file(copy);
-    run_example("blaster-to-file.toml", &plugins);
-    assert_eq!(std::fs::read_to_string(copy).unwrap().lines().count(), 100);
+    // The example writes to a fixed path in /tmp; its copy here writes
+    // into this test's own directory.
+    let example = std::fs::read_to_string(workspace().join("examples/blaster-to-file.toml")).unwrap();
+    let copy = plugins.join("records-copy.jsonl");
+    let flow = example.replace("/tmp/pdk-records.jsonl", copy.to_str().unwrap());
+    assert_ne!(flow, example, "the example writes where its comment says");
+    let flow_file = plugins.join("blaster-to-file.toml");
+    std::fs::write(&flow_file, flow).unwrap();
+    let output = Command::new(runtime_exe())
+        .arg("run")
+        .arg(&flow_file)
+        .args(["--isolated", "--plugin-path"])
+        .arg(&plugins)
+        .current_dir(workspace())
+        .env_remove("PDK_PLUGIN_PATH")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let records = std::fs::read_to_string(workspace().join("examples/data/records.jsonl")).unwrap();
+    let first_record: serde_json::Value = serde_json::from_str(records.lines().next().unwrap()).unwrap();
+    let copied = std::fs::read_to_string(copy).unwrap();
+    assert_eq!(copied.lines().count(), 100);
+    let first_copied: serde_json::Value = serde_json::from_str(copied.lines().next().unwrap()).unwrap();
+    assert_eq!(first_copied, first_record);
 }
 
 #[test]
 fn the_tcp_examples_talk_to_each_other() {
     let plugins = plugin_dir_with("examples-tcp", BUNDLED);
-    let server = example("tcp-echo.toml", &plugins)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
+    // The client starts first: it reconnects with backoff until the
+    // server is up, as its comment promises.
+    let client = example("metronome-to-tcp.toml", &plugins)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
-        .expect("the echo server starts");
-    run_example("metronome-to-tcp.toml", &plugins);
-    terminate(&server);
-    let output = wait_at_most(server, Duration::from_secs(10));
+        .expect("the client starts");
+    let server = RunningFlow::start(&workspace().join("examples/tcp-echo.toml"), &plugins);
+    server.wait_for_log("listening on 127.0.0.1:4242");
+
+    // The server echoes what a client sends, line by line.
+    let mut echo = TcpStream::connect("127.0.0.1:4242").unwrap();
+    echo.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    echo.write_all(b"hello\nworld\n").unwrap();
+    let mut lines = BufReader::new(echo.try_clone().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "hello");
+    assert_eq!(lines.next().unwrap().unwrap(), "world");
+
+    // The client delivered its five ticks (acknowledged once written).
+    let client = wait_at_most(client, Duration::from_secs(30));
+    assert!(client.status.success(), "{}", stderr(&client));
+    let (output, _) = server.terminate(Duration::from_secs(10));
     assert!(output.status.success(), "{}", stderr(&output));
 }
 

@@ -49,9 +49,13 @@ fn connector_sources_contain_no_ffi() {
     let mut checked = 0;
     for plugin in BUNDLED {
         let src = workspace().join("connectors").join(plugin).join("src");
-        for file in std::fs::read_dir(&src).unwrap() {
-            let path = file.unwrap().path();
-            let text = std::fs::read_to_string(&path).unwrap();
+        let files = walkdir::WalkDir::new(&src)
+            .into_iter()
+            .map(|entry| entry.unwrap())
+            .filter(|entry| entry.file_type().is_file());
+        for file in files {
+            let path = file.path();
+            let text = std::fs::read_to_string(path).unwrap();
             for token in FORBIDDEN {
                 assert!(
                     !text.contains(token),

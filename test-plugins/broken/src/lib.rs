@@ -139,3 +139,36 @@ mod load_marker {
         }
     }
 }
+
+#[cfg(feature = "aborts")]
+mod aborts {
+    use pdk::prelude::*;
+
+    /// Panics as soon as it starts: built with `panic = "abort"`, that
+    /// panic would end the process that runs it.
+    #[connector(name = "aborts")]
+    pub struct Aborts;
+
+    impl Connector for Aborts {
+        type Config = NoConfig;
+
+        fn new(_config: NoConfig, _ctx: &ConnectorContext) -> Result<Self> {
+            Ok(Self)
+        }
+
+        async fn on_start(&mut self, _ctx: &ConnectorContext) -> Result<()> {
+            panic!("a panic that containment cannot catch in a `panic = \"abort\"` build")
+        }
+    }
+
+    impl Source for Aborts {
+        async fn pull_data(&mut self, _pull_id: u64, _ctx: &ConnectorContext) -> Result<SourceReply> {
+            Ok(SourceReply::Finished)
+        }
+    }
+
+    #[pdk_export]
+    mod plugin {
+        pub use super::Aborts;
+    }
+}
