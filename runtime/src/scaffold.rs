@@ -166,8 +166,8 @@ mod tests {
     #[test]
     fn the_sdk_dependency_names_the_package_and_a_version_or_a_path() {
         assert_eq!(
-            PdkSource::Version("0.1.0".into()).toml(),
-            r#"{ package = "pdk-sdk", version = "0.1.0" }"#
+            PdkSource::Version("0.2.0".into()).toml(),
+            r#"{ package = "pdk-sdk", version = "0.2.0" }"#
         );
         assert_eq!(
             PdkSource::Path(PathBuf::from("/src/pdk")).toml(),

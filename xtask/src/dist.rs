@@ -91,7 +91,7 @@ pub fn run(profile: Profile) -> Result<(), String> {
     Ok(())
 }
 
-/// The runtime's version, as it reports it (`pdk-runtime 0.1.0`).
+/// The runtime's version, as it reports it (`pdk-runtime 0.2.0`).
 fn version(built: &Path) -> Result<String, String> {
     let output = Command::new(built.join("pdk-runtime"))
         .arg("-V")

@@ -215,7 +215,11 @@ fn anchors_are_made_as_mdbook_makes_them() {
         .arg(&out)
         .output()
         .unwrap();
-    assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
     for chapter in chapters() {
         let html_name = chapter.replace(".md", ".html");
         let html = std::fs::read_to_string(out.join(&html_name)).unwrap();

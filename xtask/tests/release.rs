@@ -367,6 +367,85 @@ fn files_in(dir: &Path) -> Vec<String> {
     names
 }
 
+#[test]
+#[ignore = "slow: builds a plugin against the previous interface; run by .ci/run"]
+fn a_plugin_built_on_the_previous_interface_is_rejected_naming_both_versions() {
+    let scratch = scratch_dir("compat");
+    let previous = "0.1.0";
+    let compat = workspace().join("compat");
+    let mut patch = String::from("[patch.crates-io]\n");
+    for name in ["pdk-sdk", "pdk-sdk-macros"] {
+        let file = compat
+            .join(format!("interface-{previous}"))
+            .join(format!("{name}-{previous}.crate"));
+        let mut archive = tar::Archive::new(GzDecoder::new(File::open(&file).unwrap()));
+        archive.unpack(&scratch).unwrap();
+        let unpacked = scratch.join(format!("{name}-{previous}"));
+        patch.push_str(&format!(
+            "{name} = {{ path = {:?} }}\n",
+            unpacked.to_str().unwrap()
+        ));
+    }
+    let patch_file = scratch.join("patch.toml");
+    std::fs::write(&patch_file, patch).unwrap();
+    let plugin_crate = scratch.join("plugin");
+    for file in ["Cargo.toml", "src/lib.rs"] {
+        let to = plugin_crate.join(file);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(compat.join(format!("plugin-on-{previous}")).join(file), to).unwrap();
+    }
+    let target = release_target_dir("compat");
+    succeed(
+        cargo()
+            .current_dir(&plugin_crate)
+            .arg("build")
+            .arg("--target-dir")
+            .arg(&target)
+            .arg("--config")
+            .arg(&patch_file),
+    );
+    let plugins = scratch.join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::copy(
+        target
+            .join("debug")
+            .join(library_file("plugin_on_interface_0_1")),
+        plugins.join(library_file("plugin_on_interface_0_1")),
+    )
+    .unwrap();
+
+    succeed(cargo().args(["build", "-p", "pdk-runtime"]));
+    let runtime = workspace().join("target/debug/pdk-runtime");
+    let listing = stdout(&succeed(
+        Command::new(&runtime)
+            .args([
+                "plugins",
+                "list",
+                "--isolated",
+                "--format",
+                "json",
+                "--plugin-path",
+            ])
+            .arg(&plugins),
+    ));
+    let entries: Value = serde_json::from_str(&listing).unwrap();
+    let rejected: Vec<&Value> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|entry| entry["status"] == "rejected")
+        .collect();
+    assert_eq!(rejected.len(), 1, "{listing}");
+    assert_eq!(
+        rejected[0]["reason"],
+        format!(
+            "built for PDK interface {previous}, this runtime needs {now}; rebuild the plugin against pdk {now}",
+            now = version()
+        ),
+        "{listing}"
+    );
+}
+
 /// A plugin file's name on this platform.
 fn library_file(crate_name: &str) -> String {
     format!(

@@ -296,10 +296,9 @@ fn rejected_candidates(registry: &Registry) -> String {
         .candidates()
         .iter()
         .filter_map(|candidate| match &candidate.status {
-            Status::Rejected(reason) => Some(format!(
-                "{}: {reason}",
-                printable_path(&candidate.path)
-            )),
+            Status::Rejected(reason) => {
+                Some(format!("{}: {reason}", printable_path(&candidate.path)))
+            }
             Status::Loaded(_) => None,
         })
         .collect();

@@ -214,8 +214,18 @@ pub fn wait_at_most(mut child: std::process::Child, limit: std::time::Duration) 
             bytes
         })
     };
-    let stdout = read_all(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
-    let stderr = read_all(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let stdout = read_all(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = read_all(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
     let start = std::time::Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait().expect("the child can be waited for") {

@@ -52,7 +52,8 @@ fn the_terminating_examples_run_and_print_what_they_say() {
     );
     // The example writes to a fixed path in /tmp; its copy here writes
     // into this test's own directory.
-    let example = std::fs::read_to_string(workspace().join("examples/blaster-to-file.toml")).unwrap();
+    let example =
+        std::fs::read_to_string(workspace().join("examples/blaster-to-file.toml")).unwrap();
     let copy = plugins.join("records-copy.jsonl");
     let flow = example.replace("/tmp/pdk-records.jsonl", copy.to_str().unwrap());
     assert_ne!(flow, example, "the example writes where its comment says");
@@ -69,10 +70,12 @@ fn the_terminating_examples_run_and_print_what_they_say() {
         .unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
     let records = std::fs::read_to_string(workspace().join("examples/data/records.jsonl")).unwrap();
-    let first_record: serde_json::Value = serde_json::from_str(records.lines().next().unwrap()).unwrap();
+    let first_record: serde_json::Value =
+        serde_json::from_str(records.lines().next().unwrap()).unwrap();
     let copied = std::fs::read_to_string(copy).unwrap();
     assert_eq!(copied.lines().count(), 100);
-    let first_copied: serde_json::Value = serde_json::from_str(copied.lines().next().unwrap()).unwrap();
+    let first_copied: serde_json::Value =
+        serde_json::from_str(copied.lines().next().unwrap()).unwrap();
     assert_eq!(first_copied, first_record);
 }
 
@@ -91,7 +94,8 @@ fn the_tcp_examples_talk_to_each_other() {
 
     // The server echoes what a client sends, line by line.
     let mut echo = TcpStream::connect("127.0.0.1:4242").unwrap();
-    echo.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    echo.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     echo.write_all(b"hello\nworld\n").unwrap();
     let mut lines = BufReader::new(echo.try_clone().unwrap()).lines();
     assert_eq!(lines.next().unwrap().unwrap(), "hello");

@@ -162,7 +162,11 @@ mod aborts {
     }
 
     impl Source for Aborts {
-        async fn pull_data(&mut self, _pull_id: u64, _ctx: &ConnectorContext) -> Result<SourceReply> {
+        async fn pull_data(
+            &mut self,
+            _pull_id: u64,
+            _ctx: &ConnectorContext,
+        ) -> Result<SourceReply> {
             Ok(SourceReply::Finished)
         }
     }
