@@ -25,8 +25,32 @@ pub fn connector(model: &Connector) -> TokenStream {
             quote!(::core::cfg!(any(#(feature = #features),*)))
         }
     };
+    let no_side = format!(
+        "`{ident}` has no side: implement `pdk::Source` (it produces events), `pdk::Sink` \
+         (it consumes them), or both"
+    );
+    // Fails at compile time; its error points at the struct's name.
+    let at_ident = respanned(quote!(#krate), ident.span());
+    let side_checked = quote_spanned! {ident.span()=>
+        const _: () = {
+            // Probing picks one trait of each pair; the other goes unused.
+            #[allow(unused_imports)]
+            use #at_ident::__private::{HasSink as _, HasSource as _, NoSink as _, NoSource as _};
+            let source = #at_ident::__private::side_present(|| {
+                (&#at_ident::__private::Probe::<#ident>::new()).source_side()
+            });
+            let sink = #at_ident::__private::side_present(|| {
+                (&#at_ident::__private::Probe::<#ident>::new()).sink_side()
+            });
+            if !source && !sink {
+                ::core::panic!(#no_side);
+            }
+        };
+    };
     quote! {
         #item
+
+        #side_checked
 
         impl #krate::__private::ConnectorType for #ident {
             const NAME: &'static str = #name;
@@ -87,6 +111,29 @@ fn root_module_symbol() -> Ident {
     )
 }
 
+/// One compile-time check per pair of exported types that their names
+/// differ; the error names both types and points at the second.
+fn distinct_names_checked(connectors: &[Ident], krate: &syn::Path) -> TokenStream {
+    let mut checks = TokenStream::new();
+    for (i, first) in connectors.iter().enumerate() {
+        for second in &connectors[i + 1..] {
+            let span = second.span();
+            let message = format!(
+                "`{}` and `{}` have the same `#[connector(name = ...)]`: a plugin's connector \
+                 types need distinct names; rename one",
+                first, second
+            );
+            let at_second = respanned(quote!(#krate), span);
+            checks.extend(quote_spanned! {span=>
+                const _: () = if #at_second::__private::same_name::<#first, #second>() {
+                    ::core::panic!(#message);
+                };
+            });
+        }
+    }
+    checks
+}
+
 /// `#[pdk_export]`: the module, with the plugin description and the
 /// exported library header added inside it.
 pub fn export(model: &Export) -> TokenStream {
@@ -96,13 +143,7 @@ pub fn export(model: &Export) -> TokenStream {
         krate,
     } = model;
     let header = root_module_symbol();
-    // The check fails at compile time; its error points at `mod plugin`.
-    let at_module = respanned(quote!(#krate), module.ident.span());
-    let names_checked = quote_spanned! {module.ident.span()=>
-        const _: () = #at_module::__private::assert_distinct_names(
-            <PdkPlugin as #at_module::__private::Plugin>::CONNECTORS,
-        );
-    };
+    let names_checked = distinct_names_checked(connectors, krate);
     let generated = quote! {
         const _: () = {
             struct PdkPlugin;

@@ -7,6 +7,7 @@
 //! generic helpers in `pdk::__private` instead of inlining them.
 
 mod codegen;
+mod config;
 mod manifest;
 mod model;
 mod parse;
@@ -37,7 +38,6 @@ use proc_macro::TokenStream;
 /// use pdk::prelude::*;
 ///
 /// #[derive(Deserialize)]
-/// #[serde(crate = "pdk::serde")]
 /// pub struct Config {
 ///     prefix: String,
 /// }
@@ -150,5 +150,33 @@ pub fn pdk_export(args: TokenStream, item: TokenStream) -> TokenStream {
         .map_or_else(syn::Error::into_compile_error, |model| {
             codegen::export(&model)
         })
+        .into()
+}
+
+/// `#[derive(Deserialize)]` for a connector's config, as `pdk::prelude`
+/// exports it: serde's derive, with every `#[serde(...)]` attribute, and
+/// no `#[serde(crate = ...)]` or serde dependency needed (it runs serde's
+/// derive on a private copy of the type that names `pdk`'s serde, then
+/// converts the copy field by field).
+///
+/// ```
+/// use pdk::prelude::*;
+///
+/// #[derive(Debug, Deserialize)]
+/// #[serde(deny_unknown_fields)]
+/// pub struct Config {
+///     pub url: String,
+///     #[serde(default)]
+///     pub retries: u32,
+/// }
+/// ```
+#[proc_macro_derive(Deserialize, attributes(serde))]
+pub fn derive_deserialize(item: TokenStream) -> TokenStream {
+    syn::parse::<syn::DeriveInput>(item)
+        .and_then(|input| {
+            let krate = model::sdk_path(&manifest::sdk_dependency());
+            config::derive_deserialize(input, &krate)
+        })
+        .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }

@@ -84,7 +84,7 @@ fn arg_key(arg: &MetaNameValue) -> String {
 }
 
 /// The path of the SDK crate as the manifest names it.
-fn sdk_path(sdk: &SdkDependency) -> Path {
+pub fn sdk_path(sdk: &SdkDependency) -> Path {
     let name = Ident::new(&sdk.crate_name, proc_macro2::Span::call_site());
     syn::parse_quote!(::#name)
 }

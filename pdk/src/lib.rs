@@ -11,7 +11,6 @@
 //! use std::time::Duration;
 //!
 //! #[derive(Deserialize)]
-//! #[serde(crate = "pdk::serde")]
 //! pub struct Config {
 //!     interval_ms: u64,
 //! }
@@ -98,7 +97,7 @@ pub mod channel {
 pub use tokio;
 
 /// serde, as this `pdk` uses it, so that a plugin needs no other
-/// dependency. Derive with `#[serde(crate = "pdk::serde")]`.
+/// dependency. The prelude's `#[derive(Deserialize)]` uses it by itself.
 pub use serde;
 
 /// The configuration of a connector that takes none: accepts an empty or
@@ -113,7 +112,11 @@ pub mod prelude {
         connector, pdk_export, Attempt, Connector, ConnectorContext, Error, Event, EventId,
         NoConfig, Result, Sink, SinkReply, Source, SourceReply, Value,
     };
-    pub use serde::Deserialize;
+    /// serde's `Deserialize` trait, and (in the macro namespace) the
+    /// derive for a connector's config: serde's derive, with no
+    /// `#[serde(crate = ...)]` and no serde dependency needed.
+    pub use pdk_macros::Deserialize;
+    pub use serde::de::Deserialize;
     /// The access traits that read an event's payload in place
     /// ([`Event::payload`]): `get`, `get_str`, `get_u64`, `as_object`,
     /// `as_array`, `value_type` ... brought into scope without their names.

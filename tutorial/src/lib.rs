@@ -12,7 +12,7 @@ use pdk::prelude::*;
 // ANCHOR: config
 /// The `config` table of a `greeter` connector in a flow file.
 #[derive(Debug, Deserialize)]
-#[serde(crate = "pdk::serde", deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct Config {
     /// Who to greet, in order.
     pub names: Vec<String>,

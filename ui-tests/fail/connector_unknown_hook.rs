@@ -16,4 +16,10 @@ impl Connector for X {
     }
 }
 
+impl Sink for X {
+    async fn on_event(&mut self, _event: Event, _ctx: &ConnectorContext) -> Result<SinkReply> {
+        Ok(SinkReply::Ack)
+    }
+}
+
 fn main() {}

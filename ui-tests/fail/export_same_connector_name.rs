@@ -12,6 +12,12 @@ impl Connector for A {
     }
 }
 
+impl Sink for A {
+    async fn on_event(&mut self, _event: Event, _ctx: &ConnectorContext) -> Result<SinkReply> {
+        Ok(SinkReply::Ack)
+    }
+}
+
 #[connector(name = "twin")]
 pub struct B;
 
@@ -20,6 +26,12 @@ impl Connector for B {
 
     fn new(_config: NoConfig, _ctx: &ConnectorContext) -> Result<Self> {
         Ok(Self)
+    }
+}
+
+impl Sink for B {
+    async fn on_event(&mut self, _event: Event, _ctx: &ConnectorContext) -> Result<SinkReply> {
+        Ok(SinkReply::Ack)
     }
 }
 

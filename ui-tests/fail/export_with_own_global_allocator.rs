@@ -21,4 +21,10 @@ mod plugin {
     pub use super::X;
 }
 
+impl Sink for X {
+    async fn on_event(&mut self, _event: Event, _ctx: &ConnectorContext) -> Result<SinkReply> {
+        Ok(SinkReply::Ack)
+    }
+}
+
 fn main() {}

@@ -1,7 +1,8 @@
-//! A source with a typed config, exported on its own.
+//! A source with a typed config, exported on its own; the config derives
+//! serde's own `Deserialize`, through `pdk`'s serde.
 use pdk::prelude::*;
 
-#[derive(Deserialize)]
+#[derive(pdk::serde::Deserialize)]
 #[serde(crate = "pdk::serde")]
 pub struct Config {
     pub count: u64,

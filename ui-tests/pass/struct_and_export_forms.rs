@@ -45,4 +45,22 @@ mod plugin {
     pub(crate) use crate::{Named};
 }
 
+impl Sink for Unit {
+    async fn on_event(&mut self, _event: Event, _ctx: &ConnectorContext) -> Result<SinkReply> {
+        Ok(SinkReply::Ack)
+    }
+}
+
+impl Sink for Tuple {
+    async fn on_event(&mut self, _event: Event, _ctx: &ConnectorContext) -> Result<SinkReply> {
+        Ok(SinkReply::Ack)
+    }
+}
+
+impl Sink for Named {
+    async fn on_event(&mut self, _event: Event, _ctx: &ConnectorContext) -> Result<SinkReply> {
+        Ok(SinkReply::Ack)
+    }
+}
+
 fn main() {}

@@ -18,7 +18,7 @@ const MAX_LATENCY_US: u64 = 3_600_000_000;
 
 /// The `config` table of a `blackhole` connector.
 #[derive(Debug, Default, Deserialize)]
-#[serde(crate = "pdk::serde", deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct Config {
     /// Events to acknowledge without recording them first.
     #[serde(default)]

@@ -8,7 +8,7 @@ use pdk::prelude::*;
 
 /// The `config` table of a `blaster` connector.
 #[derive(Debug, Deserialize)]
-#[serde(crate = "pdk::serde", deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct Config {
     /// A file with one event per line (decoded by the flow's codec).
     pub path: String,

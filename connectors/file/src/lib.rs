@@ -24,7 +24,7 @@ pub const FLUSH_DELAY: Duration = Duration::from_millis(2);
 
 /// The `config` table of a `file` connector.
 #[derive(Debug, Deserialize)]
-#[serde(crate = "pdk::serde", deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct Config {
     /// The file to read (source side) or append to (sink side).
     pub path: String,

@@ -29,7 +29,7 @@ const RESPONSES_CAPACITY: usize = 256;
 
 /// The `config` table of an `http_client` connector.
 #[derive(Debug, Deserialize)]
-#[serde(crate = "pdk::serde", deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct Config {
     /// Where requests go: `http://HOST:PORT/PATH`, or `HOST:PORT`.
     pub url: String,

@@ -38,7 +38,7 @@ const REQUESTS_CAPACITY: usize = 256;
 
 /// The `config` table of an `http_server` connector.
 #[derive(Debug, Deserialize)]
-#[serde(crate = "pdk::serde", deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct Config {
     /// The address to listen on, `IP:PORT` or `HOST:PORT`, e.g.
     /// `"127.0.0.1:8080"`.

@@ -8,7 +8,7 @@ use pdk::prelude::*;
 
 /// The `config` table of a `metronome` connector.
 #[derive(Debug, Deserialize)]
-#[serde(crate = "pdk::serde", deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct Config {
     /// Milliseconds between two events (at least 1).
     pub interval_ms: u64,

@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 
 /// The `config` table of a `tcp_client` connector.
 #[derive(Debug, Deserialize)]
-#[serde(crate = "pdk::serde", deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct Config {
     /// The server to connect to, `HOST:PORT`, e.g. `"127.0.0.1:4242"`.
     pub url: String,

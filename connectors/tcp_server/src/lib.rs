@@ -35,7 +35,7 @@ const INCOMING_CAPACITY: usize = 1024;
 
 /// The `config` table of a `tcp_server` connector.
 #[derive(Debug, Deserialize)]
-#[serde(crate = "pdk::serde", deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct Config {
     /// The address to listen on, `IP:PORT` or `HOST:PORT`, e.g.
     /// `"127.0.0.1:4242"`.

@@ -19,7 +19,7 @@ const MAX_DATAGRAM: usize = 65_507;
 
 /// The `config` table of a `udp` connector.
 #[derive(Debug, Deserialize)]
-#[serde(crate = "pdk::serde", deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct Config {
     /// The address to bind, `IP:PORT` or `HOST:PORT`, e.g.
     /// `"127.0.0.1:4243"` (port 0: any free port).

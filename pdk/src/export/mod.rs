@@ -17,7 +17,7 @@ use abi_stable::std_types::{RResult, RStr, RVec};
 use abi_stable::type_level::downcasting::TD_Opaque;
 
 pub use abi_stable::library::LibHeader as PluginHeader;
-pub use probe::{HasSink, HasSource, NoSink, NoSource, Probe};
+pub use probe::{same_name, side_present, HasSink, HasSource, NoSink, NoSource, Probe};
 pub use sides::{SinkFns, SourceFns};
 
 use crate::abi::connector::{
@@ -150,40 +150,6 @@ pub(crate) fn create_native<T: ConnectorType>(
         source: T::source_fns(),
         sink: T::sink_fns(),
     }))
-}
-
-/// Panics (at compile time, where `#[pdk_export]` calls it in a constant)
-/// if two exported connector types share a name.
-pub const fn assert_distinct_names(entries: &[ConnectorEntry]) {
-    let mut i = 0;
-    while i < entries.len() {
-        let mut j = i + 1;
-        while j < entries.len() {
-            if str_eq(entries[i].name, entries[j].name) {
-                panic!(
-                    "two connector types of this plugin have the same `#[connector(name = ...)]`; \
-                     give each a distinct name"
-                );
-            }
-            j += 1;
-        }
-        i += 1;
-    }
-}
-
-const fn str_eq(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    if a.len() != b.len() {
-        return false;
-    }
-    let mut i = 0;
-    while i < a.len() {
-        if a[i] != b[i] {
-            return false;
-        }
-        i += 1;
-    }
-    true
 }
 
 /// Implemented by `#[pdk_export]`: the plugin's package and its connectors.

@@ -14,7 +14,7 @@ use pdk::prelude::*;
 
 /// The `config` table of a `blocking_lines` connector.
 #[derive(Debug, Deserialize)]
-#[serde(crate = "pdk::serde", deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct Config {
     /// The file to read.
     path: String,
@@ -81,7 +81,7 @@ impl Source for BlockingLines {
 
 /// The `config` table of a `thread_blocker` connector.
 #[derive(Debug, Deserialize)]
-#[serde(crate = "pdk::serde", deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct BlockerConfig {
     /// How long each `on_event` blocks its thread.
     block_ms: u64,

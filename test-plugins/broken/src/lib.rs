@@ -81,7 +81,12 @@ mod skewed {
         } else {
             // A later patch of this interface, which the runtime accepts
             // by version and then finds another layout in.
-            VersionStrings::new("0.1.7")
+            VersionStrings::new(concat!(
+                env!("CARGO_PKG_VERSION_MAJOR"),
+                ".",
+                env!("CARGO_PKG_VERSION_MINOR"),
+                ".77"
+            ))
         };
     }
 

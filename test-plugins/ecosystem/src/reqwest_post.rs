@@ -2,7 +2,7 @@ use pdk::prelude::*;
 
 /// The `config` table of a `reqwest_post` connector.
 #[derive(Debug, Deserialize)]
-#[serde(crate = "pdk::serde", deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct Config {
     /// Where to POST, `http://HOST:PORT/PATH`.
     url: String,

@@ -7,7 +7,7 @@ use tokio::net::TcpStream;
 
 /// The `config` table of a `tokio_tcp` connector.
 #[derive(Debug, Deserialize)]
-#[serde(crate = "pdk::serde", deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct Config {
     /// The server, `HOST:PORT`.
     url: String,

@@ -5,7 +5,7 @@ use tokio::time::{interval, Interval, MissedTickBehavior};
 
 /// The `config` table of a `tokio_ticker` connector.
 #[derive(Debug, Deserialize)]
-#[serde(crate = "pdk::serde", deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct Config {
     /// Milliseconds between ticks.
     interval_ms: u64,

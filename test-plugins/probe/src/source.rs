@@ -10,7 +10,7 @@ use crate::trace::{before_future, maybe_panic, record};
 
 /// The `config` of `probe_source`.
 #[derive(Debug, Deserialize)]
-#[serde(crate = "pdk::serde", deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct Config {
     /// The trace file.
     pub trace: String,

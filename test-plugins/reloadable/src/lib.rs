@@ -12,7 +12,7 @@ const BUILD: u64 = if cfg!(feature = "second-build") { 2 } else { 1 };
 
 /// The `config` of `build_info`.
 #[derive(Debug, Deserialize)]
-#[serde(crate = "pdk::serde", deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct Config {
     /// Milliseconds between two events.
     pub interval_ms: u64,
