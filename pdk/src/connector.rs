@@ -3,8 +3,9 @@
 //! A connector is an ordinary struct with `#[connector(name = "...")]` on it
 //! and an `impl` of [`Connector`]. It gains a source side by implementing
 //! [`Source`] and a sink side by implementing [`Sink`]; the macros notice
-//! which ones exist. Every method is an ordinary `async fn`; the ones an
-//! author does not write have the defaults documented here.
+//! which ones exist. `Connector::new` is a plain `fn`; every other method
+//! is an ordinary `async fn`, and the ones an author does not write have
+//! the defaults documented here.
 
 use std::future::Future;
 

@@ -22,8 +22,12 @@ pub enum ErrorKind {
 }
 
 /// A connector failure: a [`kind`](ErrorKind) and a message for people.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
+///
+/// Like `anyhow::Error`, it converts from any `std::error::Error` (so `?`
+/// works on the errors of every crate, and the message keeps the chain of
+/// causes), and for that reason does not implement `std::error::Error`
+/// itself. [`Context`] adds what was being done.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
     kind: ErrorKind,
     message: String,
@@ -69,26 +73,129 @@ impl Error {
     }
 }
 
-impl From<std::io::Error> for Error {
-    fn from(e: std::io::Error) -> Self {
-        Self::msg(e)
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
     }
 }
 
-impl From<serde_json::Error> for Error {
-    fn from(e: serde_json::Error) -> Self {
-        Self::msg(e)
-    }
-}
-
-impl From<String> for Error {
-    fn from(message: String) -> Self {
+/// Any error of any crate, as an [`ErrorKind::Other`] error whose message
+/// is the error's and its causes', joined with `: `.
+impl<E: std::error::Error + Send + Sync + 'static> From<E> for Error {
+    fn from(error: E) -> Self {
+        let mut message = error.to_string();
+        let mut next = error.source();
+        while let Some(cause) = next {
+            let text = cause.to_string();
+            // Many errors repeat their cause in their own message.
+            if !message.ends_with(&text) {
+                message.push_str(": ");
+                message.push_str(&text);
+            }
+            next = cause.source();
+        }
         Self::msg(message)
     }
 }
 
-impl From<&str> for Error {
-    fn from(message: &str) -> Self {
-        Self::msg(message)
+/// Adds what was being done to an error, anyhow-style:
+/// `std::fs::read(path).context("reading the records")?` fails with
+/// "reading the records: No such file or directory (os error 2)". The
+/// prelude brings it into scope.
+pub trait Context<T> {
+    /// The error, prefixed with `context`; its kind is kept.
+    ///
+    /// # Errors
+    /// When `self` is an error (or `None`).
+    fn context(self, context: impl fmt::Display) -> Result<T>;
+
+    /// [`Context::context`], with the context computed only on error.
+    ///
+    /// # Errors
+    /// When `self` is an error (or `None`).
+    fn with_context<C: fmt::Display>(self, context: impl FnOnce() -> C) -> Result<T>;
+}
+
+impl<T, E: Into<Error>> Context<T> for std::result::Result<T, E> {
+    fn context(self, context: impl fmt::Display) -> Result<T> {
+        self.map_err(|error| prefixed(error.into(), &context))
+    }
+
+    fn with_context<C: fmt::Display>(self, context: impl FnOnce() -> C) -> Result<T> {
+        self.map_err(|error| prefixed(error.into(), &context()))
+    }
+}
+
+impl<T> Context<T> for Option<T> {
+    fn context(self, context: impl fmt::Display) -> Result<T> {
+        self.ok_or_else(|| Error::msg(context))
+    }
+
+    fn with_context<C: fmt::Display>(self, context: impl FnOnce() -> C) -> Result<T> {
+        self.ok_or_else(|| Error::msg(context()))
+    }
+}
+
+fn prefixed(error: Error, context: &dyn fmt::Display) -> Error {
+    Error::new(error.kind, format!("{context}: {}", error.message))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error with a cause, as most client libraries return them.
+    #[derive(Debug, thiserror::Error)]
+    #[error("request to `http://example` failed")]
+    struct Request(#[source] std::io::Error);
+
+    fn refused() -> std::io::Error {
+        std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused")
+    }
+
+    #[test]
+    fn any_std_error_converts_with_its_causes() {
+        let error = Error::from(Request(refused()));
+        assert_eq!(error.kind(), ErrorKind::Other);
+        assert_eq!(
+            error.message(),
+            "request to `http://example` failed: connection refused"
+        );
+    }
+
+    #[test]
+    fn question_mark_works_on_foreign_errors() {
+        fn parse(text: &str) -> Result<u16> {
+            Ok(text.parse::<u16>()?)
+        }
+        assert_eq!(parse("80"), Ok(80));
+        assert_eq!(
+            parse("eighty").unwrap_err().message(),
+            "invalid digit found in string"
+        );
+    }
+
+    #[test]
+    fn context_prefixes_the_message_and_keeps_the_kind() {
+        let io: std::result::Result<(), _> = Err(refused());
+        assert_eq!(
+            io.context("connecting to the database")
+                .unwrap_err()
+                .message(),
+            "connecting to the database: connection refused"
+        );
+        let lost: Result<()> = Err(Error::connection_lost("socket closed"));
+        let error = lost
+            .with_context(|| format!("writing to `{}`", "db"))
+            .unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::ConnectionLost);
+        assert_eq!(error.message(), "writing to `db`: socket closed");
+        assert_eq!(
+            None::<u8>
+                .context("no `host` in the event")
+                .unwrap_err()
+                .message(),
+            "no `host` in the event"
+        );
     }
 }

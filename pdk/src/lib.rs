@@ -72,7 +72,7 @@ pub use export as __private;
 
 pub use connector::{Attempt, Connector, EventId, Sink, SinkReply, Source, SourceReply};
 pub use context::{ConnectionLostNotifier, ConnectorContext, SinkReplies};
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Context, Error, ErrorKind, Result};
 pub use event::Event;
 pub use host::{task, time};
 pub use pdk_macros::{connector, pdk_export};
@@ -108,6 +108,8 @@ pub struct NoConfig {}
 
 /// Everything a connector author needs, in one `use`.
 pub mod prelude {
+    /// `.context("what was being done")` on results and options.
+    pub use crate::Context as _;
     pub use crate::{
         connector, pdk_export, Attempt, Connector, ConnectorContext, Error, Event, EventId,
         NoConfig, Result, Sink, SinkReply, Source, SourceReply, Value,

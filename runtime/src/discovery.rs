@@ -19,6 +19,7 @@ use std::ffi::OsString;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use pdk::abi::module::ROOT_MODULE_SYMBOL_PREFIX;
 use walkdir::{DirEntry, WalkDir};
 
 /// How many directory levels below a search-path entry are searched.
@@ -143,7 +144,7 @@ impl SearchPath {
                         continue;
                     }
                 };
-                if !is_library_name(entry.path()) {
+                if !is_library_name(entry.path()) && !is_plugin_without_library(entry.path()) {
                     continue;
                 }
                 let identity = entry.metadata().ok().map(|m| (m.dev(), m.ino()));
@@ -165,6 +166,33 @@ fn is_library_name(path: &Path) -> bool {
     path.extension()
         .is_some_and(|ext| ext == std::env::consts::DLL_EXTENSION)
 }
+
+/// `true` for a Rust library (`.rlib`) that exports a PDK plugin but has no
+/// plugin file beside it: a connector crate built without
+/// `crate-type = ["cdylib"]`. It is listed, so that the loader's reason
+/// says what to add.
+fn is_plugin_without_library(path: &Path) -> bool {
+    let Some(crate_name) = path
+        .file_stem()
+        .and_then(|stem| stem.to_str())
+        .and_then(|stem| stem.strip_prefix("lib"))
+    else {
+        return false;
+    };
+    // The symbol `#[pdk_export]` gives this very crate's root module (the
+    // prefix alone is in every library that merely links `pdk`).
+    let symbol = format!("{ROOT_MODULE_SYMBOL_PREFIX}{crate_name}__");
+    path.extension()
+        .is_some_and(|ext| ext == RUST_LIBRARY_EXTENSION)
+        && !path
+            .with_extension(std::env::consts::DLL_EXTENSION)
+            .exists()
+        && std::fs::read(path)
+            .is_ok_and(|bytes| memchr::memmem::find(&bytes, symbol.as_bytes()).is_some())
+}
+
+/// The extension of the libraries cargo builds for other Rust crates.
+pub const RUST_LIBRARY_EXTENSION: &str = "rlib";
 
 /// `true` for a directory of build intermediates inside a cargo profile
 /// directory (one that holds cargo's `.fingerprint`).
@@ -204,6 +232,31 @@ mod tests {
             Path::new("/x"),
         ];
         assert_eq!(dirs, expected);
+    }
+
+    #[test]
+    fn a_rust_library_holding_a_plugin_without_its_plugin_file_is_listed() {
+        let dir = temp_dir("rlib");
+        let ext = std::env::consts::DLL_EXTENSION;
+        let plugin_of = |name: &str| format!("...{ROOT_MODULE_SYMBOL_PREFIX}{name}__0_1_0...");
+        // A connector crate built as an rlib only: listed.
+        std::fs::write(dir.join("libmy_conn.rlib"), plugin_of("my_conn")).unwrap();
+        // One built as both: its plugin file is the candidate.
+        std::fs::write(dir.join("libboth.rlib"), plugin_of("both")).unwrap();
+        std::fs::write(dir.join(format!("libboth.{ext}")), b"x").unwrap();
+        // Any other Rust library, even one that links `pdk` (and so holds
+        // the symbol prefix) or links a plugin crate: not a candidate.
+        std::fs::write(dir.join("libserde.rlib"), b"no plugin here").unwrap();
+        std::fs::write(dir.join("libpdk.rlib"), ROOT_MODULE_SYMBOL_PREFIX).unwrap();
+        std::fs::write(dir.join("libapp.rlib"), plugin_of("my_conn")).unwrap();
+        let found = SearchPath::new(std::slice::from_ref(&dir), None, None).candidates();
+        assert_eq!(
+            found,
+            [
+                dir.join(format!("libboth.{ext}")),
+                dir.join("libmy_conn.rlib")
+            ]
+        );
     }
 
     #[test]

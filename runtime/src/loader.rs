@@ -20,6 +20,7 @@ use pdk::abi::module::{
 use pdk::abi::INTERFACE_VERSION;
 use serde::Serialize;
 
+use crate::discovery::RUST_LIBRARY_EXTENSION;
 use crate::host;
 use crate::printable::printable;
 use crate::trust::TrustPolicy;
@@ -138,6 +139,16 @@ impl Opened {
     /// # Errors
     /// The one-line reason to reject the file.
     pub fn open(path: &Path, trust: Option<&TrustPolicy>) -> Result<Self, String> {
+        if path
+            .extension()
+            .is_some_and(|ext| ext == RUST_LIBRARY_EXTENSION)
+        {
+            return Err(String::from(
+                "a Rust library with a PDK plugin in it, but no plugin file was built from it; \
+                 add `crate-type = [\"cdylib\"]` to the `[lib]` section of its Cargo.toml and \
+                 rebuild",
+            ));
+        }
         let kind = std::fs::symlink_metadata(path)
             .map_err(|e| format!("cannot be read ({e}); check the file's permissions"))?
             .file_type();

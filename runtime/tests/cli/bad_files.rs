@@ -9,8 +9,8 @@ use std::sync::Mutex;
 use serde_json::Value;
 
 use crate::common::{
-    built_plugin, library_file, plugin_dir_with, runtime_exe, runtime_isolated, stderr, stdout,
-    workspace, write_flow,
+    built_plugin, built_plugins_dir, library_file, plugin_dir_with, runtime_exe, runtime_isolated,
+    stderr, stdout, workspace, write_flow,
 };
 
 /// `cargo build -p broken --features F` writes the same file for every
@@ -216,6 +216,29 @@ fn a_plugin_built_with_panic_abort_is_refused_before_its_code_runs() {
         stderr(&run).contains("built with `panic = \"abort\"`"),
         "the run names the reason: {}",
         stderr(&run)
+    );
+}
+
+#[test]
+fn a_connector_crate_built_without_cdylib_gets_the_fix() {
+    let dir = plugin_dir_with("rlib-only", &["stdout"]);
+    // What a connector crate without `crate-type = ["cdylib"]` leaves in
+    // `target/debug`: its Rust library, and no plugin file.
+    let rlib = built_plugins_dir().join("libmetronome.rlib");
+    std::fs::copy(rlib, dir.join("libmetronome.rlib")).unwrap();
+    let got = reasons(&list_as_user(&dir, &[]));
+    assert_eq!(
+        got,
+        [
+            (
+                "libmetronome.rlib".to_owned(),
+                "a Rust library with a PDK plugin in it, but no plugin file was built from it; \
+                 add `crate-type = [\"cdylib\"]` to the `[lib]` section of its Cargo.toml and \
+                 rebuild"
+                    .to_owned()
+            ),
+            (library_file("stdout"), "loaded".to_owned()),
+        ]
     );
 }
 
