@@ -11,6 +11,7 @@ use std::future::Future;
 
 use serde::de::DeserializeOwned;
 
+pub use crate::abi::connector::{EventId, SinkReply};
 use crate::context::ConnectorContext;
 use crate::{Event, Result, Value};
 
@@ -194,19 +195,6 @@ impl SourceReply {
     }
 }
 
-/// Identifies one event: which source connector produced it, on which
-/// stream, with which pull id.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, abi_stable::StableAbi)]
-pub struct EventId {
-    /// The runtime's number for the source connector in this flow.
-    pub source: u64,
-    /// The stream within that source.
-    pub stream: u64,
-    /// The pull id the source produced it under.
-    pub pull_id: u64,
-}
-
 /// The sink side: a connector that consumes events.
 pub trait Sink: Connector {
     /// Handles one event and says what became of it.
@@ -229,17 +217,4 @@ pub trait Sink: Connector {
         let _ = ctx;
         async { Ok(()) }
     }
-}
-
-/// What a sink did with an event.
-#[repr(u8)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, abi_stable::StableAbi)]
-pub enum SinkReply {
-    /// Handled: the source may forget it.
-    Ack,
-    /// Not handled: a transactional source may send it again.
-    Fail,
-    /// Not answered yet: the sink answers later through
-    /// [`crate::ConnectorContext::replies`] with the event's id.
-    Deferred,
 }

@@ -1,7 +1,7 @@
 //! What a connector gets from the runtime with every call.
 
-use crate::abi::connector::{BoxedRuntimeHandle, FfiConnectorContext};
-use crate::{Error, EventId, Result, Value};
+use crate::abi::connector::{BoxedRuntimeHandle, EventId, FfiConnectorContext};
+use crate::{Error, Result, Value};
 
 /// The connector's view of the runtime: its id in the flow, and handles to
 /// report a lost connection and to answer events later.

@@ -2,24 +2,10 @@
 
 use std::fmt;
 
-/// What kind of failure an [`Error`] reports; the runtime acts on it
-/// (a config error stops the flow before it starts, a panic or connection
-/// error makes the runtime reconnect the connector).
-#[repr(u8)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, abi_stable::StableAbi)]
-pub enum ErrorKind {
-    /// The connector's configuration was rejected.
-    Config,
-    /// The connector lost its connection to the outside world.
-    ConnectionLost,
-    /// A connector method panicked; the panic was contained.
-    Panic,
-    /// The runtime called a method the connector does not support
-    /// (for example `pull_data` on a sink-only connector).
-    Unsupported,
-    /// Any other failure.
-    Other,
-}
+use abi_stable::std_types::RString;
+
+pub use crate::abi::error::ErrorKind;
+use crate::abi::error::PdkError;
 
 /// A connector failure: a [`kind`](ErrorKind) and a message for people.
 ///
@@ -70,6 +56,21 @@ impl Error {
     #[must_use]
     pub fn message(&self) -> &str {
         &self.message
+    }
+}
+
+impl From<Error> for PdkError {
+    fn from(e: Error) -> Self {
+        Self {
+            kind: e.kind,
+            message: RString::from(e.message),
+        }
+    }
+}
+
+impl From<PdkError> for Error {
+    fn from(e: PdkError) -> Self {
+        Error::new(e.kind, e.message)
     }
 }
 

@@ -8,8 +8,9 @@
 use std::cell::{OnceCell, RefCell};
 use std::fmt;
 
+use crate::abi::connector::EventId;
 use crate::abi::value::PdkValue;
-use crate::{EventId, Value};
+use crate::Value;
 
 /// One event delivered to a sink.
 pub struct Event {

@@ -18,7 +18,7 @@ static HOST: OnceLock<HostServicesRef> = OnceLock::new();
 pub fn install(host: HostServicesRef, library: &'static str) {
     if HOST.set(host).is_ok() {
         crate::ambient::name(library);
-        crate::export::install_panic_hook();
+        crate::contain::install_panic_hook();
         // Fails when this copy of `log` already has a logger (the runtime's
         // own, when a connector is linked statically): then records already
         // reach it and nothing is to be done.
@@ -97,7 +97,7 @@ pub mod task {
     use super::{Future, FutureExt, HOST};
     use crate::abi::error::PdkError;
     use crate::ambient::{self, InContext};
-    use crate::export::{contain_sync, Guarded};
+    use crate::contain::{contain_sync, Guarded};
     use crate::{Error, Result};
 
     /// Runs `task` in the background on the runtime's executor, as part
@@ -122,9 +122,9 @@ pub mod task {
                 (host.spawn())(task.into_ffi());
             }
             None => {
-                let capture = crate::testing::current_capture();
+                let capture = crate::capture::current();
                 std::thread::spawn(move || {
-                    crate::testing::within_capture(capture.as_ref(), || {
+                    crate::capture::within(capture.as_ref(), || {
                         if let Err(error) = futures::executor::block_on(task) {
                             log::error!("a spawned task failed: {error}");
                         }
@@ -156,8 +156,8 @@ pub mod task {
         match HOST.get() {
             Some(host) => (host.spawn_blocking())(async move { run() }.into_ffi()),
             None => {
-                let capture = crate::testing::current_capture();
-                std::thread::spawn(move || crate::testing::within_capture(capture.as_ref(), run));
+                let capture = crate::capture::current();
+                std::thread::spawn(move || crate::capture::within(capture.as_ref(), run));
             }
         }
         JoinHandle(result)

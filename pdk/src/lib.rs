@@ -54,7 +54,9 @@
 
 pub mod abi;
 mod ambient;
+mod capture;
 mod connector;
+mod contain;
 mod context;
 mod error;
 mod event;

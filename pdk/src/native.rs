@@ -1,12 +1,12 @@
 //! The in-process form of a connector: what a runtime that links connector
 //! crates statically calls, with no C-ABI and no value conversion. Every
-//! `#[connector]` type has one ([`entry`]), next to its plugin form.
+//! `#[connector]` type has one (`NativeEntry::of::<T>()`), next to its
+//! plugin form.
 
 use futures::future::BoxFuture;
 
 use crate::abi::connector::{FfiConnectorContext, LifecycleHook};
 use crate::abi::host::HostServicesRef;
-use crate::export::{self, ConnectorType};
 use crate::{Attempt, Event, Result, SinkReply, SourceReply, Value};
 
 /// A connector instance called in-process. Mirrors
@@ -53,19 +53,4 @@ pub struct NativeEntry {
 /// call has an effect.
 pub fn install_host(host: HostServicesRef) {
     crate::host::install(host, "runtime");
-}
-
-/// The in-process entry of connector type `T`.
-#[must_use]
-pub fn entry<T: ConnectorType>() -> NativeEntry {
-    let source = T::source_fns();
-    NativeEntry {
-        name: T::NAME,
-        package: T::PACKAGE,
-        version: T::PACKAGE_VERSION,
-        source: source.is_some(),
-        transactional: source.is_some_and(|fns| fns.transactional),
-        sink: T::sink_fns().is_some(),
-        create: export::create_native::<T>,
-    }
 }

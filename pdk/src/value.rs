@@ -12,6 +12,11 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 pub use value_trait::StaticNode;
 
+use abi_stable::std_types::{RString, RVec};
+
+use crate::abi::allocator::{take_string, take_vec};
+use crate::abi::value::{PdkEntry, PdkValue};
+
 /// A string owned by a [`Value`], or borrowed from a `'static` literal.
 pub type Str = beef::Cow<'static, str>;
 
@@ -368,6 +373,75 @@ impl<'de> Visitor<'de> for ValueVisitor {
             object.insert(Str::owned(key), value);
         }
         Ok(Value::from(object))
+    }
+}
+
+// The conversions to and from the C-ABI form: strings, arrays and byte
+// buffers move their heap buffers across instead of copying them; only
+// `'static` borrowed literals are copied once.
+
+fn str_to_ffi(s: Str) -> RString {
+    RString::from(s.into_owned())
+}
+
+fn bytes_to_ffi(b: Bytes) -> RVec<u8> {
+    RVec::from(b.into_owned())
+}
+
+impl From<Value> for PdkValue {
+    fn from(value: Value) -> Self {
+        match value {
+            Value::Static(node) => Self::Static(node),
+            Value::String(s) => Self::String(str_to_ffi(s)),
+            Value::Array(array) => Self::Array(array.into_iter().map(Self::from).collect()),
+            Value::Object(object) => Self::Object(
+                object
+                    .into_iter()
+                    .map(|(key, value)| PdkEntry {
+                        key: str_to_ffi(key),
+                        value: Self::from(value),
+                    })
+                    .collect(),
+            ),
+            Value::Bytes(b) => Self::Bytes(bytes_to_ffi(b)),
+        }
+    }
+}
+
+impl From<PdkValue> for Value {
+    fn from(value: PdkValue) -> Self {
+        match value {
+            PdkValue::Static(node) => Self::Static(node),
+            PdkValue::String(s) => Self::String(Str::owned(take_string(s))),
+            PdkValue::Array(array) => Self::Array(array.into_iter().map(Self::from).collect()),
+            PdkValue::Object(entries) => {
+                let mut object = Object::with_capacity(entries.len());
+                for PdkEntry { key, value } in entries {
+                    object.insert(Str::owned(take_string(key)), Self::from(value));
+                }
+                Self::Object(Box::new(object))
+            }
+            PdkValue::Bytes(b) => Self::Bytes(Bytes::owned(take_vec(b))),
+        }
+    }
+}
+
+impl From<&PdkValue> for Value {
+    /// A copy of the payload as a [`Value`] (the payload stays).
+    fn from(value: &PdkValue) -> Self {
+        match value {
+            PdkValue::Static(node) => Self::Static(*node),
+            PdkValue::String(s) => Self::String(Str::owned(s.as_str().to_owned())),
+            PdkValue::Array(array) => Self::Array(array.iter().map(Self::from).collect()),
+            PdkValue::Object(entries) => {
+                let mut object = Object::with_capacity(entries.len());
+                for PdkEntry { key, value } in entries.iter() {
+                    object.insert(Str::owned(key.as_str().to_owned()), Self::from(value));
+                }
+                Self::Object(Box::new(object))
+            }
+            PdkValue::Bytes(b) => Self::Bytes(Bytes::owned(b.to_vec())),
+        }
     }
 }
 

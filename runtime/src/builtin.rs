@@ -10,18 +10,17 @@ use pdk::native::NativeEntry;
 #[cfg(feature = "builtin-connectors")]
 #[must_use]
 pub fn entries() -> Vec<NativeEntry> {
-    use pdk::native::entry;
     vec![
-        entry::<blackhole::Blackhole>(),
-        entry::<blaster::Blaster>(),
-        entry::<file::FileConnector>(),
-        entry::<http_client::HttpClient>(),
-        entry::<http_server::HttpServer>(),
-        entry::<metronome::Metronome>(),
-        entry::<stdout::Stdout>(),
-        entry::<tcp_client::TcpClient>(),
-        entry::<tcp_server::TcpServer>(),
-        entry::<udp::Udp>(),
+        NativeEntry::of::<blackhole::Blackhole>(),
+        NativeEntry::of::<blaster::Blaster>(),
+        NativeEntry::of::<file::FileConnector>(),
+        NativeEntry::of::<http_client::HttpClient>(),
+        NativeEntry::of::<http_server::HttpServer>(),
+        NativeEntry::of::<metronome::Metronome>(),
+        NativeEntry::of::<stdout::Stdout>(),
+        NativeEntry::of::<tcp_client::TcpClient>(),
+        NativeEntry::of::<tcp_server::TcpServer>(),
+        NativeEntry::of::<udp::Udp>(),
     ]
 }
 

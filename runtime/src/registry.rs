@@ -114,7 +114,7 @@ impl Registry {
 
     /// Like [`Registry::discover`], with `builtins` as the connectors built
     /// into the runtime: for programs that embed the runtime with their own
-    /// connector crates linked in (see [`pdk::native::entry`]). The host
+    /// connector crates linked in (see [`pdk::native::NativeEntry::of`]). The host
     /// services are installed for them.
     #[must_use]
     pub fn discover_with(

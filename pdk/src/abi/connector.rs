@@ -20,10 +20,35 @@ use async_ffi::BorrowingFfiFuture;
 
 use super::error::PdkError;
 use super::value::PdkValue;
-use crate::connector::{EventId, SinkReply};
 
 /// A future returned across the boundary, borrowing the connector.
 pub type FfiResultFuture<'a, T> = BorrowingFfiFuture<'a, RResult<T, PdkError>>;
+
+/// Identifies one event: which source connector produced it, on which
+/// stream, with which pull id.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, StableAbi)]
+pub struct EventId {
+    /// The runtime's number for the source connector in this flow.
+    pub source: u64,
+    /// The stream within that source.
+    pub stream: u64,
+    /// The pull id the source produced it under.
+    pub pull_id: u64,
+}
+
+/// What a sink did with an event.
+#[repr(u8)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, StableAbi)]
+pub enum SinkReply {
+    /// Handled: the source may forget it.
+    Ack,
+    /// Not handled: a transactional source may send it again.
+    Fail,
+    /// Not answered yet: the sink answers later through
+    /// `ConnectorContext::replies` with the event's id.
+    Deferred,
+}
 
 /// One of the lifecycle hooks of [`crate::Connector`].
 #[repr(u8)]

@@ -1,11 +1,28 @@
-//! The C-ABI form of [`crate::Error`].
+//! The C-ABI form of `pdk::Error`, and its kind.
 
 use abi_stable::std_types::RString;
 use abi_stable::StableAbi;
 
-use crate::{Error, ErrorKind};
+/// What kind of failure a `pdk::Error` reports; the runtime acts on it
+/// (a config error stops the flow before it starts, a panic or connection
+/// error makes the runtime reconnect the connector).
+#[repr(u8)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, StableAbi)]
+pub enum ErrorKind {
+    /// The connector's configuration was rejected.
+    Config,
+    /// The connector lost its connection to the outside world.
+    ConnectionLost,
+    /// A connector method panicked; the panic was contained.
+    Panic,
+    /// The runtime called a method the connector does not support
+    /// (for example `pull_data` on a sink-only connector).
+    Unsupported,
+    /// Any other failure.
+    Other,
+}
 
-/// An [`Error`] as it crosses the boundary.
+/// An `Error` as it crosses the boundary.
 #[repr(C)]
 #[derive(Debug, Clone, PartialEq, Eq, StableAbi)]
 pub struct PdkError {
@@ -13,19 +30,4 @@ pub struct PdkError {
     pub kind: ErrorKind,
     /// The message for people.
     pub message: RString,
-}
-
-impl From<Error> for PdkError {
-    fn from(e: Error) -> Self {
-        Self {
-            kind: e.kind(),
-            message: RString::from(e.message()),
-        }
-    }
-}
-
-impl From<PdkError> for Error {
-    fn from(e: PdkError) -> Self {
-        Error::new(e.kind, e.message)
-    }
 }

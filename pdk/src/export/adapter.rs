@@ -1,7 +1,6 @@
 //! The one generic implementation of [`RawConnector`] for every connector
 //! a plugin exports.
 
-use super::contain::{contain, unsupported};
 use super::sides::{SinkFns, SourceFns};
 use super::{run_hook, ConnectorType};
 use crate::abi::connector::{
@@ -9,6 +8,7 @@ use crate::abi::connector::{
 };
 use crate::ambient::DropsInContext;
 use crate::connector::{Attempt, SinkReply};
+use crate::contain::{contain, unsupported};
 use crate::ConnectorContext;
 
 /// A connector instance behind the C-ABI: the author's value (dropped in

@@ -3,12 +3,12 @@
 
 use futures::future::BoxFuture;
 
-use super::contain::{contain_native, unsupported_error};
 use super::sides::{SinkFns, SourceFns};
 use super::{run_hook, ConnectorType};
 use crate::abi::connector::LifecycleHook;
 use crate::ambient::DropsInContext;
-use crate::native::DynConnector;
+use crate::contain::{contain_native, unsupported_error};
+use crate::native::{DynConnector, NativeEntry};
 use crate::{Attempt, ConnectorContext, Event, Result, SinkReply, SourceReply};
 
 /// A connector instance called in-process: the author's value (dropped in
@@ -74,6 +74,24 @@ impl<T: ConnectorType> DynConnector for LinkedAdapter<T> {
         match self.sink {
             Some(fns) => (fns.native_upstream_finished)(&mut self.inner, &self.ctx),
             None => self.unsupported("on_upstream_finished"),
+        }
+    }
+}
+
+impl NativeEntry {
+    /// The in-process entry of connector type `T` (any `#[connector]`
+    /// type).
+    #[must_use]
+    pub fn of<T: ConnectorType>() -> Self {
+        let source = T::source_fns();
+        Self {
+            name: T::NAME,
+            package: T::PACKAGE,
+            version: T::PACKAGE_VERSION,
+            source: source.is_some(),
+            transactional: source.is_some_and(|fns| fns.transactional),
+            sink: T::sink_fns().is_some(),
+            create: super::create_native::<T>,
         }
     }
 }

@@ -6,7 +6,6 @@
 
 mod adapter;
 mod config;
-mod contain;
 mod linked;
 mod probe;
 mod sides;
@@ -32,10 +31,10 @@ use crate::abi::module::{
 use crate::abi::value::PdkValue;
 use crate::abi::{INTERFACE_VERSION, RUSTC_VERSION};
 use crate::ambient::{self, DropsInContext};
+use crate::contain::contain_sync;
 use crate::native::DynConnector;
 use crate::{Connector, ConnectorContext, Error, ErrorKind, Result, Value};
 use adapter::Adapter;
-pub(crate) use contain::{contain_sync, install_panic_hook, Guarded};
 use linked::LinkedAdapter;
 
 /// Calls the author's lifecycle hook `hook`; shared by both adapters.

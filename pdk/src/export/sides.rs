@@ -6,11 +6,11 @@
 
 use futures::future::BoxFuture;
 
-use super::contain::{contain, contain_native};
 use super::ConnectorType;
 use crate::abi::connector::{FfiEvent, FfiResultFuture, FfiSourceReply};
 use crate::abi::value::PdkValue;
 use crate::connector::{SinkReply, SourceReply};
+use crate::contain::{contain, contain_native};
 use crate::{ConnectorContext, Event, Result, Sink, Source};
 
 /// `&mut T, &ctx, stream, pull_id` -> a C-ABI future.

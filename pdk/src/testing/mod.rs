@@ -11,7 +11,6 @@
 //! Timers ([`crate::time::sleep`]) and tasks ([`crate::task::spawn`]) work
 //! without a runtime: each runs on a helper thread.
 
-mod logs;
 mod recorder;
 
 use std::future::Future;
@@ -20,18 +19,16 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use abi_stable::type_level::downcasting::TD_Opaque;
 
+pub use crate::capture::LogLine;
 pub use futures::executor::block_on;
-pub use logs::LogLine;
 pub use recorder::Report;
 
 use crate::abi::connector::{FfiConnectorContext, LifecycleHook, RawRuntimeHandle_TO};
+use crate::capture::{self as logs, Capture, Caught};
 use crate::export::{create_native, ConnectorType};
 use crate::native::DynConnector;
 use crate::{Attempt, Event, EventId, Result, SinkReply, SourceReply, Value};
-use logs::{Capture, Caught};
 use recorder::Recorder;
-
-pub(crate) use logs::{current as current_capture, within as within_capture};
 
 /// How the runtime would see the connector, besides its configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -69,8 +69,8 @@ fn linked_probes(test: &str) -> Registry {
     Registry::discover_with(
         &SearchPath::new(&[scratch_dir(&format!("{test}-plugins"))], None, None),
         vec![
-            pdk::native::entry::<probe::ProbeSource>(),
-            pdk::native::entry::<probe::ProbeSink>(),
+            pdk::native::NativeEntry::of::<probe::ProbeSource>(),
+            pdk::native::NativeEntry::of::<probe::ProbeSink>(),
         ],
         None,
         &Vetting::InProcess,
@@ -94,7 +94,7 @@ fn a_plugin_source_feeds_a_linked_sink() {
             None,
             None,
         ),
-        vec![pdk::native::entry::<probe::ProbeSink>()],
+        vec![pdk::native::NativeEntry::of::<probe::ProbeSink>()],
         None,
         // The plugin is vetted by the real runtime's executable.
         &Vetting::Subprocess {

@@ -62,7 +62,7 @@ impl PdkValue {
         }
     }
 
-    fn as_static(&self) -> Option<&crate::StaticNode> {
+    fn as_static(&self) -> Option<&value_trait::StaticNode> {
         match self {
             Self::Static(node) => Some(node),
             _ => None,

@@ -1,7 +1,5 @@
-//! `PdkValue`, the C-ABI twin of [`Value`], and the conversions both ways.
-//!
-//! Strings, arrays and byte buffers move their heap buffers across instead
-//! of copying them; only `'static` borrowed literals are copied once.
+//! `PdkValue`, the C-ABI twin of `pdk::Value` (which converts to and from
+//! it, moving heap buffers instead of copying them).
 
 mod access;
 
@@ -12,12 +10,11 @@ use abi_stable::StableAbi;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
-use super::allocator::{take_string, take_vec};
-use crate::value::{Bytes, Object, StaticNode, Str, Value};
+pub use value_trait::StaticNode;
 
 pub use access::{PdkArray, PdkObject};
 
-/// The C-ABI form of [`Value`]; exists only at the plugin boundary.
+/// The C-ABI form of `pdk::Value`; exists only at the plugin boundary.
 #[repr(C)]
 #[derive(Debug, Clone, PartialEq, StableAbi)]
 pub enum PdkValue {
@@ -41,71 +38,6 @@ pub struct PdkEntry {
     pub key: RString,
     /// The value.
     pub value: PdkValue,
-}
-
-fn str_to_ffi(s: Str) -> RString {
-    RString::from(s.into_owned())
-}
-
-fn bytes_to_ffi(b: Bytes) -> RVec<u8> {
-    RVec::from(b.into_owned())
-}
-
-impl From<Value> for PdkValue {
-    fn from(value: Value) -> Self {
-        match value {
-            Value::Static(node) => Self::Static(node),
-            Value::String(s) => Self::String(str_to_ffi(s)),
-            Value::Array(array) => Self::Array(array.into_iter().map(Self::from).collect()),
-            Value::Object(object) => Self::Object(
-                object
-                    .into_iter()
-                    .map(|(key, value)| PdkEntry {
-                        key: str_to_ffi(key),
-                        value: Self::from(value),
-                    })
-                    .collect(),
-            ),
-            Value::Bytes(b) => Self::Bytes(bytes_to_ffi(b)),
-        }
-    }
-}
-
-impl From<PdkValue> for Value {
-    fn from(value: PdkValue) -> Self {
-        match value {
-            PdkValue::Static(node) => Self::Static(node),
-            PdkValue::String(s) => Self::String(Str::owned(take_string(s))),
-            PdkValue::Array(array) => Self::Array(array.into_iter().map(Self::from).collect()),
-            PdkValue::Object(entries) => {
-                let mut object = Object::with_capacity(entries.len());
-                for PdkEntry { key, value } in entries {
-                    object.insert(Str::owned(take_string(key)), Self::from(value));
-                }
-                Self::Object(Box::new(object))
-            }
-            PdkValue::Bytes(b) => Self::Bytes(Bytes::owned(take_vec(b))),
-        }
-    }
-}
-
-impl From<&PdkValue> for Value {
-    /// A copy of the payload as a [`Value`] (the payload stays).
-    fn from(value: &PdkValue) -> Self {
-        match value {
-            PdkValue::Static(node) => Self::Static(*node),
-            PdkValue::String(s) => Self::String(Str::owned(s.as_str().to_owned())),
-            PdkValue::Array(array) => Self::Array(array.iter().map(Self::from).collect()),
-            PdkValue::Object(entries) => {
-                let mut object = Object::with_capacity(entries.len());
-                for PdkEntry { key, value } in entries.iter() {
-                    object.insert(Str::owned(key.as_str().to_owned()), Self::from(value));
-                }
-                Self::Object(Box::new(object))
-            }
-            PdkValue::Bytes(b) => Self::Bytes(Bytes::owned(b.to_vec())),
-        }
-    }
 }
 
 impl Serialize for PdkValue {
@@ -216,6 +148,7 @@ impl<'de> Visitor<'de> for PdkValueVisitor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Value;
 
     #[test]
     fn every_kind_survives_the_round_trip() {

@@ -1,4 +1,5 @@
-//! The log records a connector emits under test, caught per harness.
+//! The log records a connector emits under `pdk::testing`, caught per
+//! harness.
 //!
 //! The first harness installs a `log` logger for the test process (unless
 //! the process has one already). A record is caught by the harness whose
