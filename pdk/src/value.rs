@@ -15,7 +15,7 @@ pub use value_trait::StaticNode;
 use abi_stable::std_types::{RString, RVec};
 
 use crate::abi::allocator::{take_string, take_vec};
-use crate::abi::value::{PdkEntry, PdkValue};
+use crate::abi::value::{PdkEntry, PdkScalar, PdkValue};
 
 /// A string owned by a [`Value`], or borrowed from a `'static` literal.
 pub type Str = beef::Cow<'static, str>;
@@ -380,6 +380,35 @@ impl<'de> Visitor<'de> for ValueVisitor {
 // buffers move their heap buffers across instead of copying them; only
 // `'static` borrowed literals are copied once.
 
+fn scalar_to_ffi(node: StaticNode) -> PdkScalar {
+    use value_trait::base::ValueAsScalar as _;
+    // value-trait's `128bit` feature, which any crate of the build may turn
+    // on, adds 128-bit variants: they cross as the closest 64-bit number.
+    #[allow(unreachable_patterns)]
+    match node {
+        StaticNode::Null => PdkScalar::Null,
+        StaticNode::Bool(b) => PdkScalar::Bool(b),
+        StaticNode::I64(n) => PdkScalar::I64(n),
+        StaticNode::U64(n) => PdkScalar::U64(n),
+        StaticNode::F64(n) => PdkScalar::F64(n),
+        other => other
+            .as_u64()
+            .map(PdkScalar::U64)
+            .or_else(|| other.as_i64().map(PdkScalar::I64))
+            .unwrap_or_else(|| PdkScalar::F64(other.cast_f64().unwrap_or(f64::NAN))),
+    }
+}
+
+fn scalar_from_ffi(scalar: PdkScalar) -> StaticNode {
+    match scalar {
+        PdkScalar::Null => StaticNode::Null,
+        PdkScalar::Bool(b) => StaticNode::Bool(b),
+        PdkScalar::I64(n) => StaticNode::I64(n),
+        PdkScalar::U64(n) => StaticNode::U64(n),
+        PdkScalar::F64(n) => StaticNode::F64(n),
+    }
+}
+
 fn str_to_ffi(s: Str) -> RString {
     RString::from(s.into_owned())
 }
@@ -391,7 +420,7 @@ fn bytes_to_ffi(b: Bytes) -> RVec<u8> {
 impl From<Value> for PdkValue {
     fn from(value: Value) -> Self {
         match value {
-            Value::Static(node) => Self::Static(node),
+            Value::Static(node) => Self::Static(scalar_to_ffi(node)),
             Value::String(s) => Self::String(str_to_ffi(s)),
             Value::Array(array) => Self::Array(array.into_iter().map(Self::from).collect()),
             Value::Object(object) => Self::Object(
@@ -411,7 +440,7 @@ impl From<Value> for PdkValue {
 impl From<PdkValue> for Value {
     fn from(value: PdkValue) -> Self {
         match value {
-            PdkValue::Static(node) => Self::Static(node),
+            PdkValue::Static(scalar) => Self::Static(scalar_from_ffi(scalar)),
             PdkValue::String(s) => Self::String(Str::owned(take_string(s))),
             PdkValue::Array(array) => Self::Array(array.into_iter().map(Self::from).collect()),
             PdkValue::Object(entries) => {
@@ -430,7 +459,7 @@ impl From<&PdkValue> for Value {
     /// A copy of the payload as a [`Value`] (the payload stays).
     fn from(value: &PdkValue) -> Self {
         match value {
-            PdkValue::Static(node) => Self::Static(*node),
+            PdkValue::Static(scalar) => Self::Static(scalar_from_ffi(*scalar)),
             PdkValue::String(s) => Self::String(Str::owned(s.as_str().to_owned())),
             PdkValue::Array(array) => Self::Array(array.iter().map(Self::from).collect()),
             PdkValue::Object(entries) => {
@@ -448,6 +477,30 @@ impl From<&PdkValue> for Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_scalar_crosses_as_pdks_own_and_back() {
+        let scalars = [
+            Value::NULL,
+            Value::from(true),
+            Value::from(-3_i64),
+            Value::from(u64::MAX),
+            Value::from(0.5_f64),
+        ];
+        let crossed: Vec<PdkValue> = scalars.iter().cloned().map(PdkValue::from).collect();
+        assert_eq!(
+            crossed,
+            [
+                PdkValue::Static(PdkScalar::Null),
+                PdkValue::Static(PdkScalar::Bool(true)),
+                PdkValue::Static(PdkScalar::I64(-3)),
+                PdkValue::Static(PdkScalar::U64(u64::MAX)),
+                PdkValue::Static(PdkScalar::F64(0.5)),
+            ]
+        );
+        let back: Vec<Value> = crossed.into_iter().map(Value::from).collect();
+        assert_eq!(back, scalars);
+    }
 
     #[test]
     fn json_round_trip_keeps_every_kind() {

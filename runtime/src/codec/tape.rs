@@ -3,8 +3,7 @@
 //! cannot exhaust the stack.
 
 use abi_stable::std_types::{RString, RVec};
-use pdk::abi::value::{PdkEntry, PdkValue};
-use pdk::StaticNode;
+use pdk::abi::value::{PdkEntry, PdkScalar, PdkValue};
 use simd_json::Node;
 
 /// How deeply a decoded document may nest arrays and objects.
@@ -81,12 +80,12 @@ fn check_depth(depth: usize) -> Result<(), String> {
 
 /// simd-json's scalar as PDK's (the two come from different versions of
 /// value-trait).
-fn scalar(node: simd_json::StaticNode) -> StaticNode {
+fn scalar(node: simd_json::StaticNode) -> PdkScalar {
     match node {
-        simd_json::StaticNode::I64(n) => StaticNode::I64(n),
-        simd_json::StaticNode::U64(n) => StaticNode::U64(n),
-        simd_json::StaticNode::F64(n) => StaticNode::F64(n),
-        simd_json::StaticNode::Bool(b) => StaticNode::Bool(b),
-        simd_json::StaticNode::Null => StaticNode::Null,
+        simd_json::StaticNode::I64(n) => PdkScalar::I64(n),
+        simd_json::StaticNode::U64(n) => PdkScalar::U64(n),
+        simd_json::StaticNode::F64(n) => PdkScalar::F64(n),
+        simd_json::StaticNode::Bool(b) => PdkScalar::Bool(b),
+        simd_json::StaticNode::Null => PdkScalar::Null,
     }
 }

@@ -20,7 +20,7 @@ use ref_cast::RefCast;
 use value_trait::base::{TypedValue, ValueAsArray, ValueAsObject, ValueAsScalar};
 use value_trait::{ExtendedValueType, ValueType};
 
-use super::{PdkEntry, PdkValue};
+use super::{PdkEntry, PdkScalar, PdkValue};
 
 /// The elements of [`PdkValue::Array`], seen through value-trait's
 /// array trait.
@@ -62,9 +62,9 @@ impl PdkValue {
         }
     }
 
-    fn as_static(&self) -> Option<&value_trait::StaticNode> {
+    fn as_scalar(&self) -> Option<PdkScalar> {
         match self {
-            Self::Static(node) => Some(node),
+            Self::Static(scalar) => Some(*scalar),
             _ => None,
         }
     }
@@ -75,7 +75,11 @@ impl TypedValue for PdkValue {
     /// `ValueType::Extended(ExtendedValueType::None)`.
     fn value_type(&self) -> ValueType {
         match self {
-            Self::Static(node) => node.value_type(),
+            Self::Static(PdkScalar::Null) => ValueType::Null,
+            Self::Static(PdkScalar::Bool(_)) => ValueType::Bool,
+            Self::Static(PdkScalar::I64(_)) => ValueType::I64,
+            Self::Static(PdkScalar::U64(_)) => ValueType::U64,
+            Self::Static(PdkScalar::F64(_)) => ValueType::F64,
             Self::String(_) => ValueType::String,
             Self::Array(_) => ValueType::Array,
             Self::Object(_) => ValueType::Object,
@@ -86,27 +90,47 @@ impl TypedValue for PdkValue {
 
 impl ValueAsScalar for PdkValue {
     fn as_null(&self) -> Option<()> {
-        self.as_static()?.as_null()
+        matches!(self.as_scalar()?, PdkScalar::Null).then_some(())
     }
 
     fn as_bool(&self) -> Option<bool> {
-        self.as_static()?.as_bool()
+        match self.as_scalar()? {
+            PdkScalar::Bool(b) => Some(b),
+            _ => None,
+        }
     }
 
     fn as_i64(&self) -> Option<i64> {
-        self.as_static()?.as_i64()
+        match self.as_scalar()? {
+            PdkScalar::I64(n) => Some(n),
+            PdkScalar::U64(n) => i64::try_from(n).ok(),
+            _ => None,
+        }
     }
 
     fn as_u64(&self) -> Option<u64> {
-        self.as_static()?.as_u64()
+        match self.as_scalar()? {
+            PdkScalar::U64(n) => Some(n),
+            PdkScalar::I64(n) => u64::try_from(n).ok(),
+            _ => None,
+        }
     }
 
     fn as_f64(&self) -> Option<f64> {
-        self.as_static()?.as_f64()
+        match self.as_scalar()? {
+            PdkScalar::F64(n) => Some(n),
+            _ => None,
+        }
     }
 
+    #[allow(clippy::cast_precision_loss)] // what `cast_f64` is for
     fn cast_f64(&self) -> Option<f64> {
-        self.as_static()?.cast_f64()
+        match self.as_scalar()? {
+            PdkScalar::F64(n) => Some(n),
+            PdkScalar::I64(n) => Some(n as f64),
+            PdkScalar::U64(n) => Some(n as f64),
+            _ => None,
+        }
     }
 
     fn as_str(&self) -> Option<&str> {

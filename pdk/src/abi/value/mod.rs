@@ -10,8 +10,6 @@ use abi_stable::StableAbi;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
-pub use value_trait::StaticNode;
-
 pub use access::{PdkArray, PdkObject};
 
 /// The C-ABI form of `pdk::Value`; exists only at the plugin boundary.
@@ -19,7 +17,7 @@ pub use access::{PdkArray, PdkObject};
 #[derive(Debug, Clone, PartialEq, StableAbi)]
 pub enum PdkValue {
     /// `null`, booleans and numbers.
-    Static(StaticNode),
+    Static(PdkScalar),
     /// A UTF-8 string.
     String(RString),
     /// An ordered list of values.
@@ -28,6 +26,24 @@ pub enum PdkValue {
     Object(RVec<PdkEntry>),
     /// Raw bytes.
     Bytes(RVec<u8>),
+}
+
+/// `null`, a boolean or a number, as it crosses the boundary. PDK's own
+/// type: value-trait's `StaticNode` changes its shape with that crate's
+/// features (`128bit`), which any crate of a plugin may turn on.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, StableAbi)]
+pub enum PdkScalar {
+    /// `null`.
+    Null,
+    /// `true` or `false`.
+    Bool(bool),
+    /// A signed integer.
+    I64(i64),
+    /// An unsigned integer.
+    U64(u64),
+    /// A floating-point number.
+    F64(f64),
 }
 
 /// One key/value pair of [`PdkValue::Object`].
@@ -44,11 +60,11 @@ impl Serialize for PdkValue {
     /// Serializes exactly as the [`Value`] it stands for would.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
-            Self::Static(StaticNode::Null) => serializer.serialize_unit(),
-            Self::Static(StaticNode::Bool(b)) => serializer.serialize_bool(*b),
-            Self::Static(StaticNode::I64(n)) => serializer.serialize_i64(*n),
-            Self::Static(StaticNode::U64(n)) => serializer.serialize_u64(*n),
-            Self::Static(StaticNode::F64(n)) => serializer.serialize_f64(*n),
+            Self::Static(PdkScalar::Null) => serializer.serialize_unit(),
+            Self::Static(PdkScalar::Bool(b)) => serializer.serialize_bool(*b),
+            Self::Static(PdkScalar::I64(n)) => serializer.serialize_i64(*n),
+            Self::Static(PdkScalar::U64(n)) => serializer.serialize_u64(*n),
+            Self::Static(PdkScalar::F64(n)) => serializer.serialize_f64(*n),
             Self::String(s) => serializer.serialize_str(s),
             Self::Bytes(b) => serializer.collect_seq(b.iter()),
             Self::Array(a) => serializer.collect_seq(a.iter()),
@@ -82,7 +98,7 @@ impl<'de> Visitor<'de> for PdkValueVisitor {
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<PdkValue, E> {
-        Ok(PdkValue::Static(StaticNode::Null))
+        Ok(PdkValue::Static(PdkScalar::Null))
     }
 
     fn visit_none<E: de::Error>(self) -> Result<PdkValue, E> {
@@ -94,19 +110,19 @@ impl<'de> Visitor<'de> for PdkValueVisitor {
     }
 
     fn visit_bool<E: de::Error>(self, b: bool) -> Result<PdkValue, E> {
-        Ok(PdkValue::Static(StaticNode::Bool(b)))
+        Ok(PdkValue::Static(PdkScalar::Bool(b)))
     }
 
     fn visit_i64<E: de::Error>(self, n: i64) -> Result<PdkValue, E> {
-        Ok(PdkValue::Static(StaticNode::I64(n)))
+        Ok(PdkValue::Static(PdkScalar::I64(n)))
     }
 
     fn visit_u64<E: de::Error>(self, n: u64) -> Result<PdkValue, E> {
-        Ok(PdkValue::Static(StaticNode::U64(n)))
+        Ok(PdkValue::Static(PdkScalar::U64(n)))
     }
 
     fn visit_f64<E: de::Error>(self, n: f64) -> Result<PdkValue, E> {
-        Ok(PdkValue::Static(StaticNode::F64(n)))
+        Ok(PdkValue::Static(PdkScalar::F64(n)))
     }
 
     fn visit_str<E: de::Error>(self, s: &str) -> Result<PdkValue, E> {
