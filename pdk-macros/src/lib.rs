@@ -2,12 +2,14 @@
 //!
 //! Use them through the `pdk` crate (`pdk::connector`, `pdk::pdk_export`),
 //! which documents them with complete examples. Each macro runs in three
-//! layers: `parse` reads the author's tokens, `model` checks them and
-//! keeps what matters, `codegen` writes the expansion, which calls
-//! generic helpers in `pdk::__private` instead of inlining them.
+//! layers: `parse` reads the author's tokens into typed arguments, `model`
+//! checks them (collecting every error, `errors`) and keeps what matters,
+//! `codegen` writes the expansion, which calls generic helpers in
+//! `pdk::__private` instead of inlining them.
 
 mod codegen;
 mod config;
+mod errors;
 mod manifest;
 mod model;
 mod parse;
@@ -71,8 +73,9 @@ use proc_macro::TokenStream;
 /// ```
 #[proc_macro_attribute]
 pub fn connector(args: TokenStream, item: TokenStream) -> TokenStream {
-    parse::connector(args.into(), item.into())
-        .and_then(|input| model::Connector::from_parsed(input, manifest::sdk_dependency()))
+    let mut errors = errors::Errors::default();
+    parse::connector(args.into(), item.into(), &mut errors)
+        .and_then(|input| model::Connector::from_parsed(input, manifest::sdk_dependency(), errors))
         .map_or_else(syn::Error::into_compile_error, |model| {
             codegen::connector(&model)
         })
@@ -145,8 +148,9 @@ pub fn connector(args: TokenStream, item: TokenStream) -> TokenStream {
 /// ```
 #[proc_macro_attribute]
 pub fn pdk_export(args: TokenStream, item: TokenStream) -> TokenStream {
-    parse::export(args.into(), item.into())
-        .and_then(|input| model::Export::from_parsed(input, &manifest::sdk_dependency()))
+    let mut errors = errors::Errors::default();
+    parse::export(args.into(), item.into(), &mut errors)
+        .and_then(|input| model::Export::from_parsed(input, &manifest::sdk_dependency(), errors))
         .map_or_else(syn::Error::into_compile_error, |model| {
             codegen::export(&model)
         })

@@ -1,16 +1,14 @@
-//! Checking what the author wrote and keeping what the expansion needs.
-//! Every error points at the author's own tokens and says how to fix it.
+//! Checking what the author wrote and keeping what the expansion needs:
+//! the model of each macro's input, built only if every check passes.
+//! Every error points at the author's own tokens and says how to fix it,
+//! and all of them are reported at once.
 
-use syn::parse::Parser;
-use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
-use syn::{Ident, Item, ItemMod, ItemStruct, LitStr, MetaNameValue, Path, Token, UseTree};
+use syn::{Ident, Item, ItemMod, ItemStruct, LitStr, Path, UseTree};
 
+use crate::errors::Errors;
 use crate::manifest::{SdkDependency, TokioRequest};
-use crate::parse::{ConnectorInput, ExportInput};
-
-/// The arguments `#[connector]` accepts.
-const CONNECTOR_ARGS: &[&str] = &["name", "crate"];
+use crate::parse::{ConnectorArg, ConnectorInput, CrateArg, ExportArg, ExportInput};
 
 /// A connector type, checked.
 pub struct Connector {
@@ -25,14 +23,35 @@ pub struct Connector {
 }
 
 impl Connector {
-    /// Checks the parsed `#[connector]` input; `sdk` is how its crate's
-    /// manifest depends on the SDK.
-    pub fn from_parsed(input: ConnectorInput, sdk: SdkDependency) -> syn::Result<Self> {
+    /// Checks the parsed `#[connector]` input, adding to the `errors` its
+    /// parsing found; `sdk` is how its crate's manifest depends on the
+    /// SDK.
+    pub fn from_parsed(
+        input: ConnectorInput,
+        sdk: SdkDependency,
+        mut errors: Errors,
+    ) -> syn::Result<Self> {
+        let mut name: Option<LitStr> = None;
+        let mut krate: Option<Path> = None;
+        for arg in &input.args {
+            match arg {
+                ConnectorArg::Name { key, .. } if name.is_some() => errors.push(syn::Error::new(
+                    key.span,
+                    "`name` is given twice; keep one `name = \"...\"`",
+                )),
+                ConnectorArg::Name { value, .. } => name = errors.take(connector_name(value)),
+                ConnectorArg::Crate(arg) if krate.is_some() => errors.push(crate_twice(arg)),
+                ConnectorArg::Crate(arg) => krate = errors.take(crate_path(&arg.value)),
+            }
+        }
         let item = match input.item {
-            Item::Struct(item) => item,
-            other => return Err(not_a_struct(&other)),
+            Item::Struct(item) => Some(item),
+            other => {
+                errors.push(not_a_struct(&other));
+                None
+            }
         };
-        if let Some(param) = item.generics.params.first() {
+        if let Some(param) = item.as_ref().and_then(|item| item.generics.params.first()) {
             let message = if matches!(param, syn::GenericParam::Lifetime(_)) {
                 "a connector type cannot borrow: the runtime owns it for the whole flow; \
                  own the data instead (e.g. `String` for `&str`)"
@@ -40,47 +59,34 @@ impl Connector {
                 "a connector type cannot be generic: the runtime creates it by name \
                  from a flow file; make a concrete struct (wrap the generic one if needed)"
             };
-            return Err(syn::Error::new(param.span(), message));
+            errors.push(syn::Error::new(param.span(), message));
         }
-        let mut name: Option<LitStr> = None;
-        let mut krate: Option<Path> = None;
-        for arg in &input.args {
-            let key = arg_key(arg);
-            match key.as_str() {
-                "name" if name.is_some() => {
-                    return Err(syn::Error::new(
-                        arg.path.span(),
-                        "`name` is given twice; keep one `name = \"...\"`",
-                    ))
-                }
-                "name" => name = Some(connector_name(&arg.value)?),
-                "crate" if krate.is_some() => return Err(crate_twice(arg)),
-                "crate" => krate = Some(crate_path(&arg.value)?),
-                _ => return Err(syn::Error::new(arg.path.span(), unknown_arg(&key))),
-            }
-        }
-        let name = name.ok_or_else(|| {
-            syn::Error::new(
+        let has_name_arg = input
+            .args
+            .iter()
+            .any(|arg| matches!(arg, ConnectorArg::Name { .. }));
+        // A misspelt argument was meant to be the name: its error says so.
+        if let (Some(item), false, false) = (&item, has_name_arg, input.args_rejected) {
+            errors.push(syn::Error::new(
                 item.ident.span(),
                 "missing connector name: write `#[connector(name = \"my_connector\")]`",
-            )
-        })?;
-        Ok(Self {
-            item,
-            name,
-            krate: krate.unwrap_or_else(|| sdk_path(&sdk)),
-            tokio: sdk.tokio,
-        })
+            ));
+        }
+        errors.finish()?;
+        match (item, name) {
+            (Some(item), Some(name)) => Ok(Self {
+                item,
+                name,
+                krate: krate.unwrap_or_else(|| sdk_path(&sdk)),
+                tokio: sdk.tokio,
+            }),
+            // Every way to get here recorded an error above.
+            (item, _) => Err(syn::Error::new(
+                item.map_or_else(proc_macro2::Span::call_site, |item| item.ident.span()),
+                "invalid #[connector]",
+            )),
+        }
     }
-}
-
-/// The name of an argument (`crate` included, which is a keyword).
-fn arg_key(arg: &MetaNameValue) -> String {
-    arg.path
-        .segments
-        .first()
-        .map(|segment| segment.ident.to_string())
-        .unwrap_or_default()
 }
 
 /// The path of the SDK crate as the manifest names it.
@@ -110,9 +116,9 @@ fn crate_path(value: &syn::Expr) -> syn::Result<Path> {
     })
 }
 
-fn crate_twice(arg: &MetaNameValue) -> syn::Error {
+fn crate_twice(arg: &CrateArg) -> syn::Error {
     syn::Error::new(
-        arg.path.span(),
+        arg.key.span,
         "`crate` is given twice; keep one `crate = \"...\"`",
     )
 }
@@ -129,18 +135,6 @@ fn not_a_struct(item: &Item) -> syn::Error {
         Item::Fn(f) => syn::Error::new(f.sig.fn_token.span, message),
         other => syn::Error::new(other.span(), message),
     }
-}
-
-fn unknown_arg(key: &str) -> String {
-    let hint = CONNECTOR_ARGS
-        .iter()
-        .find(|known| strsim::levenshtein(known, key) <= 2)
-        .map(|known| format!("; did you mean `{known}`?"))
-        .unwrap_or_default();
-    format!(
-        "unknown argument `{key}` of #[connector]; it accepts: {}{hint}",
-        CONNECTOR_ARGS.join(", ")
-    )
 }
 
 fn connector_name(value: &syn::Expr) -> syn::Result<LitStr> {
@@ -179,66 +173,67 @@ pub struct Export {
 }
 
 impl Export {
-    /// Checks the parsed `#[pdk_export]` input; `sdk` is how its crate's
-    /// manifest depends on the SDK.
-    pub fn from_parsed(input: ExportInput, sdk: &SdkDependency) -> syn::Result<Self> {
-        let not_an_argument = |span: proc_macro2::Span| {
-            syn::Error::new(
-                span,
-                "#[pdk_export] takes only `crate = \"...\"`; list the connector types as \
-                 `pub use` items inside the module",
-            )
-        };
-        let args = Punctuated::<MetaNameValue, Token![,]>::parse_terminated
-            .parse2(input.args.clone())
-            .map_err(|_| not_an_argument(input.args.span()))?;
+    /// Checks the parsed `#[pdk_export]` input, adding to the `errors` its
+    /// parsing found; `sdk` is how its crate's manifest depends on the
+    /// SDK.
+    pub fn from_parsed(
+        input: ExportInput,
+        sdk: &SdkDependency,
+        mut errors: Errors,
+    ) -> syn::Result<Self> {
         let mut krate: Option<Path> = None;
-        for arg in &args {
-            match arg_key(arg).as_str() {
-                "crate" if krate.is_some() => return Err(crate_twice(arg)),
-                "crate" => krate = Some(crate_path(&arg.value)?),
-                _ => return Err(not_an_argument(arg.span())),
+        for ExportArg::Crate(arg) in &input.args {
+            if krate.is_some() {
+                errors.push(crate_twice(arg));
+            } else {
+                krate = errors.take(crate_path(&arg.value));
             }
         }
         let krate = krate.unwrap_or_else(|| sdk_path(sdk));
         let Item::Mod(module) = input.item else {
-            return Err(syn::Error::new(
+            errors.push(syn::Error::new(
                 input.item.span(),
                 "#[pdk_export] goes on a module listing the connector types: \
                  `#[pdk_export] mod plugin { pub use super::MyConnector; }`",
             ));
+            return Err(errors.finish().unwrap_err());
         };
         let Some((_, items)) = &module.content else {
-            return Err(syn::Error::new(
+            errors.push(syn::Error::new(
                 module.ident.span(),
                 "#[pdk_export] needs the module inline: `mod plugin { pub use super::MyConnector; }`",
             ));
+            return Err(errors.finish().unwrap_err());
         };
         let mut connectors: Vec<Ident> = Vec::new();
         for item in items {
             let Item::Use(item_use) = item else {
-                return Err(syn::Error::new(
+                errors.push(syn::Error::new(
                     item.span(),
                     "only `use` items naming connector types belong in a #[pdk_export] module; \
                      move this item out of it",
                 ));
+                continue;
             };
-            for name in use_leaves(&item_use.tree)? {
+            for name in use_leaves(&item_use.tree, &mut errors) {
                 if connectors.contains(&name) {
-                    return Err(syn::Error::new(
+                    errors.push(syn::Error::new(
                         name.span(),
                         format!("`{name}` is exported twice; remove one of them"),
                     ));
+                } else {
+                    connectors.push(name);
                 }
-                connectors.push(name);
             }
         }
-        if connectors.is_empty() {
-            return Err(syn::Error::new(
+        // With an error above, the author meant to export something.
+        if connectors.is_empty() && errors.is_empty() {
+            errors.push(syn::Error::new(
                 module.ident.span(),
                 "this plugin exports no connector; add `pub use super::MyConnector;` to the module",
             ));
         }
+        errors.finish()?;
         Ok(Self {
             module,
             connectors,
@@ -247,26 +242,31 @@ impl Export {
     }
 }
 
-/// The names a `use` tree brings into scope.
-fn use_leaves(tree: &UseTree) -> syn::Result<Vec<Ident>> {
+/// The names a `use` tree brings into scope; a leaf that names no type
+/// (`self`, `*`) is an error in `errors`.
+fn use_leaves(tree: &UseTree, errors: &mut Errors) -> Vec<Ident> {
     match tree {
-        UseTree::Path(path) => use_leaves(&path.tree),
-        UseTree::Name(name) if name.ident == "self" => Err(syn::Error::new(
-            name.ident.span(),
-            "name the connector type itself, not `self`",
-        )),
-        UseTree::Name(name) => Ok(vec![name.ident.clone()]),
-        UseTree::Rename(rename) => Ok(vec![rename.rename.clone()]),
-        UseTree::Glob(glob) => Err(syn::Error::new(
-            glob.star_token.span(),
-            "name each connector type instead of `*`, so the export can be checked",
-        )),
-        UseTree::Group(group) => {
-            let mut names = Vec::new();
-            for tree in &group.items {
-                names.extend(use_leaves(tree)?);
-            }
-            Ok(names)
+        UseTree::Path(path) => use_leaves(&path.tree, errors),
+        UseTree::Name(name) if name.ident == "self" => {
+            errors.push(syn::Error::new(
+                name.ident.span(),
+                "name the connector type itself, not `self`",
+            ));
+            Vec::new()
         }
+        UseTree::Name(name) => vec![name.ident.clone()],
+        UseTree::Rename(rename) => vec![rename.rename.clone()],
+        UseTree::Glob(glob) => {
+            errors.push(syn::Error::new(
+                glob.star_token.span(),
+                "name each connector type instead of `*`, so the export can be checked",
+            ));
+            Vec::new()
+        }
+        UseTree::Group(group) => group
+            .items
+            .iter()
+            .flat_map(|tree| use_leaves(tree, errors))
+            .collect(),
     }
 }
