@@ -11,7 +11,7 @@ use std::future::Future;
 
 use serde::de::DeserializeOwned;
 
-pub use crate::abi::connector::{EventId, SinkReply};
+pub use crate::abi::connector::{EventId, SinkReply, SourceReplyOf};
 use crate::context::ConnectorContext;
 use crate::{Event, Result, Value};
 
@@ -149,7 +149,9 @@ pub trait Source: Connector {
     }
 }
 
-/// What [`Source::pull_data`] produced.
+/// What [`Source::pull_data`] produced. The forms the runtime and the
+/// C-ABI use share one generic enum, [`SourceReplyOf`]; this one is its
+/// own type so that compiler messages about it read `SourceReply`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SourceReply {
     /// A structured value: it becomes one event as it is.
@@ -178,6 +180,29 @@ pub enum SourceReply {
 }
 
 impl SourceReply {
+    /// The same reply in another form ([`SourceReplyOf`]), its payload
+    /// converted by `data` or `raw`.
+    pub fn map<D, R>(
+        self,
+        data: impl FnOnce(Value) -> D,
+        raw: impl FnOnce(Vec<u8>) -> R,
+    ) -> SourceReplyOf<D, R> {
+        match self {
+            Self::Data { data: d, stream } => SourceReplyOf::Data {
+                data: data(d),
+                stream,
+            },
+            Self::Bytes { data: b, stream } => SourceReplyOf::Bytes {
+                data: raw(b),
+                stream,
+            },
+            Self::StreamStarted(stream) => SourceReplyOf::StreamStarted(stream),
+            Self::StreamEnded(stream) => SourceReplyOf::StreamEnded(stream),
+            Self::Empty(wait_ms) => SourceReplyOf::Empty(wait_ms),
+            Self::Finished => SourceReplyOf::Finished,
+        }
+    }
+
     /// One structured event on the default stream.
     pub fn data(data: impl Into<Value>) -> Self {
         Self::Data {

@@ -72,7 +72,9 @@ pub mod export;
 #[doc(hidden)]
 pub use export as __private;
 
-pub use connector::{Attempt, Connector, EventId, Sink, SinkReply, Source, SourceReply};
+pub use connector::{
+    Attempt, Connector, EventId, Sink, SinkReply, Source, SourceReply, SourceReplyOf,
+};
 pub use context::{ConnectionLostNotifier, ConnectorContext, SinkReplies};
 pub use error::{Context, Error, ErrorKind, Result};
 pub use event::Event;

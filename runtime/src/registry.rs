@@ -86,7 +86,7 @@ impl Provider<'_> {
 
 /// Where a provider is kept.
 #[derive(Debug, Clone, Copy)]
-enum Source {
+enum ProviderIndex {
     Candidate(usize),
     BuiltIn(usize),
 }
@@ -98,7 +98,7 @@ pub struct Registry {
     searched: Vec<PathBuf>,
     candidates: Vec<Candidate>,
     builtins: Vec<BuiltIn>,
-    providers: HashMap<String, Source>,
+    providers: HashMap<String, ProviderIndex>,
 }
 
 impl Registry {
@@ -150,13 +150,13 @@ impl Registry {
                 sink: entry.sink,
             };
             let replaced_by = match registry.providers.get(&kind.name) {
-                Some(Source::Candidate(index)) => Some(registry.candidates[*index].path.clone()),
-                Some(Source::BuiltIn(_)) | None => None,
+                Some(ProviderIndex::Candidate(index)) => Some(registry.candidates[*index].path.clone()),
+                Some(ProviderIndex::BuiltIn(_)) | None => None,
             };
             if replaced_by.is_none() {
                 registry
                     .providers
-                    .insert(kind.name.clone(), Source::BuiltIn(registry.builtins.len()));
+                    .insert(kind.name.clone(), ProviderIndex::BuiltIn(registry.builtins.len()));
             }
             registry.builtins.push(BuiltIn {
                 kind,
@@ -171,7 +171,7 @@ impl Registry {
     /// provided by an earlier plugin.
     fn admit(&mut self, plugin: LoadedPlugin) -> Status {
         for kind in &plugin.connectors {
-            if let Some(Source::Candidate(earlier)) = self.providers.get(&kind.name) {
+            if let Some(ProviderIndex::Candidate(earlier)) = self.providers.get(&kind.name) {
                 let earlier = &self.candidates[*earlier];
                 if let Status::Loaded(first) = &earlier.status {
                     if first.info.name == plugin.info.name
@@ -196,7 +196,7 @@ impl Registry {
         let index = self.candidates.len();
         for kind in &plugin.connectors {
             self.providers
-                .insert(kind.name.clone(), Source::Candidate(index));
+                .insert(kind.name.clone(), ProviderIndex::Candidate(index));
         }
         Status::Loaded(plugin)
     }
@@ -223,8 +223,8 @@ impl Registry {
     #[must_use]
     pub fn provider(&self, name: &str) -> Option<Provider<'_>> {
         match *self.providers.get(name)? {
-            Source::BuiltIn(index) => Some(Provider::BuiltIn(&self.builtins[index].entry)),
-            Source::Candidate(index) => match &self.candidates[index].status {
+            ProviderIndex::BuiltIn(index) => Some(Provider::BuiltIn(&self.builtins[index].entry)),
+            ProviderIndex::Candidate(index) => match &self.candidates[index].status {
                 Status::Loaded(plugin) => Some(Provider::Plugin(plugin)),
                 Status::Rejected(_) => None,
             },
@@ -235,8 +235,8 @@ impl Registry {
     #[must_use]
     pub fn kind(&self, name: &str) -> Option<&ConnectorKind> {
         match *self.providers.get(name)? {
-            Source::BuiltIn(index) => Some(&self.builtins[index].kind),
-            Source::Candidate(index) => match &self.candidates[index].status {
+            ProviderIndex::BuiltIn(index) => Some(&self.builtins[index].kind),
+            ProviderIndex::Candidate(index) => match &self.candidates[index].status {
                 Status::Loaded(plugin) => plugin.connectors.iter().find(|k| k.name == name),
                 Status::Rejected(_) => None,
             },

@@ -80,33 +80,65 @@ impl LifecycleHook {
     }
 }
 
-/// The C-ABI form of [`crate::SourceReply`].
+/// What a source's `pull_data` produced, generic over the form of its
+/// payload: [`FfiSourceReply`] across the boundary, and the runtime's own
+/// form. Authors write `pdk::SourceReply`, the same variants with a
+/// `Value` (it is a type of its own only so that compiler messages name
+/// it), which converts with `SourceReply::map`.
 #[repr(C)]
 #[derive(Debug, Clone, PartialEq, StableAbi)]
-pub enum FfiSourceReply {
-    /// [`crate::SourceReply::Data`]
+pub enum SourceReplyOf<Data, Raw> {
+    /// A structured value: it becomes one event as it is.
     Data {
-        /// The payload.
-        data: PdkValue,
-        /// The stream.
+        /// The event's payload.
+        data: Data,
+        /// The stream it belongs to (`0` for sources without streams).
         stream: u64,
     },
-    /// [`crate::SourceReply::Bytes`]
+    /// Raw bytes: the flow's codec for this connector turns them into one
+    /// event (`json` by default).
     Bytes {
         /// The raw payload.
-        data: RVec<u8>,
-        /// The stream.
+        data: Raw,
+        /// The stream it belongs to (`0` for sources without streams).
         stream: u64,
     },
-    /// [`crate::SourceReply::StreamStarted`]
+    /// A new stream begins (for example a client connected).
     StreamStarted(u64),
-    /// [`crate::SourceReply::StreamEnded`]
+    /// A stream ended (for example a client disconnected).
     StreamEnded(u64),
-    /// [`crate::SourceReply::Empty`]
+    /// Nothing to send now; ask again after this many milliseconds.
     Empty(u64),
-    /// [`crate::SourceReply::Finished`]
+    /// The source has produced everything it ever will.
     Finished,
 }
+
+impl<Data, Raw> SourceReplyOf<Data, Raw> {
+    /// The same reply with its payload converted by `data` or `raw`.
+    pub fn map<D, R>(
+        self,
+        data: impl FnOnce(Data) -> D,
+        raw: impl FnOnce(Raw) -> R,
+    ) -> SourceReplyOf<D, R> {
+        match self {
+            Self::Data { data: d, stream } => SourceReplyOf::Data {
+                data: data(d),
+                stream,
+            },
+            Self::Bytes { data: b, stream } => SourceReplyOf::Bytes {
+                data: raw(b),
+                stream,
+            },
+            Self::StreamStarted(stream) => SourceReplyOf::StreamStarted(stream),
+            Self::StreamEnded(stream) => SourceReplyOf::StreamEnded(stream),
+            Self::Empty(wait_ms) => SourceReplyOf::Empty(wait_ms),
+            Self::Finished => SourceReplyOf::Finished,
+        }
+    }
+}
+
+/// The C-ABI form of `pdk::SourceReply`.
+pub type FfiSourceReply = SourceReplyOf<PdkValue, RVec<u8>>;
 
 /// The C-ABI form of [`crate::Event`].
 #[repr(C)]

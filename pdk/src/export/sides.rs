@@ -144,18 +144,5 @@ impl<T: Sink + ConnectorType> SinkFns<T> {
 }
 
 fn source_reply_to_ffi(reply: SourceReply) -> FfiSourceReply {
-    match reply {
-        SourceReply::Data { data, stream } => FfiSourceReply::Data {
-            data: PdkValue::from(data),
-            stream,
-        },
-        SourceReply::Bytes { data, stream } => FfiSourceReply::Bytes {
-            data: data.into(),
-            stream,
-        },
-        SourceReply::StreamStarted(stream) => FfiSourceReply::StreamStarted(stream),
-        SourceReply::StreamEnded(stream) => FfiSourceReply::StreamEnded(stream),
-        SourceReply::Empty(wait_ms) => FfiSourceReply::Empty(wait_ms),
-        SourceReply::Finished => FfiSourceReply::Finished,
-    }
+    reply.map(PdkValue::from, abi_stable::std_types::RVec::from)
 }

@@ -11,7 +11,7 @@ use pdk::abi::connector::{
 use pdk::abi::error::PdkError;
 use pdk::abi::value::PdkValue;
 use pdk::native::DynConnector;
-use pdk::{Attempt, Error, Event, EventId, SinkReply, SourceReply, Value};
+use pdk::{Attempt, Error, Event, EventId, SinkReply, SourceReply, SourceReplyOf, Value};
 
 use super::hints;
 use crate::registry::Provider;
@@ -46,65 +46,16 @@ pub struct RuntimeEvent {
 }
 
 /// What a source produced, in either form.
-#[derive(Debug)]
-pub enum Pulled {
-    /// One event.
-    Data {
-        /// Its payload.
-        data: Payload,
-        /// Its stream.
-        stream: u64,
-    },
-    /// One event as raw bytes, for the codec.
-    Bytes {
-        /// The bytes.
-        data: Vec<u8>,
-        /// Its stream.
-        stream: u64,
-    },
-    /// A stream began.
-    StreamStarted(u64),
-    /// A stream ended.
-    StreamEnded(u64),
-    /// Nothing now; ask again after this many milliseconds.
-    Empty(u64),
-    /// The source is done.
-    Finished,
+pub type Pulled = SourceReplyOf<Payload, Vec<u8>>;
+
+/// The reply of a plugin's source, in the runtime's form.
+fn pulled_from_ffi(reply: FfiSourceReply) -> Pulled {
+    reply.map(Payload::Ffi, take_vec)
 }
 
-impl From<FfiSourceReply> for Pulled {
-    fn from(reply: FfiSourceReply) -> Self {
-        match reply {
-            FfiSourceReply::Data { data, stream } => Self::Data {
-                data: Payload::Ffi(data),
-                stream,
-            },
-            FfiSourceReply::Bytes { data, stream } => Self::Bytes {
-                data: take_vec(data),
-                stream,
-            },
-            FfiSourceReply::StreamStarted(stream) => Self::StreamStarted(stream),
-            FfiSourceReply::StreamEnded(stream) => Self::StreamEnded(stream),
-            FfiSourceReply::Empty(wait_ms) => Self::Empty(wait_ms),
-            FfiSourceReply::Finished => Self::Finished,
-        }
-    }
-}
-
-impl From<SourceReply> for Pulled {
-    fn from(reply: SourceReply) -> Self {
-        match reply {
-            SourceReply::Data { data, stream } => Self::Data {
-                data: Payload::Native(data),
-                stream,
-            },
-            SourceReply::Bytes { data, stream } => Self::Bytes { data, stream },
-            SourceReply::StreamStarted(stream) => Self::StreamStarted(stream),
-            SourceReply::StreamEnded(stream) => Self::StreamEnded(stream),
-            SourceReply::Empty(wait_ms) => Self::Empty(wait_ms),
-            SourceReply::Finished => Self::Finished,
-        }
-    }
+/// The reply of a linked source, in the runtime's form.
+fn pulled_from_native(reply: SourceReply) -> Pulled {
+    reply.map(Payload::Native, |bytes| bytes)
 }
 
 /// A connector instance of either form.
@@ -173,8 +124,10 @@ impl Instance {
     /// [`pdk::Source::pull_data`]
     pub async fn pull_data(&mut self, pull_id: u64) -> Result<Pulled, Error> {
         match self {
-            Self::Plugin(raw) => from_ffi(raw.pull_data(pull_id).await).map(Pulled::from),
-            Self::Linked(linked) => from_linked(linked.pull_data(pull_id).await).map(Pulled::from),
+            Self::Plugin(raw) => from_ffi(raw.pull_data(pull_id).await).map(pulled_from_ffi),
+            Self::Linked(linked) => {
+                from_linked(linked.pull_data(pull_id).await).map(pulled_from_native)
+            }
         }
     }
 
