@@ -16,7 +16,7 @@ use futures::future::BoxFuture;
 use futures::FutureExt as _;
 use pin_project_lite::pin_project;
 
-use crate::abi::connector::FfiResultFuture;
+use crate::abi::connector::PdkResultFuture;
 use crate::abi::error::PdkError;
 use crate::ambient;
 use crate::{Error, ErrorKind, Result};
@@ -181,7 +181,7 @@ pub(crate) fn contain<'a, M, F, T, R>(
     uses_tokio: bool,
     make: M,
     into_ffi: fn(T) -> R,
-) -> FfiResultFuture<'a, R>
+) -> PdkResultFuture<'a, R>
 where
     M: FnOnce() -> F + Send + 'a,
     F: Future<Output = Result<T>> + Send + 'a,
@@ -198,7 +198,7 @@ where
 
 /// Wraps a call of an author's method for an in-process call: `make`
 /// makes its future (see [`Guarded`]).
-pub(crate) fn contain_native<'a, M, F, T>(
+pub(crate) fn contain_linked<'a, M, F, T>(
     method: &'static str,
     uses_tokio: bool,
     make: M,
@@ -219,7 +219,7 @@ pub(crate) fn unsupported_error(alias: &str, method: &str) -> Error {
 }
 
 /// A future that fails at once: the method is not part of this connector.
-pub(crate) fn unsupported<'a, R: 'a>(alias: &str, method: &'static str) -> FfiResultFuture<'a, R> {
+pub(crate) fn unsupported<'a, R: 'a>(alias: &str, method: &'static str) -> PdkResultFuture<'a, R> {
     let error = PdkError::from(unsupported_error(alias, method));
     BorrowingFfiFuture::new(async move { RResult::RErr(error) })
 }
@@ -259,8 +259,8 @@ mod tests {
             error.message.as_str(),
             "panicked in `on_event`: in the synchronous part"
         );
-        let native = contain_native("on_event", false, panics_before_its_future);
-        let error = futures::executor::block_on(native).unwrap_err();
+        let linked = contain_linked("on_event", false, panics_before_its_future);
+        let error = futures::executor::block_on(linked).unwrap_err();
         assert_eq!(error.kind(), ErrorKind::Panic);
     }
 
@@ -268,7 +268,7 @@ mod tests {
     fn the_future_is_made_on_the_first_poll_only() {
         use std::sync::atomic::{AtomicUsize, Ordering};
         let made = AtomicUsize::new(0);
-        let future = contain_native("pull_data", false, || {
+        let future = contain_linked("pull_data", false, || {
             made.fetch_add(1, Ordering::SeqCst);
             async { Ok(7) }
         });

@@ -1,6 +1,6 @@
 //! What a connector gets from the runtime with every call.
 
-use crate::abi::connector::{BoxedRuntimeHandle, EventId, FfiConnectorContext};
+use crate::abi::connector::{BoxedRuntimeHandle, EventId, PdkConnectorContext};
 use crate::{Error, Result, Value};
 
 /// The connector's view of the runtime: its id in the flow, and handles to
@@ -13,7 +13,7 @@ pub struct ConnectorContext {
 
 impl ConnectorContext {
     /// The context the runtime handed over at creation.
-    pub(crate) fn from_ffi(ctx: FfiConnectorContext) -> Self {
+    pub(crate) fn from_ffi(ctx: PdkConnectorContext) -> Self {
         Self {
             alias: ctx.alias.into_string(),
             handle: ctx.handle,

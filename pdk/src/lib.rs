@@ -61,7 +61,7 @@ mod context;
 mod error;
 mod event;
 mod host;
-pub mod native;
+pub mod linked;
 pub mod testing;
 mod value;
 

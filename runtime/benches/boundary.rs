@@ -63,7 +63,7 @@ fn one_async_call(c: &mut Criterion) {
     )
     .into_result()
     .expect("a blackhole is created");
-    let entry = pdk::native::NativeEntry::of::<blackhole::Blackhole>();
+    let entry = pdk::linked::LinkedEntry::of::<blackhole::Blackhole>();
     let mut linked = (entry.create)(ctx(), Value::NULL).expect("a linked blackhole is created");
     let tokio_plugin =
         loader::load(&release_plugin("ecosystem"), None).expect("the ecosystem plugin loads");

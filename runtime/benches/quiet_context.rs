@@ -4,7 +4,7 @@
 
 use abi_stable::std_types::{RResult, RVec};
 use abi_stable::type_level::downcasting::TD_Opaque;
-use pdk::abi::connector::{FfiConnectorContext, RawRuntimeHandle, RawRuntimeHandle_TO};
+use pdk::abi::connector::{PdkConnectorContext, PdkRuntimeHandle, PdkRuntimeHandle_TO};
 use pdk::abi::error::PdkError;
 use pdk::abi::value::PdkValue;
 use pdk::Value;
@@ -13,7 +13,7 @@ use pdk::Value;
 #[derive(Clone)]
 struct Ignore;
 
-impl RawRuntimeHandle for Ignore {
+impl PdkRuntimeHandle for Ignore {
     fn connection_lost(&self) {}
     fn reply(&self, _id: pdk::EventId, _ok: bool) {}
     fn set_circuit(&self, _open: bool) {}
@@ -23,10 +23,10 @@ impl RawRuntimeHandle for Ignore {
 }
 
 /// A context whose handle ignores what it is told.
-pub fn context() -> FfiConnectorContext {
-    FfiConnectorContext {
+pub fn context() -> PdkConnectorContext {
+    PdkConnectorContext {
         alias: "bench".into(),
-        handle: RawRuntimeHandle_TO::from_value(Ignore, TD_Opaque),
+        handle: PdkRuntimeHandle_TO::from_value(Ignore, TD_Opaque),
         source_linked: false,
     }
 }

@@ -27,7 +27,7 @@ fn main() -> Result<(), String> {
         .map_err(|e| format!("CONFIG_JSON: {e}"))?;
     let ctx = quiet_context::context();
     if file == "linked" {
-        let entry = pdk::native::NativeEntry::of::<blackhole::Blackhole>();
+        let entry = pdk::linked::LinkedEntry::of::<blackhole::Blackhole>();
         let mut connector = (entry.create)(ctx, config).map_err(|e| e.to_string())?;
         for _ in 0..count {
             futures::executor::block_on(connector.lifecycle(LifecycleHook::Pause))

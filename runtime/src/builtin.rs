@@ -4,29 +4,29 @@
 //! (which cannot install plugin files) has them. A plugin file that
 //! provides the same connector type takes precedence.
 
-use pdk::native::NativeEntry;
+use pdk::linked::LinkedEntry;
 
 /// The built-in connector types.
 #[cfg(feature = "builtin-connectors")]
 #[must_use]
-pub fn entries() -> Vec<NativeEntry> {
+pub fn entries() -> Vec<LinkedEntry> {
     vec![
-        NativeEntry::of::<blackhole::Blackhole>(),
-        NativeEntry::of::<blaster::Blaster>(),
-        NativeEntry::of::<file::FileConnector>(),
-        NativeEntry::of::<http_client::HttpClient>(),
-        NativeEntry::of::<http_server::HttpServer>(),
-        NativeEntry::of::<metronome::Metronome>(),
-        NativeEntry::of::<stdout::Stdout>(),
-        NativeEntry::of::<tcp_client::TcpClient>(),
-        NativeEntry::of::<tcp_server::TcpServer>(),
-        NativeEntry::of::<udp::Udp>(),
+        LinkedEntry::of::<blackhole::Blackhole>(),
+        LinkedEntry::of::<blaster::Blaster>(),
+        LinkedEntry::of::<file::FileConnector>(),
+        LinkedEntry::of::<http_client::HttpClient>(),
+        LinkedEntry::of::<http_server::HttpServer>(),
+        LinkedEntry::of::<metronome::Metronome>(),
+        LinkedEntry::of::<stdout::Stdout>(),
+        LinkedEntry::of::<tcp_client::TcpClient>(),
+        LinkedEntry::of::<tcp_server::TcpServer>(),
+        LinkedEntry::of::<udp::Udp>(),
     ]
 }
 
 /// The built-in connector types: none without the feature.
 #[cfg(not(feature = "builtin-connectors"))]
 #[must_use]
-pub fn entries() -> Vec<NativeEntry> {
+pub fn entries() -> Vec<LinkedEntry> {
     Vec::new()
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use crate::discovery::SearchPath;
-use pdk::native::NativeEntry;
+use pdk::linked::LinkedEntry;
 
 use crate::builtin;
 use crate::loader::{ConnectorKind, LoadedPlugin};
@@ -42,7 +42,7 @@ pub struct BuiltIn {
     /// What it can do.
     pub kind: ConnectorKind,
     /// How to create one.
-    pub entry: NativeEntry,
+    pub entry: LinkedEntry,
     /// The plugin file that provides the same type instead, if any.
     pub replaced_by: Option<PathBuf>,
 }
@@ -53,7 +53,7 @@ pub enum Provider<'a> {
     /// A plugin.
     Plugin(&'a LoadedPlugin),
     /// A connector built into the runtime.
-    BuiltIn(&'a NativeEntry),
+    BuiltIn(&'a LinkedEntry),
 }
 
 impl Provider<'_> {
@@ -114,17 +114,17 @@ impl Registry {
 
     /// Like [`Registry::discover`], with `builtins` as the connectors built
     /// into the runtime: for programs that embed the runtime with their own
-    /// connector crates linked in (see [`pdk::native::NativeEntry::of`]). The host
+    /// connector crates linked in (see [`pdk::linked::LinkedEntry::of`]). The host
     /// services are installed for them.
     #[must_use]
     pub fn discover_with(
         search: &SearchPath,
-        builtins: Vec<NativeEntry>,
+        builtins: Vec<LinkedEntry>,
         trust: Option<&TrustPolicy>,
         vetting: &Vetting,
     ) -> Self {
         if !builtins.is_empty() {
-            pdk::native::install_host(crate::host::services());
+            pdk::linked::install_host(crate::host::services());
         }
         let mut registry = Self {
             searched: search.dirs().map(Path::to_path_buf).collect(),
@@ -150,13 +150,16 @@ impl Registry {
                 sink: entry.sink,
             };
             let replaced_by = match registry.providers.get(&kind.name) {
-                Some(ProviderIndex::Candidate(index)) => Some(registry.candidates[*index].path.clone()),
+                Some(ProviderIndex::Candidate(index)) => {
+                    Some(registry.candidates[*index].path.clone())
+                }
                 Some(ProviderIndex::BuiltIn(_)) | None => None,
             };
             if replaced_by.is_none() {
-                registry
-                    .providers
-                    .insert(kind.name.clone(), ProviderIndex::BuiltIn(registry.builtins.len()));
+                registry.providers.insert(
+                    kind.name.clone(),
+                    ProviderIndex::BuiltIn(registry.builtins.len()),
+                );
             }
             registry.builtins.push(BuiltIn {
                 kind,

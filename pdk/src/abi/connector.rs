@@ -1,7 +1,7 @@
 //! The C-ABI form of a connector instance and of what it exchanges.
 //!
-//! The runtime holds a [`BoxedRawConnector`]; the plugin implements
-//! [`RawConnector`] once, generically, in [`crate::export`]. New methods go
+//! The runtime holds a [`BoxedPdkConnector`]; the plugin implements
+//! [`PdkConnector`] once, generically, in [`crate::export`]. New methods go
 //! after the last one, so older plugins keep loading (abi_stable checks the
 //! prefix of the vtable).
 
@@ -22,7 +22,7 @@ use super::error::PdkError;
 use super::value::PdkValue;
 
 /// A future returned across the boundary, borrowing the connector.
-pub type FfiResultFuture<'a, T> = BorrowingFfiFuture<'a, RResult<T, PdkError>>;
+pub type PdkResultFuture<'a, T> = BorrowingFfiFuture<'a, RResult<T, PdkError>>;
 
 /// Identifies one event: which source connector produced it, on which
 /// stream, with which pull id.
@@ -81,7 +81,7 @@ impl LifecycleHook {
 }
 
 /// What a source's `pull_data` produced, generic over the form of its
-/// payload: [`FfiSourceReply`] across the boundary, and the runtime's own
+/// payload: [`PdkSourceReply`] across the boundary, and the runtime's own
 /// form. Authors write `pdk::SourceReply`, the same variants with a
 /// `Value` (it is a type of its own only so that compiler messages name
 /// it), which converts with `SourceReply::map`.
@@ -138,12 +138,12 @@ impl<Data, Raw> SourceReplyOf<Data, Raw> {
 }
 
 /// The C-ABI form of `pdk::SourceReply`.
-pub type FfiSourceReply = SourceReplyOf<PdkValue, RVec<u8>>;
+pub type PdkSourceReply = SourceReplyOf<PdkValue, RVec<u8>>;
 
 /// The C-ABI form of [`crate::Event`].
 #[repr(C)]
 #[derive(Debug, Clone, PartialEq, StableAbi)]
-pub struct FfiEvent {
+pub struct PdkEvent {
     /// Where the event came from.
     pub id: EventId,
     /// Ingest time in nanoseconds since the Unix epoch.
@@ -169,38 +169,38 @@ pub struct ConnectorTypeInfo {
 /// A connector instance, as the runtime drives it. The runtime awaits each
 /// returned future (or drops it) before the next call.
 #[sabi_trait]
-pub trait RawConnector: Send {
+pub trait PdkConnector: Send {
     /// [`crate::Connector::connect`]
-    fn connect(&mut self, overall: u64, since_success: u64) -> FfiResultFuture<'_, bool>;
+    fn connect(&mut self, overall: u64, since_success: u64) -> PdkResultFuture<'_, bool>;
 
     /// One of the lifecycle hooks.
-    fn lifecycle(&mut self, hook: LifecycleHook) -> FfiResultFuture<'_, ()>;
+    fn lifecycle(&mut self, hook: LifecycleHook) -> PdkResultFuture<'_, ()>;
 
     /// [`crate::Source::pull_data`]
-    fn pull_data(&mut self, pull_id: u64) -> FfiResultFuture<'_, FfiSourceReply>;
+    fn pull_data(&mut self, pull_id: u64) -> PdkResultFuture<'_, PdkSourceReply>;
 
     /// [`crate::Source::ack`]
-    fn ack(&mut self, stream: u64, pull_id: u64) -> FfiResultFuture<'_, ()>;
+    fn ack(&mut self, stream: u64, pull_id: u64) -> PdkResultFuture<'_, ()>;
 
     /// [`crate::Source::fail`]
-    fn fail(&mut self, stream: u64, pull_id: u64) -> FfiResultFuture<'_, ()>;
+    fn fail(&mut self, stream: u64, pull_id: u64) -> PdkResultFuture<'_, ()>;
 
     /// [`crate::Sink::on_event`]
-    fn on_event(&mut self, event: FfiEvent) -> FfiResultFuture<'_, SinkReply>;
+    fn on_event(&mut self, event: PdkEvent) -> PdkResultFuture<'_, SinkReply>;
 
     /// [`crate::Sink::on_upstream_finished`]
     #[sabi(last_prefix_field)]
-    fn upstream_finished(&mut self) -> FfiResultFuture<'_, ()>;
+    fn upstream_finished(&mut self) -> PdkResultFuture<'_, ()>;
 }
 
 /// A connector instance behind the boundary.
-pub type BoxedRawConnector = RawConnector_TO<'static, RBox<()>>;
+pub type BoxedPdkConnector = PdkConnector_TO<'static, RBox<()>>;
 
 /// The runtime's handle for one connector: what a plugin may tell the
 /// runtime at any time, from any task. Behind [`crate::ConnectionLostNotifier`]
 /// and [`crate::SinkReplies`].
 #[sabi_trait]
-pub trait RawRuntimeHandle: Clone + Send + Sync {
+pub trait PdkRuntimeHandle: Clone + Send + Sync {
     /// The connector lost its connection; the runtime will reconnect it.
     fn connection_lost(&self);
 
@@ -212,18 +212,18 @@ pub trait RawRuntimeHandle: Clone + Send + Sync {
     fn set_circuit(&self, open: bool);
 
     /// Decodes raw bytes with the connector's codec (the flow file's
-    /// `codec`), as the runtime decodes [`FfiSourceReply::Bytes`].
+    /// `codec`), as the runtime decodes [`PdkSourceReply::Bytes`].
     #[sabi(last_prefix_field)]
     fn decode(&self, data: RVec<u8>) -> RResult<PdkValue, PdkError>;
 }
 
 /// A runtime handle behind the boundary.
-pub type BoxedRuntimeHandle = RawRuntimeHandle_TO<'static, RBox<()>>;
+pub type BoxedRuntimeHandle = PdkRuntimeHandle_TO<'static, RBox<()>>;
 
 /// What the runtime hands a plugin when it creates a connector.
 #[repr(C)]
 #[derive(StableAbi)]
-pub struct FfiConnectorContext {
+pub struct PdkConnectorContext {
     /// The connector's id in the flow.
     pub alias: RString,
     /// Reports to the runtime.

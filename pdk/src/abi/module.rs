@@ -10,7 +10,7 @@ use abi_stable::sabi_types::VersionStrings;
 use abi_stable::std_types::{RResult, RStr, RVec};
 use abi_stable::StableAbi;
 
-use super::connector::{BoxedRawConnector, ConnectorTypeInfo, FfiConnectorContext};
+use super::connector::{BoxedPdkConnector, ConnectorTypeInfo, PdkConnectorContext};
 use super::error::PdkError;
 use super::host::HostServicesRef;
 use super::value::PdkValue;
@@ -88,9 +88,9 @@ pub struct PluginModule {
     #[sabi(last_prefix_field)]
     pub create_connector: extern "C" fn(
         type_name: RStr<'_>,
-        ctx: FfiConnectorContext,
+        ctx: PdkConnectorContext,
         config: PdkValue,
-    ) -> RResult<BoxedRawConnector, PdkError>,
+    ) -> RResult<BoxedPdkConnector, PdkError>,
 }
 
 impl RootModule for PluginModuleRef {

@@ -1,10 +1,10 @@
-//! The one generic implementation of [`RawConnector`] for every connector
+//! The one generic implementation of [`PdkConnector`] for every connector
 //! a plugin exports.
 
 use super::sides::{SinkFns, SourceFns};
 use super::{run_hook, ConnectorType};
 use crate::abi::connector::{
-    FfiEvent, FfiResultFuture, FfiSourceReply, LifecycleHook, RawConnector,
+    LifecycleHook, PdkConnector, PdkEvent, PdkResultFuture, PdkSourceReply,
 };
 use crate::ambient::DropsInContext;
 use crate::connector::{Attempt, SinkReply};
@@ -20,8 +20,8 @@ pub(crate) struct Adapter<T> {
     pub(crate) sink: Option<SinkFns<T>>,
 }
 
-impl<T: ConnectorType> RawConnector for Adapter<T> {
-    fn connect(&mut self, overall: u64, since_success: u64) -> FfiResultFuture<'_, bool> {
+impl<T: ConnectorType> PdkConnector for Adapter<T> {
+    fn connect(&mut self, overall: u64, since_success: u64) -> PdkResultFuture<'_, bool> {
         let Self { inner, ctx, .. } = self;
         let attempt = Attempt {
             overall,
@@ -35,7 +35,7 @@ impl<T: ConnectorType> RawConnector for Adapter<T> {
         )
     }
 
-    fn lifecycle(&mut self, hook: LifecycleHook) -> FfiResultFuture<'_, ()> {
+    fn lifecycle(&mut self, hook: LifecycleHook) -> PdkResultFuture<'_, ()> {
         let Self { inner, ctx, .. } = self;
         contain(
             hook.method_name(),
@@ -45,35 +45,35 @@ impl<T: ConnectorType> RawConnector for Adapter<T> {
         )
     }
 
-    fn pull_data(&mut self, pull_id: u64) -> FfiResultFuture<'_, FfiSourceReply> {
+    fn pull_data(&mut self, pull_id: u64) -> PdkResultFuture<'_, PdkSourceReply> {
         match self.source {
             Some(fns) => (fns.pull_data)(&mut self.inner, &self.ctx, pull_id),
             None => unsupported(self.ctx.alias(), "pull_data"),
         }
     }
 
-    fn ack(&mut self, stream: u64, pull_id: u64) -> FfiResultFuture<'_, ()> {
+    fn ack(&mut self, stream: u64, pull_id: u64) -> PdkResultFuture<'_, ()> {
         match self.source {
             Some(fns) => (fns.ack)(&mut self.inner, &self.ctx, stream, pull_id),
             None => unsupported(self.ctx.alias(), "ack"),
         }
     }
 
-    fn fail(&mut self, stream: u64, pull_id: u64) -> FfiResultFuture<'_, ()> {
+    fn fail(&mut self, stream: u64, pull_id: u64) -> PdkResultFuture<'_, ()> {
         match self.source {
             Some(fns) => (fns.fail)(&mut self.inner, &self.ctx, stream, pull_id),
             None => unsupported(self.ctx.alias(), "fail"),
         }
     }
 
-    fn on_event(&mut self, event: FfiEvent) -> FfiResultFuture<'_, SinkReply> {
+    fn on_event(&mut self, event: PdkEvent) -> PdkResultFuture<'_, SinkReply> {
         match self.sink {
             Some(fns) => (fns.on_event)(&mut self.inner, &self.ctx, event),
             None => unsupported(self.ctx.alias(), "on_event"),
         }
     }
 
-    fn upstream_finished(&mut self) -> FfiResultFuture<'_, ()> {
+    fn upstream_finished(&mut self) -> PdkResultFuture<'_, ()> {
         match self.sink {
             Some(fns) => (fns.upstream_finished)(&mut self.inner, &self.ctx),
             None => unsupported(self.ctx.alias(), "on_upstream_finished"),

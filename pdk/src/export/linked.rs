@@ -1,4 +1,4 @@
-//! The one generic implementation of [`DynConnector`] for every connector
+//! The one generic implementation of [`LinkedConnector`] for every connector
 //! type linked into a runtime statically.
 
 use futures::future::BoxFuture;
@@ -7,8 +7,8 @@ use super::sides::{SinkFns, SourceFns};
 use super::{run_hook, ConnectorType};
 use crate::abi::connector::LifecycleHook;
 use crate::ambient::DropsInContext;
-use crate::contain::{contain_native, unsupported_error};
-use crate::native::{DynConnector, NativeEntry};
+use crate::contain::{contain_linked, unsupported_error};
+use crate::linked::{LinkedConnector, LinkedEntry};
 use crate::{Attempt, ConnectorContext, Event, Result, SinkReply, SourceReply};
 
 /// A connector instance called in-process: the author's value (dropped in
@@ -27,58 +27,58 @@ impl<T> LinkedAdapter<T> {
     }
 }
 
-impl<T: ConnectorType> DynConnector for LinkedAdapter<T> {
+impl<T: ConnectorType> LinkedConnector for LinkedAdapter<T> {
     fn connect(&mut self, attempt: Attempt) -> BoxFuture<'_, Result<bool>> {
         let Self { inner, ctx, .. } = self;
-        contain_native("connect", T::USES_TOKIO, move || async move {
+        contain_linked("connect", T::USES_TOKIO, move || async move {
             inner.connect(ctx, &attempt).await
         })
     }
 
     fn lifecycle(&mut self, hook: LifecycleHook) -> BoxFuture<'_, Result<()>> {
         let Self { inner, ctx, .. } = self;
-        contain_native(hook.method_name(), T::USES_TOKIO, move || {
+        contain_linked(hook.method_name(), T::USES_TOKIO, move || {
             run_hook(&mut **inner, ctx, hook)
         })
     }
 
     fn pull_data(&mut self, pull_id: u64) -> BoxFuture<'_, Result<SourceReply>> {
         match self.source {
-            Some(fns) => (fns.native_pull_data)(&mut self.inner, &self.ctx, pull_id),
+            Some(fns) => (fns.linked_pull_data)(&mut self.inner, &self.ctx, pull_id),
             None => self.unsupported("pull_data"),
         }
     }
 
     fn ack(&mut self, stream: u64, pull_id: u64) -> BoxFuture<'_, Result<()>> {
         match self.source {
-            Some(fns) => (fns.native_ack)(&mut self.inner, &self.ctx, stream, pull_id),
+            Some(fns) => (fns.linked_ack)(&mut self.inner, &self.ctx, stream, pull_id),
             None => self.unsupported("ack"),
         }
     }
 
     fn fail(&mut self, stream: u64, pull_id: u64) -> BoxFuture<'_, Result<()>> {
         match self.source {
-            Some(fns) => (fns.native_fail)(&mut self.inner, &self.ctx, stream, pull_id),
+            Some(fns) => (fns.linked_fail)(&mut self.inner, &self.ctx, stream, pull_id),
             None => self.unsupported("fail"),
         }
     }
 
     fn on_event(&mut self, event: Event) -> BoxFuture<'_, Result<SinkReply>> {
         match self.sink {
-            Some(fns) => (fns.native_on_event)(&mut self.inner, &self.ctx, event),
+            Some(fns) => (fns.linked_on_event)(&mut self.inner, &self.ctx, event),
             None => self.unsupported("on_event"),
         }
     }
 
     fn upstream_finished(&mut self) -> BoxFuture<'_, Result<()>> {
         match self.sink {
-            Some(fns) => (fns.native_upstream_finished)(&mut self.inner, &self.ctx),
+            Some(fns) => (fns.linked_upstream_finished)(&mut self.inner, &self.ctx),
             None => self.unsupported("on_upstream_finished"),
         }
     }
 }
 
-impl NativeEntry {
+impl LinkedEntry {
     /// The in-process entry of connector type `T` (any `#[connector]`
     /// type).
     #[must_use]
@@ -91,7 +91,7 @@ impl NativeEntry {
             source: source.is_some(),
             transactional: source.is_some_and(|fns| fns.transactional),
             sink: T::sink_fns().is_some(),
-            create: super::create_native::<T>,
+            create: super::create_linked::<T>,
         }
     }
 }

@@ -20,7 +20,7 @@ pub use probe::{same_name, side_present, HasSink, HasSource, NoSink, NoSource, P
 pub use sides::{SinkFns, SourceFns};
 
 use crate::abi::connector::{
-    BoxedRawConnector, ConnectorTypeInfo, FfiConnectorContext, LifecycleHook, RawConnector_TO,
+    BoxedPdkConnector, ConnectorTypeInfo, LifecycleHook, PdkConnectorContext, PdkConnector_TO,
 };
 use crate::abi::error::PdkError;
 use crate::abi::host::HostServicesRef;
@@ -32,7 +32,7 @@ use crate::abi::value::PdkValue;
 use crate::abi::{INTERFACE_VERSION, RUSTC_VERSION};
 use crate::ambient::{self, DropsInContext};
 use crate::contain::contain_sync;
-use crate::native::DynConnector;
+use crate::linked::LinkedConnector;
 use crate::{Connector, ConnectorContext, Error, ErrorKind, Result, Value};
 use adapter::Adapter;
 use linked::LinkedAdapter;
@@ -85,7 +85,7 @@ pub trait ConnectorType: Connector {
 pub struct ConnectorEntry {
     name: &'static str,
     info: fn() -> ConnectorTypeInfo,
-    create: fn(FfiConnectorContext, PdkValue) -> Result<BoxedRawConnector>,
+    create: fn(PdkConnectorContext, PdkValue) -> Result<BoxedPdkConnector>,
 }
 
 impl ConnectorEntry {
@@ -112,7 +112,7 @@ fn info<T: ConnectorType>() -> ConnectorTypeInfo {
 
 /// Decodes the config and calls the author's `new`, containing a panic.
 fn construct<T: ConnectorType>(
-    ctx: FfiConnectorContext,
+    ctx: PdkConnectorContext,
     config: &Value,
 ) -> Result<(DropsInContext<T>, ConnectorContext)> {
     let config = config::decode::<T::Config>(config)?;
@@ -124,9 +124,9 @@ fn construct<T: ConnectorType>(
 }
 
 fn create<T: ConnectorType>(
-    ctx: FfiConnectorContext,
+    ctx: PdkConnectorContext,
     config: PdkValue,
-) -> Result<BoxedRawConnector> {
+) -> Result<BoxedPdkConnector> {
     let (inner, ctx) = construct::<T>(ctx, &Value::from(config))?;
     let adapter = Adapter {
         inner,
@@ -134,14 +134,14 @@ fn create<T: ConnectorType>(
         source: T::source_fns(),
         sink: T::sink_fns(),
     };
-    Ok(RawConnector_TO::from_value(adapter, TD_Opaque))
+    Ok(PdkConnector_TO::from_value(adapter, TD_Opaque))
 }
 
-/// Creates connector type `T` for in-process calls (see [`crate::native`]).
-pub(crate) fn create_native<T: ConnectorType>(
-    ctx: FfiConnectorContext,
+/// Creates connector type `T` for in-process calls (see [`crate::linked`]).
+pub(crate) fn create_linked<T: ConnectorType>(
+    ctx: PdkConnectorContext,
     config: Value,
-) -> Result<Box<dyn DynConnector>> {
+) -> Result<Box<dyn LinkedConnector>> {
     let (inner, ctx) = construct::<T>(ctx, &config)?;
     Ok(Box::new(LinkedAdapter {
         inner,
@@ -208,9 +208,9 @@ extern "C" fn connector_types<P: Plugin>() -> RResult<RVec<ConnectorTypeInfo>, P
 
 extern "C" fn create_connector<P: Plugin>(
     type_name: RStr<'_>,
-    ctx: FfiConnectorContext,
+    ctx: PdkConnectorContext,
     config: PdkValue,
-) -> RResult<BoxedRawConnector, PdkError> {
+) -> RResult<BoxedPdkConnector, PdkError> {
     let created = contain_sync("create_connector", || {
         match P::CONNECTORS
             .iter()

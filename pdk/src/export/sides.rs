@@ -7,30 +7,30 @@
 use futures::future::BoxFuture;
 
 use super::ConnectorType;
-use crate::abi::connector::{FfiEvent, FfiResultFuture, FfiSourceReply};
+use crate::abi::connector::{PdkEvent, PdkResultFuture, PdkSourceReply};
 use crate::abi::value::PdkValue;
 use crate::connector::{SinkReply, SourceReply};
-use crate::contain::{contain, contain_native};
+use crate::contain::{contain, contain_linked};
 use crate::{ConnectorContext, Event, Result, Sink, Source};
 
 /// `&mut T, &ctx, stream, pull_id` -> a C-ABI future.
 type FfiSettle<T> =
-    for<'a> fn(&'a mut T, &'a ConnectorContext, u64, u64) -> FfiResultFuture<'a, ()>;
+    for<'a> fn(&'a mut T, &'a ConnectorContext, u64, u64) -> PdkResultFuture<'a, ()>;
 
 /// `&mut T, &ctx, stream, pull_id` -> a boxed future.
-type NativeSettle<T> =
+type LinkedSettle<T> =
     for<'a> fn(&'a mut T, &'a ConnectorContext, u64, u64) -> BoxFuture<'a, Result<()>>;
 
 /// The source side of `T`.
 pub struct SourceFns<T> {
     pub(crate) pull_data:
-        for<'a> fn(&'a mut T, &'a ConnectorContext, u64) -> FfiResultFuture<'a, FfiSourceReply>,
+        for<'a> fn(&'a mut T, &'a ConnectorContext, u64) -> PdkResultFuture<'a, PdkSourceReply>,
     pub(crate) ack: FfiSettle<T>,
     pub(crate) fail: FfiSettle<T>,
-    pub(crate) native_pull_data:
+    pub(crate) linked_pull_data:
         for<'a> fn(&'a mut T, &'a ConnectorContext, u64) -> BoxFuture<'a, Result<SourceReply>>,
-    pub(crate) native_ack: NativeSettle<T>,
-    pub(crate) native_fail: NativeSettle<T>,
+    pub(crate) linked_ack: LinkedSettle<T>,
+    pub(crate) linked_fail: LinkedSettle<T>,
     pub(crate) transactional: bool,
 }
 
@@ -69,18 +69,18 @@ impl<T: Source + ConnectorType> SourceFns<T> {
                     |()| (),
                 )
             },
-            native_pull_data: |inner, ctx, pull_id| {
-                contain_native("pull_data", T::USES_TOKIO, move || {
+            linked_pull_data: |inner, ctx, pull_id| {
+                contain_linked("pull_data", T::USES_TOKIO, move || {
                     inner.pull_data(pull_id, ctx)
                 })
             },
-            native_ack: |inner, ctx, stream, pull_id| {
-                contain_native("ack", T::USES_TOKIO, move || {
+            linked_ack: |inner, ctx, stream, pull_id| {
+                contain_linked("ack", T::USES_TOKIO, move || {
                     inner.ack(stream, pull_id, ctx)
                 })
             },
-            native_fail: |inner, ctx, stream, pull_id| {
-                contain_native("fail", T::USES_TOKIO, move || {
+            linked_fail: |inner, ctx, stream, pull_id| {
+                contain_linked("fail", T::USES_TOKIO, move || {
                     inner.fail(stream, pull_id, ctx)
                 })
             },
@@ -92,12 +92,12 @@ impl<T: Source + ConnectorType> SourceFns<T> {
 /// The sink side of `T`.
 pub struct SinkFns<T> {
     pub(crate) on_event:
-        for<'a> fn(&'a mut T, &'a ConnectorContext, FfiEvent) -> FfiResultFuture<'a, SinkReply>,
+        for<'a> fn(&'a mut T, &'a ConnectorContext, PdkEvent) -> PdkResultFuture<'a, SinkReply>,
     pub(crate) upstream_finished:
-        for<'a> fn(&'a mut T, &'a ConnectorContext) -> FfiResultFuture<'a, ()>,
-    pub(crate) native_on_event:
+        for<'a> fn(&'a mut T, &'a ConnectorContext) -> PdkResultFuture<'a, ()>,
+    pub(crate) linked_on_event:
         for<'a> fn(&'a mut T, &'a ConnectorContext, Event) -> BoxFuture<'a, Result<SinkReply>>,
-    pub(crate) native_upstream_finished:
+    pub(crate) linked_upstream_finished:
         for<'a> fn(&'a mut T, &'a ConnectorContext) -> BoxFuture<'a, Result<()>>,
 }
 
@@ -129,13 +129,13 @@ impl<T: Sink + ConnectorType> SinkFns<T> {
                     |()| (),
                 )
             },
-            native_upstream_finished: |inner, ctx| {
-                contain_native("on_upstream_finished", T::USES_TOKIO, move || {
+            linked_upstream_finished: |inner, ctx| {
+                contain_linked("on_upstream_finished", T::USES_TOKIO, move || {
                     inner.on_upstream_finished(ctx)
                 })
             },
-            native_on_event: |inner, ctx, event| {
-                contain_native("on_event", T::USES_TOKIO, move || {
+            linked_on_event: |inner, ctx, event| {
+                contain_linked("on_event", T::USES_TOKIO, move || {
                     inner.on_event(event, ctx)
                 })
             },
@@ -143,6 +143,6 @@ impl<T: Sink + ConnectorType> SinkFns<T> {
     }
 }
 
-fn source_reply_to_ffi(reply: SourceReply) -> FfiSourceReply {
+fn source_reply_to_ffi(reply: SourceReply) -> PdkSourceReply {
     reply.map(PdkValue::from, abi_stable::std_types::RVec::from)
 }

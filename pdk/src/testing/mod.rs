@@ -23,10 +23,10 @@ pub use crate::capture::LogLine;
 pub use futures::executor::block_on;
 pub use recorder::Report;
 
-use crate::abi::connector::{FfiConnectorContext, LifecycleHook, RawRuntimeHandle_TO};
+use crate::abi::connector::{LifecycleHook, PdkConnectorContext, PdkRuntimeHandle_TO};
 use crate::capture::{self as logs, Capture, Caught};
-use crate::export::{create_native, ConnectorType};
-use crate::native::DynConnector;
+use crate::export::{create_linked, ConnectorType};
+use crate::linked::LinkedConnector;
 use crate::{Attempt, Event, EventId, Result, SinkReply, SourceReply, Value};
 use recorder::Recorder;
 
@@ -56,7 +56,7 @@ impl Default for Setup {
 /// is pull 0. The `n`-th event [`Harness::send`] delivers (from 0) has the
 /// id `EventId { source: 0, stream: 0, pull_id: n }`.
 pub struct Harness<T> {
-    connector: Box<dyn DynConnector>,
+    connector: Box<dyn LinkedConnector>,
     reports: async_channel::Receiver<Report>,
     logs: Capture,
     attempts: u64,
@@ -106,13 +106,13 @@ impl<T: ConnectorType> Harness<T> {
     pub fn with_setup(config: impl Into<Value>, setup: Setup) -> Result<Self> {
         logs::install();
         let (reports, received) = async_channel::unbounded();
-        let ctx = FfiConnectorContext {
+        let ctx = PdkConnectorContext {
             alias: setup.alias.into(),
-            handle: RawRuntimeHandle_TO::from_value(Recorder(reports), TD_Opaque),
+            handle: PdkRuntimeHandle_TO::from_value(Recorder(reports), TD_Opaque),
             source_linked: setup.source_linked,
         };
         let capture = Capture::default();
-        let connector = logs::within(Some(&capture), || create_native::<T>(ctx, config.into()))?;
+        let connector = logs::within(Some(&capture), || create_linked::<T>(ctx, config.into()))?;
         Ok(Self {
             connector,
             reports: received,
@@ -252,7 +252,7 @@ impl<T: ConnectorType> Harness<T> {
     /// # Errors
     /// The connector's error, or a contained panic.
     pub async fn upstream_finished(&mut self) -> Result<()> {
-        self.caught(DynConnector::upstream_finished).await
+        self.caught(LinkedConnector::upstream_finished).await
     }
 
     /// The reports the connector made since the last call, in order,
@@ -280,7 +280,10 @@ impl<T: ConnectorType> Harness<T> {
     }
 
     /// Runs one call of the connector with its log records caught.
-    fn caught<'a, R, F>(&'a mut self, call: impl FnOnce(&'a mut dyn DynConnector) -> F) -> Caught<F>
+    fn caught<'a, R, F>(
+        &'a mut self,
+        call: impl FnOnce(&'a mut dyn LinkedConnector) -> F,
+    ) -> Caught<F>
     where
         F: Future<Output = R> + 'a,
     {

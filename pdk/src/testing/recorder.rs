@@ -3,7 +3,7 @@
 
 use abi_stable::std_types::{RResult, RVec};
 
-use crate::abi::connector::RawRuntimeHandle;
+use crate::abi::connector::PdkRuntimeHandle;
 use crate::abi::error::PdkError;
 use crate::abi::value::PdkValue;
 use crate::{Error, EventId};
@@ -39,7 +39,7 @@ impl Recorder {
     }
 }
 
-impl RawRuntimeHandle for Recorder {
+impl PdkRuntimeHandle for Recorder {
     fn connection_lost(&self) {
         self.record(Report::ConnectionLost);
     }

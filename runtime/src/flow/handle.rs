@@ -6,7 +6,7 @@ use abi_stable::std_types::{RResult, RVec};
 use abi_stable::type_level::downcasting::TD_Opaque;
 use async_channel::Sender;
 use pdk::abi::allocator::take_vec;
-use pdk::abi::connector::{FfiConnectorContext, RawRuntimeHandle, RawRuntimeHandle_TO};
+use pdk::abi::connector::{PdkConnectorContext, PdkRuntimeHandle, PdkRuntimeHandle_TO};
 use pdk::abi::error::PdkError;
 use pdk::abi::value::PdkValue;
 use pdk::{Error, EventId};
@@ -29,7 +29,7 @@ impl RuntimeHandle {
     }
 }
 
-impl RawRuntimeHandle for RuntimeHandle {
+impl PdkRuntimeHandle for RuntimeHandle {
     fn connection_lost(&self) {
         self.tell(Control::ConnectionLost);
     }
@@ -61,14 +61,14 @@ pub struct Wiring {
 
 /// The context a new instance of connector `alias` is created with, its
 /// handle sending to the task's `control` channel.
-pub fn context(alias: &str, control: Sender<Control>, wiring: Wiring) -> FfiConnectorContext {
+pub fn context(alias: &str, control: Sender<Control>, wiring: Wiring) -> PdkConnectorContext {
     let handle = RuntimeHandle {
         control,
         codec: wiring.codec,
     };
-    FfiConnectorContext {
+    PdkConnectorContext {
         alias: alias.into(),
-        handle: RawRuntimeHandle_TO::from_value(handle, TD_Opaque),
+        handle: PdkRuntimeHandle_TO::from_value(handle, TD_Opaque),
         source_linked: wiring.source_linked,
     }
 }

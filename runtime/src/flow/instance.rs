@@ -6,11 +6,11 @@
 use abi_stable::std_types::{RResult, RStr};
 use pdk::abi::allocator::take_vec;
 use pdk::abi::connector::{
-    BoxedRawConnector, FfiConnectorContext, FfiEvent, FfiSourceReply, LifecycleHook,
+    BoxedPdkConnector, LifecycleHook, PdkConnectorContext, PdkEvent, PdkSourceReply,
 };
 use pdk::abi::error::PdkError;
 use pdk::abi::value::PdkValue;
-use pdk::native::DynConnector;
+use pdk::linked::LinkedConnector;
 use pdk::{Attempt, Error, Event, EventId, SinkReply, SourceReply, SourceReplyOf, Value};
 
 use super::hints;
@@ -22,14 +22,14 @@ pub enum Payload {
     /// Made by a plugin: already in C-ABI form.
     Ffi(PdkValue),
     /// Made in-process (a linked connector or a codec).
-    Native(Value),
+    Linked(Value),
 }
 
 impl Payload {
     fn into_ffi(self) -> PdkValue {
         match self {
             Self::Ffi(value) => value,
-            Self::Native(value) => PdkValue::from(value),
+            Self::Linked(value) => PdkValue::from(value),
         }
     }
 }
@@ -49,21 +49,21 @@ pub struct RuntimeEvent {
 pub type Pulled = SourceReplyOf<Payload, Vec<u8>>;
 
 /// The reply of a plugin's source, in the runtime's form.
-fn pulled_from_ffi(reply: FfiSourceReply) -> Pulled {
+fn pulled_from_ffi(reply: PdkSourceReply) -> Pulled {
     reply.map(Payload::Ffi, take_vec)
 }
 
 /// The reply of a linked source, in the runtime's form.
-fn pulled_from_native(reply: SourceReply) -> Pulled {
-    reply.map(Payload::Native, |bytes| bytes)
+fn pulled_from_linked(reply: SourceReply) -> Pulled {
+    reply.map(Payload::Linked, |bytes| bytes)
 }
 
 /// A connector instance of either form.
 pub enum Instance {
     /// Created by a plugin, called through its C-ABI.
-    Plugin(BoxedRawConnector),
+    Plugin(BoxedPdkConnector),
     /// Linked into the runtime, called directly.
-    Linked(Box<dyn DynConnector>),
+    Linked(Box<dyn LinkedConnector>),
 }
 
 /// A plugin's result, its error explained (see [`hints`]).
@@ -84,7 +84,7 @@ impl Instance {
     pub fn create(
         provider: Provider<'_>,
         kind: &str,
-        ctx: FfiConnectorContext,
+        ctx: PdkConnectorContext,
         config: &Value,
     ) -> Result<Self, Error> {
         match provider {
@@ -126,7 +126,7 @@ impl Instance {
         match self {
             Self::Plugin(raw) => from_ffi(raw.pull_data(pull_id).await).map(pulled_from_ffi),
             Self::Linked(linked) => {
-                from_linked(linked.pull_data(pull_id).await).map(pulled_from_native)
+                from_linked(linked.pull_data(pull_id).await).map(pulled_from_linked)
             }
         }
     }
@@ -158,7 +158,7 @@ impl Instance {
         } = event;
         match self {
             Self::Plugin(raw) => {
-                let event = FfiEvent {
+                let event = PdkEvent {
                     id,
                     ingest_ns,
                     data: data.into_ffi(),

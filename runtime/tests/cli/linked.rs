@@ -11,7 +11,7 @@ use crate::common::{plugin_dir_with, runtime_exe, scratch_dir, trace_of as of};
 
 /// Runs src -> sink with the given registry; returns the trace.
 fn run(test: &str, registry: &Registry, sink_extra: &str) -> Vec<String> {
-    pdk::native::install_host(host::services());
+    pdk::linked::install_host(host::services());
     let dir = scratch_dir(test);
     let trace = dir.join("trace.txt");
     let path = dir.join("flow.toml");
@@ -69,8 +69,8 @@ fn linked_probes(test: &str) -> Registry {
     Registry::discover_with(
         &SearchPath::new(&[scratch_dir(&format!("{test}-plugins"))], None, None),
         vec![
-            pdk::native::NativeEntry::of::<probe::ProbeSource>(),
-            pdk::native::NativeEntry::of::<probe::ProbeSink>(),
+            pdk::linked::LinkedEntry::of::<probe::ProbeSource>(),
+            pdk::linked::LinkedEntry::of::<probe::ProbeSink>(),
         ],
         None,
         &Vetting::InProcess,
@@ -87,14 +87,14 @@ fn linked_connectors_follow_the_same_lifecycle_as_plugins() {
 
 #[test]
 fn a_plugin_source_feeds_a_linked_sink() {
-    pdk::native::install_host(host::services());
+    pdk::linked::install_host(host::services());
     let registry = Registry::discover_with(
         &SearchPath::new(
             &[plugin_dir_with("mixed-plugins", &["metronome"])],
             None,
             None,
         ),
-        vec![pdk::native::NativeEntry::of::<probe::ProbeSink>()],
+        vec![pdk::linked::LinkedEntry::of::<probe::ProbeSink>()],
         None,
         // The plugin is vetted by the real runtime's executable.
         &Vetting::Subprocess {

@@ -1,18 +1,18 @@
 //! The in-process form of a connector: what a runtime that links connector
 //! crates statically calls, with no C-ABI and no value conversion. Every
-//! `#[connector]` type has one (`NativeEntry::of::<T>()`), next to its
+//! `#[connector]` type has one (`LinkedEntry::of::<T>()`), next to its
 //! plugin form.
 
 use futures::future::BoxFuture;
 
-use crate::abi::connector::{FfiConnectorContext, LifecycleHook};
+use crate::abi::connector::{LifecycleHook, PdkConnectorContext};
 use crate::abi::host::HostServicesRef;
 use crate::{Attempt, Event, Result, SinkReply, SourceReply, Value};
 
 /// A connector instance called in-process. Mirrors
-/// [`crate::abi::connector::RawConnector`] with Rust types; panics in the
+/// [`crate::abi::connector::PdkConnector`] with Rust types; panics in the
 /// author's methods become errors just the same.
-pub trait DynConnector: Send {
+pub trait LinkedConnector: Send {
     /// [`crate::Connector::connect`]
     fn connect(&mut self, attempt: Attempt) -> BoxFuture<'_, Result<bool>>;
     /// One of the lifecycle hooks.
@@ -31,7 +31,7 @@ pub trait DynConnector: Send {
 
 /// A statically linked connector type.
 #[derive(Debug, Clone, Copy)]
-pub struct NativeEntry {
+pub struct LinkedEntry {
     /// The connector type name used in flow files.
     pub name: &'static str,
     /// The package name of the crate that defines it.
@@ -45,7 +45,7 @@ pub struct NativeEntry {
     /// Whether it has a sink side.
     pub sink: bool,
     /// Creates one from its configuration.
-    pub create: fn(FfiConnectorContext, Value) -> Result<Box<dyn DynConnector>>,
+    pub create: fn(PdkConnectorContext, Value) -> Result<Box<dyn LinkedConnector>>,
 }
 
 /// Installs the runtime's services (timer, spawner, logger) for linked
