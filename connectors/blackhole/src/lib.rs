@@ -156,3 +156,33 @@ impl Sink for Blackhole {
 mod plugin {
     pub use super::Blackhole;
 }
+
+#[cfg(test)]
+mod tests {
+    use pdk::testing::{block_on, Harness};
+    use pdk::{ErrorKind, SinkReply, Value};
+
+    use super::Blackhole;
+
+    #[test]
+    fn acknowledges_every_event_whatever_it_reads() {
+        block_on(async {
+            let config =
+                r#"{"warmup": 1, "stop_after": 2, "read_fields": true, "materialize": true}"#;
+            let mut blackhole = Harness::<Blackhole>::from_json(config).unwrap();
+            let mut event = Value::object();
+            event.insert("nested", vec![Value::from(1_u64), Value::from("two")]);
+            for _ in 0..4 {
+                assert_eq!(blackhole.send(event.clone()).await, Ok(SinkReply::Ack));
+            }
+            blackhole.stop().await.unwrap();
+        });
+    }
+
+    #[test]
+    fn a_misspelt_setting_is_a_config_error() {
+        let error = Harness::<Blackhole>::from_json(r#"{"stop_afer": 2}"#).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Config);
+        assert!(error.message().contains("stop_afer"), "{}", error.message());
+    }
+}

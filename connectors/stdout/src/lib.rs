@@ -34,3 +34,27 @@ impl Sink for Stdout {
 mod plugin {
     pub use super::Stdout;
 }
+
+#[cfg(test)]
+mod tests {
+    use pdk::testing::{block_on, Harness};
+    use pdk::{ErrorKind, SinkReply, Value};
+
+    use super::Stdout;
+
+    #[test]
+    fn acknowledges_every_event_it_prints() {
+        block_on(async {
+            let mut stdout = Harness::<Stdout>::new(Value::object()).unwrap();
+            assert_eq!(stdout.send("a line").await, Ok(SinkReply::Ack));
+            assert_eq!(stdout.send(7_u64).await, Ok(SinkReply::Ack));
+            stdout.drain().await.unwrap();
+        });
+    }
+
+    #[test]
+    fn takes_no_config() {
+        let error = Harness::<Stdout>::from_json(r#"{"path": "out.txt"}"#).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Config);
+    }
+}

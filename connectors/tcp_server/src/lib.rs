@@ -314,3 +314,71 @@ impl Sink for TcpServer {
 mod plugin {
     pub use super::TcpServer;
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpStream;
+    use std::time::Duration;
+
+    use pdk::testing::{block_on, Harness};
+    use pdk::{Event, EventId, SinkReply, SourceReply, Value};
+
+    use super::TcpServer;
+
+    #[test]
+    fn each_client_is_a_stream_and_gets_the_replies_of_its_stream() {
+        block_on(async {
+            let mut server = Harness::<TcpServer>::from_json(r#"{"url": "127.0.0.1:0"}"#).unwrap();
+            assert_eq!(server.connect().await, Ok(true));
+            let logs = server.logs();
+            let address = logs
+                .iter()
+                .find_map(|line| line.message.strip_prefix("listening on "))
+                .unwrap_or_else(|| panic!("no `listening on` line in {logs:?}"))
+                .to_owned();
+
+            let mut client = TcpStream::connect(&address).unwrap();
+            client
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            client.write_all(b"ping\n").unwrap();
+            let SourceReply::StreamStarted(stream) = server.pull().await.unwrap() else {
+                panic!("expected the client's stream to start");
+            };
+            assert_eq!(
+                server.pull().await,
+                Ok(SourceReply::Bytes {
+                    data: b"ping".to_vec(),
+                    stream
+                })
+            );
+
+            let reply = Event::new(
+                EventId {
+                    source: 0,
+                    stream,
+                    pull_id: 1,
+                },
+                0,
+                Value::from("pong"),
+            );
+            assert_eq!(server.send_event(reply).await, Ok(SinkReply::Ack));
+            let mut line = String::new();
+            BufReader::new(&client).read_line(&mut line).unwrap();
+            assert_eq!(line, "pong\n");
+
+            let other = Event::new(
+                EventId {
+                    source: 0,
+                    stream: stream + 1,
+                    pull_id: 2,
+                },
+                0,
+                Value::from("lost"),
+            );
+            assert_eq!(server.send_event(other).await, Ok(SinkReply::Fail));
+            server.stop().await.unwrap();
+        });
+    }
+}

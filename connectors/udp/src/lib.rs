@@ -143,3 +143,79 @@ impl Sink for Udp {
 mod plugin {
     pub use super::Udp;
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::UdpSocket;
+    use std::time::Duration;
+
+    use pdk::testing::{block_on, Harness};
+    use pdk::{ErrorKind, Event, EventId, SinkReply, SourceReply, Value};
+
+    use super::Udp;
+
+    /// The address the connector bound, from its log line.
+    fn bound(udp: &Harness<Udp>) -> String {
+        let logs = udp.logs();
+        let line = logs
+            .iter()
+            .find_map(|line| line.message.strip_prefix("bound to "))
+            .unwrap_or_else(|| panic!("no `bound to` line in {logs:?}"));
+        line.to_owned()
+    }
+
+    #[test]
+    fn echoes_a_datagram_back_to_the_peer_of_its_stream() {
+        block_on(async {
+            let mut udp = Harness::<Udp>::from_json(r#"{"url": "127.0.0.1:0"}"#).unwrap();
+            assert_eq!(udp.connect().await, Ok(true));
+            let server = bound(&udp);
+            let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+            client
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            client.send_to(b"hello", &server).unwrap();
+
+            let SourceReply::Bytes { data, stream } = udp.pull().await.unwrap() else {
+                panic!("expected the datagram");
+            };
+            assert_eq!(data, b"hello");
+            let reply = Event::new(
+                EventId {
+                    source: 0,
+                    stream,
+                    pull_id: 0,
+                },
+                0,
+                Value::from("hello back"),
+            );
+            assert_eq!(udp.send_event(reply).await, Ok(SinkReply::Ack));
+            let mut buffer = [0u8; 64];
+            let (length, from) = client.recv_from(&mut buffer).unwrap();
+            assert_eq!(&buffer[..length], b"hello back");
+            assert_eq!(from.to_string(), server);
+        });
+    }
+
+    #[test]
+    fn an_event_of_an_unknown_stream_without_a_peer_is_failed() {
+        block_on(async {
+            let mut udp = Harness::<Udp>::from_json(r#"{"url": "127.0.0.1:0"}"#).unwrap();
+            assert_eq!(udp.connect().await, Ok(true));
+            assert_eq!(udp.send("nobody").await, Ok(SinkReply::Fail));
+        });
+    }
+
+    #[test]
+    fn an_address_without_a_port_is_a_config_error() {
+        let error = Harness::<Udp>::from_json(r#"{"url": "localhost"}"#).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Config);
+        assert!(
+            error
+                .message()
+                .starts_with("field `url`: `localhost` is not a UDP address"),
+            "{}",
+            error.message()
+        );
+    }
+}

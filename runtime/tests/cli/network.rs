@@ -232,10 +232,12 @@ fn log_time(line: &str) -> i64 {
 /// once the server is up. Takes about 40 s.
 #[test]
 fn tcp_client_reconnects_until_the_server_is_up_and_delivers_every_line() {
-    // A port nothing listens on yet: bound, its address taken, released.
-    let address = TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
+    // A port held but not listened on: connections to it are refused, and
+    // no other process can take it before the server starts on it.
+    let held = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    held.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
         .unwrap();
+    let address = held.local_addr().unwrap().as_socket().unwrap();
     let dir = plugin_dir_with("tcp-client", &["metronome", "tcp_client"]);
     let config = format!(r#"{{ url = "{address}" }}"#);
     let flow = write_flow(
@@ -254,7 +256,8 @@ fn tcp_client_reconnects_until_the_server_is_up_and_delivers_every_line() {
         log_time(&later) - log_time(&at_cap) >= 29,
         "six attempts at the 5 s cap: {at_cap} ... {later}"
     );
-    let listener = TcpListener::bind(address).unwrap();
+    held.listen(1).unwrap();
+    let listener = TcpListener::from(held);
     let (stream, _) = listener.accept().unwrap();
     let lines: Vec<String> = BufReader::new(stream)
         .lines()
