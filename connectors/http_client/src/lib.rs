@@ -365,7 +365,96 @@ mod plugin {
 
 #[cfg(test)]
 mod tests {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpListener;
+    use std::thread::JoinHandle;
+
+    use pdk::testing::{block_on, Harness, Report};
+
     use super::*;
+
+    /// A real HTTP server on 127.0.0.1 that answers one request with
+    /// `status` and `body`; joins with the request it got (head and body).
+    fn serve_once(status: &'static str, body: &'static str) -> (String, JoinHandle<String>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let server = std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request = String::new();
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = value.trim().parse().unwrap();
+                }
+                request.push_str(&line);
+                if line == "\r\n" {
+                    break;
+                }
+            }
+            let mut content = vec![0; length];
+            reader.read_exact(&mut content).unwrap();
+            request.push_str(&String::from_utf8(content).unwrap());
+            let response = format!(
+                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            (&stream).write_all(response.as_bytes()).unwrap();
+            request
+        });
+        (address, server)
+    }
+
+    fn client_of(address: &str) -> Harness<HttpClient> {
+        let mut config = Value::object();
+        config.insert("url", format!("http://{address}/in"));
+        Harness::new(config).unwrap()
+    }
+
+    #[test]
+    fn posts_each_event_and_emits_the_response_once_it_is_answered() {
+        let (address, server) = serve_once("200 OK", r#"{"ok":true}"#);
+        block_on(async {
+            let mut client = client_of(&address);
+            let mut event = Value::object();
+            event.insert("a", 1_u64);
+            assert_eq!(client.send(event).await, Ok(SinkReply::Deferred));
+            let id = client.last_event_id().unwrap();
+            assert_eq!(client.next_report().await, Some(Report::Ack(id)));
+
+            let SourceReply::Data { data, stream } = client.pull().await.unwrap() else {
+                panic!("expected the response");
+            };
+            assert_eq!(stream, id.stream);
+            assert_eq!(data.get("status").and_then(Value::as_u64), Some(200));
+            assert_eq!(
+                data.get("body").and_then(|body| body.get("ok")),
+                Some(&Value::from(true))
+            );
+        });
+        let request = server.join().unwrap();
+        assert!(request.starts_with("POST /in HTTP/1.1\r\n"), "{request}");
+        assert!(request.ends_with("\r\n\r\n{\"a\":1}"), "{request}");
+    }
+
+    #[test]
+    fn a_server_error_fails_the_event_back() {
+        let (address, server) = serve_once("503 Service Unavailable", "{}");
+        block_on(async {
+            let mut client = client_of(&address);
+            assert_eq!(client.send("x").await, Ok(SinkReply::Deferred));
+            let id = client.last_event_id().unwrap();
+            assert_eq!(client.next_report().await, Some(Report::Fail(id)));
+            let warned = client.logs().into_iter().any(|line| {
+                line.level == pdk::log::Level::Warn
+                    && line.message.ends_with("the server answered 503")
+            });
+            assert!(warned, "the failure is logged with its status");
+        });
+        server.join().unwrap();
+    }
 
     #[test]
     fn urls_without_a_scheme_are_http_and_others_are_refused_with_the_fix() {

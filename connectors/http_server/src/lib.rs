@@ -245,3 +245,75 @@ impl Sink for HttpServer {
 mod plugin {
     pub use super::HttpServer;
 }
+
+#[cfg(test)]
+mod harness_tests {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::time::Duration;
+
+    use pdk::testing::{block_on, Harness};
+    use pdk::{Event, EventId, SinkReply, SourceReply, Value};
+
+    use super::HttpServer;
+
+    #[test]
+    fn a_request_becomes_an_event_and_the_event_of_its_stream_its_response() {
+        block_on(async {
+            let mut server = Harness::<HttpServer>::from_json(r#"{"url": "127.0.0.1:0"}"#).unwrap();
+            assert_eq!(server.connect().await, Ok(true));
+            let logs = server.logs();
+            let address = logs
+                .iter()
+                .find_map(|line| line.message.strip_prefix("listening on http://"))
+                .unwrap_or_else(|| panic!("no `listening on` line in {logs:?}"))
+                .to_owned();
+
+            let mut client = TcpStream::connect(&address).unwrap();
+            client
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            let body = r#"{"id":7}"#;
+            write!(
+                client,
+                "POST /orders?dry=1 HTTP/1.1\r\nhost: test\r\ncontent-type: application/json\r\n\
+                 content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .unwrap();
+
+            let SourceReply::Data { data, stream } = server.pull().await.unwrap() else {
+                panic!("expected the request's event");
+            };
+            assert_eq!(data.get("method").and_then(Value::as_str), Some("POST"));
+            assert_eq!(data.get("path").and_then(Value::as_str), Some("/orders"));
+            assert_eq!(data.get("query").and_then(Value::as_str), Some("dry=1"));
+            assert_eq!(
+                data.get("body").and_then(|body| body.get("id")),
+                Some(&Value::from(7_u64))
+            );
+
+            let mut answer = Value::object();
+            answer.insert("status", 201_u64);
+            answer.insert("body", "created");
+            let reply = Event::new(
+                EventId {
+                    source: 0,
+                    stream,
+                    pull_id: 0,
+                },
+                0,
+                answer,
+            );
+            assert_eq!(server.send_event(reply).await, Ok(SinkReply::Ack));
+            let mut response = String::new();
+            client.read_to_string(&mut response).unwrap();
+            assert!(
+                response.starts_with("HTTP/1.1 201 Created\r\n"),
+                "{response}"
+            );
+            assert!(response.ends_with("\r\n\r\ncreated"), "{response}");
+            server.stop().await.unwrap();
+        });
+    }
+}
