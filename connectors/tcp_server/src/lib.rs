@@ -331,12 +331,9 @@ mod tests {
         block_on(async {
             let mut server = Harness::<TcpServer>::from_json(r#"{"url": "127.0.0.1:0"}"#).unwrap();
             assert_eq!(server.connect().await, Ok(true));
-            let logs = server.logs();
-            let address = logs
-                .iter()
-                .find_map(|line| line.message.strip_prefix("listening on "))
-                .unwrap_or_else(|| panic!("no `listening on` line in {logs:?}"))
-                .to_owned();
+            let address = server
+                .logged_after("listening on ")
+                .expect("the listening address is logged");
 
             let mut client = TcpStream::connect(&address).unwrap();
             client

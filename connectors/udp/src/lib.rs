@@ -154,22 +154,14 @@ mod tests {
 
     use super::Udp;
 
-    /// The address the connector bound, from its log line.
-    fn bound(udp: &Harness<Udp>) -> String {
-        let logs = udp.logs();
-        let line = logs
-            .iter()
-            .find_map(|line| line.message.strip_prefix("bound to "))
-            .unwrap_or_else(|| panic!("no `bound to` line in {logs:?}"));
-        line.to_owned()
-    }
-
     #[test]
     fn echoes_a_datagram_back_to_the_peer_of_its_stream() {
         block_on(async {
             let mut udp = Harness::<Udp>::from_json(r#"{"url": "127.0.0.1:0"}"#).unwrap();
             assert_eq!(udp.connect().await, Ok(true));
-            let server = bound(&udp);
+            let server = udp
+                .logged_after("bound to ")
+                .expect("the bound address is logged");
             let client = UdpSocket::bind("127.0.0.1:0").unwrap();
             client
                 .set_read_timeout(Some(Duration::from_secs(10)))

@@ -275,6 +275,16 @@ impl<T: ConnectorType> Harness<T> {
         self.logs.take()
     }
 
+    /// What follows `prefix` in the first log message since the last call
+    /// that starts with it (the address a server bound to, say); like
+    /// [`Harness::logs`], it takes every record caught so far.
+    #[must_use]
+    pub fn logged_after(&self, prefix: &str) -> Option<String> {
+        self.logs()
+            .into_iter()
+            .find_map(|line| line.message.strip_prefix(prefix).map(str::to_owned))
+    }
+
     async fn lifecycle(&mut self, hook: LifecycleHook) -> Result<()> {
         self.caught(|c| c.lifecycle(hook)).await
     }
