@@ -46,6 +46,34 @@ impl Error {
         Self::new(ErrorKind::ConnectionLost, message)
     }
 
+    /// The error for a server that cannot listen on `address`: a
+    /// [`ErrorKind::Config`] error, which the runtime does not retry, when
+    /// only another address mends it (a fixed port already in use, a port
+    /// this process may not use, an address not on this machine), and an
+    /// [`ErrorKind::ConnectionLost`] one, retried with backoff, otherwise.
+    /// The message names the address and the fix.
+    #[must_use]
+    pub fn cannot_listen(address: std::net::SocketAddr, error: &std::io::Error) -> Self {
+        use std::io::ErrorKind as Io;
+        let port = address.port();
+        match error.kind() {
+            Io::AddrInUse if port != 0 => Self::config(format!(
+                "cannot listen on {address}: port {port} is already in use; fix: stop the \
+                 program that uses it, or choose another port in `url`"
+            )),
+            Io::PermissionDenied => Self::config(format!(
+                "cannot listen on {address}: permission denied (ports below 1024 need \
+                 privileges); fix: choose a port from 1024 up in `url`, or give the runtime \
+                 the CAP_NET_BIND_SERVICE capability"
+            )),
+            Io::AddrNotAvailable => Self::config(format!(
+                "cannot listen on {address}: the address is not one of this machine's; fix: \
+                 use one of its addresses (or 0.0.0.0 for all of them) in `url`"
+            )),
+            _ => Self::connection_lost(format!("cannot listen on {address}: {error}")),
+        }
+    }
+
     /// What kind of failure this is.
     #[must_use]
     pub fn kind(&self) -> ErrorKind {

@@ -12,6 +12,7 @@ use pdk::abi::error::PdkError;
 use pdk::abi::host::{HostServices, HostServicesRef, LogLevel, LogRecord};
 
 use crate::executor;
+use crate::flow::watchdog::watched_task;
 use crate::logging::{self, Tag};
 
 extern "C" fn sleep(nanos: u64) -> FfiFuture<()> {
@@ -19,35 +20,46 @@ extern "C" fn sleep(nanos: u64) -> FfiFuture<()> {
 }
 
 extern "C" fn spawn(task: FfiFuture<RResult<(), PdkError>>) {
-    // Detached: the task runs until it completes, its records tagged like
-    // those of the connector that spawned it, which answers for its
-    // failure.
-    let tag = Tag::current();
-    let handle = executor::spawn(async move {
-        let outcome = match &tag {
-            Some(tag) => logging::tagged(tag, task).await,
-            None => task.await,
-        };
-        if let RResult::RErr(error) = outcome {
-            let error = pdk::Error::from(error);
-            match tag {
-                Some(tag) => tag.task_failed(error),
-                None => log::error!("a spawned task failed: {}", error.message()),
-            }
+    // Detached: the task runs until it completes, on the executor of the
+    // connector that spawned it (its pipeline) or else the shared pool,
+    // watched like the connector's own calls; its records are tagged like
+    // the connector's, which answers for its failure.
+    match Tag::current() {
+        Some(tag) => {
+            let runner = tag
+                .home()
+                .unwrap_or_else(|| executor::pool().runner())
+                .clone();
+            let task = watched_task(tag.clone(), &runner, task);
+            runner
+                .spawn(async move {
+                    if let RResult::RErr(error) = task.await {
+                        tag.task_failed(pdk::Error::from(error));
+                    }
+                })
+                .detach();
         }
-    });
-    drop(handle);
+        None => executor::pool()
+            .runner()
+            .spawn(async move {
+                if let RResult::RErr(error) = task.await {
+                    let error = pdk::Error::from(error);
+                    log::error!("a spawned task failed: {}", error.message());
+                }
+            })
+            .detach(),
+    }
 }
 
 extern "C" fn spawn_blocking(job: FfiFuture<()>) {
     // The job completes on its first poll; it runs on a blocking thread,
     // its records tagged like those of the connector that started it.
     let tag = Tag::current();
-    let handle = executor::spawn_blocking(move || match tag {
+    executor::spawn_blocking(move || match tag {
         Some(tag) => futures::executor::block_on(logging::tagged(&tag, job)),
         None => futures::executor::block_on(job),
-    });
-    drop(handle);
+    })
+    .detach();
 }
 
 /// Records reach the runtime's logger, which tags them (see

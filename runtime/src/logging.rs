@@ -12,19 +12,29 @@
 use std::cell::RefCell;
 use std::future::{poll_fn, Future};
 use std::pin::pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use log::{Log, Metadata, Record};
 
-/// Told of a task that failed (see [`Tag::supervised_by`]).
+use crate::executor::Runner;
+
+/// Told of a task that failed (see [`Tag::supervised`]).
 type Supervisor = Arc<dyn Fn(pdk::Error) + Send + Sync>;
 
 /// Which connector's code a thread runs: its log target,
-/// `PLUGIN/CONNECTOR`, and who answers for the tasks it spawns.
+/// `PLUGIN/CONNECTOR`, who answers for the tasks it spawns, and where
+/// those tasks run. Cloning it is one reference count.
 #[derive(Clone)]
-pub struct Tag {
-    target: Arc<str>,
+pub struct Tag(Arc<TagData>);
+
+struct TagData {
+    target: String,
+    /// Where the connector's id starts in `target`.
+    connector_at: usize,
     supervisor: Option<Supervisor>,
+    /// The executor the connector runs on, once its pipeline is known:
+    /// the tasks it spawns run there too.
+    home: OnceLock<Runner>,
 }
 
 impl Tag {
@@ -32,25 +42,33 @@ impl Tag {
     /// `plugin` (its package name, or `linked` for a linked connector).
     #[must_use]
     pub fn new(plugin: &str, connector: &str) -> Self {
-        Self {
-            target: format!("{plugin}/{connector}").into(),
-            supervisor: None,
-        }
+        Self::with(plugin, connector, None)
     }
 
-    /// This tag, with `supervisor` told when a task spawned under it fails.
+    fn with(plugin: &str, connector: &str, supervisor: Option<Supervisor>) -> Self {
+        Self(Arc::new(TagData {
+            target: format!("{plugin}/{connector}"),
+            connector_at: plugin.len() + 1,
+            supervisor,
+            home: OnceLock::new(),
+        }))
+    }
+
+    /// The tag of connector `connector` of plugin `plugin`, with
+    /// `supervisor` told when a task spawned under it fails.
     #[must_use]
-    pub fn supervised_by(self, supervisor: impl Fn(pdk::Error) + Send + Sync + 'static) -> Self {
-        Self {
-            supervisor: Some(Arc::new(supervisor)),
-            ..self
-        }
+    pub fn supervised(
+        plugin: &str,
+        connector: &str,
+        supervisor: impl Fn(pdk::Error) + Send + Sync + 'static,
+    ) -> Self {
+        Self::with(plugin, connector, Some(Arc::new(supervisor)))
     }
 
     /// Reports that a task spawned under this tag failed: to its
     /// supervisor, or else to the log.
     pub fn task_failed(&self, error: pdk::Error) {
-        match &self.supervisor {
+        match &self.0.supervisor {
             Some(supervisor) => supervisor(error),
             None => self.scope(|| log::error!("a spawned task failed: {}", error.message())),
         }
@@ -59,7 +77,26 @@ impl Tag {
     /// The tag as a log target.
     #[must_use]
     pub fn as_str(&self) -> &str {
-        &self.target
+        &self.0.target
+    }
+
+    /// The connector's id.
+    #[must_use]
+    pub fn connector(&self) -> &str {
+        &self.0.target[self.0.connector_at..]
+    }
+
+    /// Records that the connector runs on `runner`; the tasks it spawns
+    /// from now on run there too.
+    pub fn runs_on(&self, runner: &Runner) {
+        // Set once, when the flow starts; a second call changes nothing.
+        let _ = self.0.home.set(runner.clone());
+    }
+
+    /// The executor the connector runs on, once it is known.
+    #[must_use]
+    pub fn home(&self) -> Option<&Runner> {
+        self.0.home.get()
     }
 
     /// Runs `f` with this tag marking the current thread.
@@ -77,13 +114,13 @@ impl Tag {
 
 impl PartialEq for Tag {
     fn eq(&self, other: &Self) -> bool {
-        self.target == other.target
+        self.0.target == other.0.target
     }
 }
 
 impl std::fmt::Debug for Tag {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("Tag").field(&self.target).finish()
+        f.debug_tuple("Tag").field(&self.0.target).finish()
     }
 }
 
@@ -115,7 +152,16 @@ impl TaggingLogger {
     /// `record` as `inner` should see it.
     fn with_tag(record: &Record<'_>, inner: impl FnOnce(&Record<'_>)) {
         match Tag::current() {
-            Some(tag) => inner(&record.to_builder().target(tag.as_str()).build()),
+            Some(tag) => inner(
+                &Record::builder()
+                    .args(*record.args())
+                    .level(record.level())
+                    .target(tag.as_str())
+                    .module_path(record.module_path())
+                    .file(record.file())
+                    .line(record.line())
+                    .build(),
+            ),
             None => inner(record),
         }
     }

@@ -213,9 +213,19 @@ fn main() -> ExitCode {
                 trust,
                 vetting: Vetting::by_this_executable(),
             });
-            match executor::block_on(flow::run(checked, &registry, &flow, &shutdown, watch)) {
+            let result = executor::block_on(flow::run(checked, &registry, &flow, &shutdown, watch));
+            if let Some(failure) = signals::internal_failure() {
+                eprintln!("error: internal failure: {failure}");
+                return ExitCode::from(signals::INTERNAL_FAILURE_STATUS);
+            }
+            match result {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(flow::RunError::Flow(error)) => usage_error(error),
+                // A connector's configuration (or what it names, such as a
+                // port in use) must change: as for a rejected config.
+                Err(error @ flow::RunError::Connectors(_)) if error.is_permanent() => {
+                    usage_error(error)
+                }
                 Err(error) => {
                     eprintln!("error: {error}");
                     ExitCode::FAILURE

@@ -133,9 +133,9 @@ impl Connector for HttpServer {
         if self.serving.is_some() {
             return Ok(true);
         }
-        let listener = TcpListener::bind(self.address).await.map_err(|e| {
-            Error::connection_lost(format!("cannot listen on {}: {e}", self.address))
-        })?;
+        let listener = TcpListener::bind(self.address)
+            .await
+            .map_err(|e| Error::cannot_listen(self.address, &e))?;
         pdk::log::info!("listening on http://{}", listener.local_addr()?);
         let (requests, receiver) = mpsc::channel(REQUESTS_CAPACITY);
         let shared = Arc::new(Shared {

@@ -153,9 +153,9 @@ impl Connector for TcpServer {
         if self.listening.is_some() {
             return Ok(true);
         }
-        let listener = TcpListener::bind(self.address).await.map_err(|e| {
-            Error::connection_lost(format!("cannot listen on {}: {e}", self.address))
-        })?;
+        let listener = TcpListener::bind(self.address)
+            .await
+            .map_err(|e| Error::cannot_listen(self.address, &e))?;
         pdk::log::info!("listening on {}", listener.local_addr()?);
         let (incoming, receiver) = mpsc::channel(INCOMING_CAPACITY);
         let tasks = Tasks {

@@ -85,9 +85,9 @@ impl Connector for Udp {
 
     async fn connect(&mut self, _ctx: &ConnectorContext, _attempt: &Attempt) -> Result<bool> {
         if self.socket.is_none() {
-            let socket = UdpSocket::bind(self.address).await.map_err(|e| {
-                Error::connection_lost(format!("cannot bind {}: {e}", self.address))
-            })?;
+            let socket = UdpSocket::bind(self.address)
+                .await
+                .map_err(|e| Error::cannot_listen(self.address, &e))?;
             pdk::log::info!("bound to {}", socket.local_addr()?);
             self.socket = Some(socket);
         }

@@ -2,6 +2,9 @@
 //! reports a lost connection, answers deferred events and works the
 //! circuit breaker, from any thread.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
 use abi_stable::std_types::{RResult, RVec};
 use abi_stable::type_level::downcasting::TD_Opaque;
 use async_channel::Sender;
@@ -14,10 +17,31 @@ use pdk::{Error, EventId};
 use super::task::Control;
 use crate::codec::Codec;
 
+/// Which connection of a connector is the current one: a number that
+/// grows with every successful `connect`, so that a "connection lost"
+/// reported for an earlier connection (by a task of that connection,
+/// say) is known to be stale once the connector has connected again.
+#[derive(Debug, Clone, Default)]
+pub struct Connection(Arc<AtomicU64>);
+
+impl Connection {
+    /// Records a successful `connect`: a new connection is current.
+    pub fn connected(&self) {
+        self.0.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// The current connection's number.
+    #[must_use]
+    pub fn current(&self) -> u64 {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
 /// A plugin's handle to its connector's task, and its codec.
 #[derive(Clone)]
 struct RuntimeHandle {
     control: Sender<Control>,
+    connection: Connection,
     codec: Codec,
 }
 
@@ -31,7 +55,9 @@ impl RuntimeHandle {
 
 impl PdkRuntimeHandle for RuntimeHandle {
     fn connection_lost(&self) {
-        self.tell(Control::ConnectionLost);
+        self.tell(Control::ConnectionLost {
+            connection: self.connection.current(),
+        });
     }
 
     fn reply(&self, id: EventId, ok: bool) {
@@ -60,10 +86,17 @@ pub struct Wiring {
 }
 
 /// The context a new instance of connector `alias` is created with, its
-/// handle sending to the task's `control` channel.
-pub fn context(alias: &str, control: Sender<Control>, wiring: Wiring) -> PdkConnectorContext {
+/// handle sending to the task's `control` channel, its lost connections
+/// stamped with the current one of `connection`.
+pub fn context(
+    alias: &str,
+    control: Sender<Control>,
+    connection: Connection,
+    wiring: Wiring,
+) -> PdkConnectorContext {
     let handle = RuntimeHandle {
         control,
+        connection,
         codec: wiring.codec,
     };
     PdkConnectorContext {

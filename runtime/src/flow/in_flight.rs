@@ -78,6 +78,11 @@ impl InFlight {
         abandoned
     }
 
+    /// How many events are in flight.
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
     /// Whether no event is in flight.
     pub fn is_empty(&self) -> bool {
         self.events.is_empty()

@@ -13,7 +13,7 @@ mod spec;
 mod task;
 mod throttle;
 mod watch;
-mod watchdog;
+pub(crate) mod watchdog;
 
 pub use error::FlowError;
 pub use restart::RestartPolicy;

@@ -12,7 +12,7 @@ use async_channel::{Receiver, Sender};
 use futures::future::{join_all, FutureExt};
 use pdk::{Error, ErrorKind};
 
-use super::handle::{self, Wiring};
+use super::handle::{self, Connection, Wiring};
 use super::instance::Instance;
 use super::pipelines::pipelines;
 use super::task::{ConnectorTask, Control, Delivery, GaveUp, SourceSide};
@@ -38,16 +38,23 @@ pub enum RunError {
     /// The drain after SIGINT or SIGTERM ran out of time.
     #[error(
         "the drain did not finish within {:.1} s: {}; the events in flight were failed back \
-         to their sources; fix: make those connectors await instead of blocking their thread, \
-         or raise `drain_timeout_ms` in the flow file",
+         to their sources; fix: {}",
         .bound.as_secs_f64(),
-        .unfinished.join(", ")
+        .unfinished.join(", "),
+        if *.blocked {
+            "make the blocked connectors await instead of blocking their thread, or raise \
+             `drain_timeout_ms` in the flow file"
+        } else {
+            "raise `drain_timeout_ms` in the flow file if those connectors need longer"
+        }
     )]
     DrainTimedOut {
         /// The flow's drain bound.
         bound: Duration,
         /// The connectors that had not finished, with what they were doing.
         unfinished: Vec<String>,
+        /// Whether one of them was blocked in a call.
+        blocked: bool,
     },
     /// The thread for a pipeline could not be started.
     #[error(
@@ -73,6 +80,19 @@ pub enum RunError {
     },
 }
 
+impl RunError {
+    /// Whether retrying the run as it is cannot help: a connector failed
+    /// in a way that only a change of its configuration mends.
+    #[must_use]
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            Self::Flow(_) => true,
+            Self::Connectors(gave_up) => gave_up.iter().any(|g| g.permanent),
+            _ => false,
+        }
+    }
+}
+
 /// How one pipeline ended: its connectors' ids, and each one's outcome
 /// (`None` if the pipeline's thread died).
 type PipelineEnd = (Vec<String>, Option<Vec<Result<(), GaveUp>>>);
@@ -91,7 +111,7 @@ fn run_pipelines(
         let members: Vec<ConnectorTask> = members.iter().filter_map(|&i| tasks[i].take()).collect();
         let connectors: Vec<String> = members.iter().map(|task| task.id.clone()).collect();
         for task in &members {
-            task.activity().runs_in(&pipeline);
+            task.activity().runs_on(pipeline.runner());
         }
         let outputs = pipeline
             .run(members.into_iter().map(ConnectorTask::run).collect())
@@ -126,11 +146,15 @@ async fn bound_drain(
         let _ = control.try_send(Control::Abandon);
     }
     executor::sleep(grace).await;
+    let unfinished: Vec<&Arc<Activity>> = activities
+        .iter()
+        .filter(|activity| !activity.is_finished())
+        .collect();
     RunError::DrainTimedOut {
         bound,
-        unfinished: activities
+        blocked: unfinished.iter().any(|activity| activity.is_blocked()),
+        unfinished: unfinished
             .iter()
-            .filter(|activity| !activity.is_finished())
             .map(|activity| activity.describe())
             .collect(),
     }
@@ -199,9 +223,10 @@ pub async fn run(
             codec: node.codec,
             source_linked: !node.targets.is_empty(),
         };
-        let ctx = handle::context(&node.id, control.0.clone(), wiring);
+        let connection = Connection::default();
+        let ctx = handle::context(&node.id, control.0.clone(), connection.clone(), wiring);
         let supervisor = control.0.clone();
-        let tag = Tag::new(provider.plugin_name(), &node.id).supervised_by(move |error| {
+        let tag = Tag::supervised(provider.plugin_name(), &node.id, move |error| {
             // Closed only once the connector's task has ended.
             let _ = supervisor.try_send(Control::TaskFailed(error));
         });
@@ -222,6 +247,7 @@ pub async fn run(
             tag.clone(),
             node.restart,
             control,
+            connection.clone(),
         );
         task.stop_on(shutdown.clone());
         if let (Some(watcher), Provider::Plugin(plugin), Some(kind)) =
@@ -237,6 +263,7 @@ pub async fn run(
                     wiring,
                     tag,
                     control: task.control_sender(),
+                    connection,
                     reload: reload.0,
                 },
             );

@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 use async_channel::Sender;
 use pdk::Value;
 
-use super::handle::{self, Wiring};
+use super::handle::{self, Connection, Wiring};
 use super::instance::Instance;
 use super::task::Control;
 use crate::loader::{ConnectorKind, LoadedPlugin};
@@ -70,6 +70,8 @@ pub struct Restartable {
     pub tag: Tag,
     /// Its task's control channel, for the new instance's handle.
     pub control: Sender<Control>,
+    /// Its current connection, for the new instance's handle.
+    pub connection: Connection,
     /// Where its task takes new instances.
     pub reload: Sender<Instance>,
 }
@@ -208,7 +210,12 @@ impl Watcher {
                     ))
                 }
             }
-            let ctx = handle::context(&connector.id, connector.control.clone(), connector.wiring);
+            let ctx = handle::context(
+                &connector.id,
+                connector.control.clone(),
+                connector.connection.clone(),
+                connector.wiring,
+            );
             let instance = connector
                 .tag
                 .scope(|| {

@@ -1,25 +1,26 @@
 //! The watchdog: names a connector whose single call blocks its thread,
-//! and keeps the other connectors running meanwhile.
+//! or a task a connector spawned that does, and keeps everything else
+//! running meanwhile.
 //!
 //! Every call the runtime makes into a connector goes through its
-//! [`Caller`], which marks the connector busy, with the call's method,
-//! for the length of each poll. A thread (`pdk-watchdog`) looks at every
-//! connector ten times a second; a poll that has lasted
-//! [`BLOCKED_AFTER`] is blocking an executor thread. The watchdog then
-//! logs one line naming the connector and the method, and lends the
-//! connector's pipeline one more thread for as long as that poll lasts,
-//! so that the other connectors of that pipeline, and its drain, keep
-//! running however many of them block (other pipelines run on threads of
-//! their own anyway). When the poll returns, it logs how long it blocked
-//! and the thread is given back.
+//! [`Caller`], and every task a connector spawns is polled through
+//! [`watched_task`]: each marks its [`Activity`] busy for the length of
+//! each poll. A thread (`pdk-watchdog`) looks at every activity ten times
+//! a second; a poll that has lasted [`BLOCKED_AFTER`] is blocking an
+//! executor thread. The watchdog then logs one line naming the connector
+//! and the method (or the task), and lends the executor the poll runs on
+//! (the connector's pipeline, or the shared pool) one more thread for as
+//! long as that poll lasts, so that the other connectors and tasks keep
+//! running however many of them block. When the poll returns, it logs
+//! how long it blocked and the thread is given back.
 
 use std::future::{poll_fn, Future};
 use std::pin::pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use std::time::Duration;
 
-use crate::executor::{LentThread, Pipeline};
+use crate::executor::{LentThread, Runner};
 use crate::logging::Tag;
 
 /// How often the watchdog looks.
@@ -32,14 +33,62 @@ pub const BLOCKED_AFTER: Duration = Duration::from_millis(500);
 /// to read.
 static TICKS: AtomicU64 = AtomicU64::new(1);
 
-/// Every connector's activity, for the watchdog.
-static WATCHED: Mutex<Vec<Weak<Activity>>> = Mutex::new(Vec::new());
+/// Every activity, for the watchdog.
+static WATCHED: Mutex<Watched> = Mutex::new(Watched {
+    activities: Vec::new(),
+    sweep_at: 64,
+});
 
-/// What one connector is doing, as the watchdog sees it.
+/// The activities the watchdog looks at.
+struct Watched {
+    activities: Vec<Weak<Activity>>,
+    /// Activities that ended are swept out once the list grows beyond
+    /// this.
+    sweep_at: usize,
+}
+
+/// Whose activity it is.
+#[derive(Debug)]
+enum Subject {
+    /// A connector's calls.
+    Connector,
+    /// A task a connector spawned, numbered for the log.
+    Task(u64),
+}
+
+/// Where a connector stands, for the drain's report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Phase {
+    /// Calling `connect`.
+    Connecting = 0,
+    /// Waiting out the backoff before it connects again.
+    WaitingToReconnect = 1,
+    /// Connected and taking events.
+    Running = 2,
+    /// No more events will come; it finishes what it holds.
+    Draining = 3,
+}
+
+impl Phase {
+    fn from_u8(value: u8) -> Self {
+        match value {
+            0 => Self::Connecting,
+            1 => Self::WaitingToReconnect,
+            3 => Self::Draining,
+            _ => Self::Running,
+        }
+    }
+}
+
+/// What one connector, or one task it spawned, is doing, as the watchdog
+/// sees it.
 #[derive(Debug)]
 pub struct Activity {
     /// The connector's id in the flow.
     id: String,
+    /// A connector or one of its tasks.
+    subject: Subject,
     /// Its log tag, for the watchdog's lines.
     tag: Tag,
     /// The tick its current poll started at, or 0 between polls.
@@ -51,27 +100,73 @@ pub struct Activity {
     reported: AtomicU64,
     /// Whether the connector's task has ended.
     finished: AtomicBool,
-    /// The pipeline the connector runs in, once it is known.
-    pipeline: OnceLock<Pipeline>,
-    /// The thread lent to the pipeline while the connector blocks one.
+    /// Where the connector stands ([`Phase`]).
+    phase: AtomicU8,
+    /// Events its sink deferred and has not answered.
+    deferred: AtomicUsize,
+    /// Events of its source not answered yet.
+    in_flight: AtomicUsize,
+    /// The executor it runs on, once it is known.
+    runner: OnceLock<Runner>,
+    /// The thread lent to its executor while it blocks one.
     lent: Mutex<Option<LentThread>>,
 }
 
 impl Activity {
+    fn new(id: &str, subject: Subject, tag: Tag) -> Arc<Self> {
+        let activity = Arc::new(Self {
+            id: id.to_owned(),
+            subject,
+            tag,
+            busy_since: AtomicU64::new(0),
+            method: Mutex::new(""),
+            reported: AtomicU64::new(0),
+            finished: AtomicBool::new(false),
+            phase: AtomicU8::new(Phase::Connecting as u8),
+            deferred: AtomicUsize::new(0),
+            in_flight: AtomicUsize::new(0),
+            runner: OnceLock::new(),
+            lent: Mutex::new(None),
+        });
+        watch(&activity);
+        activity
+    }
+
     /// What the connector is doing, in words, for the drain's report.
     #[must_use]
     pub fn describe(&self) -> String {
         let since = self.busy_since.load(Ordering::Relaxed);
-        if since == 0 {
-            format!("connector `{}` (still draining, in no call)", self.id)
-        } else {
+        let doing = if since != 0 && elapsed(since) >= BLOCKED_AFTER {
             format!(
-                "connector `{}` (blocked in `{}` for {:.1} s)",
-                self.id,
+                "blocked in `{}` for {:.1} s",
                 self.method(),
                 elapsed(since).as_secs_f64()
             )
-        }
+        } else if since != 0 {
+            format!("in `{}`", self.method())
+        } else {
+            match self.phase() {
+                Phase::Connecting => String::from("connecting"),
+                Phase::WaitingToReconnect => String::from("waiting to reconnect"),
+                Phase::Running | Phase::Draining => {
+                    let deferred = self.deferred.load(Ordering::Relaxed);
+                    let in_flight = self.in_flight.load(Ordering::Relaxed);
+                    match (deferred, in_flight) {
+                        (0, 0) => String::from("draining, in no call"),
+                        (0, n) => format!("waiting for the sinks to answer {n} of its events"),
+                        (n, _) => format!("waiting for its answers to {n} deferred events"),
+                    }
+                }
+            }
+        };
+        format!("connector `{}` ({doing})", self.id)
+    }
+
+    /// Whether the connector is blocked in a call right now.
+    #[must_use]
+    pub fn is_blocked(&self) -> bool {
+        let since = self.busy_since.load(Ordering::Relaxed);
+        since != 0 && elapsed(since) >= BLOCKED_AFTER
     }
 
     /// Whether the connector's task has ended.
@@ -85,17 +180,37 @@ impl Activity {
         self.finished.store(true, Ordering::Release);
     }
 
-    /// Records that the connector runs in `pipeline`.
-    pub fn runs_in(&self, pipeline: &Pipeline) {
-        // Set once, when the flow starts; a second call changes nothing.
-        let _ = self.pipeline.set(pipeline.clone());
+    /// Where the connector stands.
+    #[must_use]
+    pub fn phase(&self) -> Phase {
+        Phase::from_u8(self.phase.load(Ordering::Relaxed))
     }
 
-    /// Lends the connector's pipeline a thread while it blocks one;
+    /// Records where the connector stands.
+    pub fn set_phase(&self, phase: Phase) {
+        self.phase.store(phase as u8, Ordering::Relaxed);
+    }
+
+    /// Records how many events the connector holds: deferred by its sink,
+    /// and sent by its source but not answered.
+    pub fn set_holding(&self, deferred: usize, in_flight: usize) {
+        self.deferred.store(deferred, Ordering::Relaxed);
+        self.in_flight.store(in_flight, Ordering::Relaxed);
+    }
+
+    /// Records that the connector (and the tasks it spawns from now on)
+    /// runs on `runner`.
+    pub fn runs_on(&self, runner: &Runner) {
+        // Set once, when the flow starts; a second call changes nothing.
+        let _ = self.runner.set(runner.clone());
+        self.tag.runs_on(runner);
+    }
+
+    /// Lends the executor a thread while this activity blocks one;
     /// returns whether it could.
     fn lend_thread(&self) -> bool {
-        let lent = self.pipeline.get().and_then(|pipeline| {
-            pipeline
+        let lent = self.runner.get().and_then(|runner| {
+            runner
                 .lend_thread()
                 .inspect_err(|error| log::warn!("cannot start a thread to lend ({error})"))
                 .ok()
@@ -105,7 +220,7 @@ impl Activity {
         could
     }
 
-    /// Gives back the thread lent while the connector blocked.
+    /// Gives back the thread lent while the activity blocked.
     fn give_back_thread(&self) {
         self.lent
             .lock()
@@ -115,6 +230,31 @@ impl Activity {
 
     fn method(&self) -> &'static str {
         *self.method.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// What blocks, for the watchdog's lines.
+    fn culprit(&self) -> String {
+        match self.subject {
+            Subject::Connector => format!("connector `{}`: `{}`", self.id, self.method()),
+            Subject::Task(number) => format!(
+                "connector `{}`: task {number} it spawned (with `pdk::task::spawn`)",
+                self.id
+            ),
+        }
+    }
+
+    /// Runs `future` with this activity marked busy for each of its
+    /// polls, and `tag` marking the thread.
+    async fn poll_marked<F: Future>(&self, tag: &Tag, future: F) -> F::Output {
+        let mut future = pin!(future);
+        let busy = &self.busy_since;
+        poll_fn(|cx| {
+            busy.store(TICKS.load(Ordering::Relaxed), Ordering::Relaxed);
+            let polled = tag.scope(|| future.as_mut().poll(cx));
+            busy.store(0, Ordering::Relaxed);
+            polled
+        })
+        .await
     }
 }
 
@@ -136,17 +276,7 @@ impl Caller {
     /// The caller of connector `id`, tagged `tag`, watched from now on.
     #[must_use]
     pub fn new(id: &str, tag: Tag) -> Self {
-        let activity = Arc::new(Activity {
-            id: id.to_owned(),
-            tag: tag.clone(),
-            busy_since: AtomicU64::new(0),
-            method: Mutex::new(""),
-            reported: AtomicU64::new(0),
-            finished: AtomicBool::new(false),
-            pipeline: OnceLock::new(),
-            lent: Mutex::new(None),
-        });
-        watch(&activity);
+        let activity = Activity::new(id, Subject::Connector, tag.clone());
         Self { tag, activity }
     }
 
@@ -164,15 +294,26 @@ impl Caller {
             .method
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = method;
-        let mut future = pin!(future);
-        let busy = &self.activity.busy_since;
-        poll_fn(|cx| {
-            busy.store(TICKS.load(Ordering::Relaxed), Ordering::Relaxed);
-            let polled = self.tag.scope(|| future.as_mut().poll(cx));
-            busy.store(0, Ordering::Relaxed);
-            polled
-        })
-        .await
+        self.activity.poll_marked(&self.tag, future).await
+    }
+}
+
+/// `future`, a task connector `tag` spawned to run on `runner`, polled
+/// with the connector's tag and watched: if one of its polls blocks its
+/// thread, the watchdog names it and lends `runner` a thread meanwhile.
+pub fn watched_task<F: Future>(
+    tag: Tag,
+    runner: &Runner,
+    future: F,
+) -> impl Future<Output = F::Output> {
+    static NUMBER: AtomicU64 = AtomicU64::new(1);
+    let number = NUMBER.fetch_add(1, Ordering::Relaxed);
+    let activity = Activity::new(tag.connector(), Subject::Task(number), tag.clone());
+    let _ = activity.runner.set(runner.clone());
+    async move {
+        let output = activity.poll_marked(&tag, future).await;
+        activity.finish();
+        output
     }
 }
 
@@ -181,8 +322,11 @@ impl Caller {
 fn watch(activity: &Arc<Activity>) {
     static STARTED: OnceLock<()> = OnceLock::new();
     let mut watched = WATCHED.lock().unwrap_or_else(PoisonError::into_inner);
-    watched.retain(|weak| weak.strong_count() > 0);
-    watched.push(Arc::downgrade(activity));
+    if watched.activities.len() >= watched.sweep_at {
+        watched.activities.retain(|weak| weak.strong_count() > 0);
+        watched.sweep_at = (watched.activities.len() * 2).max(64);
+    }
+    watched.activities.push(Arc::downgrade(activity));
     drop(watched);
     STARTED.get_or_init(|| {
         let started = std::thread::Builder::new()
@@ -198,11 +342,12 @@ fn watch(activity: &Arc<Activity>) {
     });
 }
 
-/// One look at every connector.
+/// One look at every activity.
 fn look() {
     let activities: Vec<Arc<Activity>> = WATCHED
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
+        .activities
         .iter()
         .filter_map(Weak::upgrade)
         .collect();
@@ -214,26 +359,30 @@ fn look() {
             activity.give_back_thread();
             activity.tag.scope(|| {
                 log::info!(
-                    "connector `{}`: `{}` returned after blocking its thread for {:.1} s",
-                    activity.id,
-                    activity.method(),
+                    "{} returned after blocking its thread for {:.1} s",
+                    activity.culprit(),
                     elapsed(reported).as_secs_f64()
                 );
             });
         } else if since != 0 && reported == 0 && elapsed(since) >= BLOCKED_AFTER {
             activity.reported.store(since, Ordering::Relaxed);
-            let meanwhile = if activity.lend_thread() {
-                "the runtime lends its pipeline another thread meanwhile"
-            } else {
-                "no thread could be lent; the connectors linked to it may wait"
+            let meanwhile = match (activity.lend_thread(), &activity.subject) {
+                (true, Subject::Connector) => {
+                    "the runtime lends its pipeline another thread meanwhile"
+                }
+                (true, Subject::Task(_)) => {
+                    "the runtime lends the executor it runs on another thread meanwhile"
+                }
+                (false, _) => {
+                    "no thread could be lent; the connectors and tasks sharing its thread may wait"
+                }
             };
             activity.tag.scope(|| {
                 log::warn!(
-                    "connector `{}`: `{}` has blocked its thread for {:.1} s ({meanwhile}); \
+                    "{} has blocked its thread for {:.1} s ({meanwhile}); \
                      fix: await instead of blocking, or run the blocking code with \
                      `pdk::task::spawn_blocking`",
-                    activity.id,
-                    activity.method(),
+                    activity.culprit(),
                     elapsed(since).as_secs_f64()
                 );
             });

@@ -126,3 +126,76 @@ to = "out"
         "what the third flow wrote stays written"
     );
 }
+
+#[test]
+fn tasks_that_block_their_threads_are_named_and_stop_no_other_connector() {
+    let dir = plugin_dir_with("blocked-tasks", &["blocking", "metronome", "file"]);
+    let out = dir.join("out.txt");
+    // One slow tick every 20 ms: without its 2 ms flush (a task of the
+    // file sink), a line would reach the file only with the 256th event.
+    let flow = write_flow(
+        &dir,
+        "blocked-tasks.toml",
+        &format!(
+            r#"
+drain_timeout_ms = {DRAIN_BOUND_MS}
+
+[[connector]]
+id = "tick"
+type = "metronome"
+config = {{ interval_ms = 1, count = 1 }}
+
+[[connector]]
+id = "blocker"
+type = "thread_blocker"
+config = {{ block_ms = 60000, blocking_tasks = 2 }}
+
+[[connector]]
+id = "steady"
+type = "metronome"
+config = {{ interval_ms = 20, count = 1000000 }}
+
+[[connector]]
+id = "out"
+type = "file"
+config = {{ path = {out:?} }}
+
+[[link]]
+from = "tick"
+to = "blocker"
+
+[[link]]
+from = "steady"
+to = "out"
+"#
+        ),
+    );
+    let running = RunningFlow::start(&flow, &dir);
+    let named = running.wait_for_logs(
+        "it spawned (with `pdk::task::spawn`) has blocked its thread for",
+        2,
+    );
+    assert!(
+        named.len() == 2
+            && named
+                .iter()
+                .all(|line| line.contains("connector `blocker`: task ")
+                    && line.contains("fix: await instead of blocking")),
+        "both blocked tasks are named, with their connector: {named:#?}"
+    );
+    // As many blocked tasks as the machine has cores would have held every
+    // thread of a shared pool; the file sink's flush still runs, so each
+    // tick is in the file within far less than 256 ticks (5 s).
+    let before = lines_in(&out);
+    assert!(
+        grows_past(&out, before + 10, Duration::from_millis(2500)),
+        "the file sink stopped acknowledging while two tasks block: {before} lines, then {}; log:\n{}",
+        lines_in(&out),
+        running.log()
+    );
+    let (output, _) = running.terminate(Duration::from_millis(DRAIN_BOUND_MS + 10_000));
+    assert!(
+        lines_in(&out) > before + 10,
+        "what the file sink acknowledged stays written: {output:?}"
+    );
+}

@@ -391,6 +391,15 @@ impl RunningFlow {
 
     /// [`Self::wait_for_log`], waiting up to `limit`.
     pub fn wait_for_log_within(&self, needle: &str, limit: Duration) -> String {
+        self.wait_for_logs_within(needle, 1, limit).remove(0)
+    }
+
+    /// Waits for `count` log lines containing `needle` and returns them.
+    pub fn wait_for_logs(&self, needle: &str, count: usize) -> Vec<String> {
+        self.wait_for_logs_within(needle, count, LOG_WAIT)
+    }
+
+    fn wait_for_logs_within(&self, needle: &str, count: usize, limit: Duration) -> Vec<String> {
         let deadline = Instant::now() + limit;
         let mut lines = self
             .log
@@ -398,13 +407,19 @@ impl RunningFlow {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         loop {
-            if let Some(line) = lines.iter().find(|line| line.contains(needle)) {
-                return line.clone();
+            let found: Vec<String> = lines
+                .iter()
+                .filter(|line| line.contains(needle))
+                .take(count)
+                .cloned()
+                .collect();
+            if found.len() == count {
+                return found;
             }
             let left = deadline.saturating_duration_since(Instant::now());
             assert!(
                 !left.is_zero(),
-                "no log line with `{needle}` within {limit:?}; log:\n{}",
+                "not {count} log lines with `{needle}` within {limit:?}; log:\n{}",
                 lines.join("\n")
             );
             lines = self

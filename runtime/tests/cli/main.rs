@@ -14,6 +14,7 @@ mod host_services;
 mod hostile_files;
 mod linked;
 mod network;
+mod outages;
 mod plugin_hygiene;
 mod plugins_list;
 mod reference;

@@ -295,7 +295,7 @@ fn tcp_client_reconnects_when_the_server_closes_and_delivers_the_rest() {
     let output = runtime.wait(Duration::from_secs(30));
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(lines, (0..10).map(tick).collect::<Vec<_>>());
-    assert!(stderr(&output).contains("connection lost, reconnecting"));
+    assert!(stderr(&output).contains("connection lost: reconnecting"));
 }
 
 #[test]

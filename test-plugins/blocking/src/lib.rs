@@ -5,7 +5,9 @@
 //!
 //! `thread_blocker`: the opposite, a sink that blocks the thread polling it
 //! in every `on_event` (sleeping or spinning), as a connector that calls a
-//! blocking library in an async method does.
+//! blocking library in an async method does; or, with `blocking_tasks`,
+//! one that starts that many tasks with `pdk::task::spawn` which block
+//! their thread, and answers its events at once.
 
 use std::io::{BufRead, BufReader};
 
@@ -88,32 +90,56 @@ pub struct BlockerConfig {
     /// Spin instead of sleeping.
     #[serde(default)]
     spin: bool,
+    /// Block in this many tasks started by `on_start`, once each, instead
+    /// of in `on_event`.
+    #[serde(default)]
+    blocking_tasks: u32,
 }
 
-/// Blocks its thread in every `on_event`, then acks the event.
-#[connector(name = "thread_blocker")]
-pub struct ThreadBlocker {
-    config: BlockerConfig,
-}
-
-impl Connector for ThreadBlocker {
-    type Config = BlockerConfig;
-
-    fn new(config: BlockerConfig, _ctx: &ConnectorContext) -> Result<Self> {
-        Ok(Self { config })
-    }
-}
-
-impl Sink for ThreadBlocker {
-    async fn on_event(&mut self, _event: Event, _ctx: &ConnectorContext) -> Result<SinkReply> {
-        let block = std::time::Duration::from_millis(self.config.block_ms);
-        if self.config.spin {
+impl BlockerConfig {
+    /// Blocks the calling thread for `block_ms`, sleeping or spinning.
+    fn block(&self) {
+        let block = std::time::Duration::from_millis(self.block_ms);
+        if self.spin {
             let start = std::time::Instant::now();
             while start.elapsed() < block {
                 std::hint::spin_loop();
             }
         } else {
             std::thread::sleep(block);
+        }
+    }
+}
+
+/// Blocks its thread in every `on_event` (or in tasks it starts), and
+/// acks the event.
+#[connector(name = "thread_blocker")]
+pub struct ThreadBlocker {
+    config: std::sync::Arc<BlockerConfig>,
+}
+
+impl Connector for ThreadBlocker {
+    type Config = BlockerConfig;
+
+    fn new(config: BlockerConfig, _ctx: &ConnectorContext) -> Result<Self> {
+        Ok(Self {
+            config: std::sync::Arc::new(config),
+        })
+    }
+
+    async fn on_start(&mut self, _ctx: &ConnectorContext) -> Result<()> {
+        for _ in 0..self.config.blocking_tasks {
+            let config = std::sync::Arc::clone(&self.config);
+            pdk::task::spawn(async move { config.block() });
+        }
+        Ok(())
+    }
+}
+
+impl Sink for ThreadBlocker {
+    async fn on_event(&mut self, _event: Event, _ctx: &ConnectorContext) -> Result<SinkReply> {
+        if self.config.blocking_tasks == 0 {
+            self.config.block();
         }
         Ok(SinkReply::Ack)
     }

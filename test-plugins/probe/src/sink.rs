@@ -35,6 +35,20 @@ pub struct Config {
     /// The arrival numbers (from 1) at which `on_event` returns an error.
     #[serde(default)]
     pub error_at: Vec<u64>,
+    /// `on_event` returns an error from the first event on for this many
+    /// milliseconds, like a sink whose disk is full for a while.
+    #[serde(default)]
+    pub error_for_ms: Option<u64>,
+    /// At this arrival number, `on_event` returns an error and a task of
+    /// the connection reports it lost 20 ms later (a stale report, once
+    /// the runtime has reconnected); every connect is traced.
+    #[serde(default)]
+    pub lose_connection_at: Option<u64>,
+    /// In `on_start`, close every socket of the process beyond the
+    /// standard streams, as a plugin that closes descriptors it does not
+    /// own does.
+    #[serde(default)]
+    pub close_sockets: bool,
     /// Panic in `on_event` (once) with a payload whose own `Drop` panics.
     #[serde(default)]
     pub panic_with_bad_payload: bool,
@@ -79,6 +93,28 @@ fn record_json_line(path: &str, value: &Value) -> Result<()> {
     Ok(())
 }
 
+/// Closes every socket descriptor of the process above 2.
+fn close_sockets() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let Ok(entries) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    let sockets: Vec<i32> = entries
+        .flatten()
+        .filter_map(|entry| {
+            let fd: i32 = entry.file_name().to_str()?.parse().ok()?;
+            let target = std::fs::read_link(entry.path()).ok()?;
+            (fd > 2 && target.to_string_lossy().starts_with("socket:")).then_some(fd)
+        })
+        .collect();
+    for fd in sockets {
+        // SAFETY: none; this is the misbehaviour under test: the runtime's
+        // descriptors are closed behind its back. The descriptor is open
+        // (just listed), so dropping the `OwnedFd` closes it once.
+        drop(unsafe { OwnedFd::from_raw_fd(fd) });
+    }
+}
+
 /// A panic payload that panics again when it is dropped.
 struct PanicsWhenDropped;
 
@@ -93,6 +129,8 @@ impl Drop for PanicsWhenDropped {
 pub struct ProbeSink {
     config: Config,
     received: u64,
+    /// When the first event arrived.
+    first_event: Option<std::time::Instant>,
     /// Where deferred events go, with `defer_to_worker`.
     worker: Option<pdk::channel::Sender<(EventId, String)>>,
     /// Deferred events not answered yet, with `batch`.
@@ -176,6 +214,7 @@ impl Connector for ProbeSink {
         Ok(Self {
             config,
             received: 0,
+            first_event: None,
             worker: None,
             batched: Batch::default(),
         })
@@ -187,6 +226,9 @@ impl Connector for ProbeSink {
         _attempt: &Attempt,
     ) -> impl Future<Output = Result<bool>> + Send {
         before_future(&mut self.config.panic_in, "connect");
+        if self.config.lose_connection_at.is_some() {
+            record(&self.config.trace, ctx.alias(), "connect");
+        }
         // The runtime failed back whatever was deferred before.
         take_batch(&self.batched);
         if self.config.defer_to_worker {
@@ -199,6 +241,9 @@ impl Connector for ProbeSink {
         before_future(&mut self.config.panic_in, "on_start");
         async move {
             self.hook(ctx, "on_start");
+            if self.config.close_sockets {
+                close_sockets();
+            }
             pdk::task::spawn(async {
                 pdk::log::info!("a background task says hello");
             });
@@ -280,7 +325,22 @@ impl ProbeSink {
             record(&self.config.trace, ctx.alias(), &format!("event {n} held"));
             return Ok(SinkReply::Deferred);
         }
-        if self.config.error_at.contains(&self.received) {
+        let first_event = *self.first_event.get_or_insert_with(std::time::Instant::now);
+        let erring = self
+            .config
+            .error_for_ms
+            .is_some_and(|ms| first_event.elapsed() < Duration::from_millis(ms));
+        if self.config.lose_connection_at == Some(self.received) {
+            let notifier = ctx.notifier();
+            pdk::task::spawn(async move {
+                pdk::time::sleep(Duration::from_millis(20)).await;
+                notifier.connection_lost();
+            });
+        }
+        if erring
+            || self.config.error_at.contains(&self.received)
+            || self.config.lose_connection_at == Some(self.received)
+        {
             record(&self.config.trace, ctx.alias(), &format!("event {n} error"));
             return Err(Error::new(pdk::ErrorKind::Other, "injected error"));
         }

@@ -11,10 +11,10 @@ use pdk::abi::connector::LifecycleHook;
 use pdk::{Error, EventId};
 
 use super::deferred::Deferred;
+use super::handle::Connection;
 use super::instance::Instance;
-use super::restart::{FailureWindow, RestartPolicy};
-
-use super::watchdog::{Activity, Caller};
+use super::restart::{RestartPolicy, Restarts};
+use super::watchdog::{Activity, Caller, Phase};
 use crate::logging::Tag;
 
 mod sink;
@@ -25,7 +25,7 @@ mod wake;
 pub use sink::{Delivery, Outcome, OutcomeSender};
 pub use source::SourceSide;
 pub use supervision::GaveUp;
-use supervision::{Culprit, Outage};
+use supervision::{Culprit, Halt};
 use wake::Wake;
 
 /// What the plugin (through its runtime handle) or other tasks tell a
@@ -36,7 +36,11 @@ pub enum Control {
     /// connector.
     TaskFailed(Error),
     /// The plugin lost its connection.
-    ConnectionLost,
+    ConnectionLost {
+        /// The connection it lost (see [`Connection`]): a report about
+        /// one that has been replaced since is ignored.
+        connection: u64,
+    },
     /// The plugin answers an event it deferred.
     Reply {
         /// The event.
@@ -83,12 +87,16 @@ pub struct ConnectorTask {
     control_tx: Sender<Control>,
     /// Events the sink deferred, with where their outcome goes.
     deferred: Deferred<OutcomeSender>,
-    /// Closed when the runtime shuts down; `None` once seen.
-    shutdown: Option<Receiver<()>>,
+    /// Closed when the runtime shuts down.
+    signal: Option<Receiver<()>>,
+    /// Whether the event loop has seen the shutdown.
+    shutdown_seen: bool,
     /// Connect attempts so far.
     attempts: u64,
-    /// Recent failures, against the connector's budget.
-    failures: FailureWindow,
+    /// Which connection is current.
+    connection: Connection,
+    /// The backoff, and recent failures against the connector's budget.
+    restarts: Restarts,
     /// New instances from new builds of the plugin (`run --watch`).
     reload: Option<Receiver<Instance>>,
     /// A new instance waiting for the old one to have nothing in flight.
@@ -101,7 +109,8 @@ pub struct ConnectorTask {
 }
 
 impl ConnectorTask {
-    /// A task for `instance`.
+    /// A task for `instance`, whose context stamps lost connections with
+    /// `connection`.
     #[must_use]
     pub fn new(
         id: String,
@@ -110,6 +119,7 @@ impl ConnectorTask {
         tag: Tag,
         restart: RestartPolicy,
         control: (Sender<Control>, Receiver<Control>),
+        connection: Connection,
     ) -> Self {
         Self {
             caller: Caller::new(&id, tag),
@@ -122,9 +132,11 @@ impl ConnectorTask {
             control: control.1,
             control_tx: control.0,
             deferred: Deferred::default(),
-            shutdown: None,
+            signal: None,
+            shutdown_seen: false,
             attempts: 0,
-            failures: FailureWindow::new(restart),
+            connection,
+            restarts: Restarts::new(restart),
             reload: None,
             replacement: None,
             backlog: VecDeque::new(),
@@ -132,9 +144,10 @@ impl ConnectorTask {
         }
     }
 
-    /// Makes the source side stop pulling when `shutdown` closes.
+    /// Makes the source side stop pulling when `shutdown` closes, and a
+    /// connector that is not connected then stop at once.
     pub fn stop_on(&mut self, shutdown: Receiver<()>) {
-        self.shutdown = Some(shutdown);
+        self.signal = Some(shutdown);
     }
 
     /// Makes the task replace its instance with each one `reload` yields,
@@ -159,8 +172,9 @@ impl ConnectorTask {
     /// answered and no more events can reach its sink side.
     ///
     /// # Errors
-    /// When the connector spent its failure budget; then every event it
-    /// held or had waiting for it has been failed back to its source.
+    /// When the connector spent its failure budget, or failed in a way
+    /// that retrying cannot mend; then every event it held or had waiting
+    /// for it has been failed back to its source.
     pub async fn run(mut self) -> Result<(), GaveUp> {
         let activity = self.activity();
         let result = self.run_to_end().await;
@@ -170,25 +184,57 @@ impl ConnectorTask {
 
     /// [`Self::run`], up to the end of the task.
     async fn run_to_end(&mut self) -> Result<(), GaveUp> {
-        let result = match self.connect(Outage::NotCounted).await {
+        let result = match self.connect().await {
             Ok(()) => {
                 self.lifecycle(LifecycleHook::Start).await;
                 let result = self.event_loop().await;
-                self.report_left_out_codec_errors();
-                self.drain().await;
-                self.lifecycle(LifecycleHook::Stop).await;
+                if result.is_ok() {
+                    self.report_left_out_codec_errors();
+                    self.drain().await;
+                    self.lifecycle(LifecycleHook::Stop).await;
+                }
                 result
             }
-            Err(gave_up) => Err(gave_up),
+            Err(halt) => Err(halt),
         };
-        if result.is_err() {
-            self.fail_back_deferred().await;
-            self.fail_back_inbox().await;
+        match result {
+            Ok(()) => Ok(()),
+            Err(halt) => {
+                self.abandon_after(&halt).await;
+                match halt {
+                    Halt::GaveUp(gave_up) => Err(gave_up),
+                    Halt::Shutdown => Ok(()),
+                }
+            }
         }
-        result
     }
 
-    async fn event_loop(&mut self) -> Result<(), GaveUp> {
+    /// After the connector was given up, or the runtime shut down while
+    /// it was not connected: fails back everything it held or had
+    /// waiting for it.
+    async fn abandon_after(&mut self, halt: &Halt) {
+        if matches!(halt, Halt::Shutdown) {
+            log::info!(
+                "connector `{}`: not connected when the runtime shut down; stopped without draining",
+                self.id
+            );
+            if let Some(source) = &mut self.source {
+                let in_flight = source.in_flight.abandon();
+                if !in_flight.is_empty() {
+                    log::warn!(
+                        "connector `{}`: {} events of its source were in flight; a \
+                         transactional source delivers them again when it runs next",
+                        self.id,
+                        in_flight.len()
+                    );
+                }
+            }
+        }
+        self.fail_back_deferred().await;
+        self.fail_back_inbox().await;
+    }
+
+    async fn event_loop(&mut self) -> Result<(), Halt> {
         loop {
             let source_active = self.source.as_mut().is_some_and(|source| {
                 if source.finished && source.pending_sends.is_empty() {
@@ -207,6 +253,12 @@ impl ConnectorTask {
                 // No more events will come: a sink that holds a partial
                 // batch flushes it now rather than on its own timer.
                 self.drain().await;
+            }
+            if self.drained {
+                self.caller.activity().set_holding(
+                    self.deferred.len(),
+                    self.source.as_ref().map_or(0, |s| s.in_flight.len()),
+                );
             }
             if let Some(control) = self.backlog.pop_front() {
                 self.on_control(control).await?;
@@ -228,7 +280,7 @@ impl ConnectorTask {
                 Wake::Sent(_) => {}
                 Wake::Shutdown => {
                     log::debug!("connector `{}`: shutting down, its source stops", self.id);
-                    self.shutdown = None;
+                    self.shutdown_seen = true;
                     if let Some(source) = &mut self.source {
                         source.finished = true;
                     }
@@ -256,6 +308,7 @@ impl ConnectorTask {
     async fn drain(&mut self) {
         if !self.drained {
             self.drained = true;
+            self.caller.activity().set_phase(Phase::Draining);
             self.lifecycle(LifecycleHook::Drain).await;
         }
     }
@@ -273,7 +326,7 @@ impl ConnectorTask {
 
     /// Stops the old instance and starts the replacement in its place, on
     /// the same links.
-    async fn replace_instance(&mut self) -> Result<(), GaveUp> {
+    async fn replace_instance(&mut self) -> Result<(), Halt> {
         let Some(replacement) = self.replacement.take() else {
             return Ok(());
         };
@@ -281,7 +334,7 @@ impl ConnectorTask {
         self.lifecycle(LifecycleHook::Stop).await;
         self.instance = replacement;
         self.drained = false;
-        self.connect(Outage::NotCounted).await?;
+        self.connect().await?;
         self.lifecycle(LifecycleHook::Start).await;
         if self
             .source
@@ -295,14 +348,20 @@ impl ConnectorTask {
     }
 
     /// Acts on a message from the plugin or from a downstream sink.
-    async fn on_control(&mut self, control: Control) -> Result<(), GaveUp> {
+    async fn on_control(&mut self, control: Control) -> Result<(), Halt> {
         match control {
             Control::TaskFailed(error) => self.failed(Culprit::SpawnedTask, &error).await,
             Control::Abandon => self.abandon().await,
-            Control::ConnectionLost => {
-                log::warn!("connector `{}`: connection lost, reconnecting", self.id);
-                self.count_failure()?;
-                self.connect(Outage::Counted).await
+            Control::ConnectionLost { connection } if connection != self.connection.current() => {
+                log::debug!(
+                    "connector `{}`: a lost connection reported for a connection replaced since; ignored",
+                    self.id
+                );
+                Ok(())
+            }
+            Control::ConnectionLost { .. } => {
+                let lost = Error::connection_lost("reconnecting");
+                self.failed(Culprit::LostConnection, &lost).await
             }
             Control::Reply { id, ok } => {
                 self.answer_deferred(id, ok).await;

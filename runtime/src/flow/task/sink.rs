@@ -3,7 +3,7 @@
 
 use pdk::{EventId, SinkReply};
 
-use super::{ConnectorTask, Control, GaveUp};
+use super::{ConnectorTask, Control, Halt};
 use crate::flow::deferred::Report;
 use crate::flow::instance::RuntimeEvent;
 
@@ -90,13 +90,16 @@ impl ConnectorTask {
 
     /// Hands one event to the sink side and reports the outcome back, now
     /// or (for a deferred reply) when the plugin answers.
-    pub(super) async fn deliver(&mut self, delivery: Delivery) -> Result<(), GaveUp> {
+    pub(super) async fn deliver(&mut self, delivery: Delivery) -> Result<(), Halt> {
         let Delivery { event, reply_to } = delivery;
         let id = event.id;
         let result = self
             .caller
             .call("on_event", self.instance.on_event(event))
             .await;
+        if result.is_ok() {
+            self.restarts.worked();
+        }
         let ok = match result {
             Ok(SinkReply::Deferred) => {
                 self.deferred.defer(id, reply_to);

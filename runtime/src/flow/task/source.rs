@@ -11,7 +11,7 @@ use async_channel::{Sender, TrySendError};
 use futures::stream::FuturesUnordered;
 use pdk::{Error, EventId};
 
-use super::{ConnectorTask, Delivery, GaveUp, Outcome, OutcomeSender};
+use super::{ConnectorTask, Delivery, Halt, Outcome, OutcomeSender};
 use crate::codec::{Codec, Decoder};
 use crate::flow::in_flight::{InFlight, Settled};
 use crate::flow::instance::{Payload, Pulled, RuntimeEvent};
@@ -93,12 +93,15 @@ impl ConnectorTask {
         }
     }
 
-    pub(super) async fn on_pulled(&mut self, reply: Result<Pulled, Error>) -> Result<(), GaveUp> {
+    pub(super) async fn on_pulled(&mut self, reply: Result<Pulled, Error>) -> Result<(), Halt> {
         let Some(source) = &mut self.source else {
             return Ok(());
         };
         let pull_id = source.next_pull_id;
         source.next_pull_id += 1;
+        if reply.is_ok() {
+            self.restarts.worked();
+        }
         match reply {
             Ok(Pulled::Data { data, stream }) => self.emit(data, stream, pull_id).await,
             Ok(Pulled::Bytes { data, stream }) => match source.decode(data) {
@@ -145,7 +148,7 @@ impl ConnectorTask {
         data: Payload,
         stream: u64,
         pull_id: u64,
-    ) -> Result<(), GaveUp> {
+    ) -> Result<(), Halt> {
         let Some(source) = &mut self.source else {
             return Ok(());
         };
@@ -208,7 +211,7 @@ impl ConnectorTask {
 
     /// Counts `first` and every other answer already waiting, in one go:
     /// a sink answers many events between two wake-ups of the source.
-    pub(super) async fn on_outcomes(&mut self, first: Outcome) -> Result<(), GaveUp> {
+    pub(super) async fn on_outcomes(&mut self, first: Outcome) -> Result<(), Halt> {
         self.on_outcome(first).await?;
         while let Some(outcome) = self
             .source
@@ -222,7 +225,7 @@ impl ConnectorTask {
 
     /// Counts one sink's answer; acks or fails the event at the source once
     /// every sink has answered.
-    pub(super) async fn on_outcome(&mut self, outcome: Outcome) -> Result<(), GaveUp> {
+    pub(super) async fn on_outcome(&mut self, outcome: Outcome) -> Result<(), Halt> {
         let Some(source) = &mut self.source else {
             return Ok(());
         };
@@ -239,12 +242,7 @@ impl ConnectorTask {
     /// Tells a transactional source that an event is done. An `ack` or
     /// `fail` that errors is retried after reconnecting, so that the source
     /// learns the outcome at least once.
-    pub(super) async fn settle(
-        &mut self,
-        stream: u64,
-        pull_id: u64,
-        ok: bool,
-    ) -> Result<(), GaveUp> {
+    pub(super) async fn settle(&mut self, stream: u64, pull_id: u64, ok: bool) -> Result<(), Halt> {
         if !self.source.as_ref().is_some_and(|s| s.transactional) {
             return Ok(());
         }
@@ -255,7 +253,10 @@ impl ConnectorTask {
                 .call(method, self.instance.settle(stream, pull_id, ok))
                 .await;
             match result {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    self.restarts.worked();
+                    return Ok(());
+                }
                 Err(error) => self.failed(method, &error).await?,
             }
         }

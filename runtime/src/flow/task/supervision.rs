@@ -1,9 +1,11 @@
-//! Keeping a connector running: connecting with backoff, counting
-//! failures against its budget, its lifecycle hooks, and giving up on
-//! what is in flight when the drain runs out of time.
+//! Keeping a connector running: connecting, waiting out the backoff
+//! after every failure, counting failures against its budget, giving up
+//! at once on a failure retrying cannot mend, its lifecycle hooks, and
+//! giving up on what is in flight when the drain runs out of time.
 
 use std::time::Instant;
 
+use futures::future::FutureExt;
 use futures::stream::FuturesUnordered;
 use pdk::abi::connector::LifecycleHook;
 use pdk::{Attempt, Error, ErrorKind};
@@ -11,17 +13,8 @@ use pdk::{Attempt, Error, ErrorKind};
 use super::ConnectorTask;
 use crate::executor;
 use crate::flow::in_flight::Settled;
-use crate::flow::restart::Backoff;
-
-/// Whether the failure budget has been charged for a connector's current
-/// outage (it is charged once per outage).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Outage {
-    /// The failure that started it was counted already.
-    Counted,
-    /// Nothing counted yet: the first failed attempt counts.
-    NotCounted,
-}
+use crate::flow::restart::Failure;
+use crate::flow::watchdog::Phase;
 
 /// What failed in a connector.
 #[derive(Debug, Clone, Copy)]
@@ -30,6 +23,8 @@ pub(super) enum Culprit<'a> {
     Method(&'a str),
     /// A task it spawned.
     SpawnedTask,
+    /// It reported that it lost its connection.
+    LostConnection,
 }
 
 impl<'a> From<&'a str> for Culprit<'a> {
@@ -41,8 +36,9 @@ impl<'a> From<&'a str> for Culprit<'a> {
 impl std::fmt::Display for Culprit<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Method(method) => write!(f, "`{method}`"),
-            Self::SpawnedTask => f.write_str("a task it spawned"),
+            Self::Method(method) => write!(f, "`{method}` failed"),
+            Self::SpawnedTask => f.write_str("a task it spawned failed"),
+            Self::LostConnection => f.write_str("connection lost"),
         }
     }
 }
@@ -55,6 +51,25 @@ pub struct GaveUp {
     pub id: String,
     /// Why.
     pub message: String,
+    /// Whether retrying could not have helped: its configuration (or
+    /// what it names, such as a port in use) must change.
+    pub permanent: bool,
+}
+
+/// Why a connector task stops early.
+#[derive(Debug)]
+pub enum Halt {
+    /// The connector was given up.
+    GaveUp(GaveUp),
+    /// The runtime shuts down while the connector is not connected: it
+    /// is stopped without draining.
+    Shutdown,
+}
+
+impl From<GaveUp> for Halt {
+    fn from(gave_up: GaveUp) -> Self {
+        Self::GaveUp(gave_up)
+    }
 }
 
 impl ConnectorTask {
@@ -62,7 +77,7 @@ impl ConnectorTask {
     /// transactional one is told `fail`, so that it can redeliver them
     /// later), a sink fails back what it deferred or has waiting, and
     /// the connector stops taking events.
-    pub(super) async fn abandon(&mut self) -> Result<(), GaveUp> {
+    pub(super) async fn abandon(&mut self) -> Result<(), Halt> {
         if let Some(source) = &mut self.source {
             source.finished = true;
             source.pending_sends = FuturesUnordered::new();
@@ -88,44 +103,97 @@ impl ConnectorTask {
         Ok(())
     }
 
-    /// A method or a task of the connector failed:
-    /// report it, fail back the events the sink deferred, and reconnect
-    /// the connector.
+    /// A method or a task of the connector failed, or it lost its
+    /// connection: report it, fail back the events the sink deferred,
+    /// wait out the backoff and reconnect the connector; give it up if
+    /// the failure spends its budget or retrying cannot mend it.
     pub(super) async fn failed(
         &mut self,
         what: impl Into<Culprit<'_>>,
         error: &Error,
-    ) -> Result<(), GaveUp> {
+    ) -> Result<(), Halt> {
         let what = what.into();
-        log::error!(
-            "connector `{}`: {what} failed: {}",
-            self.id,
-            error.message()
-        );
-        self.count_failure()?;
+        if error.kind() == ErrorKind::Config {
+            return Err(self.give_up_permanently(&what.to_string(), error).into());
+        }
+        log::error!("connector `{}`: {what}: {}", self.id, error.message());
+        let failure = if error.kind() == ErrorKind::Panic {
+            Failure::Panic
+        } else {
+            Failure::Running
+        };
+        let wait = self.count_failure(failure)?;
         self.fail_back_deferred().await;
-        self.connect(Outage::Counted).await
+        self.wait_to_reconnect(wait).await?;
+        self.connect().await
     }
 
-    /// Counts one failure against the connector's budget.
-    pub(super) fn count_failure(&mut self) -> Result<(), GaveUp> {
-        self.failures.record(Instant::now()).map_err(|spent| {
-            let gave_up = GaveUp {
-                id: self.id.clone(),
-                message: format!("{spent}; stopped, the rest of the flow goes on"),
-            };
-            log::error!("{gave_up}");
-            gave_up
-        })
+    /// Counts one failure against the connector's budget; `Ok` with the
+    /// backoff to wait before the next attempt.
+    fn count_failure(&mut self, failure: Failure) -> Result<std::time::Duration, GaveUp> {
+        self.restarts
+            .failed(failure, Instant::now())
+            .map_err(|spent| {
+                let gave_up = GaveUp {
+                    id: self.id.clone(),
+                    message: format!("{spent}; stopped, the rest of the flow goes on"),
+                    permanent: false,
+                };
+                log::error!("{gave_up}");
+                gave_up
+            })
     }
 
-    /// Connects, retrying with exponential backoff (see [`Backoff`]) until
-    /// it succeeds. The whole outage is one failure
-    /// against the budget: the failure that started it, or else the first
-    /// failed attempt; a server that stays down for minutes does not stop
-    /// the connector. A `connect` that panics counts every time.
-    pub(super) async fn connect(&mut self, mut outage: Outage) -> Result<(), GaveUp> {
-        let mut backoff = Backoff::default();
+    /// Gives the connector up on `error`, which says that retrying will
+    /// not help (its kind is `Config`).
+    fn give_up_permanently(&self, what: &str, error: &Error) -> GaveUp {
+        let gave_up = GaveUp {
+            id: self.id.clone(),
+            message: format!(
+                "{what}: {} (a configuration error: not retried)",
+                error.message()
+            ),
+            permanent: true,
+        };
+        log::error!("{gave_up}");
+        gave_up
+    }
+
+    /// Waits `wait` before connecting again, or until the runtime shuts
+    /// down.
+    async fn wait_to_reconnect(&mut self, wait: std::time::Duration) -> Result<(), Halt> {
+        self.caller.activity().set_phase(Phase::WaitingToReconnect);
+        let mut stop = self.stop_signal();
+        futures::select_biased! {
+            () = stop => Err(Halt::Shutdown),
+            () = executor::sleep(wait).fuse() => Ok(()),
+        }
+    }
+
+    /// Completes when the runtime shuts down (at once if it has).
+    fn stop_signal(&self) -> futures::future::Fuse<futures::future::BoxFuture<'static, ()>> {
+        let signal = self.signal.clone();
+        async move {
+            match signal {
+                Some(signal) => {
+                    // Closed at the first signal; nothing is ever sent.
+                    let _ = signal.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        }
+        .boxed()
+        .fuse()
+    }
+
+    /// Connects, retrying with the backoff until it succeeds, the runtime
+    /// shuts down, or `connect` fails with an error that retrying cannot
+    /// mend (its kind is `Config`). Attempts that fail because the
+    /// connector cannot connect yet are one outage (see
+    /// [`crate::flow::restart::Restarts`]): a server that stays down for
+    /// minutes does not stop the connector. A `connect` that panics counts
+    /// every time.
+    pub(super) async fn connect(&mut self) -> Result<(), Halt> {
         let mut since_success = 0;
         loop {
             since_success += 1;
@@ -134,26 +202,43 @@ impl ConnectorTask {
                 overall: self.attempts,
                 since_success,
             };
-            let connected = self
-                .caller
-                .call("connect", self.instance.connect(attempt))
-                .await;
-            let (problem, defect) = match connected {
-                Ok(true) => return Ok(()),
-                Ok(false) => (String::from("not connected yet"), false),
-                Err(error) => (error.message().to_owned(), error.kind() == ErrorKind::Panic),
+            self.caller.activity().set_phase(Phase::Connecting);
+            let mut stop = self.stop_signal();
+            let connected = {
+                let mut call = std::pin::pin!(self
+                    .caller
+                    .call("connect", self.instance.connect(attempt))
+                    .fuse());
+                futures::select_biased! {
+                    () = stop => return Err(Halt::Shutdown),
+                    connected = call => connected,
+                }
+            };
+            let (problem, failure) = match connected {
+                Ok(true) => {
+                    self.connection.connected();
+                    self.caller.activity().set_phase(Phase::Running);
+                    return Ok(());
+                }
+                Ok(false) => (String::from("not connected yet"), Failure::Connect),
+                Err(error) if error.kind() == ErrorKind::Config => {
+                    return Err(self.give_up_permanently("`connect` failed", &error).into());
+                }
+                Err(error) => {
+                    let failure = if error.kind() == ErrorKind::Panic {
+                        Failure::Panic
+                    } else {
+                        Failure::Connect
+                    };
+                    (error.message().to_owned(), failure)
+                }
             };
             log::warn!(
                 "connector `{}`: connect attempt {since_success} failed: {problem}",
                 self.id
             );
-            // A panic is a defect of the connector, not an outage of what
-            // it connects to: each one counts.
-            if outage == Outage::NotCounted || defect {
-                self.count_failure()?;
-                outage = Outage::Counted;
-            }
-            executor::sleep(backoff.next_wait()).await;
+            let wait = self.count_failure(failure)?;
+            self.wait_to_reconnect(wait).await?;
         }
     }
 

@@ -53,7 +53,8 @@ impl ConnectorTask {
             source,
             inbox,
             control,
-            shutdown,
+            signal,
+            shutdown_seen,
             reload,
             ..
         } = self;
@@ -73,9 +74,9 @@ impl ConnectorTask {
             None => (Fuse::terminated(), Fuse::terminated()),
         };
         let mut outcome = pin!(outcome);
-        let mut shutdown = pin!(match shutdown {
-            Some(shutdown) => shutdown.recv().fuse(),
-            None => Fuse::terminated(),
+        let mut shutdown = pin!(match signal {
+            Some(signal) if !*shutdown_seen => signal.recv().fuse(),
+            _ => Fuse::terminated(),
         });
         // While an instance waits to be replaced, new events wait in the
         // inbox: only the replacement gets them.
@@ -104,12 +105,12 @@ impl ConnectorTask {
             received = outcome => match received {
                 Ok(received) => Wake::Outcome(received),
                 // Cannot happen: the source side holds a sender itself.
-                Err(_) => Wake::Control(Control::ConnectionLost),
+                Err(_) => Wake::Control(Control::Abandon),
             },
             received = control => match received {
                 Ok(received) => Wake::Control(received),
                 // Cannot happen: the task holds a sender itself.
-                Err(_) => Wake::Control(Control::ConnectionLost),
+                Err(_) => Wake::Control(Control::Abandon),
             },
             _ = shutdown => Wake::Shutdown,
             result = sent => Wake::Sent(result),
