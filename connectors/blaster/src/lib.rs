@@ -1,8 +1,15 @@
 //! `blaster`: replays the JSON-lines file `path`, looping over it, until it
 //! has sent `count` events, as fast as the flow takes them. Transactional:
 //! a failed event is sent again, so exactly `count` events are delivered.
+//! The file is read whole when the connector is created, so it must fit
+//! in `max_file_bytes` (default [`DEFAULT_MAX_FILE_BYTES`]); a larger one
+//! is refused then, before its bytes are held.
 
 use std::collections::{HashMap, VecDeque};
+use std::io::Read;
+
+/// The largest file a `blaster` replays unless its config says otherwise.
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
 
 use pdk::prelude::*;
 
@@ -14,6 +21,39 @@ pub struct Config {
     pub path: String,
     /// How many events to deliver in total.
     pub count: u64,
+    /// The largest file accepted, in bytes (it is held in memory).
+    #[serde(default = "default_max_file_bytes")]
+    pub max_file_bytes: u64,
+}
+
+fn default_max_file_bytes() -> u64 {
+    DEFAULT_MAX_FILE_BYTES
+}
+
+/// The bytes of the file at `path`, if it has at most `max` of them.
+fn read_bounded(path: &str, max: u64) -> Result<Vec<u8>> {
+    let cannot =
+        |e: std::io::Error| Error::config(format!("field `path`: cannot read `{path}`: {e}"));
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let too_large = || {
+        Error::config(format!(
+            "field `path`: `{path}` is larger than max_file_bytes = {max} (the blaster holds \
+             its file in memory); replay a smaller file, or raise `max_file_bytes`"
+        ))
+    };
+    if file.metadata().map_err(cannot)?.len() > max {
+        return Err(too_large());
+    }
+    let mut text = Vec::new();
+    // One byte more than the limit tells a file that is too large, also
+    // one whose size the file system does not know (a device, a FIFO).
+    file.take(max.saturating_add(1))
+        .read_to_end(&mut text)
+        .map_err(cannot)?;
+    if text.len() as u64 > max {
+        return Err(too_large());
+    }
+    Ok(text)
 }
 
 /// Replays a file's lines.
@@ -30,9 +70,7 @@ impl Connector for Blaster {
     type Config = Config;
 
     fn new(config: Config, _ctx: &ConnectorContext) -> Result<Self> {
-        let text = std::fs::read(&config.path).map_err(|e| {
-            Error::config(format!("field `path`: cannot read `{}`: {e}", config.path))
-        })?;
+        let text = read_bounded(&config.path, config.max_file_bytes)?;
         let lines: Vec<Vec<u8>> = text
             .split(|b| *b == b'\n')
             .filter(|line| !line.is_empty())
@@ -133,6 +171,41 @@ mod tests {
         assert_eq!(error.kind(), ErrorKind::Config);
         assert!(
             error.message().ends_with("has no lines to replay"),
+            "{}",
+            error.message()
+        );
+    }
+
+    #[test]
+    fn a_file_larger_than_max_file_bytes_is_refused_before_it_is_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("huge.jsonl");
+        // Sparse: 10 GB that take no disk, and must not take memory.
+        std::fs::File::create(&path)
+            .unwrap()
+            .set_len(10 * 1024 * 1024 * 1024)
+            .unwrap();
+        let mut config = Value::object();
+        config.insert("path", path.to_string_lossy().into_owned());
+        config.insert("count", 1_u64);
+        let error = Harness::<Blaster>::new(config).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Config);
+        assert!(
+            error
+                .message()
+                .contains("is larger than max_file_bytes = 268435456"),
+            "{}",
+            error.message()
+        );
+        let mut config = Value::object();
+        config.insert("path", "/dev/zero");
+        config.insert("count", 1_u64);
+        config.insert("max_file_bytes", 1024_u64);
+        let error = Harness::<Blaster>::new(config).unwrap_err();
+        assert!(
+            error
+                .message()
+                .contains("`/dev/zero` is larger than max_file_bytes = 1024"),
             "{}",
             error.message()
         );

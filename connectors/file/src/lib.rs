@@ -1,20 +1,28 @@
 //! `file`: the source reads `path` line by line, one event per line (the
 //! flow's codec decodes each line), and finishes at the end of the file;
-//! the sink appends one JSON line per event to `path`.
+//! a line longer than `max_line_bytes` is dropped, skipped without being
+//! held (one warning per [`DROP_REPORT_EVERY`], with the count). The sink
+//! appends one JSON line per event to `path`.
 //!
 //! The sink acknowledges an event only once its line has been written to
 //! the file (handed to the operating system, so it survives the runtime
 //! being killed): it answers `Deferred`, and acknowledges the events
 //! written so far each time it flushes, after [`FLUSH_EVERY`] events or
 //! [`FLUSH_DELAY`] after the first unflushed one, whichever comes first.
+//! If writing or flushing fails (a full disk, say), every event not
+//! acknowledged yet is failed back, never acknowledged, the file is cut
+//! back to its last acknowledged line, so that a line cut off by the
+//! failure is never followed by another on the same line, and the sink
+//! fails (the runtime reconnects it with backoff); the next event opens
+//! the file again.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pdk::prelude::*;
-use pdk::SinkReplies;
+use pdk::{ConnectionLostNotifier, SinkReplies};
 
 /// How many written events the sink holds before it flushes.
 pub const FLUSH_EVERY: usize = 256;
@@ -22,62 +30,229 @@ pub const FLUSH_EVERY: usize = 256;
 /// How long after the first unflushed event the sink flushes at the latest.
 pub const FLUSH_DELAY: Duration = Duration::from_millis(2);
 
+/// How often the source reports the overlong lines it dropped, at most.
+pub const DROP_REPORT_EVERY: Duration = Duration::from_secs(10);
+
 /// The `config` table of a `file` connector.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// The file to read (source side) or append to (sink side).
     pub path: String,
+    /// The longest line the source reads, in bytes, without its newline;
+    /// a longer one is dropped. Default: 1 MiB.
+    #[serde(default = "default_max_line_bytes")]
+    pub max_line_bytes: usize,
+}
+
+fn default_max_line_bytes() -> usize {
+    1024 * 1024
 }
 
 /// Reads or appends lines; each side opens the file on first use.
 #[connector(name = "file")]
 pub struct FileConnector {
     path: String,
-    reader: Option<BufReader<File>>,
+    reader: Option<LineReader>,
+    max_line_bytes: usize,
     output: Arc<Mutex<Output>>,
+}
+
+/// The source side's file, read one bounded line at a time.
+struct LineReader {
+    file: BufReader<File>,
+    /// Whether the rest of an overlong line is being skipped.
+    skipping: bool,
+    /// Overlong lines dropped since the last report, and when that was.
+    dropped: u64,
+    reported_at: Option<Instant>,
+}
+
+/// One line, or what stood in its place.
+enum Line {
+    /// A line, without its newline.
+    Complete(Vec<u8>),
+    /// Part of a line longer than the limit, skipped; more may follow.
+    Skipped,
+    /// The end of the file.
+    End,
+}
+
+/// How much of an overlong line is skipped per pull, at most: a line
+/// that never ends (`/dev/zero`) keeps the source answering.
+const SKIP_PER_PULL: usize = 1024 * 1024;
+
+impl LineReader {
+    fn new(file: File) -> Self {
+        Self {
+            file: BufReader::new(file),
+            skipping: false,
+            dropped: 0,
+            reported_at: None,
+        }
+    }
+
+    /// The next line of at most `max` bytes; of a longer one, at most
+    /// [`SKIP_PER_PULL`] bytes are read past at a time, none held.
+    fn next_line(&mut self, path: &str, max: usize) -> std::io::Result<Line> {
+        if self.skipping {
+            return self.skip();
+        }
+        let mut line = Vec::new();
+        // One byte more than the limit tells an overlong line apart.
+        let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
+        let read = (&mut self.file).take(limit).read_until(b'\n', &mut line)?;
+        if read == 0 {
+            return Ok(Line::End);
+        }
+        if line.last() == Some(&b'\n') {
+            line.pop();
+            return Ok(Line::Complete(line));
+        }
+        if line.len() <= max {
+            // The last line, without a newline.
+            return Ok(Line::Complete(line));
+        }
+        self.skipping = true;
+        self.report_dropped(path, max);
+        Ok(Line::Skipped)
+    }
+
+    /// Reads past up to [`SKIP_PER_PULL`] bytes of an overlong line.
+    fn skip(&mut self) -> std::io::Result<Line> {
+        let mut skipped = 0;
+        while skipped < SKIP_PER_PULL {
+            let buffer = self.file.fill_buf()?;
+            if buffer.is_empty() {
+                self.skipping = false;
+                return Ok(Line::End);
+            }
+            if let Some(at) = buffer.iter().position(|&b| b == b'\n') {
+                self.file.consume(at + 1);
+                self.skipping = false;
+                break;
+            }
+            let all = buffer.len();
+            self.file.consume(all);
+            skipped += all;
+        }
+        Ok(Line::Skipped)
+    }
+
+    /// Counts a dropped line; logs the count at most once per
+    /// [`DROP_REPORT_EVERY`].
+    fn report_dropped(&mut self, path: &str, max: usize) {
+        self.dropped += 1;
+        let now = Instant::now();
+        if self
+            .reported_at
+            .is_none_or(|at| now.duration_since(at) >= DROP_REPORT_EVERY)
+        {
+            pdk::log::warn!(
+                "`{path}`: dropping {} line(s) longer than max_line_bytes = {max} (the rest of \
+                 each is skipped unread); raise `max_line_bytes` to read them",
+                self.dropped
+            );
+            self.dropped = 0;
+            self.reported_at = Some(now);
+        }
+    }
 }
 
 /// The sink side's file and the events written to it but not flushed.
 #[derive(Default)]
 struct Output {
-    writer: Option<BufWriter<File>>,
+    writer: Option<Writer>,
     unflushed: Vec<EventId>,
     flush_scheduled: bool,
 }
 
+/// The file the sink appends to, and how long it was after its last
+/// acknowledged line.
+struct Writer {
+    file: BufWriter<File>,
+    acknowledged_len: u64,
+}
+
 impl Output {
     /// The writer, opening `path` for appending on first use.
-    fn writer(&mut self, path: &str) -> Result<&mut BufWriter<File>> {
+    fn writer(&mut self, path: &str) -> Result<&mut Writer> {
         let writer = match self.writer.take() {
             Some(writer) => writer,
             None => {
+                let cannot = |e: std::io::Error| {
+                    Error::msg(format!("cannot open `{path}` for appending: {e}"))
+                };
                 let file = OpenOptions::new()
                     .create(true)
                     .append(true)
                     .open(path)
-                    .map_err(|e| Error::msg(format!("cannot open `{path}` for appending: {e}")))?;
-                BufWriter::new(file)
+                    .map_err(cannot)?;
+                let acknowledged_len = file.metadata().map_err(cannot)?.len();
+                Writer {
+                    file: BufWriter::new(file),
+                    acknowledged_len,
+                }
             }
         };
         Ok(self.writer.insert(writer))
     }
 
     /// Hands what is buffered to the operating system, then acknowledges
-    /// every event written so far (or fails them, if the write failed).
-    fn flush(&mut self, replies: &SinkReplies) -> Result<()> {
-        let flushed = self.writer.as_mut().map_or(Ok(()), Write::flush);
-        if flushed.is_err() {
-            self.writer = None;
-        }
-        for id in self.unflushed.drain(..) {
-            if flushed.is_ok() {
-                replies.ack(id);
-            } else {
-                replies.fail(id);
+    /// every event written so far; if that fails, see [`Self::abandon`],
+    /// and the connector reports itself failed through `failed`.
+    fn flush(
+        &mut self,
+        path: &str,
+        replies: &SinkReplies,
+        failed: &ConnectionLostNotifier,
+    ) -> Result<()> {
+        let Some(writer) = &mut self.writer else {
+            return Ok(());
+        };
+        let flushed = writer
+            .file
+            .flush()
+            .and_then(|()| writer.file.get_ref().metadata());
+        match flushed {
+            Ok(metadata) => {
+                writer.acknowledged_len = metadata.len();
+                for id in self.unflushed.drain(..) {
+                    replies.ack(id);
+                }
+                Ok(())
+            }
+            Err(error) => {
+                failed.connection_lost();
+                Err(self.abandon(path, replies, &error))
             }
         }
-        Ok(flushed?)
+    }
+
+    /// After a failed write or flush: fails back every event not
+    /// acknowledged, drops what is buffered, cuts the file back to its
+    /// last acknowledged line and closes it (the next event opens it
+    /// again); the error says what happened.
+    fn abandon(&mut self, path: &str, replies: &SinkReplies, error: &std::io::Error) -> Error {
+        let failed = self.unflushed.len();
+        for id in self.unflushed.drain(..) {
+            replies.fail(id);
+        }
+        let mut cut = String::new();
+        if let Some(writer) = self.writer.take() {
+            // Not flushed again: what is buffered is failed already.
+            let (file, _buffered) = writer.file.into_parts();
+            if let Err(e) = file.set_len(writer.acknowledged_len) {
+                cut = format!(
+                    "; cutting it back to its last acknowledged line failed too ({e}): a \
+                     partial line may remain"
+                );
+            }
+        }
+        Error::msg(format!(
+            "writing to `{path}` failed: {error}; {failed} event(s) not yet acknowledged were \
+             failed back{cut}"
+        ))
     }
 }
 
@@ -87,7 +262,7 @@ impl FileConnector {
         self.output
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .flush(&ctx.replies())
+            .flush(&self.path, &ctx.replies(), &ctx.notifier())
     }
 }
 
@@ -95,17 +270,21 @@ impl Connector for FileConnector {
     type Config = Config;
 
     fn new(config: Config, ctx: &ConnectorContext) -> Result<Self> {
+        if config.max_line_bytes == 0 {
+            return Err(Error::config("`max_line_bytes` must be at least 1"));
+        }
         let reader = if ctx.source_linked() {
             let file = File::open(&config.path).map_err(|e| {
                 Error::config(format!("cannot open `{}` for reading: {e}", config.path))
             })?;
-            Some(BufReader::new(file))
+            Some(LineReader::new(file))
         } else {
             None
         };
         Ok(Self {
             path: config.path,
             reader,
+            max_line_bytes: config.max_line_bytes,
             output: Arc::default(),
         })
     }
@@ -123,19 +302,17 @@ impl Source for FileConnector {
     async fn pull_data(&mut self, _pull_id: u64, _ctx: &ConnectorContext) -> Result<SourceReply> {
         let reader = match self.reader.take() {
             Some(reader) => reader,
-            None => BufReader::new(File::open(&self.path).map_err(|e| {
+            None => LineReader::new(File::open(&self.path).map_err(|e| {
                 Error::msg(format!("cannot open `{}` for reading: {e}", self.path))
             })?),
         };
         let reader = self.reader.insert(reader);
-        let mut line = Vec::new();
-        if reader.read_until(b'\n', &mut line)? == 0 {
-            return Ok(SourceReply::Finished);
-        }
-        if line.last() == Some(&b'\n') {
-            line.pop();
-        }
-        Ok(SourceReply::bytes(line))
+        Ok(match reader.next_line(&self.path, self.max_line_bytes)? {
+            Line::Complete(line) => SourceReply::bytes(line),
+            Line::End => SourceReply::Finished,
+            // Pulled again at once, after the runtime's other work.
+            Line::Skipped => SourceReply::Empty(0),
+        })
     }
 }
 
@@ -145,31 +322,27 @@ impl Sink for FileConnector {
         let writer = output.writer(&self.path)?;
         let mut line = event.to_json_string();
         line.push('\n');
-        if let Err(e) = writer.write_all(line.as_bytes()) {
-            output.writer = None;
-            return Err(e.into());
+        if let Err(error) = writer.file.write_all(line.as_bytes()) {
+            // This event is failed by the error; the held ones with it.
+            return Err(output.abandon(&self.path, &ctx.replies(), &error));
         }
         output.unflushed.push(event.id);
         if output.unflushed.len() >= FLUSH_EVERY {
-            // A failed flush has answered every held event, this one too,
-            // with a fail; the next event opens the file again.
-            if let Err(e) = output.flush(&ctx.replies()) {
-                pdk::log::error!(
-                    "cannot write to `{}`: {e}; its events were failed",
-                    self.path
-                );
+            // This event is among those the flush answers, either way.
+            if let Err(error) = output.flush(&self.path, &ctx.replies(), &ctx.notifier()) {
+                pdk::log::error!("{error}");
             }
         } else if !output.flush_scheduled {
             output.flush_scheduled = true;
             let output = Arc::clone(&self.output);
-            let replies = ctx.replies();
+            let (replies, failed) = (ctx.replies(), ctx.notifier());
             let path = self.path.clone();
             pdk::task::spawn(async move {
                 pdk::time::sleep(FLUSH_DELAY).await;
                 let mut output = output.lock().unwrap_or_else(PoisonError::into_inner);
                 output.flush_scheduled = false;
-                if let Err(e) = output.flush(&replies) {
-                    pdk::log::error!("cannot write to `{path}`: {e}; its events were failed");
+                if let Err(error) = output.flush(&path, &replies, &failed) {
+                    pdk::log::error!("{error}");
                 }
             });
         }
@@ -291,6 +464,66 @@ mod tests {
             let id = file.last_event_id().unwrap();
             file.drain().await.unwrap();
             assert_eq!(file.reports(), vec![Report::Ack(id)]);
+        });
+    }
+
+    #[test]
+    fn an_overlong_line_is_dropped_without_being_held_and_the_next_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("in.txt");
+        let long = "x".repeat(10_000);
+        std::fs::write(&path, format!("short\n{long}\nafter\n{long}")).unwrap();
+        let mut config = config(&path);
+        config.insert("max_line_bytes", 100_u64);
+        block_on(async {
+            let mut file = Harness::<FileConnector>::new(config).unwrap();
+            assert_eq!(file.pull().await, Ok(SourceReply::bytes(*b"short")));
+            // The rest of the long line is skipped: pull again.
+            assert_eq!(file.pull().await, Ok(SourceReply::Empty(0)));
+            assert_eq!(file.pull().await, Ok(SourceReply::Empty(0)));
+            assert_eq!(file.pull().await, Ok(SourceReply::bytes(*b"after")));
+            // The last line has no end: skipping it reaches the end.
+            assert_eq!(file.pull().await, Ok(SourceReply::Empty(0)));
+            assert_eq!(file.pull().await, Ok(SourceReply::Finished));
+            let logs = file.logs();
+            let warned = logs
+                .iter()
+                .filter(|line| line.message.contains("longer than max_line_bytes = 100"))
+                .count();
+            assert_eq!(warned, 1, "one report for the interval: {logs:?}");
+        });
+    }
+
+    #[test]
+    fn a_full_disk_fails_every_held_event_and_acknowledges_none() {
+        block_on(async {
+            let mut file = Harness::<FileConnector>::with_setup(
+                config(std::path::Path::new("/dev/full")),
+                sink_only(),
+            )
+            .unwrap();
+            // Buffered, so held until a flush hands it over.
+            assert_eq!(file.send(1_u64).await, Ok(SinkReply::Deferred));
+            let held = file.last_event_id().unwrap();
+            // Larger than the buffer: written at once, and refused.
+            let error = file.send("x".repeat(20_000)).await.unwrap_err();
+            assert!(
+                error
+                    .message()
+                    .starts_with("writing to `/dev/full` failed: ")
+                    && error
+                        .message()
+                        .contains("1 event(s) not yet acknowledged were failed back"),
+                "{}",
+                error.message()
+            );
+            file.drain().await.unwrap();
+            let reports = file.reports();
+            assert_eq!(
+                reports,
+                vec![Report::Fail(held)],
+                "nothing reached the disk, nothing is acknowledged"
+            );
         });
     }
 

@@ -157,7 +157,8 @@ pub enum Failure {
 /// its budget.
 ///
 /// The failures of one outage (from a failure until the connector works
-/// again: a call into it succeeds) count once, so that a short outage
+/// again: it produces an event, acknowledges one, or an `ack` or `fail`
+/// call into it succeeds) count once, so that a short outage
 /// costs one failure however many attempts it takes: a server that is
 /// down for minutes never stops a connector that cannot connect to it.
 /// A connector that connects but keeps failing counts again for each

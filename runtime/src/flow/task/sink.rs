@@ -80,7 +80,12 @@ impl ConnectorTask {
     /// Passes the plugin's answer to a deferred event on to its source.
     pub(super) async fn answer_deferred(&mut self, id: EventId, ok: bool) {
         match self.deferred.answer(id, ok) {
-            Some(answered) => send(answered),
+            Some(answered) => {
+                if ok {
+                    self.restarts.worked();
+                }
+                send(answered);
+            }
             None => log::warn!(
                 "connector `{}`: reply for event {id:?}, which it did not defer; ignored",
                 self.id
@@ -97,7 +102,9 @@ impl ConnectorTask {
             .caller
             .call("on_event", self.instance.on_event(event))
             .await;
-        if result.is_ok() {
+        // Only an acknowledgement shows the sink works: a deferred event
+        // may still fail (a buffered write that cannot be flushed).
+        if matches!(result, Ok(SinkReply::Ack)) {
             self.restarts.worked();
         }
         let ok = match result {

@@ -99,7 +99,7 @@ impl ConnectorTask {
         };
         let pull_id = source.next_pull_id;
         source.next_pull_id += 1;
-        if reply.is_ok() {
+        if matches!(reply, Ok(Pulled::Data { .. } | Pulled::Bytes { .. })) {
             self.restarts.worked();
         }
         match reply {
