@@ -5,7 +5,8 @@
 //! plugin for the whole process).
 
 use std::fs::File;
-use std::os::fd::IntoRawFd;
+use std::io::Read;
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -18,7 +19,7 @@ use pdk::abi::module::{
     PluginMetadataRef, PluginModuleRef, PANIC_UNWIND, ROOT_MODULE_SYMBOL_PREFIX, SYSTEM_ALLOCATOR,
 };
 use pdk::abi::INTERFACE_VERSION;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::discovery::RUST_LIBRARY_EXTENSION;
 use crate::host;
@@ -26,7 +27,7 @@ use crate::printable::printable;
 use crate::trust::TrustPolicy;
 
 /// Who built a plugin, and with what (owned copy of its metadata).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PluginInfo {
     /// The plugin crate's package name.
     pub name: String,
@@ -53,7 +54,7 @@ impl PluginInfo {
 }
 
 /// A connector type a plugin exports.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConnectorKind {
     /// The name used in flow files.
     pub name: String,
@@ -72,6 +73,27 @@ impl From<ConnectorTypeInfo> for ConnectorKind {
             source: info.source,
             transactional: info.transactional,
             sink: info.sink,
+        }
+    }
+}
+
+/// What a plugin says of itself, as a vetting child reports it: enough to
+/// decide whether to load it here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PluginReport {
+    /// Its metadata.
+    pub info: PluginInfo,
+    /// The connector types it exports.
+    pub connectors: Vec<ConnectorKind>,
+}
+
+impl PluginReport {
+    /// The report of a loaded plugin.
+    #[must_use]
+    pub fn of(plugin: &LoadedPlugin) -> Self {
+        Self {
+            info: plugin.info.clone(),
+            connectors: plugin.connectors.clone(),
         }
     }
 }
@@ -117,14 +139,19 @@ pub fn load(path: &Path, trust: Option<&TrustPolicy>) -> Result<LoadedPlugin, St
     Opened::open(path, trust)?.load()
 }
 
-/// A candidate file, open, that passed every check made without loading
-/// it: a regular file within [`MAX_PLUGIN_BYTES`], on the trust policy if
-/// there is one, a shared library exporting one PDK root module.
+/// A candidate file, copied into memory of the runtime's own, that passed
+/// every check made without loading it: a regular file within
+/// [`MAX_PLUGIN_BYTES`], on the trust policy if there is one, a shared
+/// library exporting one PDK root module.
 ///
-/// Everything after the path is resolved goes through the open descriptor:
-/// what is hashed, checked and, in the end, handed to the dynamic loader
-/// (as `/proc/self/fd/N`) is the one file that was opened, whatever
-/// happens to the path meanwhile.
+/// The file at the path is read once, into a sealed `memfd` (an anonymous
+/// file no other process can open and nobody can change, see
+/// [`private_copy`]); everything after goes through that copy: what is
+/// hashed, checked, vetted and, in the end, handed to the dynamic loader
+/// (as `/proc/self/fd/N`) is the one copy, whatever happens to the file on
+/// the plugin path meanwhile or later. So a plugin file overwritten in
+/// place while it is loaded (`cp`, or a build writing into the plugin
+/// directory) cannot touch the code that runs.
 #[derive(Debug)]
 pub struct Opened {
     path: PathBuf,
@@ -170,34 +197,30 @@ impl Opened {
             .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
             .open(path)
             .map_err(|e| format!("cannot be read ({e}); check the file's permissions"))?;
-        Self::checked(path.to_path_buf(), file, trust)
+        let metadata = check_metadata(&file)?;
+        let copy = private_copy(&file, path).map_err(|e| match e {
+            CopyError::TooLarge => too_large(MAX_PLUGIN_BYTES + 1),
+            CopyError::Io(e) => copy_failed(&e),
+        })?;
+        Self::checked(path.to_path_buf(), copy, metadata.modified().ok(), trust)
     }
 
-    /// Checks the file already open as `file` (shown as `path`).
+    /// Checks the private copy already open as `file` (shown as `path`),
+    /// as a vetting child gets it.
     ///
     /// # Errors
     /// The one-line reason to reject the file.
     pub fn from_file(path: PathBuf, file: File) -> Result<Self, String> {
-        Self::checked(path, file, None)
+        let modified = check_metadata(&file)?.modified().ok();
+        Self::checked(path, file, modified, None)
     }
 
-    fn checked(path: PathBuf, file: File, trust: Option<&TrustPolicy>) -> Result<Self, String> {
-        let metadata = file
-            .metadata()
-            .map_err(|e| format!("cannot be read ({e}); check the file's permissions"))?;
-        if !metadata.is_file() {
-            return Err(String::from(
-                "is not a regular file (a FIFO, socket or device named like a library); \
-                 remove it from the plugin path",
-            ));
-        }
-        if metadata.len() > MAX_PLUGIN_BYTES {
-            return Err(format!(
-                "is {} bytes, more than the {MAX_PLUGIN_BYTES} a plugin file may have; \
-                 remove it from the plugin path",
-                metadata.len()
-            ));
-        }
+    fn checked(
+        path: PathBuf,
+        file: File,
+        modified: Option<SystemTime>,
+        trust: Option<&TrustPolicy>,
+    ) -> Result<Self, String> {
         if let Some(trust) = trust {
             trust.check(&file)?;
         }
@@ -205,7 +228,7 @@ impl Opened {
         Ok(Self {
             path,
             file,
-            modified: metadata.modified().ok(),
+            modified,
             root,
         })
     }
@@ -214,6 +237,12 @@ impl Opened {
     #[must_use]
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// When the file on the plugin path was last modified, if known.
+    #[must_use]
+    pub fn modified(&self) -> Option<SystemTime> {
+        self.modified
     }
 
     /// The open file, for a vetting process to load the same file.
@@ -286,6 +315,93 @@ impl Opened {
             module,
         })
     }
+}
+
+/// The metadata of the candidate open as `file`, if it is a regular file
+/// within [`MAX_PLUGIN_BYTES`].
+fn check_metadata(file: &File) -> Result<std::fs::Metadata, String> {
+    let metadata = file
+        .metadata()
+        .map_err(|e| format!("cannot be read ({e}); check the file's permissions"))?;
+    if !metadata.is_file() {
+        return Err(String::from(
+            "is not a regular file (a FIFO, socket or device named like a library); \
+             remove it from the plugin path",
+        ));
+    }
+    if metadata.len() > MAX_PLUGIN_BYTES {
+        return Err(too_large(metadata.len()));
+    }
+    Ok(metadata)
+}
+
+fn too_large(len: u64) -> String {
+    format!(
+        "is {len} bytes, more than the {MAX_PLUGIN_BYTES} a plugin file may have; remove it \
+         from the plugin path"
+    )
+}
+
+/// Why a candidate could not be copied.
+#[derive(Debug)]
+enum CopyError {
+    /// It grew beyond [`MAX_PLUGIN_BYTES`] while it was copied.
+    TooLarge,
+    /// Creating, writing or sealing the copy failed.
+    Io(std::io::Error),
+}
+
+fn copy_failed(error: &std::io::Error) -> String {
+    if resources_exhausted(error) {
+        format!(
+            "could not be copied into memory ({error}): the runtime is out of file descriptors \
+             or memory; raise `ulimit -n`, or load fewer plugins"
+        )
+    } else {
+        format!("could not be copied into memory ({error}); check the file's permissions")
+    }
+}
+
+/// Whether `error` says that the process ran out of descriptors,
+/// processes or memory (not that anything is wrong with a file).
+pub(crate) fn resources_exhausted(error: &std::io::Error) -> bool {
+    matches!(
+        error.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::EAGAIN | libc::ENOMEM)
+    )
+}
+
+/// Copies the candidate open as `file` (at `path`) into a new `memfd`
+/// sealed against any change (no write, no resize, no new seal), at most
+/// [`MAX_PLUGIN_BYTES`] of it.
+fn private_copy(file: &File, path: &Path) -> Result<File, CopyError> {
+    let name = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = std::ffi::CString::new(format!("pdk-plugin:{name}").replace('\0', "?"))
+        .map_err(|e| CopyError::Io(std::io::Error::other(e)))?;
+    // SAFETY: `name` is a valid NUL-terminated string; the flags are
+    // valid for memfd_create(2).
+    let fd =
+        unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) };
+    if fd < 0 {
+        return Err(CopyError::Io(std::io::Error::last_os_error()));
+    }
+    // SAFETY: memfd_create returned a new descriptor that nothing else owns.
+    let mut copy = File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    let copied =
+        std::io::copy(&mut file.take(MAX_PLUGIN_BYTES + 1), &mut copy).map_err(CopyError::Io)?;
+    if copied > MAX_PLUGIN_BYTES {
+        return Err(CopyError::TooLarge);
+    }
+    let seals = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+    // SAFETY: `copy` is an open memfd created with MFD_ALLOW_SEALING and
+    // never mapped writable, so adding these seals is valid.
+    if unsafe { libc::fcntl(copy.as_raw_fd(), libc::F_ADD_SEALS, seals) } != 0 {
+        return Err(CopyError::Io(std::io::Error::last_os_error()));
+    }
+    Ok(copy)
 }
 
 /// Checks what the plugin's metadata says about its build: containment

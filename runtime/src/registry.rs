@@ -13,7 +13,7 @@ use crate::discovery::SearchPath;
 use pdk::linked::LinkedEntry;
 
 use crate::builtin;
-use crate::loader::{ConnectorKind, LoadedPlugin};
+use crate::loader::{ConnectorKind, LoadedPlugin, PluginInfo};
 use crate::printable::{printable, printable_path};
 use crate::trust::TrustPolicy;
 use crate::vetting::Vetting;
@@ -131,16 +131,28 @@ impl Registry {
             ..Self::default()
         };
         let paths = search.candidates();
-        let loaded = vetting.load_all(&paths, trust);
-        for (path, loaded) in paths.into_iter().zip(loaded) {
-            let status = match loaded {
-                Ok(plugin) => registry.admit(plugin),
+        for (path, vetted) in vetting.vet(&paths, trust) {
+            // A plugin is loaded here only once it is known to be admitted:
+            // a second copy of one is rejected without being loaded.
+            let status = match vetted {
+                Ok(vetted) => match vetted.report().and_then(|report| {
+                    registry.conflict(&report.info, &report.connectors, vetted.modified())
+                }) {
+                    Some(reason) => Status::Rejected(reason),
+                    None => match vetted.load() {
+                        Ok(plugin) => registry.admit(plugin),
+                        Err(reason) => Status::Rejected(reason),
+                    },
+                },
                 Err(reason) => Status::Rejected(reason),
             };
             if let Status::Rejected(reason) = &status {
-                log::debug!("rejected {}: {reason}", printable_path(&path));
+                log::debug!("rejected {}: {reason}", printable_path(path));
             }
-            registry.candidates.push(Candidate { path, status });
+            registry.candidates.push(Candidate {
+                path: path.to_path_buf(),
+                status,
+            });
         }
         for entry in builtins {
             let kind = ConnectorKind {
@@ -170,31 +182,11 @@ impl Registry {
         registry
     }
 
-    /// Admits `plugin` unless one of its connector types is already
-    /// provided by an earlier plugin.
+    /// Admits `plugin` unless it [conflicts](Self::conflict) with an
+    /// earlier one.
     fn admit(&mut self, plugin: LoadedPlugin) -> Status {
-        for kind in &plugin.connectors {
-            if let Some(ProviderIndex::Candidate(earlier)) = self.providers.get(&kind.name) {
-                let earlier = &self.candidates[*earlier];
-                if let Status::Loaded(first) = &earlier.status {
-                    if first.info.name == plugin.info.name
-                        && first.info.version == plugin.info.version
-                    {
-                        return Status::Rejected(same_plugin_twice(first, &plugin));
-                    }
-                }
-                return Status::Rejected(format!(
-                    "connector type `{}` is already provided by {}, which comes first in the \
-                     plugin path; remove one of the two files",
-                    printable(&kind.name),
-                    printable_path(&earlier.path)
-                ));
-            }
-        }
-        if plugin.connectors.is_empty() {
-            return Status::Rejected(String::from(
-                "exports no connector type; list at least one in its `#[pdk_export]` module",
-            ));
+        if let Some(reason) = self.conflict(&plugin.info, &plugin.connectors, plugin.modified) {
+            return Status::Rejected(reason);
         }
         let index = self.candidates.len();
         for kind in &plugin.connectors {
@@ -202,6 +194,38 @@ impl Registry {
                 .insert(kind.name.clone(), ProviderIndex::Candidate(index));
         }
         Status::Loaded(plugin)
+    }
+
+    /// Why a plugin (`info`, exporting `connectors`, its file modified at
+    /// `modified`) cannot be admitted: one of its connector types is
+    /// already provided by an earlier plugin, or it exports none.
+    fn conflict(
+        &self,
+        info: &PluginInfo,
+        connectors: &[ConnectorKind],
+        modified: Option<SystemTime>,
+    ) -> Option<String> {
+        for kind in connectors {
+            if let Some(ProviderIndex::Candidate(earlier)) = self.providers.get(&kind.name) {
+                let earlier = &self.candidates[*earlier];
+                if let Status::Loaded(first) = &earlier.status {
+                    if first.info.name == info.name && first.info.version == info.version {
+                        return Some(same_plugin_twice(first, info, modified));
+                    }
+                }
+                return Some(format!(
+                    "connector type `{}` is already provided by {}, which comes first in the \
+                     plugin path; remove one of the two files",
+                    printable(&kind.name),
+                    printable_path(&earlier.path)
+                ));
+            }
+        }
+        connectors.is_empty().then(|| {
+            String::from(
+                "exports no connector type; list at least one in its `#[pdk_export]` module",
+            )
+        })
     }
 
     /// The directories of the search path that exist, in search order.
@@ -255,25 +279,25 @@ impl Registry {
     }
 }
 
-/// The reason `second` is not used: `first`, earlier in the search path,
-/// is the same plugin (name and version), perhaps another build of it.
-fn same_plugin_twice(first: &LoadedPlugin, second: &LoadedPlugin) -> String {
-    let describe = |plugin: &LoadedPlugin| {
-        format!(
-            "{} modified {}",
-            plugin.info.build(),
-            file_time(plugin.modified)
-        )
-    };
+/// The reason a second plugin (`second`, its file modified at
+/// `modified`) is not used: `first`, earlier in the search path, is the
+/// same plugin (name and version), perhaps another build of it.
+fn same_plugin_twice(
+    first: &LoadedPlugin,
+    second: &PluginInfo,
+    modified: Option<SystemTime>,
+) -> String {
     format!(
         "the same plugin ({} {}) as {}, which comes first in the plugin path and is used; \
-         this file is a {}, that one a {}; remove the one you do not want, or put its \
-         directory later in the plugin path",
-        printable(&second.info.name),
-        printable(&second.info.version),
+         this file is a {} modified {}, that one a {} modified {}; remove the one you do not \
+         want, or put its directory later in the plugin path",
+        printable(&second.name),
+        printable(&second.version),
         printable_path(&first.path),
-        describe(second),
-        describe(first)
+        second.build(),
+        file_time(modified),
+        first.info.build(),
+        file_time(first.modified)
     )
 }
 

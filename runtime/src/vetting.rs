@@ -7,10 +7,14 @@
 //! in its initialization takes only that child down; the runtime rejects
 //! the file with what happened and goes on with the others.
 //!
-//! The child reads the very file the runtime opened (its standard input is
-//! that descriptor), so a file swapped at the path meanwhile is never the
-//! one vetted. Children of all candidates run at once.
+//! The child reads the runtime's private copy of the file (its standard
+//! input is that copy's descriptor, see [`Opened`]), so what it vets is
+//! what the runtime would load, and reports the plugin's metadata, so
+//! that the runtime loads only the plugins it admits (a second copy of a
+//! plugin is rejected without being loaded). At most [`POOL`] children
+//! run at once, each holding three descriptors of the runtime's.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::fd::AsFd;
@@ -21,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use wait_timeout::ChildExt;
 
-use crate::loader::{LoadedPlugin, Opened};
+use crate::loader::{resources_exhausted, LoadedPlugin, Opened, PluginReport};
 use crate::trust::TrustPolicy;
 
 /// The hidden first argument that makes `pdk-runtime` a vetting child.
@@ -30,8 +34,12 @@ pub const CHILD_COMMAND: &str = "__vet-plugin";
 /// How long a child may take to load one library.
 pub const TIMEOUT: Duration = Duration::from_secs(20);
 
-/// What the child prints, as its last line, when the library loaded.
-const LOADED: &str = "pdk-vet: loaded";
+/// How many candidates are vetted at once, at most.
+pub const POOL: usize = 4;
+
+/// What the child prints, as its last line, when the library loaded,
+/// before the plugin's metadata as JSON.
+const LOADED: &str = "pdk-vet: loaded ";
 
 /// What the child prints before the reason when the library was rejected.
 const REJECTED: &str = "pdk-vet: rejected: ";
@@ -51,12 +59,65 @@ pub enum Vetting {
     InProcess,
 }
 
+/// A candidate that passed vetting: loaded by a child, which reported its
+/// metadata (or not vetted, in process); ready to be loaded here.
+#[derive(Debug)]
+pub struct Vetted {
+    opened: Opened,
+    report: Option<PluginReport>,
+}
+
+impl Vetted {
+    /// What the vetting child reported of the plugin, if a child vetted it.
+    #[must_use]
+    pub fn report(&self) -> Option<&PluginReport> {
+        self.report.as_ref()
+    }
+
+    /// When the file on the plugin path was last modified, if known.
+    #[must_use]
+    pub fn modified(&self) -> Option<std::time::SystemTime> {
+        self.opened.modified()
+    }
+
+    /// Loads the plugin in this process.
+    ///
+    /// # Errors
+    /// The one-line reason to reject the file.
+    pub fn load(self) -> Result<LoadedPlugin, String> {
+        self.opened.load()
+    }
+}
+
 impl Vetting {
     /// Vetting by this executable, which must be `pdk-runtime` (its `main`
     /// answers [`CHILD_COMMAND`]); in process if its path is unknown.
     #[must_use]
     pub fn by_this_executable() -> Self {
         std::env::current_exe().map_or(Self::InProcess, |program| Self::Subprocess { program })
+    }
+
+    /// Opens and vets every file of `paths`, [`POOL`] at a time, yielding
+    /// each in order with the one-line reason it was rejected, if it was.
+    pub fn vet<'a>(
+        &'a self,
+        paths: &'a [PathBuf],
+        trust: Option<&'a TrustPolicy>,
+    ) -> impl Iterator<Item = (&'a Path, Result<Vetted, String>)> + 'a {
+        let mut ready = VecDeque::new();
+        let mut chunks = paths.chunks(POOL);
+        std::iter::from_fn(move || {
+            if ready.is_empty() {
+                let chunk = chunks.next()?;
+                ready.extend(
+                    chunk
+                        .iter()
+                        .map(PathBuf::as_path)
+                        .zip(self.vet_chunk(chunk, trust)),
+                );
+            }
+            ready.pop_front()
+        })
     }
 
     /// Opens, vets and loads every file of `paths`, in order; each result
@@ -67,54 +128,76 @@ impl Vetting {
         paths: &[PathBuf],
         trust: Option<&TrustPolicy>,
     ) -> Vec<Result<LoadedPlugin, String>> {
-        let opened: Vec<Result<Opened, String>> =
-            paths.iter().map(|path| Opened::open(path, trust)).collect();
-        let verdicts: Vec<Result<(), String>> = match self {
-            Self::InProcess => opened.iter().map(|_| Ok(())).collect(),
+        self.vet(paths, trust)
+            .map(|(_, vetted)| vetted.and_then(Vetted::load))
+            .collect()
+    }
+
+    /// Opens and vets the files of `chunk`, their children at once.
+    fn vet_chunk(
+        &self,
+        chunk: &[PathBuf],
+        trust: Option<&TrustPolicy>,
+    ) -> Vec<Result<Vetted, String>> {
+        let opened = chunk.iter().map(|path| Opened::open(path, trust));
+        match self {
+            Self::InProcess => opened
+                .map(|opened| {
+                    opened.map(|opened| Vetted {
+                        opened,
+                        report: None,
+                    })
+                })
+                .collect(),
             Self::Subprocess { program } => {
-                let children: Vec<Result<Vetted, String>> = opened
-                    .iter()
-                    .map(|opened| match opened {
-                        Ok(opened) => Vetted::start(program, opened),
-                        Err(_) => Err(String::new()),
+                let children: Vec<Result<(Opened, VettingChild), String>> = opened
+                    .map(|opened| {
+                        let opened = opened?;
+                        let child = VettingChild::start(program, &opened)?;
+                        Ok((opened, child))
                     })
                     .collect();
                 let deadline = Instant::now() + TIMEOUT;
                 children
                     .into_iter()
-                    .map(|child| child.and_then(|child| child.verdict(deadline)))
+                    .map(|started| {
+                        let (opened, child) = started?;
+                        let report = child.verdict(deadline)?;
+                        Ok(Vetted {
+                            opened,
+                            report: Some(report),
+                        })
+                    })
                     .collect()
             }
-        };
-        opened
-            .into_iter()
-            .zip(verdicts)
-            .map(|(opened, verdict)| {
-                let opened = opened?;
-                verdict?;
-                opened.load()
-            })
-            .collect()
+        }
     }
 }
 
 /// A child process loading one library.
-struct Vetted {
+struct VettingChild {
     child: Child,
     stdout: File,
     stderr: File,
 }
 
-impl Vetted {
+impl VettingChild {
     /// Starts the child for `opened`. Its output goes to anonymous files,
     /// never pipes, so that a child printing a lot never blocks.
     fn start(program: &Path, opened: &Opened) -> Result<Self, String> {
         let failed = |e: std::io::Error| {
-            format!(
-                "could not be vetted: starting {} failed ({e}); check that the runtime's \
-                 executable is still in place",
-                program.display()
-            )
+            if resources_exhausted(&e) {
+                format!(
+                    "could not be vetted: the runtime ran out of descriptors or processes while \
+                     vetting ({e}); raise `ulimit -n` (descriptors) or `ulimit -u` (processes)"
+                )
+            } else {
+                format!(
+                    "could not be vetted: starting {} failed ({e}); check that the runtime's \
+                     executable is still in place",
+                    program.display()
+                )
+            }
         };
         let stdout = tempfile::tempfile().map_err(failed)?;
         let stderr = tempfile::tempfile().map_err(failed)?;
@@ -137,9 +220,9 @@ impl Vetted {
         })
     }
 
-    /// Waits for the child until `deadline`; `Ok` if it loaded the
-    /// library, else the reason to reject the file.
-    fn verdict(mut self, deadline: Instant) -> Result<(), String> {
+    /// Waits for the child until `deadline`; what it reported of the
+    /// plugin if it loaded the library, else the reason to reject the file.
+    fn verdict(mut self, deadline: Instant) -> Result<PluginReport, String> {
         let remaining = deadline.saturating_duration_since(Instant::now());
         let status = match self.child.wait_timeout(remaining) {
             Ok(Some(status)) => status,
@@ -166,11 +249,14 @@ impl Vetted {
 }
 
 /// The verdict from a finished child's status and output.
-fn interpret(status: ExitStatus, stdout: &str, stderr: &str) -> Result<(), String> {
+fn interpret(status: ExitStatus, stdout: &str, stderr: &str) -> Result<PluginReport, String> {
     let last = stdout.lines().last().unwrap_or_default();
     if status.success() {
-        if last == LOADED {
-            return Ok(());
+        if let Some(report) = last
+            .strip_prefix(LOADED)
+            .and_then(|json| serde_json::from_str(json).ok())
+        {
+            return Ok(report);
         }
         if let Some(reason) = last.strip_prefix(REJECTED) {
             return Err(reason.to_owned());
@@ -222,7 +308,10 @@ pub fn child_main(shown_as: &Path) -> ExitCode {
         .and_then(|fd| Opened::from_file(shown_as.to_path_buf(), File::from(fd)))
         .and_then(Opened::load);
     let line = match verdict {
-        Ok(_) => String::from(LOADED),
+        Ok(plugin) => format!(
+            "{LOADED}{}",
+            serde_json::to_string(&PluginReport::of(&plugin)).unwrap_or_default()
+        ),
         Err(reason) => format!("{REJECTED}{reason}"),
     };
     let mut stdout = std::io::stdout();
@@ -246,10 +335,15 @@ mod tests {
     #[test]
     fn the_last_line_of_a_successful_child_is_the_verdict() {
         let exited = status_of(0);
-        assert_eq!(
-            interpret(exited, "plugin chatter\npdk-vet: loaded\n", ""),
-            Ok(())
-        );
+        let report = r#"{"info":{"name":"probe","version":"0.2.0","pdk_version":"0.2.0","rustc_version":"rustc 1.95.0","debug_assertions":true},"connectors":[{"name":"probe_sink","source":false,"transactional":false,"sink":true}]}"#;
+        let loaded = interpret(
+            exited,
+            &format!("plugin chatter\npdk-vet: loaded {report}\n"),
+            "",
+        )
+        .unwrap();
+        assert_eq!(loaded.info.name, "probe");
+        assert_eq!(loaded.connectors[0].name, "probe_sink");
         assert_eq!(
             interpret(
                 exited,

@@ -196,14 +196,7 @@ pub async fn run(
     shutdown: &Receiver<()>,
     watch: Option<Watch>,
 ) -> Result<(), RunError> {
-    let mut watcher = watch.map(Watcher::new).transpose().map_err(|e| {
-        FlowError::new(
-            file,
-            "--watch",
-            format!("cannot create a directory for private copies of plugins: {e}"),
-            "check that the temporary directory (TMPDIR) is writable",
-        )
-    })?;
+    let mut watcher = watch.map(Watcher::new);
     let mut tasks = Vec::with_capacity(flow.nodes.len());
     let mut transactional = Vec::with_capacity(flow.nodes.len());
     // Logged once every connector is created, so that a flow that cannot

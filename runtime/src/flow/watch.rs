@@ -1,11 +1,9 @@
-//! Live reload (`run --watch`): notices a plugin file replaced on disk,
-//! loads the new build from a private copy, and hands each connector of
-//! that plugin a new instance; a build that fails a check is refused and
-//! the running one kept.
-//!
-//! The dynamic loader returns the library it already has for a path it has
-//! opened, so every new build is copied under a new name first. Old builds
-//! stay loaded until the process exits: code of theirs may still run.
+//! Live reload (`run --watch`): notices a plugin file replaced or
+//! rewritten on disk, loads the new build (from a private copy, as every
+//! plugin is loaded: see [`crate::loader::Opened`]), and hands each
+//! connector of that plugin a new instance; a build that fails a check is
+//! refused and the running one kept. Old builds stay loaded until the
+//! process exits: code of theirs may still run.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -92,29 +90,19 @@ pub struct Watcher {
     files: Vec<WatchedFile>,
     trust: Option<TrustPolicy>,
     vetting: Vetting,
-    copies: tempfile::TempDir,
-    /// Copies made so far, numbering the next one.
-    copied: usize,
     builds: Vec<LoadedPlugin>,
 }
 
 impl Watcher {
-    /// A watcher for no file yet, keeping private copies in a fresh
-    /// temporary directory.
-    ///
-    /// # Errors
-    /// When the temporary directory cannot be created.
-    pub fn new(watch: Watch) -> std::io::Result<Self> {
-        Ok(Self {
+    /// A watcher for no file yet.
+    #[must_use]
+    pub fn new(watch: Watch) -> Self {
+        Self {
             files: Vec::new(),
             trust: watch.trust,
             vetting: watch.vetting,
-            copies: tempfile::Builder::new()
-                .prefix("pdk-runtime-reload-")
-                .tempdir()?,
-            copied: 0,
             builds: Vec::new(),
-        })
+        }
     }
 
     /// Watches `plugin`'s file for connector `connector`.
@@ -153,7 +141,7 @@ impl Watcher {
     /// or logs why it was refused.
     fn reload(&mut self, i: usize) {
         let path = self.files[i].path.clone();
-        match self.load_copy(i) {
+        match self.load_build(i) {
             Ok((plugin, instances)) => {
                 let connectors = &self.files[i].connectors;
                 let ids: Vec<&str> = connectors.iter().map(|c| c.id.as_str()).collect();
@@ -177,18 +165,13 @@ impl Watcher {
         }
     }
 
-    /// Copies file `i`, loads and checks the copy, and creates a new
-    /// instance of every connector of the file on it.
-    fn load_copy(&mut self, i: usize) -> Result<(LoadedPlugin, Vec<Instance>), String> {
-        self.copied += 1;
+    /// Loads and checks file `i`, and creates a new instance of every
+    /// connector of the file on it.
+    fn load_build(&mut self, i: usize) -> Result<(LoadedPlugin, Vec<Instance>), String> {
         let file = &self.files[i];
-        let name = file.path.file_name().unwrap_or_default().to_string_lossy();
-        let copy = self.copies.path().join(format!("{}-{name}", self.copied));
-        std::fs::copy(&file.path, &copy)
-            .map_err(|e| format!("cannot copy it ({e}); check the file's permissions"))?;
         let plugin = self
             .vetting
-            .load_all(&[copy], self.trust.as_ref())
+            .load_all(std::slice::from_ref(&file.path), self.trust.as_ref())
             .pop()
             .unwrap_or_else(|| Err(String::from("was not loaded")))?;
         let mut instances = Vec::with_capacity(file.connectors.len());

@@ -264,3 +264,105 @@ fn a_library_for_another_machine_is_named_so() {
         "{reason}"
     );
 }
+
+#[test]
+fn a_plugin_file_overwritten_in_place_while_its_flow_runs_changes_nothing() {
+    let dir = plugin_dir_with("overwritten", &["metronome", "file"]);
+    let out = dir.join("out.jsonl");
+    let count = 300;
+    let flow = crate::common::write_flow(
+        &dir,
+        "flow.toml",
+        &crate::common::ticks_into(5, count, "file", &format!("{{ path = {out:?} }}")),
+    );
+    let running = crate::common::RunningFlow::start(&flow, &dir);
+    running.wait_for_log("connector `out`: type `file` from the plugin");
+    let lines = || std::fs::read_to_string(&out).map_or(0, |t| t.lines().count());
+    let wait_for_lines = |at_least: usize| {
+        let started = std::time::Instant::now();
+        while lines() < at_least {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "the flow stopped at {} lines; log:\n{}",
+                lines(),
+                running.log()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    };
+    // `cp` onto the loaded file: the same inode, truncated and rewritten
+    // (as a build writing into the plugin directory does), first with
+    // another build, then with the very same bytes.
+    let plugin = dir.join(library_file("file"));
+    let original = std::fs::read(&plugin).unwrap();
+    wait_for_lines(10);
+    std::fs::copy(built_plugin("stdout"), &plugin).unwrap();
+    wait_for_lines(60);
+    std::fs::write(&plugin, &original).unwrap();
+    wait_for_lines(120);
+    let output = running.wait(std::time::Duration::from_secs(60));
+    assert!(output.status.success(), "stderr: {}", stderr(&output));
+    assert_eq!(
+        lines(),
+        usize::try_from(count).unwrap(),
+        "every event is delivered"
+    );
+}
+
+#[test]
+fn four_hundred_candidates_under_a_limit_of_1024_descriptors_are_each_vetted_and_checked() {
+    let dir = crate::common::scratch_dir("four-hundred");
+    // A small plugin: stripped of what the loader never reads.
+    let stripped = dir.join("stripped.so");
+    std::fs::copy(built_plugin("stdout"), &stripped).unwrap();
+    let strip = Command::new("strip").arg(&stripped).status();
+    assert!(
+        strip.is_ok_and(|s| s.success()),
+        "`strip` (binutils, beside the C compiler the Rust linker uses) runs"
+    );
+    let library = std::fs::read(&stripped).unwrap();
+    std::fs::remove_file(&stripped).unwrap();
+    let candidates = 400;
+    for i in 0..candidates {
+        // Each a byte apart, at the end, where the loader never reads.
+        let mut bytes = library.clone();
+        bytes.extend_from_slice(format!("{i:03}").as_bytes());
+        std::fs::write(dir.join(format!("lib{i:03}.so")), bytes).unwrap();
+    }
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg(r#"ulimit -n 1024 && exec "$0" "$@""#)
+        .arg(runtime_exe())
+        .args([
+            "plugins",
+            "list",
+            "--format",
+            "json",
+            "--isolated",
+            "--plugin-path",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "stderr: {}", stderr(&output));
+    let listing: Vec<Value> = serde_json::from_str(&stdout(&output)).unwrap();
+    let files: Vec<&Value> = listing
+        .iter()
+        .filter(|e| e["path"].as_str().is_some_and(|p| p.ends_with(".so")))
+        .collect();
+    assert_eq!(files.len(), candidates, "every file is listed");
+    let first = dir.join("lib000.so");
+    assert_eq!(entry(&listing, &first)["status"], "loaded");
+    for copy in files.iter().skip(1) {
+        let reason = copy["reason"].as_str().unwrap_or_default();
+        assert!(
+            copy["status"] == "rejected"
+                && reason.starts_with(&format!(
+                    "the same plugin (pdk-stdout 0.2.0) as {}",
+                    first.display()
+                )),
+            "each copy is checked, and rejected as the same plugin as the first: {copy}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
