@@ -62,6 +62,7 @@ mod error;
 mod event;
 mod host;
 pub mod linked;
+pub mod net;
 pub mod testing;
 mod value;
 

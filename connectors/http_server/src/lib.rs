@@ -13,6 +13,18 @@
 //! fails is answered `500`; one that gets no answer within `timeout_ms`
 //! is answered `504`; a body larger than `max_body_bytes` gets `413`, and
 //! one the codec cannot decode gets `400`.
+//!
+//! No client can harm the others (see [`serve`] and [`Config`]): at most
+//! `max_connections` connections, a new one closing the connection that
+//! has waited longest without sending a whole request; a request head
+//! must arrive within `header_timeout_ms` and be at most
+//! `max_header_bytes`, its body within `body_timeout_ms` (else `408`); an
+//! idle connection is closed after `idle_timeout_ms`; and the bodies all
+//! connections are receiving hold at most `max_buffered_bytes` beyond
+//! [`serve::FREE_BODY_BYTES`] each (a request beyond that gets `503`).
+//! With the defaults, the memory all connections hold is bounded by
+//! `max_connections * (max_header_bytes + FREE_BODY_BYTES) +
+//! max_buffered_bytes`: 104 MiB.
 
 mod message;
 mod serve;
@@ -20,7 +32,7 @@ mod serve;
 use std::collections::HashMap;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::AtomicU64;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hyper::StatusCode;
@@ -31,7 +43,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use message::{plain, request_event, response_for, HttpResponse};
-use serve::{serve, Request, Shared};
+use pdk::net::{ByteBudget, Connections, Tally};
+use serve::{serve, Limits, Request, Shared};
 
 /// Requests that may wait for the source side.
 const REQUESTS_CAPACITY: usize = 256;
@@ -51,6 +64,34 @@ pub struct Config {
     /// it is answered `504`. Default: 30 000.
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
+    /// The most connections open at once. A new one beyond it closes the
+    /// connection that has waited longest without sending a whole request;
+    /// if every connection has a request in the flow, the new one is
+    /// answered `503` and closed. Default: 512.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// The largest request head (request line and headers), in bytes; at
+    /// least 8192. Default: 65 536.
+    #[serde(default = "default_max_header_bytes")]
+    pub max_header_bytes: usize,
+    /// How long a request head may take to arrive from its first byte, in
+    /// milliseconds; a slower client is closed. Default: 10 000.
+    #[serde(default = "default_header_timeout_ms")]
+    pub header_timeout_ms: u64,
+    /// How long a body may take to arrive after its head, in
+    /// milliseconds; a slower one is answered `408` and its connection
+    /// closed. Default: 30 000.
+    #[serde(default = "default_body_timeout_ms")]
+    pub body_timeout_ms: u64,
+    /// How long a connection may stay open without a request, in
+    /// milliseconds. Default: 60 000.
+    #[serde(default = "default_idle_timeout_ms")]
+    pub idle_timeout_ms: u64,
+    /// The body bytes all connections may hold together while they are
+    /// received (beyond 16 KiB each, which small requests always get); a
+    /// request that does not fit is answered `503`. Default: 64 MiB.
+    #[serde(default = "default_max_buffered_bytes")]
+    pub max_buffered_bytes: usize,
 }
 
 fn default_max_body_bytes() -> usize {
@@ -60,6 +101,33 @@ fn default_max_body_bytes() -> usize {
 fn default_timeout_ms() -> u64 {
     30_000
 }
+
+fn default_max_connections() -> usize {
+    512
+}
+
+fn default_max_header_bytes() -> usize {
+    64 * 1024
+}
+
+fn default_header_timeout_ms() -> u64 {
+    10_000
+}
+
+fn default_body_timeout_ms() -> u64 {
+    30_000
+}
+
+fn default_idle_timeout_ms() -> u64 {
+    60_000
+}
+
+fn default_max_buffered_bytes() -> usize {
+    64 * 1024 * 1024
+}
+
+/// The smallest request head hyper can be limited to.
+const MIN_HEADER_BYTES: usize = 8192;
 
 /// `url` as the address to listen on.
 fn listen_address(url: &str) -> Result<SocketAddr> {
@@ -86,8 +154,9 @@ struct Serving {
 #[connector(name = "http_server")]
 pub struct HttpServer {
     address: SocketAddr,
-    max_body_bytes: usize,
-    timeout: Duration,
+    limits: Limits,
+    max_connections: usize,
+    max_buffered_bytes: usize,
     serving: Option<Serving>,
     /// Requests waiting for their answer, by stream.
     waiting: HashMap<u64, oneshot::Sender<HttpResponse>>,
@@ -119,10 +188,28 @@ impl Connector for HttpServer {
     type Config = Config;
 
     fn new(config: Config, _ctx: &ConnectorContext) -> Result<Self> {
+        if config.max_header_bytes < MIN_HEADER_BYTES {
+            return Err(Error::config(format!(
+                "field `max_header_bytes`: {} is below the least a request head may be limited \
+                 to, {MIN_HEADER_BYTES}",
+                config.max_header_bytes
+            )));
+        }
+        if config.max_connections == 0 {
+            return Err(Error::config("field `max_connections`: must be at least 1"));
+        }
         Ok(Self {
             address: listen_address(&config.url)?,
-            max_body_bytes: config.max_body_bytes,
-            timeout: Duration::from_millis(config.timeout_ms),
+            limits: Limits {
+                max_body_bytes: config.max_body_bytes,
+                max_header_bytes: config.max_header_bytes,
+                header_timeout: Duration::from_millis(config.header_timeout_ms),
+                body_timeout: Duration::from_millis(config.body_timeout_ms),
+                idle_timeout: Duration::from_millis(config.idle_timeout_ms),
+                response_timeout: Duration::from_millis(config.timeout_ms),
+            },
+            max_connections: config.max_connections,
+            max_buffered_bytes: config.max_buffered_bytes,
             serving: None,
             waiting: HashMap::new(),
             sweep_at: 64,
@@ -141,8 +228,10 @@ impl Connector for HttpServer {
         let shared = Arc::new(Shared {
             requests,
             next_stream: AtomicU64::new(1),
-            max_body_bytes: self.max_body_bytes,
-            timeout: self.timeout,
+            limits: self.limits,
+            connections: Connections::new(self.max_connections),
+            budget: ByteBudget::new(self.max_buffered_bytes),
+            over_budget: Mutex::new(Tally::every(Duration::from_secs(10))),
         });
         let stop = CancellationToken::new();
         let task = tokio::spawn(serve(listener, shared, stop.clone()));
@@ -186,6 +275,8 @@ impl Source for HttpServer {
             } else {
                 ctx.decode(request.body.to_vec())
             };
+            // The body is the event's now: the budget has it back.
+            drop(request.held);
             let body = match body {
                 Ok(body) => body,
                 Err(error) => {

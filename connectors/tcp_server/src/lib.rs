@@ -6,17 +6,29 @@
 //!
 //! Sockets are served by tasks on the plugin's tokio runtime (`pdk`'s
 //! `tokio` feature), not by a thread per client. Each client has a queue
-//! of `max_queued_lines` replies; a client that does not read until its
-//! queue is full is disconnected, and the reply that did not fit is
-//! failed, so that it never delays another client or shutdown. A line
-//! longer than `max_line_bytes` is dropped with one warning. A client that
-//! closes its sending side still gets every reply to what it sent: its
-//! connection is closed once every event of its stream is answered.
+//! of `max_queued_lines` replies (a reply is acknowledged once it is
+//! queued); a client that does not read until its queue is full is
+//! disconnected, and the reply that did not fit is failed, so that
+//! it never delays another client or shutdown. A line longer than
+//! `max_line_bytes` is dropped with one warning. A client that closes its
+//! sending side still gets every reply to what it sent: its connection is
+//! closed once every event of its stream is answered.
+//!
+//! No client can harm the others (see [`client`] and [`Config`]): at most
+//! `max_connections` clients, a new one disconnecting the client that has
+//! gone longest without sending a whole line; a line must arrive within
+//! `line_timeout_ms` of its first byte, and a silent client is
+//! disconnected after `idle_timeout_ms`; the partial lines of all clients
+//! hold at most `max_buffered_bytes` beyond [`client::FREE_LINE_BYTES`]
+//! each. With the defaults, what all clients' partial lines hold is
+//! bounded by `max_connections * FREE_LINE_BYTES + max_buffered_bytes`:
+//! 72 MiB.
 
 mod client;
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pdk::prelude::*;
@@ -25,7 +37,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use client::{accept_loop, Incoming, Tasks};
+use client::{accept_loop, Incoming, Limits, Tasks};
+use pdk::net::{ByteBudget, Connections, Tally};
 
 /// How long stopping waits for the clients' queued replies to be written.
 const FLUSH_ON_STOP: Duration = Duration::from_secs(1);
@@ -48,6 +61,40 @@ pub struct Config {
     /// whose queue is full is disconnected. Default: 1024.
     #[serde(default = "default_max_queued_lines")]
     pub max_queued_lines: usize,
+    /// The most clients connected at once. A new one beyond it
+    /// disconnects the client that has gone longest without sending a
+    /// whole line. Default: 512.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// How long a line may take to arrive from its first byte, in
+    /// milliseconds; a slower client is disconnected. Default: 10 000.
+    #[serde(default = "default_line_timeout_ms")]
+    pub line_timeout_ms: u64,
+    /// How long a client may send nothing, in milliseconds, before it is
+    /// disconnected. Default: 300 000 (five minutes).
+    #[serde(default = "default_idle_timeout_ms")]
+    pub idle_timeout_ms: u64,
+    /// The bytes of partial lines all clients may hold together (beyond
+    /// 16 KiB each, which short lines always get); a client whose line
+    /// does not fit is disconnected. Default: 64 MiB.
+    #[serde(default = "default_max_buffered_bytes")]
+    pub max_buffered_bytes: usize,
+}
+
+fn default_max_connections() -> usize {
+    512
+}
+
+fn default_line_timeout_ms() -> u64 {
+    10_000
+}
+
+fn default_idle_timeout_ms() -> u64 {
+    300_000
+}
+
+fn default_max_buffered_bytes() -> usize {
+    64 * 1024 * 1024
 }
 
 fn default_max_line_bytes() -> usize {
@@ -95,8 +142,9 @@ struct Listening {
 #[connector(name = "tcp_server")]
 pub struct TcpServer {
     address: SocketAddr,
-    max_line_bytes: usize,
-    max_queued_lines: usize,
+    limits: Limits,
+    max_connections: usize,
+    max_buffered_bytes: usize,
     listening: Option<Listening>,
     clients: HashMap<u64, Client>,
 }
@@ -135,15 +183,22 @@ impl Connector for TcpServer {
     type Config = Config;
 
     fn new(config: Config, _ctx: &ConnectorContext) -> Result<Self> {
-        if config.max_line_bytes == 0 || config.max_queued_lines == 0 {
+        if config.max_line_bytes == 0 || config.max_queued_lines == 0 || config.max_connections == 0
+        {
             return Err(Error::config(
-                "`max_line_bytes` and `max_queued_lines` must be at least 1",
+                "`max_line_bytes`, `max_queued_lines` and `max_connections` must be at least 1",
             ));
         }
         Ok(Self {
             address: listen_address(&config.url)?,
-            max_line_bytes: config.max_line_bytes,
-            max_queued_lines: config.max_queued_lines,
+            limits: Limits {
+                max_line_bytes: config.max_line_bytes,
+                max_queued_lines: config.max_queued_lines,
+                line_timeout: Duration::from_millis(config.line_timeout_ms),
+                idle_timeout: Duration::from_millis(config.idle_timeout_ms),
+            },
+            max_connections: config.max_connections,
+            max_buffered_bytes: config.max_buffered_bytes,
             listening: None,
             clients: HashMap::new(),
         })
@@ -163,8 +218,10 @@ impl Connector for TcpServer {
             accepting: CancellationToken::new(),
             shutdown: CancellationToken::new(),
             writers: TaskTracker::new(),
-            max_line_bytes: self.max_line_bytes,
-            max_queued_lines: self.max_queued_lines,
+            limits: self.limits,
+            connections: Connections::new(self.max_connections),
+            budget: ByteBudget::new(self.max_buffered_bytes),
+            over_budget: Arc::new(Mutex::new(Tally::every(Duration::from_secs(10)))),
         };
         tokio::spawn(accept_loop(listener, tasks.clone()));
         self.listening = Some(Listening {
@@ -211,9 +268,10 @@ impl Source for TcpServer {
         let Self {
             listening,
             clients,
-            max_line_bytes,
+            limits,
             ..
         } = self;
+        let max_line_bytes = limits.max_line_bytes;
         let Some(listening) = listening else {
             return Ok(SourceReply::Finished);
         };
@@ -265,9 +323,6 @@ impl Source for TcpServer {
                     self.finish_if_done(stream);
                     return Ok(SourceReply::StreamEnded(stream));
                 }
-                Incoming::AcceptFailed(error) => {
-                    pdk::log::warn!("cannot accept a client: {error}");
-                }
             }
         }
     }
@@ -299,7 +354,7 @@ impl Sink for TcpServer {
                     "client {} (stream {stream}) does not read its replies: {} are queued; \
                      disconnecting it",
                     client.peer,
-                    self.max_queued_lines
+                    self.limits.max_queued_lines
                 );
                 self.disconnect(stream);
                 Ok(SinkReply::Fail)

@@ -332,14 +332,31 @@ impl RunningFlow {
 
     /// [`RunningFlow::start`], with extra environment variables.
     pub fn start_with_env(flow: &Path, plugin_dir: &Path, env: &[(&str, &str)]) -> Self {
-        let mut child = Command::new(runtime_exe())
+        let mut command = Command::new(runtime_exe());
+        command.envs(env.iter().copied());
+        Self::spawn(command, flow, plugin_dir)
+    }
+
+    /// [`RunningFlow::start`], the runtime limited to `descriptors` open
+    /// files (`ulimit -n`).
+    pub fn start_with_fd_limit(flow: &Path, plugin_dir: &Path, descriptors: u32) -> Self {
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(format!(r#"ulimit -n {descriptors} && exec "$0" "$@""#))
+            .arg(runtime_exe());
+        Self::spawn(command, flow, plugin_dir)
+    }
+
+    /// Runs `command` (the runtime, or what executes it) with `run FLOW`.
+    fn spawn(mut command: Command, flow: &Path, plugin_dir: &Path) -> Self {
+        let mut child = command
             .arg("run")
             .arg(flow)
             .arg("--isolated")
             .arg("--plugin-path")
             .arg(plugin_dir)
             .env_remove("PDK_PLUGIN_PATH")
-            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

@@ -105,3 +105,374 @@ to = "sink"
         "{err}"
     );
 }
+
+/// Held by each attack test: two at once on a two-core machine would
+/// measure each other's load, not the server's limits.
+static ONE_ATTACK_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Takes [`ONE_ATTACK_AT_A_TIME`] (a failed test does not poison it).
+fn alone() -> std::sync::MutexGuard<'static, ()> {
+    ONE_ATTACK_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Hostile clients (Python, independent of this project's Rust stack):
+/// `python3 -c ATTACKER HOST PORT MODE N` opens N connections of one kind,
+/// prints `ready` once they are open, and holds them until its standard
+/// input closes; with `slow` modes it prints `closed SECONDS STATUS` for
+/// each connection the server closes. `large` sends 1 MB bodies, one
+/// request after another (HTTP), or one 1 MB partial line (TCP).
+const ATTACKER: &str = r#"
+import resource, socket, sys, threading, time
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+host, port, mode, n = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+head = b"POST / HTTP/1.1\r\nhost: attacker\r\ncontent-length: 1000000\r\n\r\n"
+held = []
+lock = threading.Lock()
+def stalled(first):
+    for _ in range(n):
+        try:
+            s = socket.create_connection((host, port))
+            s.sendall(first)
+            held.append(s)
+        except OSError:
+            pass
+def slow(first):
+    started = time.monotonic()
+    status = "-"
+    try:
+        s = socket.create_connection((host, port))
+        s.sendall(first)
+        s.settimeout(0.05)
+        while True:
+            try:
+                data = s.recv(4096)
+                if not data:
+                    break
+                status = data.split(b" ")[1].decode() if data.startswith(b"HTTP") else status
+            except socket.timeout:
+                pass
+            s.sendall(b"x")
+            time.sleep(1)
+    except OSError:
+        pass
+    with lock:
+        print("closed", round(time.monotonic() - started, 1), status, flush=True)
+def large(first, body):
+    # HTTP: one request after another; TCP: one partial line, held.
+    while True:
+        try:
+            s = socket.create_connection((host, port))
+            s.sendall(first + body)
+            s.settimeout(30)
+            while s.recv(65536):
+                pass
+        except OSError:
+            pass
+        if not http:
+            return
+http = mode.startswith("http")
+first = head if http else b""
+if mode.endswith("stalled"):
+    stalled(first + b"0123456789")
+elif mode.endswith("slow"):
+    for _ in range(n):
+        threading.Thread(target=slow, args=(first,), daemon=True).start()
+elif mode.endswith("large"):
+    body = b"y" * (999_000 if http else 1_000_000)
+    for _ in range(n):
+        threading.Thread(target=large, args=(first, body), daemon=True).start()
+print("ready", flush=True)
+sys.stdin.read()
+"#;
+
+/// A running [`ATTACKER`]; dropping it closes its connections.
+struct Attack {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Attack {
+    /// Starts `n` connections of `mode` against `address` and waits until
+    /// they are open.
+    fn start(address: std::net::SocketAddr, mode: &str, n: usize) -> Self {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new("python3")
+            .args(["-c", ATTACKER])
+            .arg(address.ip().to_string())
+            .arg(address.port().to_string())
+            .args([mode, &n.to_string()])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 runs");
+        let out = child.stdout.take().expect("piped");
+        let (send, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                if send.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        let attack = Self { child, lines };
+        let ready = attack.next_line(Duration::from_secs(120));
+        assert_eq!(ready.as_deref(), Some("ready"), "the {mode} attack started");
+        attack
+    }
+
+    /// The next line it printed, waiting up to `limit`.
+    fn next_line(&self, limit: Duration) -> Option<String> {
+        self.lines.recv_timeout(limit).ok()
+    }
+}
+
+impl Drop for Attack {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One request of a well-behaved client, and how long its answer took.
+fn control_request(address: std::net::SocketAddr, http: bool) -> (String, Duration) {
+    use std::io::{BufRead, Read, Write};
+    let started = Instant::now();
+    let stream = std::net::TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut writer = &stream;
+    let answer = if http {
+        let body = r#"{"control":1}"#;
+        write!(
+            writer,
+            "POST /control HTTP/1.1\r\nhost: test\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut response = String::new();
+        let _ = (&stream).read_to_string(&mut response);
+        response.lines().next().unwrap_or_default().to_owned()
+    } else {
+        writer.write_all(b"control\n").unwrap();
+        let mut line = String::new();
+        let _ = std::io::BufReader::new(&stream).read_line(&mut line);
+        line.trim_end().to_owned()
+    };
+    (answer, started.elapsed())
+}
+
+/// Sends control requests for `during`, asserting each is answered as
+/// `expected` within a second; returns how many were sent.
+fn served_throughout(
+    address: std::net::SocketAddr,
+    http: bool,
+    expected: &str,
+    during: Duration,
+) -> usize {
+    let started = Instant::now();
+    let mut sent = 0;
+    while sent < 5 || started.elapsed() < during {
+        let (answer, took) = control_request(address, http);
+        assert!(
+            answer.starts_with(expected) && took < Duration::from_secs(1),
+            "control request {sent}: `{answer}` after {took:?}"
+        );
+        sent += 1;
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    sent
+}
+
+/// A server connector `kind` linked to itself, under `ulimit -n 1024`,
+/// and the address it listens on.
+fn server_under_attack(
+    test: &str,
+    kind: &str,
+    codec: &str,
+    config: &str,
+) -> (RunningFlow, std::net::SocketAddr) {
+    let dir = plugin_dir_with(test, &[kind]);
+    let flow = write_flow(
+        &dir,
+        "server.toml",
+        &format!(
+            r#"
+[[connector]]
+id = "server"
+type = "{kind}"
+codec = "{codec}"
+config = {config}
+
+[[link]]
+from = "server"
+to = "server"
+"#
+        ),
+    );
+    let running = RunningFlow::start_with_fd_limit(&flow, &dir, 1024);
+    let address = running.address("listening on ");
+    (running, address)
+}
+
+/// What the memory all connections hold may reach, with default limits,
+/// beyond the runtime's idle size: the bound the connectors document
+/// (`http_server`: 104 MiB of buffers; `tcp_server`: 72 MiB), and what
+/// 512 connections' sockets, tasks and the allocator add.
+const MEMORY_BOUND: u64 = 160 * 1024 * 1024;
+
+/// The most resident memory of `pid` seen while `during` runs.
+fn peak_rss_while(pid: u32, during: impl FnOnce()) -> u64 {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let stop = std::sync::Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut peak = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                peak = peak.max(rss_of(pid));
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            peak
+        })
+    };
+    during();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    sampler.join().unwrap()
+}
+
+#[test]
+fn an_http_server_with_default_limits_serves_a_control_client_through_every_attack() {
+    let _alone = alone();
+    let (running, address) = server_under_attack(
+        "http-attacks",
+        "http_server",
+        "json",
+        r#"{ url = "127.0.0.1:0" }"#,
+    );
+    assert!(control_request(address, true).0.starts_with("HTTP/1.1 200"));
+    let idle = rss_of(running.pid());
+    // 1 100 connections whose body never finishes, more than the
+    // runtime's 1 024 descriptors.
+    let peak = peak_rss_while(running.pid(), || {
+        let stalled: Vec<Attack> = (0..2)
+            .map(|_| Attack::start(address, "http-stalled", 550))
+            .collect();
+        served_throughout(address, true, "HTTP/1.1 200", Duration::from_secs(3));
+        drop(stalled);
+        // 400 clients sending 1 MB bodies at once, again and again.
+        let large = Attack::start(address, "http-large", 400);
+        served_throughout(address, true, "HTTP/1.1 200", Duration::from_secs(4));
+        drop(large);
+    });
+    eprintln!(
+        "note: resident memory {} MiB idle, {} MiB at most under attack",
+        idle >> 20,
+        peak >> 20
+    );
+    assert!(
+        peak.saturating_sub(idle) < MEMORY_BOUND,
+        "the runtime grew from {idle} to {peak} bytes under attack"
+    );
+    let (output, _) = running.terminate(Duration::from_secs(15));
+    let err = stderr(&output);
+    assert!(output.status.success(), "stderr: {err}");
+    assert!(
+        !err.contains("Too many open files"),
+        "the connection limit keeps the runtime within its descriptors: {err}"
+    );
+    let warnings = err.lines().filter(|l| l.contains("WARN")).count();
+    assert!(warnings < 20, "a flood of trouble is a few lines: {err}");
+}
+
+#[test]
+fn slow_http_bodies_and_heads_are_closed_after_their_timeouts() {
+    let _alone = alone();
+    let (running, address) = server_under_attack(
+        "http-slow",
+        "http_server",
+        "json",
+        r#"{ url = "127.0.0.1:0", body_timeout_ms = 2000, header_timeout_ms = 1000 }"#,
+    );
+    let slow = Attack::start(address, "http-slow", 200);
+    served_throughout(address, true, "HTTP/1.1 200", Duration::from_secs(1));
+    for i in 0..200 {
+        let closed = slow
+            .next_line(Duration::from_secs(20))
+            .unwrap_or_else(|| panic!("slow client {i} was never closed"));
+        let fields: Vec<&str> = closed.split(' ').collect();
+        let seconds: f64 = fields[1].parse().unwrap();
+        assert!(
+            fields[2] == "408" && (1.5..6.0).contains(&seconds),
+            "closed after the 2 s body timeout with a 408: {closed}"
+        );
+    }
+    drop(slow);
+    let (output, _) = running.terminate(Duration::from_secs(15));
+    assert!(output.status.success(), "stderr: {}", stderr(&output));
+}
+
+#[test]
+fn a_tcp_server_with_default_limits_serves_a_control_client_through_every_attack() {
+    let _alone = alone();
+    let (running, address) = server_under_attack(
+        "tcp-attacks",
+        "tcp_server",
+        "string",
+        r#"{ url = "127.0.0.1:0" }"#,
+    );
+    assert_eq!(control_request(address, false).0, "control");
+    let idle = rss_of(running.pid());
+    let peak = peak_rss_while(running.pid(), || {
+        let stalled: Vec<Attack> = (0..2)
+            .map(|_| Attack::start(address, "tcp-stalled", 550))
+            .collect();
+        served_throughout(address, false, "control", Duration::from_secs(3));
+        drop(stalled);
+        // 200 clients each holding a 1 MB partial line.
+        let large = Attack::start(address, "tcp-large", 200);
+        served_throughout(address, false, "control", Duration::from_secs(4));
+        drop(large);
+    });
+    eprintln!(
+        "note: resident memory {} MiB idle, {} MiB at most under attack",
+        idle >> 20,
+        peak >> 20
+    );
+    assert!(
+        peak.saturating_sub(idle) < MEMORY_BOUND,
+        "the runtime grew from {idle} to {peak} bytes under attack"
+    );
+    let (output, _) = running.terminate(Duration::from_secs(15));
+    let err = stderr(&output);
+    assert!(output.status.success(), "stderr: {err}");
+    assert!(!err.contains("Too many open files"), "{err}");
+}
+
+#[test]
+fn slow_tcp_lines_are_closed_after_the_line_timeout() {
+    let _alone = alone();
+    let (running, address) = server_under_attack(
+        "tcp-slow-lines",
+        "tcp_server",
+        "string",
+        r#"{ url = "127.0.0.1:0", line_timeout_ms = 2000 }"#,
+    );
+    let slow = Attack::start(address, "tcp-slow", 200);
+    served_throughout(address, false, "control", Duration::from_secs(1));
+    for i in 0..200 {
+        let closed = slow
+            .next_line(Duration::from_secs(20))
+            .unwrap_or_else(|| panic!("slow client {i} was never closed"));
+        let seconds: f64 = closed.split(' ').nth(1).unwrap().parse().unwrap();
+        assert!(
+            (1.5..6.0).contains(&seconds),
+            "closed after the 2 s line timeout: {closed}"
+        );
+    }
+    drop(slow);
+    let (output, _) = running.terminate(Duration::from_secs(15));
+    assert!(output.status.success(), "stderr: {}", stderr(&output));
+}

@@ -1,0 +1,418 @@
+//! Limits for server connectors that no client can exceed: a bounded set
+//! of connections that makes room for a new client by closing the one
+//! that has waited longest without sending a whole request
+//! ([`Connections`]), a budget for the bytes all connections buffer
+//! together ([`ByteBudget`]), and a count that keeps a flood of one kind
+//! of trouble to one log line per interval ([`Tally`]). Executor-neutral:
+//! plain state, a `futures` channel and `std` time.
+//!
+//! The bundled `tcp_server` and `http_server` connectors are built on
+//! them; the book's chapter on network I/O shows how.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use futures::channel::oneshot;
+
+/// The connections of a server, at most a fixed number of them.
+///
+/// Each connection holds a [`Slot`] and says what it is doing: waiting
+/// for its client (idle, or receiving a request, until a deadline), or
+/// busy (its request is in the flow). A new connection beyond the limit
+/// closes the waiting connection that has waited longest, so that clients
+/// that never finish their request cannot keep others out; if every
+/// connection is busy, the new one is refused. [`Connections::expire`]
+/// closes the connections whose deadline has passed.
+#[derive(Debug, Clone)]
+pub struct Connections {
+    shared: Arc<Mutex<Registry>>,
+    max: usize,
+}
+
+#[derive(Debug, Default)]
+struct Registry {
+    next_id: u64,
+    slots: HashMap<u64, SlotState>,
+}
+
+#[derive(Debug)]
+struct SlotState {
+    /// Since when it waits for its client, and until when; `None` while
+    /// busy.
+    waiting: Option<(Instant, Instant)>,
+    /// Dropped to close the connection.
+    close: Option<oneshot::Sender<()>>,
+}
+
+/// Why a new connection was refused: every connection is busy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Full;
+
+/// What [`Connections::admit`] did to make room, if anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admitted {
+    /// There was room.
+    Room,
+    /// The connection that had waited longest was closed.
+    Evicted,
+}
+
+impl Connections {
+    /// At most `max` connections (at least one).
+    #[must_use]
+    pub fn new(max: usize) -> Self {
+        Self {
+            shared: Arc::default(),
+            max: max.max(1),
+        }
+    }
+
+    /// The most connections it holds.
+    #[must_use]
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
+    /// How many connections it holds now.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.registry().slots.len()
+    }
+
+    /// Whether it holds no connection.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn registry(&self) -> std::sync::MutexGuard<'_, Registry> {
+        self.shared.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A slot for a new connection, which waits for its client until
+    /// `deadline`, and the [`Closing`] that completes when the connection
+    /// must close; at the limit, the waiting connection that has waited
+    /// longest is closed to make room.
+    ///
+    /// # Errors
+    /// [`Full`] when the limit is reached and every connection is busy.
+    pub fn admit(&self, deadline: Instant) -> Result<(Slot, Closing, Admitted), Full> {
+        let mut registry = self.registry();
+        let mut admitted = Admitted::Room;
+        if registry.slots.len() >= self.max {
+            let oldest = registry
+                .slots
+                .iter()
+                .filter_map(|(id, slot)| slot.waiting.map(|(since, _)| (since, *id)))
+                .min();
+            let (_, id) = oldest.ok_or(Full)?;
+            registry.slots.remove(&id);
+            admitted = Admitted::Evicted;
+        }
+        let id = registry.next_id;
+        registry.next_id += 1;
+        let (close, closed) = oneshot::channel();
+        registry.slots.insert(
+            id,
+            SlotState {
+                waiting: Some((Instant::now(), deadline)),
+                close: Some(close),
+            },
+        );
+        drop(registry);
+        Ok((
+            Slot {
+                connections: self.clone(),
+                id,
+            },
+            Closing(closed),
+            admitted,
+        ))
+    }
+
+    /// Closes every connection whose deadline is before `now`; returns
+    /// how many.
+    pub fn expire(&self, now: Instant) -> usize {
+        let mut registry = self.registry();
+        let mut expired = 0;
+        for slot in registry.slots.values_mut() {
+            if slot.waiting.is_some_and(|(_, deadline)| deadline <= now) && slot.close.is_some() {
+                slot.close = None;
+                expired += 1;
+            }
+        }
+        expired
+    }
+}
+
+/// One connection's place in [`Connections`]; dropping it frees the place.
+#[derive(Debug)]
+pub struct Slot {
+    connections: Connections,
+    id: u64,
+}
+
+impl Slot {
+    /// The connection waits for its client (idle, or receiving a request)
+    /// until `deadline`; the waiting time counts from now.
+    pub fn wait_until(&self, deadline: Instant) {
+        self.set(Some((Instant::now(), deadline)));
+    }
+
+    /// The connection waits for its client until `deadline`, still since
+    /// it started waiting (a request that goes on being received).
+    pub fn extend_until(&self, deadline: Instant) {
+        let mut registry = self.connections.registry();
+        if let Some(slot) = registry.slots.get_mut(&self.id) {
+            if let Some((since, _)) = slot.waiting {
+                slot.waiting = Some((since, deadline));
+            }
+        }
+    }
+
+    /// The connection is busy: its request is in the flow. It is neither
+    /// closed to make room nor expired meanwhile.
+    pub fn busy(&self) {
+        self.set(None);
+    }
+
+    /// Whether the connection waits for its client.
+    #[must_use]
+    pub fn is_waiting(&self) -> bool {
+        self.connections
+            .registry()
+            .slots
+            .get(&self.id)
+            .is_some_and(|slot| slot.waiting.is_some())
+    }
+
+    fn set(&self, waiting: Option<(Instant, Instant)>) {
+        let mut registry = self.connections.registry();
+        if let Some(slot) = registry.slots.get_mut(&self.id) {
+            slot.waiting = waiting;
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.connections.registry().slots.remove(&self.id);
+    }
+}
+
+/// Completes once a connection must close: it was closed to make room
+/// for a new one, or its deadline passed.
+#[derive(Debug)]
+pub struct Closing(oneshot::Receiver<()>);
+
+impl Future for Closing {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // Nothing is ever sent: the sender is dropped to close.
+        Pin::new(&mut self.0).poll(cx).map(|_| ())
+    }
+}
+
+/// A number of bytes that all connections of a server may hold together
+/// (partial requests, bodies being received); each holds its part in a
+/// [`Reservation`].
+#[derive(Debug, Clone)]
+pub struct ByteBudget {
+    left: Arc<AtomicUsize>,
+    total: usize,
+}
+
+impl ByteBudget {
+    /// A budget of `total` bytes.
+    #[must_use]
+    pub fn new(total: usize) -> Self {
+        Self {
+            left: Arc::new(AtomicUsize::new(total)),
+            total,
+        }
+    }
+
+    /// The whole budget.
+    #[must_use]
+    pub fn total(&self) -> usize {
+        self.total
+    }
+
+    /// An empty reservation, which [`Reservation::grow`] enlarges.
+    #[must_use]
+    pub fn reservation(&self) -> Reservation {
+        Reservation {
+            budget: self.clone(),
+            held: 0,
+        }
+    }
+
+    fn take(&self, bytes: usize) -> bool {
+        self.left
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| {
+                left.checked_sub(bytes)
+            })
+            .is_ok()
+    }
+}
+
+/// Bytes taken from a [`ByteBudget`], given back when it is dropped or
+/// shrunk.
+#[derive(Debug)]
+pub struct Reservation {
+    budget: ByteBudget,
+    held: usize,
+}
+
+impl Reservation {
+    /// Takes `bytes` more from the budget; `false` (and nothing taken) if
+    /// the budget does not have them.
+    #[must_use]
+    pub fn grow(&mut self, bytes: usize) -> bool {
+        let taken = self.budget.take(bytes);
+        if taken {
+            self.held += bytes;
+        }
+        taken
+    }
+
+    /// Gives back what it holds beyond `bytes`.
+    pub fn shrink_to(&mut self, bytes: usize) {
+        if self.held > bytes {
+            self.budget
+                .left
+                .fetch_add(self.held - bytes, Ordering::AcqRel);
+            self.held = bytes;
+        }
+    }
+
+    /// The bytes it holds.
+    #[must_use]
+    pub fn held(&self) -> usize {
+        self.held
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.shrink_to(0);
+    }
+}
+
+/// Counts occurrences of one kind of trouble (a refused client, a dropped
+/// line) and says when to report them: the first at once, then at most
+/// once per interval, with how many there were.
+#[derive(Debug)]
+pub struct Tally {
+    every: Duration,
+    count: u64,
+    reported_at: Option<Instant>,
+}
+
+impl Tally {
+    /// A tally reported at most once per `every`.
+    #[must_use]
+    pub fn every(every: Duration) -> Self {
+        Self {
+            every,
+            count: 0,
+            reported_at: None,
+        }
+    }
+
+    /// Counts one occurrence at `now`; `Some(n)` when it is time to
+    /// report the `n` occurrences since the last report.
+    pub fn occurred(&mut self, now: Instant) -> Option<u64> {
+        self.count += 1;
+        if self
+            .reported_at
+            .is_some_and(|at| now.duration_since(at) < self.every)
+        {
+            return None;
+        }
+        self.reported_at = Some(now);
+        Some(std::mem::take(&mut self.count))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn later(ms: u64) -> Instant {
+        Instant::now() + Duration::from_millis(ms)
+    }
+
+    #[test]
+    fn a_new_connection_at_the_limit_closes_the_one_that_waited_longest() {
+        let connections = Connections::new(2);
+        let (_first, mut first, _) = connections.admit(later(60_000)).unwrap();
+        std::thread::sleep(Duration::from_millis(2));
+        let (_second, mut second, _) = connections.admit(later(60_000)).unwrap();
+        let (_third, _, admitted) = connections.admit(later(60_000)).unwrap();
+        assert_eq!(admitted, Admitted::Evicted);
+        assert_eq!(connections.len(), 2);
+        let is_closing = |closing: &mut Closing| {
+            futures::executor::block_on(futures::future::poll_fn(|cx| {
+                Poll::Ready(Pin::new(&mut *closing).poll(cx).is_ready())
+            }))
+        };
+        assert!(is_closing(&mut first));
+        assert!(!is_closing(&mut second));
+    }
+
+    #[test]
+    fn busy_connections_are_never_closed_to_make_room() {
+        let connections = Connections::new(1);
+        let (slot, _, _) = connections.admit(later(60_000)).unwrap();
+        slot.busy();
+        assert_eq!(connections.admit(later(60_000)).unwrap_err(), Full);
+        slot.wait_until(later(60_000));
+        assert!(connections.admit(later(60_000)).is_ok());
+        drop(slot);
+    }
+
+    #[test]
+    fn connections_past_their_deadline_expire() {
+        let connections = Connections::new(3);
+        let (soon, closing, _) = connections.admit(later(0)).unwrap();
+        let (busy, _, _) = connections.admit(later(0)).unwrap();
+        busy.busy();
+        let (_late, _, _) = connections.admit(later(60_000)).unwrap();
+        assert_eq!(connections.expire(later(1)), 1);
+        futures::executor::block_on(closing);
+        drop(soon);
+        assert_eq!(connections.len(), 2, "a dropped slot frees its place");
+    }
+
+    #[test]
+    fn the_budget_is_shared_and_given_back() {
+        let budget = ByteBudget::new(100);
+        let mut a = budget.reservation();
+        let mut b = budget.reservation();
+        assert!(a.grow(60));
+        assert!(!b.grow(50), "only 40 left");
+        assert!(b.grow(40));
+        a.shrink_to(10);
+        assert!(b.grow(50));
+        drop(b);
+        assert!(budget.reservation().grow(90));
+    }
+
+    #[test]
+    fn a_tally_reports_the_first_at_once_then_once_per_interval() {
+        let mut tally = Tally::every(Duration::from_secs(10));
+        let start = Instant::now();
+        assert_eq!(tally.occurred(start), Some(1));
+        for i in 1..100 {
+            assert_eq!(tally.occurred(start + Duration::from_millis(i)), None);
+        }
+        assert_eq!(tally.occurred(start + Duration::from_secs(10)), Some(100));
+    }
+}
