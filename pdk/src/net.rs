@@ -135,6 +135,19 @@ impl Connections {
         ))
     }
 
+    /// Closes the connections past their deadline every `every`, for as
+    /// long as the future is polled (on the runtime's timer); `expired`
+    /// is told how many each time there were some.
+    pub async fn expire_every(&self, every: Duration, mut expired: impl FnMut(u64)) {
+        loop {
+            crate::time::sleep(every).await;
+            let closed = self.expire(Instant::now());
+            if closed > 0 {
+                expired(closed as u64);
+            }
+        }
+    }
+
     /// Closes every connection whose deadline is before `now`; returns
     /// how many.
     pub fn expire(&self, now: Instant) -> usize {
@@ -329,7 +342,12 @@ impl Tally {
     /// Counts one occurrence at `now`; `Some(n)` when it is time to
     /// report the `n` occurrences since the last report.
     pub fn occurred(&mut self, now: Instant) -> Option<u64> {
-        self.count += 1;
+        self.add(1, now)
+    }
+
+    /// Counts `occurrences` at `now`, as [`Self::occurred`] counts one.
+    pub fn add(&mut self, occurrences: u64, now: Instant) -> Option<u64> {
+        self.count += occurrences;
         if self
             .reported_at
             .is_some_and(|at| now.duration_since(at) < self.every)

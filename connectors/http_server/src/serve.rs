@@ -42,7 +42,7 @@ const STOP_GRACE: Duration = Duration::from_secs(1);
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 
 /// How often connections past their deadline are closed.
-const SWEEP_EVERY: Duration = Duration::from_millis(250);
+const EXPIRE_EVERY: Duration = Duration::from_millis(250);
 
 /// How often each kind of trouble is logged, at most.
 const REPORT_EVERY: Duration = Duration::from_secs(10);
@@ -113,7 +113,7 @@ pub struct Shared {
 /// them finish their requests for a bounded time.
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>, stop: CancellationToken) {
     let graceful = GracefulShutdown::new();
-    tokio::spawn(sweep(shared.connections.clone(), stop.clone()));
+    tokio::spawn(expire(shared.connections.clone(), stop.clone()));
     let mut accept_failed = Tally::every(REPORT_EVERY);
     let mut refused = Tally::every(REPORT_EVERY);
     let mut evicted = Tally::every(REPORT_EVERY);
@@ -200,22 +200,19 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, stop: Cancellatio
 }
 
 /// Closes the connections past their deadline, until `stop`.
-async fn sweep(connections: Connections, stop: CancellationToken) {
+async fn expire(connections: Connections, stop: CancellationToken) {
     let mut expired = Tally::every(REPORT_EVERY);
-    loop {
-        tokio::select! {
-            () = stop.cancelled() => return,
-            () = tokio::time::sleep(SWEEP_EVERY) => {}
+    let expiring = connections.expire_every(EXPIRE_EVERY, |closed| {
+        if let Some(times) = expired.add(closed, Instant::now()) {
+            pdk::log::info!(
+                "closed {times} connection(s) in {REPORT_EVERY:?} that were idle or sent a \
+                 request head too slowly (idle_timeout_ms, header_timeout_ms)"
+            );
         }
-        let closed = connections.expire(Instant::now());
-        for _ in 0..closed {
-            if let Some(times) = expired.occurred(Instant::now()) {
-                pdk::log::info!(
-                    "closed {times} connection(s) in {REPORT_EVERY:?} that were idle or sent a \
-                     request head too slowly (idle_timeout_ms, header_timeout_ms)"
-                );
-            }
-        }
+    });
+    tokio::select! {
+        () = stop.cancelled() => {}
+        () = expiring => {}
     }
 }
 

@@ -35,7 +35,7 @@ const WRITE_BATCH: usize = 64;
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 
 /// How often clients past their deadline are disconnected.
-const SWEEP_EVERY: Duration = Duration::from_millis(250);
+const EXPIRE_EVERY: Duration = Duration::from_millis(250);
 
 /// How often each kind of trouble is logged, at most.
 const REPORT_EVERY: Duration = Duration::from_secs(10);
@@ -115,7 +115,7 @@ pub struct Tasks {
 /// Accepts clients until `tasks.accepting` is cancelled; each gets the
 /// next stream number, starting at 1.
 pub async fn accept_loop(listener: TcpListener, tasks: Tasks) {
-    tokio::spawn(sweep(tasks.connections.clone(), tasks.accepting.clone()));
+    tokio::spawn(expire(tasks.connections.clone(), tasks.accepting.clone()));
     let mut accept_failed = Tally::every(REPORT_EVERY);
     let mut refused = Tally::every(REPORT_EVERY);
     let mut evicted = Tally::every(REPORT_EVERY);
@@ -181,22 +181,19 @@ pub async fn accept_loop(listener: TcpListener, tasks: Tasks) {
 }
 
 /// Disconnects the clients past their deadline, until `stop`.
-async fn sweep(connections: Connections, stop: CancellationToken) {
+async fn expire(connections: Connections, stop: CancellationToken) {
     let mut expired = Tally::every(REPORT_EVERY);
-    loop {
-        tokio::select! {
-            () = stop.cancelled() => return,
-            () = tokio::time::sleep(SWEEP_EVERY) => {}
+    let expiring = connections.expire_every(EXPIRE_EVERY, |closed| {
+        if let Some(times) = expired.add(closed, Instant::now()) {
+            pdk::log::info!(
+                "disconnected {times} client(s) in {REPORT_EVERY:?} that were silent or sent a \
+                 line too slowly (idle_timeout_ms, line_timeout_ms)"
+            );
         }
-        let closed = connections.expire(Instant::now());
-        for _ in 0..closed {
-            if let Some(times) = expired.occurred(Instant::now()) {
-                pdk::log::info!(
-                    "disconnected {times} client(s) in {REPORT_EVERY:?} that were silent or sent \
-                     a line too slowly (idle_timeout_ms, line_timeout_ms)"
-                );
-            }
-        }
+    });
+    tokio::select! {
+        () = stop.cancelled() => {}
+        () = expiring => {}
     }
 }
 
