@@ -47,8 +47,18 @@ pub fn connector(model: &Connector) -> TokenStream {
             }
         };
     };
+    // One check per field, its error on the field's type.
+    let fields_checked = item.fields.iter().map(|field| {
+        let ty = &field.ty;
+        let at_field = respanned(quote!(#krate), syn::spanned::Spanned::span(ty));
+        quote_spanned! {syn::spanned::Spanned::span(ty)=>
+            const _: () = #at_field::__private::send_field::<#ty>();
+        }
+    });
     quote! {
         #item
+
+        #(#fields_checked)*
 
         #side_checked
 

@@ -3,10 +3,11 @@
 //! ([`Event::payload`]), and a [`Value`] is built only when the sink asks
 //! for one ([`Event::data`]), so a sink that never looks at the payload (a
 //! counter, a router on the id) or only reads some fields never pays for a
-//! conversion.
+//! conversion. An `Event` is `Send` and `Sync`: a `&Event` may be held
+//! across an `.await` and shared with other tasks.
 
-use std::cell::{OnceCell, RefCell};
 use std::fmt;
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use crate::abi::connector::EventId;
 use crate::abi::value::PdkValue;
@@ -22,11 +23,11 @@ pub struct Event {
     /// The payload as it crossed the boundary, until it is first read in
     /// either form: no reference into it is ever handed out, so
     /// [`Event::data`] can move it into a [`Value`] instead of copying.
-    unread: RefCell<Option<PdkValue>>,
+    unread: Mutex<Option<PdkValue>>,
     /// The payload in the C-ABI form, once read in place.
-    raw: OnceCell<PdkValue>,
+    raw: OnceLock<PdkValue>,
     /// The payload as a [`Value`], once asked for (or given as one).
-    value: OnceCell<Value>,
+    value: OnceLock<Value>,
 }
 
 impl Event {
@@ -36,9 +37,9 @@ impl Event {
         Self {
             id,
             ingest_ns,
-            unread: RefCell::new(None),
-            raw: OnceCell::new(),
-            value: OnceCell::from(data),
+            unread: Mutex::new(None),
+            raw: OnceLock::new(),
+            value: OnceLock::from(data),
         }
     }
 
@@ -49,9 +50,9 @@ impl Event {
         Self {
             id,
             ingest_ns,
-            unread: RefCell::new(Some(payload)),
-            raw: OnceCell::new(),
-            value: OnceCell::new(),
+            unread: Mutex::new(Some(payload)),
+            raw: OnceLock::new(),
+            value: OnceLock::new(),
         }
     }
 
@@ -61,10 +62,20 @@ impl Event {
     /// is built.
     pub fn payload(&self) -> &PdkValue {
         self.raw.get_or_init(|| {
-            self.unread
-                .take()
-                .unwrap_or_else(|| PdkValue::from(self.value.get().cloned().unwrap_or_default()))
+            // Not taken yet, or taken by `data` (on another thread, which
+            // this waits for): converted from the value then.
+            self.take_unread()
+                .unwrap_or_else(|| PdkValue::from(self.data().clone()))
         })
+    }
+
+    /// The payload as it crossed the boundary, if neither form has taken
+    /// it yet.
+    fn take_unread(&self) -> Option<PdkValue> {
+        self.unread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
     }
 
     /// The payload as a [`Value`], built on first call: the payload's
@@ -74,11 +85,10 @@ impl Event {
     #[must_use]
     pub fn data(&self) -> &Value {
         self.value.get_or_init(|| {
-            self.unread
-                .take()
-                .map(Value::from)
-                .or_else(|| self.raw.get().map(Value::from))
-                .unwrap_or_default()
+            // Not taken yet, or taken by `payload` (on another thread,
+            // which this waits for): copied from the payload then.
+            self.take_unread()
+                .map_or_else(|| Value::from(self.payload()), Value::from)
         })
     }
 
@@ -119,14 +129,24 @@ impl Event {
     fn with_raw<T>(&self, read: impl FnOnce(Option<&PdkValue>) -> T) -> T {
         match self.raw.get() {
             Some(raw) => read(Some(raw)),
-            None => read(self.unread.borrow().as_ref()),
+            None => read(
+                self.unread
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .as_ref(),
+            ),
         }
     }
 
     /// The payload, to change it in place (moved into a [`Value`], not
     /// copied).
     pub fn data_mut(&mut self) -> &mut Value {
-        let raw = self.unread.get_mut().take().or_else(|| self.raw.take());
+        let raw = self
+            .unread
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+            .or_else(|| self.raw.take());
         self.value
             .get_or_init(|| raw.map(Value::from).unwrap_or_default());
         // What is read in place from now on is the changed value.
@@ -144,6 +164,7 @@ impl Event {
             .or_else(|| {
                 self.unread
                     .into_inner()
+                    .unwrap_or_else(PoisonError::into_inner)
                     .or_else(|| self.raw.into_inner())
                     .map(Value::from)
             })
@@ -256,6 +277,22 @@ mod tests {
         *event.data_mut() = Value::from(2u64);
         assert_eq!(event.payload(), &PdkValue::from(Value::from(2u64)));
         assert_eq!(event.to_json_string(), "2");
+    }
+
+    #[test]
+    fn an_event_is_send_and_sync_and_read_from_two_threads_at_once() {
+        fn send_and_sync<T: Send + Sync>() {}
+        send_and_sync::<Event>();
+        for _ in 0..200 {
+            let mut value = Value::object();
+            value.insert("k", "v");
+            let event = Event::with_payload(id(), 0, PdkValue::from(value.clone()));
+            std::thread::scope(|scope| {
+                let reader = scope.spawn(|| event.payload().clone());
+                assert_eq!(event.data(), &value);
+                assert_eq!(reader.join().unwrap(), PdkValue::from(value.clone()));
+            });
+        }
     }
 
     #[test]

@@ -146,6 +146,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_scaffolds_config_is_derived_as_the_tutorial_derives_its_own() {
+        let derive =
+            "#[derive(Debug, Deserialize)]\n#[serde(deny_unknown_fields)]\npub struct Config {";
+        let scaffold = include_str!("../templates/plugin/lib.rs.in");
+        let tutorial = include_str!("../../tutorial/src/lib.rs");
+        assert!(scaffold.contains(derive), "{scaffold}");
+        assert!(
+            tutorial.contains(derive),
+            "the book's tutorial changed its derive"
+        );
+        assert!(
+            !scaffold.contains("serde(crate"),
+            "the prelude's derive needs no `crate` (the configuration chapter)"
+        );
+    }
+
+    #[test]
     fn names_that_are_packages_and_connector_types_are_accepted() {
         for good in ["greeter", "my_source", "my-source", "s3", "a_b-c"] {
             assert!(is_valid_name(good), "{good}");

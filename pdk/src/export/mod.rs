@@ -52,6 +52,20 @@ async fn run_hook<T: Connector>(
     }
 }
 
+/// Every field of a connector must be `Send`: `#[connector]` checks each
+/// one with this bound, so that a field that is not names itself.
+#[diagnostic::on_unimplemented(
+    message = "connector fields must be `Send`: `{Self}` cannot move between the runtime's threads",
+    label = "this field is not `Send`",
+    note = "the runtime moves connectors between its threads; use `Arc` instead of `Rc`, and `Mutex` or atomics instead of `RefCell` or `Cell`"
+)]
+pub trait SendField {}
+
+impl<T: ?Sized + Send> SendField for T {}
+
+/// Checks, at compile time, that `T` is [`SendField`].
+pub const fn send_field<T: ?Sized + SendField>() {}
+
 /// Implemented by `#[connector]`: the type's name and its sides.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a connector type",

@@ -248,3 +248,32 @@ fn a_flow_file_whose_name_has_a_newline_is_named_on_one_line() {
         "{err}"
     );
 }
+
+#[test]
+fn a_config_that_is_not_a_table_names_the_connectors_own_config_type() {
+    let (line, flow) = single_error_line(
+        "config-not-a-table",
+        r#"
+[[connector]]
+id = "tick"
+type = "metronome"
+config = 5
+
+[[connector]]
+id = "out"
+type = "stdout"
+
+[[link]]
+from = "tick"
+to = "out"
+"#,
+    );
+    assert_eq!(
+        line,
+        format!(
+            "error: {flow}: connector `tick` (type `metronome`) config: invalid type: \
+             integer `5`, expected struct Config; fix: correct the `config` table of \
+             connector `tick`"
+        )
+    );
+}
