@@ -12,7 +12,6 @@ use std::task::{Context, Poll};
 
 use abi_stable::std_types::RResult;
 use async_ffi::BorrowingFfiFuture;
-use futures::future::BoxFuture;
 use futures::FutureExt as _;
 use pin_project_lite::pin_project;
 
@@ -196,20 +195,6 @@ where
     ))
 }
 
-/// Wraps a call of an author's method for an in-process call: `make`
-/// makes its future (see [`Guarded`]).
-pub(crate) fn contain_linked<'a, M, F, T>(
-    method: &'static str,
-    uses_tokio: bool,
-    make: M,
-) -> BoxFuture<'a, Result<T>>
-where
-    M: FnOnce() -> F + Send + 'a,
-    F: Future<Output = Result<T>> + Send + 'a,
-{
-    Box::pin(Guarded::new(method, uses_tokio, make))
-}
-
 /// The error for a method that is not part of this connector.
 pub(crate) fn unsupported_error(alias: &str, method: &str) -> Error {
     Error::new(
@@ -259,21 +244,23 @@ mod tests {
             error.message.as_str(),
             "panicked in `on_event`: in the synchronous part"
         );
-        let linked = contain_linked("on_event", false, panics_before_its_future);
-        let error = futures::executor::block_on(linked).unwrap_err();
-        assert_eq!(error.kind(), ErrorKind::Panic);
     }
 
     #[test]
     fn the_future_is_made_on_the_first_poll_only() {
         use std::sync::atomic::{AtomicUsize, Ordering};
         let made = AtomicUsize::new(0);
-        let future = contain_linked("pull_data", false, || {
-            made.fetch_add(1, Ordering::SeqCst);
-            async { Ok(7) }
-        });
+        let future = contain(
+            "pull_data",
+            false,
+            || {
+                made.fetch_add(1, Ordering::SeqCst);
+                async { Ok(7) }
+            },
+            |n: u32| n,
+        );
         assert_eq!(made.load(Ordering::SeqCst), 0, "nothing made before a poll");
-        assert_eq!(futures::executor::block_on(future), Ok(7));
+        assert_eq!(futures::executor::block_on(future), RResult::ROk(7));
         assert_eq!(made.load(Ordering::SeqCst), 1);
     }
 

@@ -156,6 +156,16 @@ impl Event {
             .unwrap_or_else(|| unreachable!("initialized just above"))
     }
 
+    /// The payload in the C-ABI form, owned (moved, not copied, unless
+    /// only a [`Value`] of it exists).
+    pub(crate) fn into_payload(self) -> PdkValue {
+        self.unread
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner)
+            .or_else(|| self.raw.into_inner())
+            .unwrap_or_else(|| PdkValue::from(self.value.into_inner().unwrap_or_default()))
+    }
+
     /// The payload, owned (moved into a [`Value`], not copied).
     #[must_use]
     pub fn into_data(self) -> Value {

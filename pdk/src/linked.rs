@@ -1,33 +1,16 @@
-//! The in-process form of a connector: what a runtime that links connector
-//! crates statically calls, with no C-ABI and no value conversion. Every
-//! `#[connector]` type has one (`LinkedEntry::of::<T>()`), next to its
-//! plugin form.
+//! The in-process form of a connector type: what a runtime that links
+//! connector crates statically creates. It is the very object a plugin
+//! hands over (a [`BoxedPdkConnector`], called through the same C-ABI),
+//! made without loading a library: one connector path, whichever way a
+//! connector arrives. Every `#[connector]` type has one
+//! (`LinkedEntry::of::<T>()`).
 
-use futures::future::BoxFuture;
+use abi_stable::std_types::RResult;
 
-use crate::abi::connector::{LifecycleHook, PdkConnectorContext};
+use crate::abi::connector::{BoxedPdkConnector, PdkConnectorContext};
+use crate::abi::error::PdkError;
 use crate::abi::host::HostServicesRef;
-use crate::{Attempt, Event, Result, SinkReply, SourceReply, Value};
-
-/// A connector instance called in-process. Mirrors
-/// [`crate::abi::connector::PdkConnector`] with Rust types; panics in the
-/// author's methods become errors just the same.
-pub trait LinkedConnector: Send {
-    /// [`crate::Connector::connect`]
-    fn connect(&mut self, attempt: Attempt) -> BoxFuture<'_, Result<bool>>;
-    /// One of the lifecycle hooks.
-    fn lifecycle(&mut self, hook: LifecycleHook) -> BoxFuture<'_, Result<()>>;
-    /// [`crate::Source::pull_data`]
-    fn pull_data(&mut self, pull_id: u64) -> BoxFuture<'_, Result<SourceReply>>;
-    /// [`crate::Source::ack`]
-    fn ack(&mut self, stream: u64, pull_id: u64) -> BoxFuture<'_, Result<()>>;
-    /// [`crate::Source::fail`]
-    fn fail(&mut self, stream: u64, pull_id: u64) -> BoxFuture<'_, Result<()>>;
-    /// [`crate::Sink::on_event`]
-    fn on_event(&mut self, event: Event) -> BoxFuture<'_, Result<SinkReply>>;
-    /// [`crate::Sink::on_upstream_finished`]
-    fn upstream_finished(&mut self) -> BoxFuture<'_, Result<()>>;
-}
+use crate::abi::value::PdkValue;
 
 /// A statically linked connector type.
 #[derive(Debug, Clone, Copy)]
@@ -44,8 +27,9 @@ pub struct LinkedEntry {
     pub transactional: bool,
     /// Whether it has a sink side.
     pub sink: bool,
-    /// Creates one from its configuration.
-    pub create: fn(PdkConnectorContext, Value) -> Result<Box<dyn LinkedConnector>>,
+    /// Creates one from its configuration, as a plugin's root module does.
+    pub create:
+        extern "C" fn(PdkConnectorContext, PdkValue) -> RResult<BoxedPdkConnector, PdkError>,
 }
 
 /// Installs the runtime's services (timer, spawner, logger) for linked

@@ -1,7 +1,8 @@
 //! The costs of the plugin boundary, one by one:
 //! - converting one ~1 KB event to its C-ABI form and back;
-//! - one async call through a plugin's C-ABI vs the same call on a native
-//!   trait object (the same connector crate, linked in);
+//! - one async call through a plugin's C-ABI, through the same C-ABI
+//!   object of the connector built in (no library loaded), and on a
+//!   native Rust trait object returning a boxed future (the baseline);
 //! - loading and checking one plugin file.
 //!
 //! `cargo bench -p pdk-runtime --bench boundary`
@@ -15,17 +16,19 @@ use std::process::Command;
 use abi_stable::std_types::RStr;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use futures::executor::block_on;
+use futures::future::BoxFuture;
 use pdk::abi::connector::LifecycleHook;
 use pdk::abi::value::PdkValue;
 use pdk::Value;
 use pdk_runtime::loader;
 use quiet_context::context as ctx;
 
-/// The release build of plugin `name`, built by cargo.
-fn release_plugin(name: &str) -> PathBuf {
+/// The release build of the plugin library `name` of package `package`,
+/// built by cargo.
+fn release_plugin(package: &str, name: &str) -> PathBuf {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let status = Command::new(env!("CARGO"))
-        .args(["build", "--release", "-p", name])
+        .args(["build", "--release", "-p", package])
         .current_dir(&workspace)
         .status()
         .expect("cargo runs");
@@ -52,9 +55,23 @@ fn value_conversion(c: &mut Criterion) {
     });
 }
 
+/// The baseline: an async method on a native trait object.
+trait Native {
+    fn on_pause(&mut self) -> BoxFuture<'_, Result<(), String>>;
+}
+
+/// Does nothing, as the blackhole's `on_pause`.
+struct Idle;
+
+impl Native for Idle {
+    fn on_pause(&mut self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
 fn one_async_call(c: &mut Criterion) {
-    let plugin =
-        loader::load(&release_plugin("blackhole"), None).expect("the blackhole plugin loads");
+    let plugin = loader::load(&release_plugin("pdk-blackhole", "blackhole"), None)
+        .expect("the blackhole plugin loads");
     let create = plugin.module.create_connector();
     let mut through_ffi = create(
         RStr::from_str("blackhole"),
@@ -64,9 +81,12 @@ fn one_async_call(c: &mut Criterion) {
     .into_result()
     .expect("a blackhole is created");
     let entry = pdk::linked::LinkedEntry::of::<blackhole::Blackhole>();
-    let mut linked = (entry.create)(ctx(), Value::NULL).expect("a linked blackhole is created");
-    let tokio_plugin =
-        loader::load(&release_plugin("ecosystem"), None).expect("the ecosystem plugin loads");
+    let mut built_in = (entry.create)(ctx(), PdkValue::from(Value::NULL))
+        .into_result()
+        .expect("a built-in blackhole is created");
+    let mut native: Box<dyn Native> = Box::new(Idle);
+    let tokio_plugin = loader::load(&release_plugin("ecosystem", "ecosystem"), None)
+        .expect("the ecosystem plugin loads");
     let mut config = Value::object();
     config.insert("interval_ms", 1_000u64);
     config.insert("count", 1u64);
@@ -84,13 +104,19 @@ fn one_async_call(c: &mut Criterion) {
         "call: on_pause through the C-ABI of a connector that uses tokio",
         |b| b.iter(|| block_on(uses_tokio.lifecycle(LifecycleHook::Pause))),
     );
+    c.bench_function(
+        "call: on_pause through the C-ABI of the built-in blackhole",
+        |b| {
+            b.iter(|| block_on(built_in.lifecycle(LifecycleHook::Pause)));
+        },
+    );
     c.bench_function("call: on_pause on a native trait object", |b| {
-        b.iter(|| block_on(linked.lifecycle(LifecycleHook::Pause)));
+        b.iter(|| block_on(native.on_pause()));
     });
 }
 
 fn load_and_check(c: &mut Criterion) {
-    let built = release_plugin("metronome");
+    let built = release_plugin("pdk-metronome", "metronome");
     let dir = std::env::temp_dir().join(format!("pdk-bench-load-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut copies = 0_u64;

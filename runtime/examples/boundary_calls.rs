@@ -1,11 +1,12 @@
 //! Makes N no-op async calls (`on_pause`) on one connector, through a
-//! plugin's C-ABI or on the `blackhole` linked in (`linked` instead of a
-//! file), and nothing else: run it under `valgrind --tool=callgrind`
-//! twice, with two values of N, and divide the difference of the
-//! instruction counts by the difference of N to get the instructions of
-//! one call (see the book's performance chapter).
+//! plugin's C-ABI, through the same C-ABI object of the `blackhole` built
+//! in (`linked` instead of a file), or on a native Rust trait object
+//! returning a boxed future (`native`), and nothing else: run it under
+//! `valgrind --tool=callgrind` twice, with two values of N, and divide the
+//! difference of the instruction counts by the difference of N to get the
+//! instructions of one call (see the book's performance chapter).
 //!
-//! `boundary_calls (PLUGIN_FILE|linked) N [CONNECTOR_TYPE [CONFIG_JSON]]`
+//! `boundary_calls (PLUGIN_FILE|linked|native) N [CONNECTOR_TYPE [CONFIG_JSON]]`
 
 #[path = "../benches/quiet_context.rs"]
 mod quiet_context;
@@ -15,8 +16,23 @@ use pdk::abi::connector::LifecycleHook;
 use pdk::abi::value::PdkValue;
 use pdk::Value;
 
+/// The baseline: an async method on a native trait object.
+trait Native {
+    fn on_pause(&mut self) -> futures::future::BoxFuture<'_, Result<(), String>>;
+}
+
+/// Does nothing, as the blackhole's `on_pause`.
+struct Idle;
+
+impl Native for Idle {
+    fn on_pause(&mut self) -> futures::future::BoxFuture<'_, Result<(), String>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
 fn main() -> Result<(), String> {
-    let usage = "usage: boundary_calls (PLUGIN_FILE|linked) N [CONNECTOR_TYPE [CONFIG_JSON]]";
+    let usage =
+        "usage: boundary_calls (PLUGIN_FILE|linked|native) N [CONNECTOR_TYPE [CONFIG_JSON]]";
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (Some(file), Some(count)) = (args.first(), args.get(1)) else {
         return Err(usage.into());
@@ -26,20 +42,23 @@ fn main() -> Result<(), String> {
     let config = Value::from_json_str(args.get(3).map_or("null", String::as_str))
         .map_err(|e| format!("CONFIG_JSON: {e}"))?;
     let ctx = quiet_context::context();
-    if file == "linked" {
-        let entry = pdk::linked::LinkedEntry::of::<blackhole::Blackhole>();
-        let mut connector = (entry.create)(ctx, config).map_err(|e| e.to_string())?;
+    if file == "native" {
+        let mut native: Box<dyn Native> = Box::new(Idle);
         for _ in 0..count {
-            futures::executor::block_on(connector.lifecycle(LifecycleHook::Pause))
-                .map_err(|e| e.to_string())?;
+            futures::executor::block_on(native.on_pause())?;
         }
         return Ok(());
     }
-    let plugin = pdk_runtime::loader::load(std::path::Path::new(file), None)?;
-    let create = plugin.module.create_connector();
-    let mut connector = create(RStr::from_str(kind), ctx, PdkValue::from(config))
-        .into_result()
-        .map_err(|e| e.message.to_string())?;
+    let created = if file == "linked" {
+        let entry = pdk::linked::LinkedEntry::of::<blackhole::Blackhole>();
+        (entry.create)(ctx, PdkValue::from(config))
+    } else {
+        let plugin = pdk_runtime::loader::load(std::path::Path::new(file), None)?;
+        // Its library stays loaded for the rest of the process.
+        let create = plugin.module.create_connector();
+        create(RStr::from_str(kind), ctx, PdkValue::from(config))
+    };
+    let mut connector = created.into_result().map_err(|e| e.message.to_string())?;
     for _ in 0..count {
         futures::executor::block_on(connector.lifecycle(LifecycleHook::Pause))
             .into_result()

@@ -6,9 +6,7 @@
 
 mod adapter;
 mod config;
-mod linked;
 mod probe;
-mod sides;
 
 use abi_stable::library::{CheckTypeLayout, LibHeader, RootModuleResult};
 use abi_stable::prefix_type::PrefixTypeTrait;
@@ -16,8 +14,8 @@ use abi_stable::std_types::{RResult, RStr, RVec};
 use abi_stable::type_level::downcasting::TD_Opaque;
 
 pub use abi_stable::library::LibHeader as PluginHeader;
+pub use adapter::{SinkFns, SourceFns};
 pub use probe::{same_name, side_present, HasSink, HasSource, NoSink, NoSource, Probe};
-pub use sides::{SinkFns, SourceFns};
 
 use crate::abi::connector::{
     BoxedPdkConnector, ConnectorTypeInfo, LifecycleHook, PdkConnectorContext, PdkConnector_TO,
@@ -32,12 +30,11 @@ use crate::abi::value::PdkValue;
 use crate::abi::{INTERFACE_VERSION, RUSTC_VERSION};
 use crate::ambient::{self, DropsInContext};
 use crate::contain::contain_sync;
-use crate::linked::LinkedConnector;
+use crate::linked::LinkedEntry;
 use crate::{Connector, ConnectorContext, Error, ErrorKind, Result, Value};
 use adapter::Adapter;
-use linked::LinkedAdapter;
 
-/// Calls the author's lifecycle hook `hook`; shared by both adapters.
+/// Calls the author's lifecycle hook `hook`.
 async fn run_hook<T: Connector>(
     inner: &mut T,
     ctx: &ConnectorContext,
@@ -151,18 +148,34 @@ fn create<T: ConnectorType>(
     Ok(PdkConnector_TO::from_value(adapter, TD_Opaque))
 }
 
-/// Creates connector type `T` for in-process calls (see [`crate::linked`]).
-pub(crate) fn create_linked<T: ConnectorType>(
+/// Creates a connector of type `T` as a plugin's root module does, a
+/// panic contained: for in-process use ([`LinkedEntry`]) and for the
+/// test harness.
+pub(crate) extern "C" fn create_contained<T: ConnectorType>(
     ctx: PdkConnectorContext,
-    config: Value,
-) -> Result<Box<dyn LinkedConnector>> {
-    let (inner, ctx) = construct::<T>(ctx, &config)?;
-    Ok(Box::new(LinkedAdapter {
-        inner,
-        ctx,
-        source: T::source_fns(),
-        sink: T::sink_fns(),
-    }))
+    config: PdkValue,
+) -> RResult<BoxedPdkConnector, PdkError> {
+    contain_sync("create_connector", || create::<T>(ctx, config))
+        .map_err(PdkError::from)
+        .into()
+}
+
+impl LinkedEntry {
+    /// The in-process entry of connector type `T` (any `#[connector]`
+    /// type).
+    #[must_use]
+    pub fn of<T: ConnectorType>() -> Self {
+        let source = T::source_fns();
+        Self {
+            name: T::NAME,
+            package: T::PACKAGE,
+            version: T::PACKAGE_VERSION,
+            source: source.is_some(),
+            transactional: source.is_some_and(|fns| fns.transactional),
+            sink: T::sink_fns().is_some(),
+            create: create_contained::<T>,
+        }
+    }
 }
 
 /// Implemented by `#[pdk_export]`: the plugin's package and its connectors.

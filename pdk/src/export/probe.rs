@@ -2,7 +2,7 @@
 
 use std::marker::PhantomData;
 
-use super::sides::{SinkFns, SourceFns};
+use super::adapter::{SinkFns, SourceFns};
 use super::ConnectorType;
 use crate::{Sink, Source};
 

@@ -13,7 +13,6 @@
 
 mod recorder;
 
-use std::future::Future;
 use std::marker::PhantomData;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -23,11 +22,17 @@ pub use crate::capture::LogLine;
 pub use futures::executor::block_on;
 pub use recorder::Report;
 
-use crate::abi::connector::{LifecycleHook, PdkConnectorContext, PdkRuntimeHandle_TO};
+use abi_stable::std_types::RResult;
+
+use crate::abi::allocator::take_vec;
+use crate::abi::connector::{
+    BoxedPdkConnector, LifecycleHook, PdkConnectorContext, PdkEvent, PdkResultFuture,
+    PdkRuntimeHandle_TO,
+};
+use crate::abi::value::PdkValue;
 use crate::capture::{self as logs, Capture, Caught};
-use crate::export::{create_linked, ConnectorType};
-use crate::linked::LinkedConnector;
-use crate::{Attempt, Event, EventId, Result, SinkReply, SourceReply, Value};
+use crate::export::{create_contained, ConnectorType};
+use crate::{Error, Event, EventId, Result, SinkReply, SourceReply, SourceReplyOf, Value};
 use recorder::Recorder;
 
 /// How the runtime would see the connector, besides its configuration.
@@ -56,7 +61,7 @@ impl Default for Setup {
 /// is pull 0. The `n`-th event [`Harness::send`] delivers (from 0) has the
 /// id `EventId { source: 0, stream: 0, pull_id: n }`.
 pub struct Harness<T> {
-    connector: Box<dyn LinkedConnector>,
+    connector: BoxedPdkConnector,
     reports: async_channel::Receiver<Report>,
     logs: Capture,
     attempts: u64,
@@ -112,7 +117,10 @@ impl<T: ConnectorType> Harness<T> {
             source_linked: setup.source_linked,
         };
         let capture = Capture::default();
-        let connector = logs::within(Some(&capture), || create_linked::<T>(ctx, config.into()))?;
+        let config = PdkValue::from(config.into());
+        let connector = logs::within(Some(&capture), || create_contained::<T>(ctx, config))
+            .into_result()
+            .map_err(Error::from)?;
         Ok(Self {
             connector,
             reports: received,
@@ -133,11 +141,8 @@ impl<T: ConnectorType> Harness<T> {
     pub async fn connect(&mut self) -> Result<bool> {
         self.attempts += 1;
         self.attempts_since_success += 1;
-        let attempt = Attempt {
-            overall: self.attempts,
-            since_success: self.attempts_since_success,
-        };
-        let connected = self.caught(|c| c.connect(attempt)).await;
+        let (overall, since_success) = (self.attempts, self.attempts_since_success);
+        let connected = self.caught(|c| c.connect(overall, since_success)).await;
         if matches!(connected, Ok(true)) {
             self.attempts_since_success = 0;
         }
@@ -192,7 +197,15 @@ impl<T: ConnectorType> Harness<T> {
     pub async fn pull(&mut self) -> Result<SourceReply> {
         let pull_id = self.next_pull_id;
         self.next_pull_id += 1;
-        self.caught(|c| c.pull_data(pull_id)).await
+        let reply = self.caught(|c| c.pull_data(pull_id)).await?;
+        Ok(match reply.map(Value::from, take_vec) {
+            SourceReplyOf::Data { data, stream } => SourceReply::Data { data, stream },
+            SourceReplyOf::Bytes { data, stream } => SourceReply::Bytes { data, stream },
+            SourceReplyOf::StreamStarted(stream) => SourceReply::StreamStarted(stream),
+            SourceReplyOf::StreamEnded(stream) => SourceReply::StreamEnded(stream),
+            SourceReplyOf::Empty(wait_ms) => SourceReply::Empty(wait_ms),
+            SourceReplyOf::Finished => SourceReply::Finished,
+        })
     }
 
     /// Calls [`crate::Source::ack`] for the event of `stream` pulled as
@@ -234,6 +247,11 @@ impl<T: ConnectorType> Harness<T> {
     /// # Errors
     /// As [`Harness::send`].
     pub async fn send_event(&mut self, event: Event) -> Result<SinkReply> {
+        let event = PdkEvent {
+            id: event.id,
+            ingest_ns: event.ingest_ns,
+            data: event.into_payload(),
+        };
         self.caught(|c| c.on_event(event)).await
     }
 
@@ -252,7 +270,7 @@ impl<T: ConnectorType> Harness<T> {
     /// # Errors
     /// The connector's error, or a contained panic.
     pub async fn upstream_finished(&mut self) -> Result<()> {
-        self.caught(LinkedConnector::upstream_finished).await
+        self.caught(|c| c.upstream_finished()).await
     }
 
     /// The reports the connector made since the last call, in order,
@@ -290,16 +308,18 @@ impl<T: ConnectorType> Harness<T> {
     }
 
     /// Runs one call of the connector with its log records caught.
-    fn caught<'a, R, F>(
+    /// Makes one call into the connector through its C-ABI, as the
+    /// runtime does, capturing what it logs meanwhile.
+    async fn caught<'a, R>(
         &'a mut self,
-        call: impl FnOnce(&'a mut dyn LinkedConnector) -> F,
-    ) -> Caught<F>
-    where
-        F: Future<Output = R> + 'a,
-    {
+        call: impl FnOnce(&'a mut BoxedPdkConnector) -> PdkResultFuture<'a, R>,
+    ) -> Result<R> {
         let capture = self.logs.clone();
-        let future = logs::within(Some(&capture), || call(&mut *self.connector));
-        Caught::new(capture, future)
+        let future = logs::within(Some(&capture), || call(&mut self.connector));
+        match Caught::new(capture, future).await {
+            RResult::ROk(value) => Ok(value),
+            RResult::RErr(error) => Err(Error::from(error)),
+        }
     }
 }
 

@@ -5,12 +5,14 @@ use pdk::{EventId, SinkReply};
 
 use super::{ConnectorTask, Control, Halt};
 use crate::flow::deferred::Report;
-use crate::flow::instance::RuntimeEvent;
+use pdk::abi::connector::PdkEvent;
+
+use crate::flow::instance::from_ffi;
 
 /// An event on its way to a sink, with where its outcome goes.
 pub struct Delivery {
     /// The event.
-    pub event: RuntimeEvent,
+    pub event: PdkEvent,
     /// The source's reply channel.
     pub reply_to: OutcomeSender,
 }
@@ -98,10 +100,11 @@ impl ConnectorTask {
     pub(super) async fn deliver(&mut self, delivery: Delivery) -> Result<(), Halt> {
         let Delivery { event, reply_to } = delivery;
         let id = event.id;
-        let result = self
-            .caller
-            .call("on_event", self.instance.on_event(event))
-            .await;
+        let result = from_ffi(
+            self.caller
+                .call("on_event", self.instance.raw().on_event(event))
+                .await,
+        );
         // Only an acknowledgement shows the sink works: a deferred event
         // may still fail (a buffered write that cannot be flushed).
         if matches!(result, Ok(SinkReply::Ack)) {
@@ -129,10 +132,14 @@ impl ConnectorTask {
             "connector `{}`: every upstream connector has finished",
             self.id
         );
-        let finished = self
-            .caller
-            .call("on_upstream_finished", self.instance.upstream_finished())
-            .await;
+        let finished = from_ffi(
+            self.caller
+                .call(
+                    "on_upstream_finished",
+                    self.instance.raw().upstream_finished(),
+                )
+                .await,
+        );
         if let Err(error) = finished {
             log::error!(
                 "connector `{}`: `on_upstream_finished` failed: {}",

@@ -14,7 +14,10 @@ use pdk::{Error, EventId};
 use super::{ConnectorTask, Delivery, Halt, Outcome, OutcomeSender};
 use crate::codec::{Codec, Decoder};
 use crate::flow::in_flight::{InFlight, Settled};
-use crate::flow::instance::{Payload, Pulled, RuntimeEvent};
+use pdk::abi::connector::PdkEvent;
+use pdk::abi::value::PdkValue;
+
+use crate::flow::instance::{from_ffi, Pulled};
 use crate::flow::throttle::{Report, Throttle};
 
 /// The source side's state.
@@ -43,8 +46,8 @@ pub struct SourceSide {
 impl SourceSide {
     /// Decodes raw bytes with the codec, into the C-ABI form every sink
     /// reads (plugin or linked).
-    fn decode(&mut self, data: Vec<u8>) -> Result<Payload, String> {
-        self.decoder.decode(data).map(Payload::Ffi)
+    fn decode(&mut self, data: Vec<u8>) -> Result<PdkValue, String> {
+        self.decoder.decode(data)
     }
 
     /// A source side sending to `outputs`.
@@ -145,7 +148,7 @@ impl ConnectorTask {
     /// Sends one event to every linked sink.
     pub(super) async fn emit(
         &mut self,
-        data: Payload,
+        data: PdkValue,
         stream: u64,
         pull_id: u64,
     ) -> Result<(), Halt> {
@@ -157,7 +160,7 @@ impl ConnectorTask {
             stream,
             pull_id,
         };
-        let event = RuntimeEvent {
+        let event = PdkEvent {
             id,
             ingest_ns: now_ns(),
             data,
@@ -248,10 +251,13 @@ impl ConnectorTask {
         }
         let method = if ok { "ack" } else { "fail" };
         loop {
-            let result = self
-                .caller
-                .call(method, self.instance.settle(stream, pull_id, ok))
-                .await;
+            let raw = self.instance.raw();
+            let settling = if ok {
+                raw.ack(stream, pull_id)
+            } else {
+                raw.fail(stream, pull_id)
+            };
+            let result = from_ffi(self.caller.call(method, settling).await);
             match result {
                 Ok(()) => {
                     self.restarts.worked();

@@ -13,6 +13,7 @@ use pdk::{Attempt, Error, ErrorKind};
 use super::ConnectorTask;
 use crate::executor;
 use crate::flow::in_flight::Settled;
+use crate::flow::instance::from_ffi;
 use crate::flow::restart::Failure;
 use crate::flow::watchdog::Phase;
 
@@ -205,16 +206,17 @@ impl ConnectorTask {
             self.caller.activity().set_phase(Phase::Connecting);
             let mut stop = self.stop_signal();
             let connected = {
-                let mut call = std::pin::pin!(self
-                    .caller
-                    .call("connect", self.instance.connect(attempt))
-                    .fuse());
+                let connecting = self
+                    .instance
+                    .raw()
+                    .connect(attempt.overall, attempt.since_success);
+                let mut call = std::pin::pin!(self.caller.call("connect", connecting).fuse());
                 futures::select_biased! {
                     () = stop => return Err(Halt::Shutdown),
                     connected = call => connected,
                 }
             };
-            let (problem, failure) = match connected {
+            let (problem, failure) = match from_ffi(connected) {
                 Ok(true) => {
                     self.connection.connected();
                     self.caller.activity().set_phase(Phase::Running);
@@ -244,10 +246,11 @@ impl ConnectorTask {
 
     /// Calls a lifecycle hook; a failure is reported, not fatal.
     pub(super) async fn lifecycle(&mut self, hook: LifecycleHook) {
-        let called = self
-            .caller
-            .call(hook.method_name(), self.instance.lifecycle(hook))
-            .await;
+        let called = from_ffi(
+            self.caller
+                .call(hook.method_name(), self.instance.raw().lifecycle(hook))
+                .await,
+        );
         if let Err(error) = called {
             log::error!(
                 "connector `{}`: `{}` failed: {}",

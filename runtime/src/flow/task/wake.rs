@@ -9,7 +9,7 @@ use pdk::{Error, EventId};
 
 use super::{ConnectorTask, Control, Delivery, Outcome, SourceSide};
 use crate::executor;
-use crate::flow::instance::{Instance, Pulled};
+use crate::flow::instance::{from_ffi, pulled, Instance, Pulled};
 
 /// What woke the task up.
 pub(super) enum Wake {
@@ -95,7 +95,12 @@ impl ConnectorTask {
         });
         let mut pull = pin!(async {
             if pulling {
-                caller.call("pull_data", instance.pull_data(pull_id)).await
+                from_ffi(
+                    caller
+                        .call("pull_data", instance.raw().pull_data(pull_id))
+                        .await,
+                )
+                .map(pulled)
             } else {
                 std::future::pending().await
             }
