@@ -80,3 +80,47 @@ to = ["two"]
     expected.sort();
     assert_eq!(lines, expected);
 }
+
+#[test]
+fn a_pull_under_way_is_kept_while_acknowledgements_come_back() {
+    let dir = plugin_dir_with("kept-pull", &["probe", "blackhole"]);
+    let trace = dir.join("trace.txt");
+    // Each pull waits 2 ms, as a source waiting on a broker: outcomes
+    // come back while the next pull is under way.
+    let flow = write_flow(
+        &dir,
+        "flow.toml",
+        &format!(
+            r#"
+[[connector]]
+id = "src"
+type = "probe_source"
+config = {{ trace = {trace:?}, count = 50, pull_delay_ms = 2 }}
+
+[[connector]]
+id = "hole"
+type = "blackhole"
+
+[[link]]
+from = "src"
+to = "hole"
+"#
+        ),
+    );
+    let output = run_flow(&flow, &dir);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let counts = std::fs::read_to_string(&trace)
+        .unwrap()
+        .lines()
+        .find_map(|line| line.strip_prefix("src pulls started ").map(str::to_owned))
+        .expect("the source traced its pulls");
+    let (started, completed) = counts
+        .split_once(" completed ")
+        .map(|(s, c)| (s.parse::<u64>().unwrap(), c.parse::<u64>().unwrap()))
+        .unwrap();
+    assert!(
+        completed >= 50 && started <= completed + 1,
+        "{started} pulls started, {completed} completed: each pull is given up only for a call \
+         the connector must get"
+    );
+}

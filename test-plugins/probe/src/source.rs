@@ -25,6 +25,11 @@ pub struct Config {
     /// Send each event as raw JSON bytes, for the flow's codec to decode.
     #[serde(default)]
     pub bytes: bool,
+    /// Wait this long in every `pull_data` before answering, as a source
+    /// waiting on a broker does; `on_stop` traces how many pulls started
+    /// and how many completed.
+    #[serde(default)]
+    pub pull_delay_ms: Option<u64>,
 }
 
 /// Produces `count` events and makes sure each is acknowledged once.
@@ -34,6 +39,9 @@ pub struct ProbeSource {
     panic_in: Option<String>,
     lose_connection_after: Option<u64>,
     bytes: bool,
+    pull_delay: Option<std::time::Duration>,
+    /// Pulls started (first polled) and completed.
+    pulls: (u64, u64),
     to_send: VecDeque<u64>,
     in_flight: HashMap<u64, u64>,
     started: bool,
@@ -63,6 +71,8 @@ impl Connector for ProbeSource {
             panic_in,
             lose_connection_after: config.lose_connection_after,
             bytes: config.bytes,
+            pull_delay: config.pull_delay_ms.map(std::time::Duration::from_millis),
+            pulls: (0, 0),
             to_send: (0..config.count).collect(),
             in_flight: HashMap::new(),
             started: false,
@@ -124,6 +134,13 @@ impl Connector for ProbeSource {
     fn on_stop(&mut self, ctx: &ConnectorContext) -> impl Future<Output = Result<()>> + Send {
         before_future(&mut self.panic_in, "on_stop");
         async move {
+            if self.pull_delay.is_some() {
+                let (started, completed) = self.pulls;
+                self.record(
+                    ctx,
+                    &format!("pulls started {started} completed {completed}"),
+                );
+            }
             self.hook(ctx, "on_stop");
             Ok(())
         }
@@ -141,6 +158,11 @@ impl Source for ProbeSource {
         before_future(&mut self.panic_in, "pull_data");
         async move {
             maybe_panic(&mut self.panic_in, "pull_data");
+            if let Some(delay) = self.pull_delay {
+                self.pulls.0 += 1;
+                pdk::time::sleep(delay).await;
+                self.pulls.1 += 1;
+            }
             if !self.started {
                 self.started = true;
                 self.record(ctx, "stream_started 1");

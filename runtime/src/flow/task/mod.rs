@@ -17,11 +17,13 @@ use super::restart::{RestartPolicy, Restarts};
 use super::watchdog::{Activity, Caller, Phase};
 use crate::logging::Tag;
 
+mod held;
 mod sink;
 mod source;
 mod supervision;
 mod wake;
 
+use held::Held;
 pub use sink::{Delivery, Outcome, OutcomeSender};
 pub use source::SourceSide;
 pub use supervision::GaveUp;
@@ -71,8 +73,8 @@ pub struct ConnectorTask {
     pub id: String,
     /// Its number in the flow, stamped into its events' ids.
     pub index: u64,
-    /// The plugin object.
-    pub instance: Instance,
+    /// The connector instance, and the pull it may have under way.
+    held: Held,
     /// Makes the calls into the connector, tagged and watched.
     caller: Caller,
     /// The source side, if it has one in this flow.
@@ -125,7 +127,7 @@ impl ConnectorTask {
             caller: Caller::new(&id, tag),
             id,
             index,
-            instance,
+            held: Held::new(instance),
             source: None,
             inbox: None,
             upstream: Vec::new(),
@@ -260,6 +262,14 @@ impl ConnectorTask {
                     self.source.as_ref().map_or(0, |s| s.in_flight.len()),
                 );
             }
+            if let Some(reply) = self.held.take_completed() {
+                self.on_pulled(reply).await?;
+                continue;
+            }
+            if !self.held.is_pulling() && self.has_unsettled() {
+                self.settle_waiting().await?;
+                continue;
+            }
             if let Some(control) = self.backlog.pop_front() {
                 self.on_control(control).await?;
                 continue;
@@ -281,6 +291,9 @@ impl ConnectorTask {
                 Wake::Shutdown => {
                     log::debug!("connector `{}`: shutting down, its source stops", self.id);
                     self.shutdown_seen = true;
+                    // The source stops: a pull under way is given up (a
+                    // reply it had already is still handled).
+                    self.held.get().await;
                     if let Some(source) = &mut self.source {
                         source.finished = true;
                     }
@@ -294,6 +307,7 @@ impl ConnectorTask {
                     self.replacement = Some(instance);
                 }
                 Wake::Reload(None) => self.reload = None,
+                Wake::SettleDue => self.settle_waiting().await?,
                 Wake::PullAgain => {
                     if let Some(source) = &mut self.source {
                         source.pull_again_at = None;
@@ -332,7 +346,7 @@ impl ConnectorTask {
         };
         self.drain().await;
         self.lifecycle(LifecycleHook::Stop).await;
-        self.instance = replacement;
+        self.held.replace(replacement).await;
         self.drained = false;
         self.connect().await?;
         self.lifecycle(LifecycleHook::Start).await;

@@ -100,9 +100,10 @@ impl ConnectorTask {
     pub(super) async fn deliver(&mut self, delivery: Delivery) -> Result<(), Halt> {
         let Delivery { event, reply_to } = delivery;
         let id = event.id;
+        let instance = self.held.get().await;
         let result = from_ffi(
             self.caller
-                .call("on_event", self.instance.raw().on_event(event))
+                .call("on_event", instance.raw().on_event(event))
                 .await,
         );
         // Only an acknowledgement shows the sink works: a deferred event
@@ -132,12 +133,10 @@ impl ConnectorTask {
             "connector `{}`: every upstream connector has finished",
             self.id
         );
+        let instance = self.held.get().await;
         let finished = from_ffi(
             self.caller
-                .call(
-                    "on_upstream_finished",
-                    self.instance.raw().upstream_finished(),
-                )
+                .call("on_upstream_finished", instance.raw().upstream_finished())
                 .await,
         );
         if let Err(error) = finished {

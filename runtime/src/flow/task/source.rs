@@ -41,7 +41,14 @@ pub struct SourceSide {
     pub(super) transactional: bool,
     pub(super) closed_sinks: HashSet<u64>,
     pub(super) pending_sends: FuturesUnordered<PendingSend>,
+    /// Outcomes that wait for the pull under way to end, and since when.
+    pub(super) unsettled: Vec<Settled>,
+    pub(super) unsettled_since: Option<Instant>,
 }
+
+/// How long an outcome waits for a transactional source's pull under way
+/// before the pull is given up to tell the source.
+const SETTLE_WITHIN: Duration = Duration::from_millis(20);
 
 impl SourceSide {
     /// Decodes raw bytes with the codec, into the C-ABI form every sink
@@ -67,6 +74,8 @@ impl SourceSide {
             transactional,
             closed_sinks: HashSet::new(),
             pending_sends: FuturesUnordered::new(),
+            unsettled: Vec::new(),
+            unsettled_since: None,
         }
     }
 }
@@ -242,16 +251,73 @@ impl ConnectorTask {
         }
     }
 
-    /// Tells a transactional source that an event is done. An `ack` or
-    /// `fail` that errors is retried after reconnecting, so that the source
-    /// learns the outcome at least once.
+    /// Tells a transactional source that an event is done; while its
+    /// pull is under way, the outcome waits (see [`Self::settle_waiting`])
+    /// rather than give the pull up.
     pub(super) async fn settle(&mut self, stream: u64, pull_id: u64, ok: bool) -> Result<(), Halt> {
+        let settled = Settled {
+            stream,
+            pull_id,
+            ok,
+        };
+        let Some(source) = self.source.as_mut().filter(|s| s.transactional) else {
+            return Ok(());
+        };
+        if self.held.is_pulling() {
+            if source.unsettled.is_empty() {
+                source.unsettled_since = Some(Instant::now());
+            }
+            source.unsettled.push(settled);
+            return Ok(());
+        }
+        self.settle_now(settled).await
+    }
+
+    /// Whether outcomes wait to be told to the source.
+    pub(super) fn has_unsettled(&self) -> bool {
+        self.source
+            .as_ref()
+            .is_some_and(|s| !s.unsettled.is_empty())
+    }
+
+    /// When the outcomes waiting for a pull under way are due, at the
+    /// latest: [`SETTLE_WITHIN`] after the first of them.
+    pub(super) fn settle_due_in(&self) -> Option<Duration> {
+        let since = self.source.as_ref()?.unsettled_since?;
+        Some(SETTLE_WITHIN.saturating_sub(since.elapsed()))
+    }
+
+    /// Tells the source every outcome that waited (giving its pull up if
+    /// one is under way).
+    pub(super) async fn settle_waiting(&mut self) -> Result<(), Halt> {
+        let waiting = match &mut self.source {
+            Some(source) => {
+                source.unsettled_since = None;
+                std::mem::take(&mut source.unsettled)
+            }
+            None => return Ok(()),
+        };
+        for settled in waiting {
+            self.settle_now(settled).await?;
+        }
+        Ok(())
+    }
+
+    /// Calls `ack` or `fail` on a transactional source now. One that
+    /// errors is retried after reconnecting, so that the source learns the
+    /// outcome at least once.
+    pub(super) async fn settle_now(&mut self, settled: Settled) -> Result<(), Halt> {
+        let Settled {
+            stream,
+            pull_id,
+            ok,
+        } = settled;
         if !self.source.as_ref().is_some_and(|s| s.transactional) {
             return Ok(());
         }
         let method = if ok { "ack" } else { "fail" };
         loop {
-            let raw = self.instance.raw();
+            let raw = self.held.get().await.raw();
             let settling = if ok {
                 raw.ack(stream, pull_id)
             } else {

@@ -12,7 +12,6 @@ use pdk::{Attempt, Error, ErrorKind};
 
 use super::ConnectorTask;
 use crate::executor;
-use crate::flow::in_flight::Settled;
 use crate::flow::instance::from_ffi;
 use crate::flow::restart::Failure;
 use crate::flow::watchdog::Phase;
@@ -90,14 +89,10 @@ impl ConnectorTask {
                     in_flight.len()
                 );
             }
-            for Settled {
-                stream,
-                pull_id,
-                ok,
-            } in in_flight
-            {
-                self.settle(stream, pull_id, ok).await?;
+            for settled in in_flight {
+                self.settle_now(settled).await?;
             }
+            self.settle_waiting().await?;
         }
         self.fail_back_deferred().await;
         self.fail_back_inbox().await;
@@ -207,7 +202,9 @@ impl ConnectorTask {
             let mut stop = self.stop_signal();
             let connected = {
                 let connecting = self
-                    .instance
+                    .held
+                    .get()
+                    .await
                     .raw()
                     .connect(attempt.overall, attempt.since_success);
                 let mut call = std::pin::pin!(self.caller.call("connect", connecting).fuse());
@@ -246,9 +243,10 @@ impl ConnectorTask {
 
     /// Calls a lifecycle hook; a failure is reported, not fatal.
     pub(super) async fn lifecycle(&mut self, hook: LifecycleHook) {
+        let instance = self.held.get().await;
         let called = from_ffi(
             self.caller
-                .call(hook.method_name(), self.instance.raw().lifecycle(hook))
+                .call(hook.method_name(), instance.raw().lifecycle(hook))
                 .await,
         );
         if let Err(error) = called {

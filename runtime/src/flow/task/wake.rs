@@ -9,7 +9,7 @@ use pdk::{Error, EventId};
 
 use super::{ConnectorTask, Control, Delivery, Outcome, SourceSide};
 use crate::executor;
-use crate::flow::instance::{from_ffi, pulled, Instance, Pulled};
+use crate::flow::instance::{Instance, Pulled};
 
 /// What woke the task up.
 pub(super) enum Wake {
@@ -26,6 +26,8 @@ pub(super) enum Wake {
     Reload(Option<Instance>),
     /// The wait a source asked for with `Empty` is over.
     PullAgain,
+    /// Outcomes have waited long enough for the pull under way.
+    SettleDue,
 }
 
 impl ConnectorTask {
@@ -47,8 +49,9 @@ impl ConnectorTask {
             .as_ref()
             .and_then(|s| s.pull_again_at)
             .map(|at| at.saturating_duration_since(Instant::now()));
+        let settle_in = self.settle_due_in();
         let Self {
-            instance,
+            held,
             caller,
             source,
             inbox,
@@ -93,17 +96,17 @@ impl ConnectorTask {
             Some(wait) => executor::sleep(wait).fuse(),
             None => Fuse::terminated(),
         });
+        let mut settle_due = pin!(match settle_in {
+            Some(wait) => executor::sleep(wait).fuse(),
+            None => Fuse::terminated(),
+        });
+        // Started on its first poll, when nothing before it is ready; kept
+        // under way across wake-ups (see `Held`).
         let mut pull = pin!(async {
             if pulling {
-                from_ffi(
-                    caller
-                        .call("pull_data", instance.raw().pull_data(pull_id))
-                        .await,
-                )
-                .map(pulled)
-            } else {
-                std::future::pending().await
+                held.start_pull(caller, pull_id);
             }
+            held.pulled().await
         }
         .fuse());
         futures::select_biased! {
@@ -120,6 +123,7 @@ impl ConnectorTask {
             _ = shutdown => Wake::Shutdown,
             result = sent => Wake::Sent(result),
             received = delivery => Wake::Delivery(received.ok()),
+            () = settle_due => Wake::SettleDue,
             reply = pull => Wake::Pulled(reply),
             () = pull_again => Wake::PullAgain,
             instance = reloaded => Wake::Reload(instance.ok()),
