@@ -11,7 +11,8 @@ use std::future::Future;
 
 use serde::de::DeserializeOwned;
 
-pub use crate::abi::connector::{EventId, SinkReply, SourceReplyOf};
+use crate::abi::connector::PdkSinkReply;
+pub use crate::abi::connector::{EventId, SourceReplyOf};
 use crate::context::ConnectorContext;
 use crate::{Event, Result, Value};
 
@@ -151,7 +152,9 @@ pub trait Source: Connector {
 
 /// What [`Source::pull_data`] produced. The forms the runtime and the
 /// C-ABI use share one generic enum, [`SourceReplyOf`]; this one is its
-/// own type so that compiler messages about it read `SourceReply`.
+/// own type so that compiler messages about it read `SourceReply`. More
+/// kinds of reply may come in later versions.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq)]
 pub enum SourceReply {
     /// A structured value: it becomes one event as it is.
@@ -216,6 +219,40 @@ impl SourceReply {
         Self::Bytes {
             data: data.into(),
             stream: 0,
+        }
+    }
+}
+
+/// What a sink did with an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SinkReply {
+    /// Handled: the source may forget it.
+    Ack,
+    /// Not handled: a transactional source may send it again.
+    Fail,
+    /// Not answered yet: the sink answers later, through
+    /// [`ConnectorContext::replies`], with the event's id.
+    Deferred,
+}
+
+impl From<SinkReply> for PdkSinkReply {
+    fn from(reply: SinkReply) -> Self {
+        match reply {
+            SinkReply::Ack => Self::ACK,
+            SinkReply::Fail => Self::FAIL,
+            SinkReply::Deferred => Self::DEFERRED,
+        }
+    }
+}
+
+impl From<PdkSinkReply> for SinkReply {
+    /// A code this SDK does not know (from a newer plugin) is `Fail`: the
+    /// event is not lost, a transactional source sends it again.
+    fn from(reply: PdkSinkReply) -> Self {
+        match reply {
+            PdkSinkReply::ACK => Self::Ack,
+            PdkSinkReply::DEFERRED => Self::Deferred,
+            _ => Self::Fail,
         }
     }
 }

@@ -220,7 +220,7 @@ mod tests {
         let RResult::RErr(error) = outcome else {
             panic!("a panic must become an error");
         };
-        assert_eq!(error.kind, ErrorKind::Panic);
+        assert_eq!(ErrorKind::from(error.kind), ErrorKind::Panic);
         assert_eq!(error.message.as_str(), "panicked in `pull_data`: boom");
     }
 

@@ -55,7 +55,7 @@ impl ConnectorContext {
             .decode(data.into())
             .into_result()
             .map(Value::from)
-            .map_err(Error::from)
+            .map_err(Error::from_ffi)
     }
 
     /// A handle to answer events later (after replying

@@ -4,8 +4,51 @@ use std::fmt;
 
 use abi_stable::std_types::RString;
 
-pub use crate::abi::error::ErrorKind;
-use crate::abi::error::PdkError;
+use crate::abi::error::{PdkError, PdkErrorKind};
+
+/// What kind of failure an [`Error`] reports; the runtime acts on it (see
+/// the book's connector model: which failures are retried).
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The connector's configuration is wrong (or what it names: a port in
+    /// use): the runtime does not retry it.
+    Config,
+    /// The connector lost its connection to the outside world.
+    ConnectionLost,
+    /// A connector method panicked; the panic was contained.
+    Panic,
+    /// The runtime called a method the connector does not support (for
+    /// example `pull_data` on a sink-only connector).
+    Unsupported,
+    /// Any other failure.
+    Other,
+}
+
+impl From<ErrorKind> for PdkErrorKind {
+    fn from(kind: ErrorKind) -> Self {
+        match kind {
+            ErrorKind::Config => Self::CONFIG,
+            ErrorKind::ConnectionLost => Self::CONNECTION_LOST,
+            ErrorKind::Panic => Self::PANIC,
+            ErrorKind::Unsupported => Self::UNSUPPORTED,
+            ErrorKind::Other => Self::OTHER,
+        }
+    }
+}
+
+impl From<PdkErrorKind> for ErrorKind {
+    /// A code this SDK does not know (from a newer side) is `Other`.
+    fn from(kind: PdkErrorKind) -> Self {
+        match kind {
+            PdkErrorKind::CONFIG => Self::Config,
+            PdkErrorKind::CONNECTION_LOST => Self::ConnectionLost,
+            PdkErrorKind::PANIC => Self::Panic,
+            PdkErrorKind::UNSUPPORTED => Self::Unsupported,
+            _ => Self::Other,
+        }
+    }
+}
 
 /// A connector failure: a [`kind`](ErrorKind) and a message for people.
 ///
@@ -89,16 +132,17 @@ impl Error {
 
 impl From<Error> for PdkError {
     fn from(e: Error) -> Self {
-        Self {
-            kind: e.kind,
-            message: RString::from(e.message),
-        }
+        Self::new(e.kind.into(), RString::from(e.message))
     }
 }
 
-impl From<PdkError> for Error {
-    fn from(e: PdkError) -> Self {
-        Error::new(e.kind, e.message)
+impl Error {
+    /// The error a [`PdkError`] carries across the boundary. (Not a `From`
+    /// impl: that would overlap the conversion from every
+    /// `std::error::Error`, which a foreign type may implement one day.)
+    #[must_use]
+    pub fn from_ffi(error: PdkError) -> Self {
+        Error::new(error.kind.into(), error.message)
     }
 }
 

@@ -52,7 +52,10 @@
 //!   with a `pdk` that has it. Blocking work needs no feature:
 //!   [`task::spawn_blocking`] and [`channel`].
 
-pub mod abi;
+/// The C-ABI layer: the `pdk-abi` crate, whose version is the plugin
+/// interface version. Plugin authors never use it; the macros and the
+/// runtime do.
+pub use pdk_abi as abi;
 mod ambient;
 mod capture;
 mod connector;
@@ -82,6 +85,11 @@ pub use event::Event;
 pub use host::{task, time};
 pub use pdk_macros::{connector, pdk_export};
 pub use value::{Bytes, Object, StaticNode, Str, Value};
+
+/// The version of this SDK (`pdk-sdk`), which a plugin reports in its
+/// metadata beside the interface version ([`abi::INTERFACE_VERSION`]):
+/// a new SDK release need not change the interface.
+pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The `log` crate: records a plugin emits with `pdk::log::info!` and
 /// friends reach the runtime's logger, filtered by its level.

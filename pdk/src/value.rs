@@ -538,3 +538,45 @@ mod tests {
         assert_eq!(not_object, Value::from(true));
     }
 }
+
+#[cfg(test)]
+mod conversion_tests {
+    use super::Value;
+    use crate::abi::value::PdkValue;
+
+    #[test]
+    fn every_kind_survives_the_round_trip() {
+        let mut inner = Value::object();
+        inner.insert("bytes", vec![0u8, 7, 255]);
+        inner.insert(
+            "list",
+            vec![Value::from(1u64), Value::from(-1i64), Value::NULL],
+        );
+        let mut value = Value::object();
+        inner.insert("float", 2.5f64);
+        value.insert("inner", inner);
+        value.insert("static", "literal");
+        value.insert("owned", String::from("owned"));
+        value.insert("flag", true);
+        let back = Value::from(PdkValue::from(value.clone()));
+        assert_eq!(back, value);
+    }
+
+    #[test]
+    fn decoding_into_either_form_gives_the_same_value() {
+        let text = r#"{"a":[1,-2,1.5,"s",null,true],"b":{"c":{}}}"#;
+        let direct: PdkValue = serde_json::from_str(text).unwrap();
+        let through_value = PdkValue::from(Value::from_json_str(text).unwrap());
+        assert_eq!(direct, through_value);
+    }
+
+    #[test]
+    fn owned_strings_move_their_buffer() {
+        let s = String::from("no copy");
+        let ptr = s.as_ptr();
+        let PdkValue::String(ffi) = PdkValue::from(Value::from(s)) else {
+            panic!("a string must stay a string");
+        };
+        assert_eq!(ffi.as_ptr(), ptr);
+    }
+}

@@ -98,16 +98,16 @@ fn one_async_call(c: &mut Criterion) {
     .into_result()
     .expect("a tokio_ticker is created");
     c.bench_function("call: on_pause through the plugin C-ABI", |b| {
-        b.iter(|| block_on(through_ffi.lifecycle(LifecycleHook::Pause)));
+        b.iter(|| block_on(through_ffi.lifecycle(LifecycleHook::PAUSE)));
     });
     c.bench_function(
         "call: on_pause through the C-ABI of a connector that uses tokio",
-        |b| b.iter(|| block_on(uses_tokio.lifecycle(LifecycleHook::Pause))),
+        |b| b.iter(|| block_on(uses_tokio.lifecycle(LifecycleHook::PAUSE))),
     );
     c.bench_function(
         "call: on_pause through the C-ABI of the built-in blackhole",
         |b| {
-            b.iter(|| block_on(built_in.lifecycle(LifecycleHook::Pause)));
+            b.iter(|| block_on(built_in.lifecycle(LifecycleHook::PAUSE)));
         },
     );
     c.bench_function("call: on_pause on a native trait object", |b| {

@@ -28,5 +28,6 @@ pub fn context() -> PdkConnectorContext {
         alias: "bench".into(),
         handle: PdkRuntimeHandle_TO::from_value(Ignore, TD_Opaque),
         source_linked: false,
+        extensions: pdk::abi::Extensions::new(),
     }
 }

@@ -60,7 +60,7 @@ fn main() -> Result<(), String> {
     };
     let mut connector = created.into_result().map_err(|e| e.message.to_string())?;
     for _ in 0..count {
-        futures::executor::block_on(connector.lifecycle(LifecycleHook::Pause))
+        futures::executor::block_on(connector.lifecycle(LifecycleHook::PAUSE))
             .into_result()
             .map_err(|e| e.message.to_string())?;
     }

@@ -34,7 +34,7 @@ extern "C" fn spawn(task: FfiFuture<RResult<(), PdkError>>) {
             runner
                 .spawn(async move {
                     if let RResult::RErr(error) = task.await {
-                        tag.task_failed(pdk::Error::from(error));
+                        tag.task_failed(pdk::Error::from_ffi(error));
                     }
                 })
                 .detach();
@@ -43,7 +43,7 @@ extern "C" fn spawn(task: FfiFuture<RResult<(), PdkError>>) {
             .runner()
             .spawn(async move {
                 if let RResult::RErr(error) = task.await {
-                    let error = pdk::Error::from(error);
+                    let error = pdk::Error::from_ffi(error);
                     log::error!("a spawned task failed: {}", error.message());
                 }
             })

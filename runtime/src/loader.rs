@@ -19,6 +19,7 @@ use pdk::abi::module::{
     PluginMetadataRef, PluginModuleRef, PANIC_UNWIND, ROOT_MODULE_SYMBOL_PREFIX, SYSTEM_ALLOCATOR,
 };
 use pdk::abi::INTERFACE_VERSION;
+use pdk::SDK_VERSION;
 use serde::{Deserialize, Serialize};
 
 use crate::discovery::RUST_LIBRARY_EXTENSION;
@@ -33,8 +34,10 @@ pub struct PluginInfo {
     pub name: String,
     /// The plugin crate's package version.
     pub version: String,
-    /// The `pdk` version it was built with.
+    /// The SDK (`pdk-sdk`) version it was built with.
     pub pdk_version: String,
+    /// The plugin interface version it was built for.
+    pub interface_version: String,
     /// The compiler that built it.
     pub rustc_version: String,
     /// Whether it was built with debug assertions (a debug build).
@@ -292,7 +295,8 @@ impl Opened {
         let info = PluginInfo {
             name: metadata.name().to_string(),
             version: metadata.version().to_string(),
-            pdk_version: metadata.pdk_version().to_string(),
+            pdk_version: metadata.sdk_version().to_string(),
+            interface_version: metadata.interface_version().to_string(),
             rustc_version: metadata.rustc_version().to_string(),
             debug_assertions: metadata.debug_assertions(),
         };
@@ -421,7 +425,7 @@ fn check_build(metadata: PluginMetadataRef) -> Result<(), String> {
     if allocator.as_str() != SYSTEM_ALLOCATOR {
         return Err(format!(
             "hands over buffers from the `{}` allocator, this runtime needs `{SYSTEM_ALLOCATOR}`; \
-             rebuild it against pdk {INTERFACE_VERSION}",
+             rebuild it against pdk {SDK_VERSION}",
             printable(allocator.as_str())
         ));
     }
@@ -461,16 +465,33 @@ fn precheck(file: &File) -> Result<String, String> {
     let exports = file.exports().map_err(|e| {
         format!("a damaged shared library ({e}); rebuild it or remove it from the plugin path")
     })?;
-    let mut roots: Vec<String> = exports
+    let names: Vec<String> = exports
         .filter_map(Result::ok)
         .filter_map(|export| match export.name() {
             object::NameOrOrdinal::Name(name) => std::str::from_utf8(name).ok().map(str::to_owned),
             object::NameOrOrdinal::Ordinal(_) => None,
         })
+        .collect();
+    let mut roots: Vec<String> = names
+        .iter()
         .filter(|name| name.starts_with(ROOT_MODULE_SYMBOL_PREFIX))
+        .cloned()
         .collect();
     roots.sort_unstable();
     match roots.len() {
+        // The first release (interface 0.1.0) exported its root module
+        // under abi_stable's own symbol.
+        0 if names
+            .iter()
+            .any(|name| name == abi_stable::library::ROOT_MODULE_LOADER_NAME) =>
+        {
+            Err(format!(
+                "built for PDK interface 0.1.0 (the first release, whose root module has \
+                 abi_stable's own symbol), this runtime needs {INTERFACE_VERSION}; rebuild the \
+                 plugin against pdk {SDK_VERSION} (if it is not a PDK plugin but another \
+                 abi_stable library, remove it from the plugin path)"
+            ))
+        }
         0 => Err(String::from(NOT_A_PLUGIN)),
         1 => Ok(roots.remove(0)),
         _ => Err(format!(
@@ -528,12 +549,12 @@ fn layout_mismatch(plugin: &str) -> String {
         format!(
             "its interface layout does not match this runtime's, although both are PDK interface \
              {INTERFACE_VERSION} (one of them was built from a modified pdk); rebuild it against \
-             the released pdk {INTERFACE_VERSION}"
+             the released pdk {SDK_VERSION}"
         )
     } else {
         format!(
             "built for PDK interface {plugin}, whose layout this runtime (PDK interface \
-             {INTERFACE_VERSION}) cannot load; rebuild the plugin against pdk {INTERFACE_VERSION}"
+             {INTERFACE_VERSION}) cannot load; rebuild the plugin against pdk {SDK_VERSION}"
         )
     }
 }
@@ -555,10 +576,10 @@ fn reason(error: &LibraryError) -> String {
             ..
         } => format!(
             "built for PDK interface {actual_version}, this runtime needs {expected_version}; \
-             rebuild the plugin against pdk {INTERFACE_VERSION}"
+             rebuild the plugin against pdk {SDK_VERSION}"
         ),
         LibraryError::ParseVersionError(e) => format!(
-            "its PDK interface version is unreadable ({e}); rebuild it against pdk {INTERFACE_VERSION}"
+            "its PDK interface version is unreadable ({e}); rebuild it against pdk {SDK_VERSION}"
         ),
         LibraryError::AbiInstability(report) => {
             log::debug!("layout mismatch report: {report}");

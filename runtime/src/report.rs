@@ -99,11 +99,12 @@ pub fn text(registry: &Registry) -> String {
             Status::Loaded(plugin) => {
                 let info = &plugin.info;
                 out.push_str(&format!(
-                    "loaded    {path}\n          {} {} ({}; pdk {}, {})\n",
+                    "loaded    {path}\n          {} {} ({}; pdk {}, interface {}, {})\n",
                     printable(&info.name),
                     printable(&info.version),
                     info.build(),
                     printable(&info.pdk_version),
+                    printable(&info.interface_version),
                     printable(&info.rustc_version)
                 ));
                 for kind in &plugin.connectors {

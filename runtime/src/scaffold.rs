@@ -42,7 +42,7 @@ impl PdkSource {
     /// with: plugins built from it load in this runtime.
     #[must_use]
     pub fn this_runtimes_version() -> Self {
-        Self::Version(pdk::abi::INTERFACE_VERSION.to_owned())
+        Self::Version(pdk::SDK_VERSION.to_owned())
     }
 
     /// The dependency's value in `Cargo.toml`.
@@ -183,8 +183,8 @@ mod tests {
     #[test]
     fn the_sdk_dependency_names_the_package_and_a_version_or_a_path() {
         assert_eq!(
-            PdkSource::Version("0.2.0".into()).toml(),
-            r#"{ package = "pdk-sdk", version = "0.2.0" }"#
+            PdkSource::Version("0.3.0".into()).toml(),
+            r#"{ package = "pdk-sdk", version = "0.3.0" }"#
         );
         assert_eq!(
             PdkSource::Path(PathBuf::from("/src/pdk")).toml(),

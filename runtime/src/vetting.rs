@@ -335,7 +335,7 @@ mod tests {
     #[test]
     fn the_last_line_of_a_successful_child_is_the_verdict() {
         let exited = status_of(0);
-        let report = r#"{"info":{"name":"probe","version":"0.2.0","pdk_version":"0.2.0","rustc_version":"rustc 1.95.0","debug_assertions":true},"connectors":[{"name":"probe_sink","source":false,"transactional":false,"sink":true}]}"#;
+        let report = r#"{"info":{"name":"probe","version":"0.2.0","pdk_version":"0.3.0","interface_version":"0.3.0","rustc_version":"rustc 1.95.0","debug_assertions":true},"connectors":[{"name":"probe_sink","source":false,"transactional":false,"sink":true}]}"#;
         let loaded = interpret(
             exited,
             &format!("plugin chatter\npdk-vet: loaded {report}\n"),

@@ -6,11 +6,11 @@
 
 use super::{run_hook, ConnectorType};
 use crate::abi::connector::{
-    LifecycleHook, PdkConnector, PdkEvent, PdkResultFuture, PdkSourceReply,
+    LifecycleHook, PdkConnector, PdkEvent, PdkResultFuture, PdkSinkReply, PdkSourceReply,
 };
 use crate::abi::value::PdkValue;
 use crate::ambient::DropsInContext;
-use crate::connector::{Attempt, SinkReply, SourceReply};
+use crate::connector::{Attempt, SourceReply};
 use crate::contain::{contain, unsupported};
 use crate::{ConnectorContext, Event, Sink, Source};
 
@@ -69,7 +69,7 @@ impl<T: ConnectorType> PdkConnector for Adapter<T> {
         }
     }
 
-    fn on_event(&mut self, event: PdkEvent) -> PdkResultFuture<'_, SinkReply> {
+    fn on_event(&mut self, event: PdkEvent) -> PdkResultFuture<'_, PdkSinkReply> {
         match self.sink {
             Some(fns) => (fns.on_event)(&mut self.inner, &self.ctx, event),
             None => unsupported(self.ctx.alias(), "on_event"),
@@ -139,7 +139,7 @@ impl<T: Source + ConnectorType> SourceFns<T> {
 /// The sink side of `T`.
 pub struct SinkFns<T> {
     pub(crate) on_event:
-        for<'a> fn(&'a mut T, &'a ConnectorContext, PdkEvent) -> PdkResultFuture<'a, SinkReply>,
+        for<'a> fn(&'a mut T, &'a ConnectorContext, PdkEvent) -> PdkResultFuture<'a, PdkSinkReply>,
     pub(crate) upstream_finished:
         for<'a> fn(&'a mut T, &'a ConnectorContext) -> PdkResultFuture<'a, ()>,
 }
@@ -161,7 +161,7 @@ impl<T: Sink + ConnectorType> SinkFns<T> {
                     "on_event",
                     T::USES_TOKIO,
                     move || inner.on_event(event, ctx),
-                    |reply| reply,
+                    PdkSinkReply::from,
                 )
             },
             upstream_finished: |inner, ctx| {

@@ -27,6 +27,7 @@ use crate::abi::module::{
     SYSTEM_ALLOCATOR,
 };
 use crate::abi::value::PdkValue;
+use crate::abi::Extensions;
 use crate::abi::{INTERFACE_VERSION, RUSTC_VERSION};
 use crate::ambient::{self, DropsInContext};
 use crate::contain::contain_sync;
@@ -41,11 +42,13 @@ async fn run_hook<T: Connector>(
     hook: LifecycleHook,
 ) -> Result<()> {
     match hook {
-        LifecycleHook::Start => inner.on_start(ctx).await,
-        LifecycleHook::Pause => inner.on_pause(ctx).await,
-        LifecycleHook::Resume => inner.on_resume(ctx).await,
-        LifecycleHook::Drain => inner.on_drain(ctx).await,
-        LifecycleHook::Stop => inner.on_stop(ctx).await,
+        LifecycleHook::START => inner.on_start(ctx).await,
+        LifecycleHook::PAUSE => inner.on_pause(ctx).await,
+        LifecycleHook::RESUME => inner.on_resume(ctx).await,
+        LifecycleHook::DRAIN => inner.on_drain(ctx).await,
+        LifecycleHook::STOP => inner.on_stop(ctx).await,
+        // A hook of a newer runtime that this SDK does not know.
+        _ => Ok(()),
     }
 }
 
@@ -118,6 +121,7 @@ fn info<T: ConnectorType>() -> ConnectorTypeInfo {
         source: source.is_some(),
         transactional: source.is_some_and(|fns| fns.transactional),
         sink: T::sink_fns().is_some(),
+        extensions: Extensions::new(),
     }
 }
 
@@ -207,7 +211,8 @@ fn metadata<P: Plugin>() -> PluginMetadataRef {
     PluginMetadata {
         name: RStr::from_str(P::NAME),
         version: RStr::from_str(P::VERSION),
-        pdk_version: RStr::from_str(INTERFACE_VERSION),
+        sdk_version: RStr::from_str(crate::SDK_VERSION),
+        interface_version: RStr::from_str(INTERFACE_VERSION),
         rustc_version: RStr::from_str(RUSTC_VERSION),
         debug_assertions: P::DEBUG_ASSERTIONS,
         panic_strategy: RStr::from_str(PANIC_STRATEGY),

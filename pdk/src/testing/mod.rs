@@ -30,6 +30,7 @@ use crate::abi::connector::{
     PdkRuntimeHandle_TO,
 };
 use crate::abi::value::PdkValue;
+use crate::abi::Extensions;
 use crate::capture::{self as logs, Capture, Caught};
 use crate::export::{create_contained, ConnectorType};
 use crate::{Error, Event, EventId, Result, SinkReply, SourceReply, SourceReplyOf, Value};
@@ -115,12 +116,13 @@ impl<T: ConnectorType> Harness<T> {
             alias: setup.alias.into(),
             handle: PdkRuntimeHandle_TO::from_value(Recorder(reports), TD_Opaque),
             source_linked: setup.source_linked,
+            extensions: Extensions::new(),
         };
         let capture = Capture::default();
         let config = PdkValue::from(config.into());
         let connector = logs::within(Some(&capture), || create_contained::<T>(ctx, config))
             .into_result()
-            .map_err(Error::from)?;
+            .map_err(Error::from_ffi)?;
         Ok(Self {
             connector,
             reports: received,
@@ -154,7 +156,7 @@ impl<T: ConnectorType> Harness<T> {
     /// # Errors
     /// The connector's error, or a contained panic.
     pub async fn start(&mut self) -> Result<()> {
-        self.lifecycle(LifecycleHook::Start).await
+        self.lifecycle(LifecycleHook::START).await
     }
 
     /// Calls [`crate::Connector::on_pause`].
@@ -162,7 +164,7 @@ impl<T: ConnectorType> Harness<T> {
     /// # Errors
     /// The connector's error, or a contained panic.
     pub async fn pause(&mut self) -> Result<()> {
-        self.lifecycle(LifecycleHook::Pause).await
+        self.lifecycle(LifecycleHook::PAUSE).await
     }
 
     /// Calls [`crate::Connector::on_resume`].
@@ -170,7 +172,7 @@ impl<T: ConnectorType> Harness<T> {
     /// # Errors
     /// The connector's error, or a contained panic.
     pub async fn resume(&mut self) -> Result<()> {
-        self.lifecycle(LifecycleHook::Resume).await
+        self.lifecycle(LifecycleHook::RESUME).await
     }
 
     /// Calls [`crate::Connector::on_drain`].
@@ -178,7 +180,7 @@ impl<T: ConnectorType> Harness<T> {
     /// # Errors
     /// The connector's error, or a contained panic.
     pub async fn drain(&mut self) -> Result<()> {
-        self.lifecycle(LifecycleHook::Drain).await
+        self.lifecycle(LifecycleHook::DRAIN).await
     }
 
     /// Calls [`crate::Connector::on_stop`].
@@ -186,7 +188,7 @@ impl<T: ConnectorType> Harness<T> {
     /// # Errors
     /// The connector's error, or a contained panic.
     pub async fn stop(&mut self) -> Result<()> {
-        self.lifecycle(LifecycleHook::Stop).await
+        self.lifecycle(LifecycleHook::STOP).await
     }
 
     /// Calls [`crate::Source::pull_data`] with the next pull id.
@@ -205,6 +207,10 @@ impl<T: ConnectorType> Harness<T> {
             SourceReplyOf::StreamEnded(stream) => SourceReply::StreamEnded(stream),
             SourceReplyOf::Empty(wait_ms) => SourceReply::Empty(wait_ms),
             SourceReplyOf::Finished => SourceReply::Finished,
+            // This SDK makes no other kind of reply.
+            SourceReplyOf::Other { kind, .. } => {
+                return Err(Error::msg(format!("a reply of unknown kind {kind}")))
+            }
         })
     }
 
@@ -251,8 +257,11 @@ impl<T: ConnectorType> Harness<T> {
             id: event.id,
             ingest_ns: event.ingest_ns,
             data: event.into_payload(),
+            extensions: Extensions::new(),
         };
-        self.caught(|c| c.on_event(event)).await
+        self.caught(|c| c.on_event(event))
+            .await
+            .map(SinkReply::from)
     }
 
     /// The id of the last event [`Harness::send`] delivered.
@@ -318,7 +327,7 @@ impl<T: ConnectorType> Harness<T> {
         let future = logs::within(Some(&capture), || call(&mut self.connector));
         match Caught::new(capture, future).await {
             RResult::ROk(value) => Ok(value),
-            RResult::RErr(error) => Err(Error::from(error)),
+            RResult::RErr(error) => Err(Error::from_ffi(error)),
         }
     }
 }

@@ -103,5 +103,6 @@ pub fn context(
         alias: alias.into(),
         handle: PdkRuntimeHandle_TO::from_value(handle, TD_Opaque),
         source_linked: wiring.source_linked,
+        extensions: pdk::abi::Extensions::new(),
     }
 }

@@ -31,7 +31,7 @@ pub fn pulled(reply: PdkSourceReply) -> Pulled {
 pub fn from_ffi<T>(result: RResult<T, PdkError>) -> Result<T, Error> {
     result
         .into_result()
-        .map_err(|e| hints::explain(Error::from(e)))
+        .map_err(|e| hints::explain(Error::from_ffi(e)))
 }
 
 /// One connector instance.

@@ -134,6 +134,7 @@ fn every_kind_of_bad_file_is_rejected_with_its_reason_and_the_good_ones_load() {
     broken_fixture("other-layout", &file("other-layout"));
     broken_fixture("panicking-init", &file("panicking-init"));
     broken_fixture("two-roots", &file("two-roots"));
+    broken_fixture("first-release", &file("first-release"));
     std::fs::create_dir(file("directory")).unwrap();
     std::os::unix::fs::symlink(file("loop-b"), file("loop-a")).unwrap();
     std::os::unix::fs::symlink(file("loop-a"), file("loop-b")).unwrap();
@@ -151,7 +152,9 @@ fn every_kind_of_bad_file_is_rejected_with_its_reason_and_the_good_ones_load() {
     assert!(chmod.success());
 
     let got = reasons(&list_as_user(&dir, &[]));
-    let version = env!("CARGO_PKG_VERSION");
+    let version = pdk::abi::INTERFACE_VERSION;
+    let sdk = pdk::SDK_VERSION;
+    // The fixture's "later patch" is of its own (the workspace's) version.
     let later_patch = concat!(
         env!("CARGO_PKG_VERSION_MAJOR"),
         ".",
@@ -162,12 +165,13 @@ fn every_kind_of_bad_file_is_rejected_with_its_reason_and_the_good_ones_load() {
         ("directory", "is a directory named like a library; rename it or move it out of the plugin path".to_owned()),
         ("empty", "not a shared library (unknown file format); remove it from the plugin path".to_owned()),
         ("fifo", "is not a regular file (a FIFO, socket or device named like a library); remove it from the plugin path".to_owned()),
+        ("first-release", format!("built for PDK interface 0.1.0 (the first release, whose root module has abi_stable's own symbol), this runtime needs {version}; rebuild the plugin against pdk {sdk} (if it is not a PDK plugin but another abi_stable library, remove it from the plugin path)")),
         ("libmetronome", "loaded".to_owned()),
         ("libstdout", "loaded".to_owned()),
         ("loop-a", "is a symbolic link, and the plugin path does not follow symlinks; put the file itself (or its directory) in the plugin path".to_owned()),
         ("loop-b", "is a symbolic link, and the plugin path does not follow symlinks; put the file itself (or its directory) in the plugin path".to_owned()),
-        ("other-layout", format!("built for PDK interface {later_patch}, whose layout this runtime (PDK interface {version}) cannot load; rebuild the plugin against pdk {version}")),
-        ("other-version", format!("built for PDK interface 9.4.0, this runtime needs {version}; rebuild the plugin against pdk {version}")),
+        ("other-layout", format!("built for PDK interface {later_patch}, whose layout this runtime (PDK interface {version}) cannot load; rebuild the plugin against pdk {sdk}")),
+        ("other-version", format!("built for PDK interface 9.4.0, this runtime needs {version}; rebuild the plugin against pdk {sdk}")),
         ("panicking-init", "its root module panicked while initializing; fix the plugin's initialization".to_owned()),
         ("random", "not a shared library (unknown file format); remove it from the plugin path".to_owned()),
         ("system", "not a PDK plugin: it exports no PDK root module; build it with `#[pdk_export]` or remove it from the plugin path".to_owned()),

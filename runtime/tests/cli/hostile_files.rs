@@ -358,7 +358,7 @@ fn four_hundred_candidates_under_a_limit_of_1024_descriptors_are_each_vetted_and
         assert!(
             copy["status"] == "rejected"
                 && reason.starts_with(&format!(
-                    "the same plugin (pdk-stdout 0.2.0) as {}",
+                    "the same plugin (pdk-stdout 0.3.0) as {}",
                     first.display()
                 )),
             "each copy is checked, and rejected as the same plugin as the first: {copy}"

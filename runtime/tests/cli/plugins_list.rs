@@ -75,8 +75,9 @@ fn both_plugins_load_as_themselves_and_non_plugins_are_rejected_with_a_reason() 
                 "path": path.to_str().unwrap(),
                 "plugin": {
                     "name": package(name),
-                    "version": "0.2.0",
+                    "version": env!("CARGO_PKG_VERSION"),
                     "pdk_version": pdk_version,
+                    "interface_version": pdk::abi::INTERFACE_VERSION,
                     "rustc_version": rustc,
                     "debug_assertions": true,
                 },
@@ -123,7 +124,7 @@ fn the_first_plugin_in_search_order_wins_and_the_later_one_names_it() {
         .unwrap()
         .to_owned();
     let start = format!(
-        "the same plugin (pdk-metronome 0.2.0) as {}, which comes first in the plugin path \
+        "the same plugin (pdk-metronome 0.3.0) as {}, which comes first in the plugin path \
          and is used; this file is a debug build modified ",
         winner.display()
     );
@@ -166,7 +167,7 @@ fn a_plugin_that_provides_a_built_in_type_replaces_it_and_the_listing_says_so() 
         &json!({
             "status": "built-in",
             "path": "(built in)",
-            "plugin": { "name": "pdk-stdout", "version": "0.2.0" },
+            "plugin": { "name": "pdk-stdout", "version": "0.3.0" },
             "connectors": [{ "name": "stdout", "source": false, "transactional": false, "sink": true }],
             "replaced_by": plugin.to_str().unwrap(),
         })
@@ -175,13 +176,13 @@ fn a_plugin_that_provides_a_built_in_type_replaces_it_and_the_listing_says_so() 
     let text = stdout(&runtime_isolated(&["plugins", "list"], &dir));
     assert!(
         text.contains(&format!(
-            "built in  connector `stdout` [sink] (pdk-stdout 0.2.0): replaced by the plugin {}\n",
+            "built in  connector `stdout` [sink] (pdk-stdout 0.3.0): replaced by the plugin {}\n",
             plugin.display()
         )),
         "{text}"
     );
     assert!(
-        text.contains("built in  connector `metronome` [source] (pdk-metronome 0.2.0): used\n"),
+        text.contains("built in  connector `metronome` [source] (pdk-metronome 0.3.0): used\n"),
         "{text}"
     );
 }
@@ -195,12 +196,12 @@ fn a_flow_runs_plugins_beside_built_ins_and_its_log_says_which_is_which() {
     assert_eq!(stdout(&output), format!("{}\n{}\n", tick(0), tick(1)));
     let log = stderr(&output);
     assert!(
-        log.contains("connector `tick`: type `metronome` from the built-in pdk-metronome 0.2.0\n"),
+        log.contains("connector `tick`: type `metronome` from the built-in pdk-metronome 0.3.0\n"),
         "{log}"
     );
     assert!(
         log.contains(&format!(
-            "connector `out`: type `stdout` from the plugin {} (pdk-stdout 0.2.0)\n",
+            "connector `out`: type `stdout` from the plugin {} (pdk-stdout 0.3.0)\n",
             dir.join(library_file("stdout")).display()
         )),
         "{log}"
@@ -298,7 +299,7 @@ fn text_listing_shows_metadata_and_reasons() {
     let text = stdout(&output);
     assert!(text.contains("loaded    "), "{text}");
     assert!(
-        text.contains("pdk-metronome 0.2.0 (debug build; pdk 0.2.0, rustc 1."),
+        text.contains("pdk-metronome 0.3.0 (debug build; pdk 0.3.0, interface 0.3.0, rustc 1."),
         "{text}"
     );
     assert!(text.contains("connector `metronome` [source]"), "{text}");

@@ -143,7 +143,7 @@ to = "out"
     wait_for_text(
         &err,
         "libreloadable.so: new build refused, the running one is kept: \
-         built for PDK interface 9.4.0, this runtime needs 0.2.0",
+         built for PDK interface 9.4.0, this runtime needs 0.3.0",
     );
     // The first build runs on after the refusal.
     let before = field(&next_line_where(&lines, is_build(1)), "seq");
@@ -178,7 +178,7 @@ to = "out"
     let order = [
         "INFO  reloadable/info] build 1 starting",
         "new build refused",
-        "libreloadable.so: new build reloadable 0.2.0 loaded; restarting info",
+        "libreloadable.so: new build reloadable 0.3.0 loaded; restarting info",
         "INFO  reloadable/info] build 1 stopping after",
         "INFO  reloadable/info] build 2 starting",
         "connector `info`: restarted on the new build",

@@ -28,6 +28,19 @@ macro_rules! export_root_module {
     };
 }
 
+/// What the first release did: the root module under abi_stable's own
+/// symbol (`abi_stable::library::ROOT_MODULE_LOADER_NAME`), which the
+/// runtime finds in the symbol table without loading the library.
+#[cfg(feature = "first-release")]
+mod first_release {
+    use pdk::abi::module::PluginModuleRef;
+
+    #[abi_stable::export_root_module]
+    fn root_module() -> PluginModuleRef {
+        panic!("never called: the runtime rejects this library unloaded")
+    }
+}
+
 #[cfg(feature = "panicking-init")]
 mod panicking_init {
     use pdk::abi::module::PluginModuleRef;

@@ -188,12 +188,12 @@ impl ConnectorTask {
     async fn run_to_end(&mut self) -> Result<(), GaveUp> {
         let result = match self.connect().await {
             Ok(()) => {
-                self.lifecycle(LifecycleHook::Start).await;
+                self.lifecycle(LifecycleHook::START).await;
                 let result = self.event_loop().await;
                 if result.is_ok() {
                     self.report_left_out_codec_errors();
                     self.drain().await;
-                    self.lifecycle(LifecycleHook::Stop).await;
+                    self.lifecycle(LifecycleHook::STOP).await;
                 }
                 result
             }
@@ -323,7 +323,7 @@ impl ConnectorTask {
         if !self.drained {
             self.drained = true;
             self.caller.activity().set_phase(Phase::Draining);
-            self.lifecycle(LifecycleHook::Drain).await;
+            self.lifecycle(LifecycleHook::DRAIN).await;
         }
     }
 
@@ -345,17 +345,17 @@ impl ConnectorTask {
             return Ok(());
         };
         self.drain().await;
-        self.lifecycle(LifecycleHook::Stop).await;
+        self.lifecycle(LifecycleHook::STOP).await;
         self.held.replace(replacement).await;
         self.drained = false;
         self.connect().await?;
-        self.lifecycle(LifecycleHook::Start).await;
+        self.lifecycle(LifecycleHook::START).await;
         if self
             .source
             .as_ref()
             .is_some_and(|s| !s.closed_sinks.is_empty())
         {
-            self.lifecycle(LifecycleHook::Pause).await;
+            self.lifecycle(LifecycleHook::PAUSE).await;
         }
         log::info!("connector `{}`: restarted on the new build", self.id);
         Ok(())
@@ -403,8 +403,8 @@ impl ConnectorTask {
                     source.closed_sinks.insert(sink);
                 }
                 match (was_paused, source.closed_sinks.is_empty()) {
-                    (false, false) => self.lifecycle(LifecycleHook::Pause).await,
-                    (true, true) => self.lifecycle(LifecycleHook::Resume).await,
+                    (false, false) => self.lifecycle(LifecycleHook::PAUSE).await,
+                    (true, true) => self.lifecycle(LifecycleHook::RESUME).await,
                     _ => {}
                 }
                 Ok(())

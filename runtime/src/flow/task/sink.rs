@@ -105,7 +105,8 @@ impl ConnectorTask {
             self.caller
                 .call("on_event", instance.raw().on_event(event))
                 .await,
-        );
+        )
+        .map(SinkReply::from);
         // Only an acknowledgement shows the sink works: a deferred event
         // may still fail (a buffered write that cannot be flushed).
         if matches!(result, Ok(SinkReply::Ack)) {

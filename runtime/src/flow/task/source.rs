@@ -16,6 +16,7 @@ use crate::codec::{Codec, Decoder};
 use crate::flow::in_flight::{InFlight, Settled};
 use pdk::abi::connector::PdkEvent;
 use pdk::abi::value::PdkValue;
+use pdk::abi::Extensions;
 
 use crate::flow::instance::{from_ffi, Pulled};
 use crate::flow::throttle::{Report, Throttle};
@@ -150,6 +151,14 @@ impl ConnectorTask {
                 log::debug!("connector `{}`: source finished", self.id);
                 Ok(())
             }
+            Ok(Pulled::Other { kind, .. }) => {
+                // A reply of a newer interface version than this runtime's.
+                let unknown = Error::msg(format!(
+                    "replied with a kind of reply ({kind}) this runtime does not know; run it on \
+                     a runtime of the interface version the plugin was built for, or later"
+                ));
+                self.failed("pull_data", &unknown).await
+            }
             Err(error) => self.failed("pull_data", &error).await,
         }
     }
@@ -170,6 +179,7 @@ impl ConnectorTask {
             pull_id,
         };
         let event = PdkEvent {
+            extensions: Extensions::new(),
             id,
             ingest_ns: now_ns(),
             data,

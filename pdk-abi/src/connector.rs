@@ -1,9 +1,9 @@
 //! The C-ABI form of a connector instance and of what it exchanges.
 //!
-//! The runtime holds a [`BoxedPdkConnector`]; the plugin implements
-//! [`PdkConnector`] once, generically, in [`crate::export`]. New methods go
-//! after the last one, so older plugins keep loading (abi_stable checks the
-//! prefix of the vtable).
+//! The runtime holds a [`BoxedPdkConnector`]; `pdk-sdk` implements
+//! [`PdkConnector`] once, generically, for every connector type. New
+//! methods go after the last one, so older plugins keep loading (abi_stable
+//! checks the prefix of the vtable).
 
 // The `#[sabi_trait]` expansion (abi_stable 0.11.3, pinned) nests impls in
 // a const and contains items that clippy flags; neither is ours to change.
@@ -18,8 +18,9 @@ use abi_stable::std_types::{RBox, RResult, RString, RVec};
 use abi_stable::StableAbi;
 use async_ffi::BorrowingFfiFuture;
 
-use super::error::PdkError;
-use super::value::PdkValue;
+use crate::error::PdkError;
+use crate::value::PdkValue;
+use crate::Extensions;
 
 /// A future returned across the boundary, borrowing the connector.
 pub type PdkResultFuture<'a, T> = BorrowingFfiFuture<'a, RResult<T, PdkError>>;
@@ -37,45 +38,52 @@ pub struct EventId {
     pub pull_id: u64,
 }
 
-/// What a sink did with an event.
-#[repr(u8)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, StableAbi)]
-pub enum SinkReply {
+/// What a sink did with an event, as a code. Open: the runtime reads a
+/// code it does not know as [`PdkSinkReply::FAIL`] (the event is not
+/// lost: a transactional source sends it again).
+#[repr(transparent)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, StableAbi)]
+pub struct PdkSinkReply(pub u8);
+
+impl PdkSinkReply {
     /// Handled: the source may forget it.
-    Ack,
+    pub const ACK: Self = Self(0);
     /// Not handled: a transactional source may send it again.
-    Fail,
-    /// Not answered yet: the sink answers later through
-    /// `ConnectorContext::replies` with the event's id.
-    Deferred,
+    pub const FAIL: Self = Self(1);
+    /// Not answered yet: the sink answers later through its runtime
+    /// handle, with the event's id.
+    pub const DEFERRED: Self = Self(2);
 }
 
-/// One of the lifecycle hooks of [`crate::Connector`].
-#[repr(u8)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, StableAbi)]
-pub enum LifecycleHook {
-    /// [`crate::Connector::on_start`]
-    Start,
-    /// [`crate::Connector::on_pause`]
-    Pause,
-    /// [`crate::Connector::on_resume`]
-    Resume,
-    /// [`crate::Connector::on_drain`]
-    Drain,
-    /// [`crate::Connector::on_stop`]
-    Stop,
-}
+/// One of the lifecycle hooks of `pdk::Connector`, as a code. Open: a
+/// plugin that gets a hook it does not know (from a newer runtime) does
+/// nothing and succeeds.
+#[repr(transparent)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, StableAbi)]
+pub struct LifecycleHook(pub u8);
 
 impl LifecycleHook {
+    /// `on_start`
+    pub const START: Self = Self(0);
+    /// `on_pause`
+    pub const PAUSE: Self = Self(1);
+    /// `on_resume`
+    pub const RESUME: Self = Self(2);
+    /// `on_drain`
+    pub const DRAIN: Self = Self(3);
+    /// `on_stop`
+    pub const STOP: Self = Self(4);
+
     /// The name of the author's method, for messages.
     #[must_use]
     pub fn method_name(self) -> &'static str {
         match self {
-            Self::Start => "on_start",
-            Self::Pause => "on_pause",
-            Self::Resume => "on_resume",
-            Self::Drain => "on_drain",
-            Self::Stop => "on_stop",
+            Self::START => "on_start",
+            Self::PAUSE => "on_pause",
+            Self::RESUME => "on_resume",
+            Self::DRAIN => "on_drain",
+            Self::STOP => "on_stop",
+            _ => "a lifecycle hook",
         }
     }
 }
@@ -111,6 +119,17 @@ pub enum SourceReplyOf<Data, Raw> {
     Empty(u64),
     /// The source has produced everything it ever will.
     Finished,
+    /// A kind of reply added by a later interface version, by its code,
+    /// with a stream and a value: a side reads a code it does not know as
+    /// an error of the source.
+    Other {
+        /// The kind of reply.
+        kind: u32,
+        /// The stream it belongs to.
+        stream: u64,
+        /// What it carries.
+        data: Data,
+    },
 }
 
 impl<Data, Raw> SourceReplyOf<Data, Raw> {
@@ -133,6 +152,15 @@ impl<Data, Raw> SourceReplyOf<Data, Raw> {
             Self::StreamEnded(stream) => SourceReplyOf::StreamEnded(stream),
             Self::Empty(wait_ms) => SourceReplyOf::Empty(wait_ms),
             Self::Finished => SourceReplyOf::Finished,
+            Self::Other {
+                kind,
+                stream,
+                data: d,
+            } => SourceReplyOf::Other {
+                kind,
+                stream,
+                data: data(d),
+            },
         }
     }
 }
@@ -140,7 +168,7 @@ impl<Data, Raw> SourceReplyOf<Data, Raw> {
 /// The C-ABI form of `pdk::SourceReply`.
 pub type PdkSourceReply = SourceReplyOf<PdkValue, RVec<u8>>;
 
-/// The C-ABI form of [`crate::Event`].
+/// The C-ABI form of `pdk::Event`.
 #[repr(C)]
 #[derive(Debug, Clone, PartialEq, StableAbi)]
 pub struct PdkEvent {
@@ -150,11 +178,13 @@ pub struct PdkEvent {
     pub ingest_ns: u64,
     /// The payload.
     pub data: PdkValue,
+    /// What later interface versions add.
+    pub extensions: Extensions,
 }
 
 /// What the runtime learns about a connector type before creating one.
 #[repr(C)]
-#[derive(Debug, Clone, PartialEq, Eq, StableAbi)]
+#[derive(Debug, Clone, PartialEq, StableAbi)]
 pub struct ConnectorTypeInfo {
     /// The connector type name used in flow files.
     pub name: RString,
@@ -164,31 +194,35 @@ pub struct ConnectorTypeInfo {
     pub transactional: bool,
     /// Whether it has a sink side.
     pub sink: bool,
+    /// What later interface versions add.
+    pub extensions: Extensions,
 }
 
 /// A connector instance, as the runtime drives it. The runtime awaits each
-/// returned future (or drops it) before the next call.
+/// returned future (or drops it) before the next call. A method added
+/// later goes after the last one, with a default body: that default is
+/// what an older plugin's object does.
 #[sabi_trait]
 pub trait PdkConnector: Send {
-    /// [`crate::Connector::connect`]
+    /// `pdk::Connector::connect`
     fn connect(&mut self, overall: u64, since_success: u64) -> PdkResultFuture<'_, bool>;
 
     /// One of the lifecycle hooks.
     fn lifecycle(&mut self, hook: LifecycleHook) -> PdkResultFuture<'_, ()>;
 
-    /// [`crate::Source::pull_data`]
+    /// `pdk::Source::pull_data`
     fn pull_data(&mut self, pull_id: u64) -> PdkResultFuture<'_, PdkSourceReply>;
 
-    /// [`crate::Source::ack`]
+    /// `pdk::Source::ack`
     fn ack(&mut self, stream: u64, pull_id: u64) -> PdkResultFuture<'_, ()>;
 
-    /// [`crate::Source::fail`]
+    /// `pdk::Source::fail`
     fn fail(&mut self, stream: u64, pull_id: u64) -> PdkResultFuture<'_, ()>;
 
-    /// [`crate::Sink::on_event`]
-    fn on_event(&mut self, event: PdkEvent) -> PdkResultFuture<'_, SinkReply>;
+    /// `pdk::Sink::on_event`
+    fn on_event(&mut self, event: PdkEvent) -> PdkResultFuture<'_, PdkSinkReply>;
 
-    /// [`crate::Sink::on_upstream_finished`]
+    /// `pdk::Sink::on_upstream_finished`
     #[sabi(last_prefix_field)]
     fn upstream_finished(&mut self) -> PdkResultFuture<'_, ()>;
 }
@@ -197,14 +231,16 @@ pub trait PdkConnector: Send {
 pub type BoxedPdkConnector = PdkConnector_TO<'static, RBox<()>>;
 
 /// The runtime's handle for one connector: what a plugin may tell the
-/// runtime at any time, from any task. Behind [`crate::ConnectionLostNotifier`]
-/// and [`crate::SinkReplies`].
+/// runtime at any time, from any task. Behind `pdk::ConnectionLostNotifier`
+/// and `pdk::SinkReplies`. A method added later goes after the last one,
+/// with a default body, used when an older runtime's handle lacks it.
 #[sabi_trait]
 pub trait PdkRuntimeHandle: Clone + Send + Sync {
     /// The connector lost its connection; the runtime will reconnect it.
     fn connection_lost(&self);
 
-    /// The answer to an event the sink replied [`SinkReply::Deferred`] to.
+    /// The answer to an event the sink replied [`PdkSinkReply::DEFERRED`]
+    /// to.
     fn reply(&self, id: EventId, ok: bool);
 
     /// Circuit breaker: `false` pauses the sources linked to this sink,
@@ -212,7 +248,7 @@ pub trait PdkRuntimeHandle: Clone + Send + Sync {
     fn set_circuit(&self, open: bool);
 
     /// Decodes raw bytes with the connector's codec (the flow file's
-    /// `codec`), as the runtime decodes [`PdkSourceReply::Bytes`].
+    /// `codec`), as the runtime decodes `SourceReplyOf::Bytes`.
     #[sabi(last_prefix_field)]
     fn decode(&self, data: RVec<u8>) -> RResult<PdkValue, PdkError>;
 }
@@ -230,4 +266,6 @@ pub struct PdkConnectorContext {
     pub handle: BoxedRuntimeHandle,
     /// Whether the flow links the connector's source side to any sink.
     pub source_linked: bool,
+    /// What later interface versions add.
+    pub extensions: Extensions,
 }

@@ -1,8 +1,9 @@
 //! The root module every plugin exports, and the metadata it carries.
 //!
 //! abi_stable checks the layout of [`PluginModule`] (and of every type it
-//! reaches) and the interface version (this crate's version) before the
-//! runtime calls a single function of a plugin.
+//! reaches) and the interface version (this crate's version,
+//! [`crate::INTERFACE_VERSION`]) before the runtime calls a single
+//! function of a plugin.
 
 use abi_stable::library::RootModule;
 use abi_stable::package_version_strings;
@@ -10,10 +11,10 @@ use abi_stable::sabi_types::VersionStrings;
 use abi_stable::std_types::{RResult, RStr, RVec};
 use abi_stable::StableAbi;
 
-use super::connector::{BoxedPdkConnector, ConnectorTypeInfo, PdkConnectorContext};
-use super::error::PdkError;
-use super::host::HostServicesRef;
-use super::value::PdkValue;
+use crate::connector::{BoxedPdkConnector, ConnectorTypeInfo, PdkConnectorContext};
+use crate::error::PdkError;
+use crate::host::HostServicesRef;
+use crate::value::PdkValue;
 
 /// The prefix of the symbol under which every plugin exports its root
 /// module: `#[pdk_export]` appends the crate's name and version, so that
@@ -37,8 +38,10 @@ pub struct PluginMetadata {
     pub name: RStr<'static>,
     /// The plugin crate's package version.
     pub version: RStr<'static>,
-    /// The version of `pdk` the plugin was built with.
-    pub pdk_version: RStr<'static>,
+    /// The version of the SDK (`pdk-sdk`) the plugin was built with.
+    pub sdk_version: RStr<'static>,
+    /// The version of the plugin interface (`pdk-abi`) it was built for.
+    pub interface_version: RStr<'static>,
     /// The `rustc --version` line of the compiler that built it.
     pub rustc_version: RStr<'static>,
     /// Whether it was built with debug assertions (a debug build).

@@ -5,32 +5,35 @@ use abi_stable::std_types::{ROption, RResult, RStr};
 use abi_stable::StableAbi;
 use async_ffi::FfiFuture;
 
-use crate::abi::error::PdkError;
+use crate::error::PdkError;
 
-/// The level of a log record, as it crosses the boundary.
-#[repr(u8)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, StableAbi)]
-pub enum LogLevel {
-    /// `log::Level::Error`
-    Error = 1,
-    /// `log::Level::Warn`
-    Warn,
-    /// `log::Level::Info`
-    Info,
-    /// `log::Level::Debug`
-    Debug,
-    /// `log::Level::Trace`
-    Trace,
+/// The level of a log record, as a code. Open: the runtime reads a code
+/// it does not know as [`LogLevel::INFO`].
+#[repr(transparent)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, StableAbi)]
+pub struct LogLevel(pub u8);
+
+impl LogLevel {
+    /// `error`
+    pub const ERROR: Self = Self(1);
+    /// `warn`
+    pub const WARN: Self = Self(2);
+    /// `info`
+    pub const INFO: Self = Self(3);
+    /// `debug`
+    pub const DEBUG: Self = Self(4);
+    /// `trace`
+    pub const TRACE: Self = Self(5);
 }
 
 impl From<log::Level> for LogLevel {
     fn from(level: log::Level) -> Self {
         match level {
-            log::Level::Error => Self::Error,
-            log::Level::Warn => Self::Warn,
-            log::Level::Info => Self::Info,
-            log::Level::Debug => Self::Debug,
-            log::Level::Trace => Self::Trace,
+            log::Level::Error => Self::ERROR,
+            log::Level::Warn => Self::WARN,
+            log::Level::Info => Self::INFO,
+            log::Level::Debug => Self::DEBUG,
+            log::Level::Trace => Self::TRACE,
         }
     }
 }
@@ -38,11 +41,11 @@ impl From<log::Level> for LogLevel {
 impl From<LogLevel> for log::Level {
     fn from(level: LogLevel) -> Self {
         match level {
-            LogLevel::Error => Self::Error,
-            LogLevel::Warn => Self::Warn,
-            LogLevel::Info => Self::Info,
-            LogLevel::Debug => Self::Debug,
-            LogLevel::Trace => Self::Trace,
+            LogLevel::ERROR => Self::Error,
+            LogLevel::WARN => Self::Warn,
+            LogLevel::DEBUG => Self::Debug,
+            LogLevel::TRACE => Self::Trace,
+            _ => Self::Info,
         }
     }
 }

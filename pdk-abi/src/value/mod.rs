@@ -57,7 +57,7 @@ pub struct PdkEntry {
 }
 
 impl Serialize for PdkValue {
-    /// Serializes exactly as the [`Value`] it stands for would.
+    /// Serializes exactly as the `pdk::Value` it stands for would.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
             Self::Static(PdkScalar::Null) => serializer.serialize_unit(),
@@ -81,7 +81,7 @@ impl Serialize for PdkValue {
 
 impl<'de> Deserialize<'de> for PdkValue {
     /// Decodes straight into the C-ABI form, for payloads that go to a
-    /// plugin: no [`Value`] is built on the way.
+    /// plugin: no `pdk::Value` is built on the way.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer.deserialize_any(PdkValueVisitor)
     }
@@ -158,47 +158,5 @@ impl<'de> Visitor<'de> for PdkValueVisitor {
             });
         }
         Ok(PdkValue::Object(RVec::from(entries)))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::Value;
-
-    #[test]
-    fn every_kind_survives_the_round_trip() {
-        let mut inner = Value::object();
-        inner.insert("bytes", vec![0u8, 7, 255]);
-        inner.insert(
-            "list",
-            vec![Value::from(1u64), Value::from(-1i64), Value::NULL],
-        );
-        let mut value = Value::object();
-        inner.insert("float", 2.5f64);
-        value.insert("inner", inner);
-        value.insert("static", "literal");
-        value.insert("owned", String::from("owned"));
-        value.insert("flag", true);
-        let back = Value::from(PdkValue::from(value.clone()));
-        assert_eq!(back, value);
-    }
-
-    #[test]
-    fn decoding_into_either_form_gives_the_same_value() {
-        let text = r#"{"a":[1,-2,1.5,"s",null,true],"b":{"c":{}}}"#;
-        let direct: PdkValue = serde_json::from_str(text).unwrap();
-        let through_value = PdkValue::from(Value::from_json_str(text).unwrap());
-        assert_eq!(direct, through_value);
-    }
-
-    #[test]
-    fn owned_strings_move_their_buffer() {
-        let s = String::from("no copy");
-        let ptr = s.as_ptr();
-        let PdkValue::String(ffi) = PdkValue::from(Value::from(s)) else {
-            panic!("a string must stay a string");
-        };
-        assert_eq!(ffi.as_ptr(), ptr);
     }
 }

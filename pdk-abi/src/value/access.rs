@@ -1,13 +1,13 @@
 //! Reading a [`PdkValue`] in place, through value-trait's access traits
 //! (the ones `pdk::prelude` brings into scope): a sink reads fields from
-//! the form the event crossed the boundary in, and no [`crate::Value`] is
+//! the form the event crossed the boundary in, and no `pdk::Value` is
 //! built.
 //!
 //! ```
-//! use pdk::abi::value::PdkValue;
-//! use pdk::prelude::*;
+//! use pdk_abi::value::PdkValue;
+//! use value_trait::prelude::*;
 //!
-//! let payload = PdkValue::from(pdk::Value::from_json_str(r#"{"host":"a","port":80}"#).unwrap());
+//! let payload: PdkValue = serde_json::from_str(r#"{"host":"a","port":80}"#).unwrap();
 //! assert_eq!(payload.get_str("host"), Some("a"));
 //! assert_eq!(payload.get_u64("port"), Some(80));
 //! ```
@@ -219,11 +219,12 @@ impl value_trait::prelude::ObjectTrait for PdkObject {
 mod tests {
     use value_trait::prelude::*;
 
+    use abi_stable::std_types::RVec;
+
     use super::PdkValue;
-    use crate::Value;
 
     fn payload(json: &str) -> PdkValue {
-        PdkValue::from(Value::from_json_str(json).unwrap())
+        serde_json::from_str(json).unwrap()
     }
 
     #[test]
@@ -284,7 +285,7 @@ mod tests {
                 ValueType::F64
             ]
         );
-        let bytes = PdkValue::from(Value::from(vec![1u8, 2]));
+        let bytes = PdkValue::Bytes(RVec::from(vec![1u8, 2]));
         assert_eq!(bytes.as_bytes(), Some(&[1u8, 2][..]));
         assert_eq!(
             bytes.as_array().map(|a| a.len()),
