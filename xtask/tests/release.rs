@@ -17,7 +17,7 @@ use flate2::read::GzDecoder;
 use serde_json::Value;
 
 /// The crates a user needs, which must be publishable.
-const USER_CRATES: &[&str] = &["pdk-sdk", "pdk-sdk-macros", "pdk-runtime"];
+const USER_CRATES: &[&str] = &["pdk-abi", "pdk-sdk", "pdk-sdk-macros", "pdk-runtime"];
 
 #[test]
 #[ignore = "slow: builds every published crate; run by .ci/run"]
@@ -367,20 +367,28 @@ fn files_in(dir: &Path) -> Vec<String> {
     names
 }
 
-#[test]
-#[ignore = "slow: builds a plugin against the previous interface; run by .ci/run"]
-fn a_plugin_built_on_the_previous_interface_is_rejected_naming_both_versions() {
-    let scratch = scratch_dir("compat");
-    let previous = "0.1.0";
+/// The interface version of this workspace: `pdk-abi`'s version.
+fn interface_version() -> String {
+    let manifest = std::fs::read_to_string(workspace().join("pdk-abi/Cargo.toml")).unwrap();
+    let manifest: toml::Table = manifest.parse().unwrap();
+    manifest["package"]["version"].as_str().unwrap().to_owned()
+}
+
+/// Builds the plugin crate `compat/plugin-on-VERSION` against the
+/// packaged SDK crates of `compat/interface-VERSION` (`crates`), outside
+/// the workspace, and copies its library (crate `library`) into a new
+/// directory of plugins, which it returns.
+fn compat_plugin(version: &str, crates: &[&str], library: &str) -> PathBuf {
+    let scratch = scratch_dir(&format!("compat-{version}"));
     let compat = workspace().join("compat");
     let mut patch = String::from("[patch.crates-io]\n");
-    for name in ["pdk-sdk", "pdk-sdk-macros"] {
+    for name in crates {
         let file = compat
-            .join(format!("interface-{previous}"))
-            .join(format!("{name}-{previous}.crate"));
+            .join(format!("interface-{version}"))
+            .join(format!("{name}-{version}.crate"));
         let mut archive = tar::Archive::new(GzDecoder::new(File::open(&file).unwrap()));
         archive.unpack(&scratch).unwrap();
-        let unpacked = scratch.join(format!("{name}-{previous}"));
+        let unpacked = scratch.join(format!("{name}-{version}"));
         patch.push_str(&format!(
             "{name} = {{ path = {:?} }}\n",
             unpacked.to_str().unwrap()
@@ -392,7 +400,7 @@ fn a_plugin_built_on_the_previous_interface_is_rejected_naming_both_versions() {
     for file in ["Cargo.toml", "src/lib.rs"] {
         let to = plugin_crate.join(file);
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-        std::fs::copy(compat.join(format!("plugin-on-{previous}")).join(file), to).unwrap();
+        std::fs::copy(compat.join(format!("plugin-on-{version}")).join(file), to).unwrap();
     }
     let target = release_target_dir("compat");
     succeed(
@@ -407,17 +415,23 @@ fn a_plugin_built_on_the_previous_interface_is_rejected_naming_both_versions() {
     let plugins = scratch.join("plugins");
     std::fs::create_dir_all(&plugins).unwrap();
     std::fs::copy(
-        target
-            .join("debug")
-            .join(library_file("plugin_on_interface_0_1")),
-        plugins.join(library_file("plugin_on_interface_0_1")),
+        target.join("debug").join(library_file(library)),
+        plugins.join(library_file(library)),
     )
     .unwrap();
+    plugins
+}
 
+/// The workspace's `pdk-runtime`, built.
+fn built_runtime() -> PathBuf {
     succeed(cargo().args(["build", "-p", "pdk-runtime"]));
-    let runtime = workspace().join("target/debug/pdk-runtime");
+    workspace().join("target/debug/pdk-runtime")
+}
+
+/// `plugins list --format json` of the plugins in `dir` only.
+fn listing(runtime: &Path, dir: &Path) -> Vec<Value> {
     let listing = stdout(&succeed(
-        Command::new(&runtime)
+        Command::new(runtime)
             .args([
                 "plugins",
                 "list",
@@ -426,23 +440,99 @@ fn a_plugin_built_on_the_previous_interface_is_rejected_naming_both_versions() {
                 "json",
                 "--plugin-path",
             ])
-            .arg(&plugins),
+            .arg(dir),
     ));
     let entries: Value = serde_json::from_str(&listing).unwrap();
-    let rejected: Vec<&Value> = entries
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|entry| entry["status"] == "rejected")
+    entries.as_array().unwrap().clone()
+}
+
+#[test]
+#[ignore = "slow: builds plugins against the previous interfaces; run by .ci/run"]
+fn plugins_built_on_earlier_interfaces_are_rejected_naming_both_versions() {
+    let runtime = built_runtime();
+    let sdk_crates = ["pdk-sdk", "pdk-sdk-macros"];
+    for (previous, library) in [
+        ("0.1.0", "plugin_on_interface_0_1"),
+        ("0.2.0", "plugin_on_interface_0_2"),
+    ] {
+        let plugins = compat_plugin(previous, &sdk_crates, library);
+        let entries = listing(&runtime, &plugins);
+        let rejected: Vec<&Value> = entries
+            .iter()
+            .filter(|entry| entry["status"] == "rejected")
+            .collect();
+        assert_eq!(rejected.len(), 1, "{entries:?}");
+        assert_eq!(
+            rejected[0]["reason"],
+            format!(
+                "built for PDK interface {previous}, this runtime needs {now}; rebuild the plugin against pdk {sdk}",
+                now = interface_version(),
+                sdk = version()
+            ),
+            "{entries:?}"
+        );
+    }
+}
+
+#[test]
+#[ignore = "slow: builds a plugin against the packaged interface 0.3.0; run by .ci/run"]
+fn a_plugin_built_on_interface_0_3_0_loads_and_runs_a_flow() {
+    let runtime = built_runtime();
+    let plugins = compat_plugin(
+        "0.3.0",
+        &["pdk-abi", "pdk-sdk", "pdk-sdk-macros"],
+        "plugin_on_interface_0_3",
+    );
+    let entries: Vec<Value> = listing(&runtime, &plugins)
+        .into_iter()
+        .filter(|entry| entry["status"] != "built-in")
         .collect();
-    assert_eq!(rejected.len(), 1, "{listing}");
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0]["status"], "loaded", "{entries:?}");
+    assert_eq!(entries[0]["plugin"]["interface_version"], "0.3.0");
+    let flow = plugins.join("flow.toml");
+    std::fs::write(
+        &flow,
+        r#"
+[[connector]]
+id = "old"
+type = "compat_ticker"
+
+[[connector]]
+id = "count"
+type = "compat_counter"
+
+[[connector]]
+id = "out"
+type = "stdout"
+
+[[link]]
+from = "old"
+to = ["count", "out"]
+"#,
+    )
+    .unwrap();
+    let output = succeed(
+        Command::new(&runtime)
+            .arg("run")
+            .arg(&flow)
+            .arg("--plugin-path")
+            .arg(&plugins),
+    );
+    let events: Vec<&str> = std::str::from_utf8(&output.stdout)
+        .unwrap()
+        .lines()
+        .collect();
     assert_eq!(
-        rejected[0]["reason"],
-        format!(
-            "built for PDK interface {previous}, this runtime needs {now}; rebuild the plugin against pdk {now}",
-            now = version()
-        ),
-        "{listing}"
+        events,
+        [r#"{"compat":0}"#, r#"{"compat":1}"#, r#"{"compat":2}"#],
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        stderr(&output).contains("compat_counter saw 3 events"),
+        "{}",
+        stderr(&output)
     );
 }
 
