@@ -12,7 +12,6 @@ use std::task::{Context, Poll};
 
 use abi_stable::std_types::RResult;
 use async_ffi::BorrowingFfiFuture;
-use futures::FutureExt as _;
 use pin_project_lite::pin_project;
 
 use crate::abi::connector::PdkResultFuture;
@@ -187,12 +186,36 @@ where
     T: 'a,
     R: 'a,
 {
-    BorrowingFfiFuture::new(Guarded::new(method, uses_tokio, make).map(
-        move |outcome| match outcome {
-            Ok(value) => RResult::ROk(into_ffi(value)),
+    BorrowingFfiFuture::new(ToFfi {
+        call: Guarded::new(method, uses_tokio, make),
+        into_ffi,
+    })
+}
+
+pin_project! {
+    /// A call's result in the C-ABI form: the value converted with
+    /// `into_ffi`, an error as a [`PdkError`]. (A `fn` pointer rather than
+    /// a closure, so that polling moves nothing: it runs on every call.)
+    struct ToFfi<G, T, R> {
+        #[pin]
+        call: G,
+        into_ffi: fn(T) -> R,
+    }
+}
+
+impl<G, T, R> Future for ToFfi<G, T, R>
+where
+    G: Future<Output = Result<T>>,
+{
+    type Output = RResult<R, PdkError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        this.call.poll(cx).map(|outcome| match outcome {
+            Ok(value) => RResult::ROk((this.into_ffi)(value)),
             Err(error) => RResult::RErr(PdkError::from(error)),
-        },
-    ))
+        })
+    }
 }
 
 /// The error for a method that is not part of this connector.

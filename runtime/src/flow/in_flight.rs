@@ -2,7 +2,7 @@
 //! decision of when and how each is settled: plain synchronous state, so
 //! that it can be tested without a runtime.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 /// One event some sinks have not answered yet.
 #[derive(Debug)]
@@ -23,10 +23,12 @@ pub struct Settled {
     pub ok: bool,
 }
 
-/// A source's events in flight, by pull id.
+/// A source's events in flight, by pull id. The runtime numbers pulls
+/// itself, so a fast hasher is safe here: no input chooses the keys, and
+/// this map is touched twice per event.
 #[derive(Debug, Default)]
 pub struct InFlight {
-    events: HashMap<u64, Unanswered>,
+    events: FxHashMap<u64, Unanswered>,
 }
 
 impl InFlight {

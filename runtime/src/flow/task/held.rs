@@ -7,13 +7,13 @@
 //! broker fetch, a database cursor) is asked once per event it produces.
 
 use std::future::{poll_fn, Future};
-use std::pin::Pin;
+use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{ready, Context, Poll};
 
-use futures::task::AtomicWaker;
 use pdk::Error;
+use pin_project_lite::pin_project;
 
 use crate::flow::instance::{from_ffi, pulled, Instance, Pulled};
 use crate::flow::watchdog::Caller;
@@ -22,33 +22,73 @@ use crate::flow::watchdog::Caller;
 /// the pull completed (`None` if it was given up).
 type PullEnd = (Instance, Option<Result<Pulled, Error>>);
 
-/// A pull under way, which owns the instance until it ends.
-type PendingPull = Pin<Box<dyn Future<Output = PullEnd> + Send>>;
-
-/// Asks a pending pull to give up; shared with every pull of one task.
-#[derive(Default)]
-struct GiveUp {
-    asked: AtomicBool,
-    waker: AtomicWaker,
+/// What every pull of one task shares: the caller that watches it, and
+/// whether the pull under way is asked to give up. No waker is needed for
+/// that: only [`Held::get`] asks, and it polls the pull itself right after
+/// asking.
+struct PullEnv {
+    caller: Caller,
+    give_up: AtomicBool,
 }
 
-impl GiveUp {
-    /// `future`'s output, or `None` once giving up is asked for.
-    async fn or<F: Future>(&self, future: F) -> Option<F::Output> {
-        let mut future = std::pin::pin!(future);
-        poll_fn(|cx| {
-            self.waker.register(cx.waker());
-            if self.asked.load(Ordering::Acquire) {
-                return Poll::Ready(None);
-            }
-            future.as_mut().poll(cx).map(Some)
-        })
-        .await
+/// One pull: calls `pull_data` on `instance`, which it owns until the
+/// pull ends or is given up.
+fn pull(
+    mut instance: Instance,
+    env: Arc<PullEnv>,
+    pull_id: u64,
+) -> impl Future<Output = PullEnd> + Send {
+    async move {
+        let reply = {
+            let mut pull = pin!(env
+                .caller
+                .call("pull_data", instance.raw().pull_data(pull_id)));
+            poll_fn(|cx| {
+                if env.give_up.load(Ordering::Acquire) {
+                    return Poll::Ready(None);
+                }
+                pull.as_mut().poll(cx).map(Some)
+            })
+            .await
+        };
+        (instance, reply.map(|reply| from_ffi(reply).map(pulled)))
+    }
+}
+
+pin_project! {
+    /// Room for the pull under way, allocated once per task and reused by
+    /// every pull (a pull is made for each event a source produces).
+    struct Slot<F> {
+        make: fn(Instance, Arc<PullEnv>, u64) -> F,
+        #[pin]
+        pull: Option<F>,
+    }
+}
+
+/// [`Slot`], whatever the type of its pull.
+trait PullSlot: Send {
+    /// Starts a pull (the slot is empty).
+    fn start(self: Pin<&mut Self>, instance: Instance, env: Arc<PullEnv>, id: u64);
+    /// The end of the pull under way, emptying the slot; pending while
+    /// the slot is empty.
+    fn poll_end(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<PullEnd>;
+}
+
+impl<F: Future<Output = PullEnd> + Send> PullSlot for Slot<F> {
+    fn start(self: Pin<&mut Self>, instance: Instance, env: Arc<PullEnv>, id: u64) {
+        let mut this = self.project();
+        let pull = (this.make)(instance, env, id);
+        this.pull.set(Some(pull));
     }
 
-    fn ask(&self) {
-        self.asked.store(true, Ordering::Release);
-        self.waker.wake();
+    fn poll_end(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<PullEnd> {
+        let mut this = self.project();
+        let Some(pull) = this.pull.as_mut().as_pin_mut() else {
+            return Poll::Pending;
+        };
+        let end = ready!(pull.poll(cx));
+        this.pull.set(None);
+        Poll::Ready(end)
     }
 }
 
@@ -56,57 +96,66 @@ impl GiveUp {
 pub(super) struct Held {
     /// The instance while no pull is under way.
     here: Option<Instance>,
-    /// The pull under way, if any.
-    pull: Option<PendingPull>,
+    /// The pull under way, if [`Self::pulling`].
+    slot: Pin<Box<dyn PullSlot>>,
+    pulling: bool,
     /// The reply of a pull that completed as it was being given up: it is
     /// handled next, never lost.
     completed: Option<Result<Pulled, Error>>,
-    give_up: Arc<GiveUp>,
+    env: Arc<PullEnv>,
 }
 
 impl Held {
-    /// `instance`, with no pull under way.
-    pub(super) fn new(instance: Instance) -> Self {
+    /// `instance`, with no pull under way; its pulls are made through
+    /// `caller`.
+    pub(super) fn new(instance: Instance, caller: Caller) -> Self {
         Self {
             here: Some(instance),
-            pull: None,
+            slot: Box::pin(Slot {
+                make: pull,
+                pull: None,
+            }),
+            pulling: false,
             completed: None,
-            give_up: Arc::default(),
+            env: Arc::new(PullEnv {
+                caller,
+                give_up: AtomicBool::new(false),
+            }),
         }
     }
 
     /// Whether a pull is under way.
     pub(super) fn is_pulling(&self) -> bool {
-        self.pull.is_some()
+        self.pulling
     }
 
-    /// Starts pull `pull_id` through `caller`, unless one is under way.
-    pub(super) fn start_pull(&mut self, caller: &Caller, pull_id: u64) {
-        let Some(mut instance) = self.here.take() else {
+    /// Starts pull `pull_id`, unless one is under way.
+    pub(super) fn start_pull(&mut self, pull_id: u64) {
+        let Some(instance) = self.here.take() else {
             return;
         };
-        let caller = caller.clone();
-        let give_up = Arc::clone(&self.give_up);
-        give_up.asked.store(false, Ordering::Release);
-        self.pull = Some(Box::pin(async move {
-            let reply = {
-                let pull = caller.call("pull_data", instance.raw().pull_data(pull_id));
-                give_up.or(pull).await
-            };
-            (instance, reply.map(|reply| from_ffi(reply).map(pulled)))
-        }));
+        self.env.give_up.store(false, Ordering::Release);
+        self.slot
+            .as_mut()
+            .start(instance, Arc::clone(&self.env), pull_id);
+        self.pulling = true;
+    }
+
+    /// The end of the pull under way; the instance is here again after it.
+    async fn end(&mut self) -> Option<Result<Pulled, Error>> {
+        let (instance, reply) = poll_fn(|cx| self.slot.as_mut().poll_end(cx)).await;
+        self.pulling = false;
+        self.here = Some(instance);
+        reply
     }
 
     /// Completes with the reply of the pull under way, once it has one;
     /// never without one. Dropping this future leaves the pull under way.
     pub(super) async fn pulled(&mut self) -> Result<Pulled, Error> {
-        let Some(pull) = &mut self.pull else {
+        if !self.pulling {
             return std::future::pending().await;
-        };
-        let (instance, reply) = pull.await;
-        self.pull = None;
-        self.here = Some(instance);
-        match reply {
+        }
+        match self.end().await {
             Some(reply) => reply,
             // Only `get` gives a pull up, and it takes the instance back
             // itself; this cannot be reached.
@@ -122,10 +171,9 @@ impl Held {
     /// The instance, for a call: a pull under way is given up first (its
     /// reply kept if it had one, see [`Self::take_completed`]).
     pub(super) async fn get(&mut self) -> &mut Instance {
-        if let Some(pull) = self.pull.take() {
-            self.give_up.ask();
-            let (instance, reply) = pull.await;
-            self.here = Some(instance);
+        if self.pulling {
+            self.env.give_up.store(true, Ordering::Release);
+            let reply = self.end().await;
             if reply.is_some() {
                 self.completed = reply;
             }

@@ -123,11 +123,12 @@ impl ConnectorTask {
         control: (Sender<Control>, Receiver<Control>),
         connection: Connection,
     ) -> Self {
+        let caller = Caller::new(&id, tag);
         Self {
-            caller: Caller::new(&id, tag),
+            held: Held::new(instance, caller.clone()),
+            caller,
             id,
             index,
-            held: Held::new(instance),
             source: None,
             inbox: None,
             upstream: Vec::new(),

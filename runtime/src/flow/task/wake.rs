@@ -52,7 +52,6 @@ impl ConnectorTask {
         let settle_in = self.settle_due_in();
         let Self {
             held,
-            caller,
             source,
             inbox,
             control,
@@ -104,7 +103,7 @@ impl ConnectorTask {
         // under way across wake-ups (see `Held`).
         let mut pull = pin!(async {
             if pulling {
-                held.start_pull(caller, pull_id);
+                held.start_pull(pull_id);
             }
             held.pulled().await
         }
