@@ -20,7 +20,6 @@ use futures::future::BoxFuture;
 use pdk::abi::connector::LifecycleHook;
 use pdk::abi::value::PdkValue;
 use pdk::Value;
-use pdk_runtime::loader;
 use quiet_context::context as ctx;
 
 /// The release build of the plugin library `name` of package `package`,
@@ -70,7 +69,7 @@ impl Native for Idle {
 }
 
 fn one_async_call(c: &mut Criterion) {
-    let plugin = loader::load(&release_plugin("pdk-blackhole", "blackhole"), None)
+    let plugin = pdk_runtime::load(&release_plugin("pdk-blackhole", "blackhole"), None)
         .expect("the blackhole plugin loads");
     let create = plugin.module.create_connector();
     let mut through_ffi = create(
@@ -85,7 +84,7 @@ fn one_async_call(c: &mut Criterion) {
         .into_result()
         .expect("a built-in blackhole is created");
     let mut native: Box<dyn Native> = Box::new(Idle);
-    let tokio_plugin = loader::load(&release_plugin("ecosystem", "ecosystem"), None)
+    let tokio_plugin = pdk_runtime::load(&release_plugin("ecosystem", "ecosystem"), None)
         .expect("the ecosystem plugin loads");
     let mut config = Value::object();
     config.insert("interval_ms", 1_000u64);
@@ -130,7 +129,7 @@ fn load_and_check(c: &mut Criterion) {
                 std::fs::copy(&built, &path).unwrap();
                 path
             },
-            |path| loader::load(&path, None).expect("the plugin loads"),
+            |path| pdk_runtime::load(&path, None).expect("the plugin loads"),
             BatchSize::PerIteration,
         );
     });

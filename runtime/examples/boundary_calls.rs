@@ -53,7 +53,8 @@ fn main() -> Result<(), String> {
         let entry = pdk::linked::LinkedEntry::of::<blackhole::Blackhole>();
         (entry.create)(ctx, PdkValue::from(config))
     } else {
-        let plugin = pdk_runtime::loader::load(std::path::Path::new(file), None)?;
+        let plugin =
+            pdk_runtime::load(std::path::Path::new(file), None).map_err(|e| e.to_string())?;
         // Its library stays loaded for the rest of the process.
         let create = plugin.module.create_connector();
         create(RStr::from_str(kind), ctx, PdkValue::from(config))

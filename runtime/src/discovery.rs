@@ -46,6 +46,20 @@ enum Origin {
     Default,
 }
 
+/// A `--plugin-path` that is not a directory.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "--plugin-path {}: {}; give a directory that holds plugin files",
+    .dir.display(),
+    if *.exists { "is not a directory" } else { "does not exist" }
+)]
+pub struct NotADirectory {
+    /// The path given.
+    pub dir: PathBuf,
+    /// Whether something else is there.
+    pub exists: bool,
+}
+
 /// The ordered list of directories plugins are looked for in, each with
 /// how deep it is searched.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,19 +109,14 @@ impl SearchPath {
     /// Checks that every `--plugin-path` directory exists.
     ///
     /// # Errors
-    /// A one-line message naming the first one that does not.
-    pub fn check_flags(&self) -> Result<(), String> {
+    /// The first one that is not a directory.
+    pub fn check_flags(&self) -> Result<(), NotADirectory> {
         for (dir, _, origin) in &self.dirs {
             if *origin == Origin::Flag && !dir.is_dir() {
-                let problem = if dir.exists() {
-                    "is not a directory"
-                } else {
-                    "does not exist"
-                };
-                return Err(format!(
-                    "--plugin-path {}: {problem}; give a directory that holds plugin files",
-                    dir.display()
-                ));
+                return Err(NotADirectory {
+                    dir: dir.clone(),
+                    exists: dir.exists(),
+                });
             }
         }
         Ok(())
@@ -331,13 +340,13 @@ mod tests {
         let missing = PathBuf::from("/nonexistent/plugins");
         let flagged = SearchPath::new(std::slice::from_ref(&missing), None, None);
         assert_eq!(
-            flagged.check_flags(),
+            flagged.check_flags().map_err(|e| e.to_string()),
             Err(String::from(
                 "--plugin-path /nonexistent/plugins: does not exist; give a directory that holds plugin files"
             ))
         );
         let from_env = SearchPath::new(&[], Some(missing.into_os_string()), None);
-        assert_eq!(from_env.check_flags(), Ok(()));
+        assert!(from_env.check_flags().is_ok());
         assert_eq!(from_env.dirs().count(), 0);
     }
 }

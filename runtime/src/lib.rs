@@ -1,23 +1,34 @@
 //! The PDK runtime: discovers connector plugins, checks each before use,
 //! and runs event flows through them.
 //!
-//! The binary `pdk-runtime` is a thin command line over this library:
-//! [`discovery`] finds candidate files, [`loader`] checks and loads one,
-//! [`registry`] decides which plugin provides which connector type,
-//! [`report`] lists them, and [`flow`] checks and runs flow files.
+//! The binary `pdk-runtime` is [`cli::main`]. What a program embedding the
+//! runtime needs is re-exported here: find candidate files
+//! ([`SearchPath`]), vet and load them into a [`Registry`] (or one with
+//! [`load`]), check a [`Flow`] file and [`run`] it on an executor
+//! ([`block_on`]). Everything else is internal.
 
-pub mod builtin;
-pub mod codec;
-pub mod discovery;
-pub mod executor;
-pub mod flow;
-pub mod host;
-pub mod loader;
-pub mod logging;
-pub mod printable;
-pub mod registry;
-pub mod report;
-pub mod scaffold;
-pub mod signals;
-pub mod trust;
-pub mod vetting;
+mod builtin;
+pub mod cli;
+mod codec;
+mod discovery;
+mod executor;
+mod flow;
+mod host;
+mod loader;
+mod logging;
+mod printable;
+mod registry;
+mod report;
+mod scaffold;
+mod signals;
+mod trust;
+mod vetting;
+
+pub use discovery::{NotADirectory, SearchPath};
+pub use executor::block_on;
+pub use flow::{run, Flow, FlowError, RunError, Watch};
+pub use host::services as host_services;
+pub use loader::{load, LoadedPlugin, Rejected};
+pub use registry::Registry;
+pub use trust::{TrustPolicy, Untrusted};
+pub use vetting::Vetting;

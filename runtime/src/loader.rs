@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use crate::discovery::RUST_LIBRARY_EXTENSION;
 use crate::host;
 use crate::printable::printable;
-use crate::trust::TrustPolicy;
+use crate::trust::{TrustPolicy, Untrusted};
 
 /// Who built a plugin, and with what (owned copy of its metadata).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -131,14 +131,46 @@ impl std::fmt::Debug for LoadedPlugin {
 /// MiB, a debug build with every dependency some hundreds.
 pub const MAX_PLUGIN_BYTES: u64 = 1 << 30;
 
+/// Why a candidate file is not loaded, by the check that found it; each
+/// shows as the one line a user reads in `plugins list` and the log.
+#[derive(Debug, thiserror::Error)]
+pub enum Rejected {
+    /// The file itself: its kind, size or permissions, before it is read.
+    #[error("{0}")]
+    File(String),
+    /// The trust policy does not allow it.
+    #[error(transparent)]
+    Untrusted(#[from] Untrusted),
+    /// Its structure, read without loading it: not a PDK plugin, or one
+    /// of another interface or machine.
+    #[error("{0}")]
+    Structure(String),
+    /// Loading it: the dynamic loader, the abi_stable header, the
+    /// interface version and layout, the root module.
+    #[error("{0}")]
+    Interface(String),
+    /// How it was built: its panic strategy or allocator.
+    #[error("{0}")]
+    Build(String),
+    /// The plugin's own code failed (listing its connector types).
+    #[error("{0}")]
+    Plugin(String),
+    /// Vetting it in a child process: the child crashed, hung or could
+    /// not be started.
+    #[error("{0}")]
+    Vetting(String),
+    /// The reason a vetting child found, as it reported it.
+    #[error("{0}")]
+    Reported(String),
+}
+
 /// Loads and checks the library at `path` in this process; the error is a
-/// one-line reason a user can act on. [`Opened::open`] then
-/// [`Opened::load`]; the runtime vets each file in a child process between
-/// the two (see [`crate::vetting`]).
+/// one-line reason a user can act on. Without vetting: the runtime itself
+/// loads each file in a child process first (see [`crate::Vetting`]).
 ///
 /// # Errors
 /// When the file is not a loadable, compatible PDK plugin.
-pub fn load(path: &Path, trust: Option<&TrustPolicy>) -> Result<LoadedPlugin, String> {
+pub fn load(path: &Path, trust: Option<&TrustPolicy>) -> Result<LoadedPlugin, Rejected> {
     Opened::open(path, trust)?.load()
 }
 
@@ -168,30 +200,30 @@ impl Opened {
     ///
     /// # Errors
     /// The one-line reason to reject the file.
-    pub fn open(path: &Path, trust: Option<&TrustPolicy>) -> Result<Self, String> {
+    pub fn open(path: &Path, trust: Option<&TrustPolicy>) -> Result<Self, Rejected> {
         if path
             .extension()
             .is_some_and(|ext| ext == RUST_LIBRARY_EXTENSION)
         {
-            return Err(String::from(
+            return Err(Rejected::File(String::from(
                 "a Rust library with a PDK plugin in it, but no plugin file was built from it; \
                  add `crate-type = [\"cdylib\"]` to the `[lib]` section of its Cargo.toml and \
                  rebuild",
-            ));
+            )));
         }
         let kind = std::fs::symlink_metadata(path)
-            .map_err(|e| format!("cannot be read ({e}); check the file's permissions"))?
+            .map_err(unreadable)?
             .file_type();
         if kind.is_symlink() {
-            return Err(String::from(
+            return Err(Rejected::File(String::from(
                 "is a symbolic link, and the plugin path does not follow symlinks; \
                  put the file itself (or its directory) in the plugin path",
-            ));
+            )));
         }
         if kind.is_dir() {
-            return Err(String::from(
+            return Err(Rejected::File(String::from(
                 "is a directory named like a library; rename it or move it out of the plugin path",
-            ));
+            )));
         }
         // `O_NOFOLLOW`: a symlink swapped in since the check above is
         // refused; `O_NONBLOCK`: a FIFO swapped in does not block the open.
@@ -199,11 +231,11 @@ impl Opened {
             .read(true)
             .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
             .open(path)
-            .map_err(|e| format!("cannot be read ({e}); check the file's permissions"))?;
+            .map_err(unreadable)?;
         let metadata = check_metadata(&file)?;
         let copy = private_copy(&file, path).map_err(|e| match e {
-            CopyError::TooLarge => too_large(MAX_PLUGIN_BYTES + 1),
-            CopyError::Io(e) => copy_failed(&e),
+            CopyError::TooLarge => Rejected::File(too_large(MAX_PLUGIN_BYTES + 1)),
+            CopyError::Io(e) => Rejected::File(copy_failed(&e)),
         })?;
         Self::checked(path.to_path_buf(), copy, metadata.modified().ok(), trust)
     }
@@ -213,7 +245,7 @@ impl Opened {
     ///
     /// # Errors
     /// The one-line reason to reject the file.
-    pub fn from_file(path: PathBuf, file: File) -> Result<Self, String> {
+    pub fn from_file(path: PathBuf, file: File) -> Result<Self, Rejected> {
         let modified = check_metadata(&file)?.modified().ok();
         Self::checked(path, file, modified, None)
     }
@@ -223,11 +255,11 @@ impl Opened {
         file: File,
         modified: Option<SystemTime>,
         trust: Option<&TrustPolicy>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, Rejected> {
         if let Some(trust) = trust {
             trust.check(&file)?;
         }
-        let root = precheck(&file)?;
+        let root = precheck(&file).map_err(Rejected::Structure)?;
         Ok(Self {
             path,
             file,
@@ -260,7 +292,7 @@ impl Opened {
     ///
     /// # Errors
     /// The one-line reason to reject the file.
-    pub fn load(self) -> Result<LoadedPlugin, String> {
+    pub fn load(self) -> Result<LoadedPlugin, Rejected> {
         let Self {
             path,
             file,
@@ -272,25 +304,26 @@ impl Opened {
         // dynamic loader knows the library by this name, and would take a
         // later file at the same descriptor number for it.
         let library = RawLibrary::load_at(Path::new(&format!("/proc/self/fd/{descriptor}")))
-            .map_err(|e| reason(&e))?;
+            .map_err(|e| Rejected::Interface(reason(&e)))?;
         // SAFETY: the header is read from a library we keep loaded for the
         // whole process (it is leaked below on success), so its `'static`
         // references never dangle; `root` is the one PDK root-module
         // symbol `precheck` found in this very file.
-        let header = unsafe { plugin_header(&library, &root) }.map_err(|e| reason(&e))?;
-        let module = header
-            .init_root_module::<PluginModuleRef>()
-            .map_err(|e| match e {
+        let header = unsafe { plugin_header(&library, &root) }
+            .map_err(|e| Rejected::Interface(reason(&e)))?;
+        let module = header.init_root_module::<PluginModuleRef>().map_err(|e| {
+            Rejected::Interface(match e {
                 LibraryError::AbiInstability(report) => {
                     log::debug!("layout mismatch report: {report}");
                     layout_mismatch(&header.version_strings().to_string())
                 }
                 other => reason(&other),
-            })?;
+            })
+        })?;
         std::mem::forget(library);
         let metadata = module.metadata();
         // Before any of the plugin's own code runs.
-        check_build(metadata)?;
+        check_build(metadata).map_err(Rejected::Build)?;
         (module.install_host())(host::services());
         let info = PluginInfo {
             name: metadata.name().to_string(),
@@ -303,10 +336,10 @@ impl Opened {
         let connectors = (module.connector_types())()
             .into_result()
             .map_err(|error| {
-                format!(
+                Rejected::Plugin(format!(
                     "listing its connector types failed: {}; fix the plugin",
                     error.message
-                )
+                ))
             })?
             .into_iter()
             .map(ConnectorKind::from)
@@ -323,20 +356,24 @@ impl Opened {
 
 /// The metadata of the candidate open as `file`, if it is a regular file
 /// within [`MAX_PLUGIN_BYTES`].
-fn check_metadata(file: &File) -> Result<std::fs::Metadata, String> {
-    let metadata = file
-        .metadata()
-        .map_err(|e| format!("cannot be read ({e}); check the file's permissions"))?;
+fn check_metadata(file: &File) -> Result<std::fs::Metadata, Rejected> {
+    let metadata = file.metadata().map_err(unreadable)?;
     if !metadata.is_file() {
-        return Err(String::from(
+        return Err(Rejected::File(String::from(
             "is not a regular file (a FIFO, socket or device named like a library); \
              remove it from the plugin path",
-        ));
+        )));
     }
     if metadata.len() > MAX_PLUGIN_BYTES {
-        return Err(too_large(metadata.len()));
+        return Err(Rejected::File(too_large(metadata.len())));
     }
     Ok(metadata)
+}
+
+fn unreadable(error: std::io::Error) -> Rejected {
+    Rejected::File(format!(
+        "cannot be read ({error}); check the file's permissions"
+    ))
 }
 
 fn too_large(len: u64) -> String {

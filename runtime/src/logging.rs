@@ -39,7 +39,8 @@ struct TagData {
 
 impl Tag {
     /// The tag of connector `connector` (its id in the flow) of plugin
-    /// `plugin` (its package name, or `linked` for a linked connector).
+    /// `plugin` (its package name), unsupervised: for the tests.
+    #[cfg(test)]
     #[must_use]
     pub fn new(plugin: &str, connector: &str) -> Self {
         Self::with(plugin, connector, None)

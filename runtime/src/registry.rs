@@ -141,10 +141,10 @@ impl Registry {
                     Some(reason) => Status::Rejected(reason),
                     None => match vetted.load() {
                         Ok(plugin) => registry.admit(plugin),
-                        Err(reason) => Status::Rejected(reason),
+                        Err(reason) => Status::Rejected(reason.to_string()),
                     },
                 },
-                Err(reason) => Status::Rejected(reason),
+                Err(reason) => Status::Rejected(reason.to_string()),
             };
             if let Status::Rejected(reason) = &status {
                 log::debug!("rejected {}: {reason}", printable_path(path));

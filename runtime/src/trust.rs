@@ -79,23 +79,42 @@ impl TrustPolicy {
     /// to reject it. The file is hashed as a stream, from its start.
     ///
     /// # Errors
-    /// The one-line rejection reason.
-    pub fn check(&self, mut file: &File) -> Result<(), String> {
+    /// Why it is rejected.
+    pub fn check(&self, mut file: &File) -> Result<(), Untrusted> {
         let mut hasher = Sha256::new();
         file.seek(SeekFrom::Start(0))
             .and_then(|_| std::io::copy(&mut file, &mut hasher))
-            .map_err(|e| format!("cannot be read ({e}); check the file's permissions"))?;
+            .map_err(Untrusted::Unreadable)?;
         let digest = hex(&hasher.finalize());
         if self.allowed.contains(&digest) {
             Ok(())
         } else {
-            Err(format!(
-                "not in the trust policy {} (sha256 {digest}); it was not opened; \
-                 add its digest to the policy to trust it",
-                self.file.display()
-            ))
+            Err(Untrusted::NotListed {
+                policy: self.file.clone(),
+                digest,
+            })
         }
     }
+}
+
+/// Why the trust policy rejects a file.
+#[derive(Debug, thiserror::Error)]
+pub enum Untrusted {
+    /// It could not be read to be hashed.
+    #[error("cannot be read ({0}); check the file's permissions")]
+    Unreadable(std::io::Error),
+    /// Its digest is not in the policy.
+    #[error(
+        "not in the trust policy {} (sha256 {digest}); it was not opened; add its digest to \
+         the policy to trust it",
+        .policy.display()
+    )]
+    NotListed {
+        /// The policy file.
+        policy: PathBuf,
+        /// The file's SHA-256 digest, in hex.
+        digest: String,
+    },
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -124,10 +143,13 @@ mod tests {
             std::fs::write(&path, bytes).unwrap();
             File::open(path).unwrap()
         };
-        assert_eq!(policy.check(&library(b"abc")), Ok(()));
+        assert!(policy.check(&library(b"abc")).is_ok());
         let reason = policy.check(&library(b"abd")).unwrap_err();
+        assert!(matches!(reason, Untrusted::NotListed { .. }), "{reason}");
         assert!(
-            reason.starts_with(&format!("not in the trust policy {}", file.display())),
+            reason
+                .to_string()
+                .starts_with(&format!("not in the trust policy {}", file.display())),
             "{reason}"
         );
         std::fs::write(&file, "not-a-digest\n").unwrap();

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use wait_timeout::ChildExt;
 
-use crate::loader::{resources_exhausted, LoadedPlugin, Opened, PluginReport};
+use crate::loader::{resources_exhausted, LoadedPlugin, Opened, PluginReport, Rejected};
 use crate::trust::TrustPolicy;
 
 /// The hidden first argument that makes `pdk-runtime` a vetting child.
@@ -84,26 +84,26 @@ impl Vetted {
     ///
     /// # Errors
     /// The one-line reason to reject the file.
-    pub fn load(self) -> Result<LoadedPlugin, String> {
+    pub fn load(self) -> Result<LoadedPlugin, Rejected> {
         self.opened.load()
     }
 }
 
 impl Vetting {
     /// Vetting by this executable, which must be `pdk-runtime` (its `main`
-    /// answers [`CHILD_COMMAND`]); in process if its path is unknown.
+    /// answers the vetting command); in process if its path is unknown.
     #[must_use]
     pub fn by_this_executable() -> Self {
         std::env::current_exe().map_or(Self::InProcess, |program| Self::Subprocess { program })
     }
 
-    /// Opens and vets every file of `paths`, [`POOL`] at a time, yielding
+    /// Opens and vets every file of `paths`, a few at a time, yielding
     /// each in order with the one-line reason it was rejected, if it was.
     pub fn vet<'a>(
         &'a self,
         paths: &'a [PathBuf],
         trust: Option<&'a TrustPolicy>,
-    ) -> impl Iterator<Item = (&'a Path, Result<Vetted, String>)> + 'a {
+    ) -> impl Iterator<Item = (&'a Path, Result<Vetted, Rejected>)> + 'a {
         let mut ready = VecDeque::new();
         let mut chunks = paths.chunks(POOL);
         std::iter::from_fn(move || {
@@ -127,7 +127,7 @@ impl Vetting {
         &self,
         paths: &[PathBuf],
         trust: Option<&TrustPolicy>,
-    ) -> Vec<Result<LoadedPlugin, String>> {
+    ) -> Vec<Result<LoadedPlugin, Rejected>> {
         self.vet(paths, trust)
             .map(|(_, vetted)| vetted.and_then(Vetted::load))
             .collect()
@@ -138,7 +138,7 @@ impl Vetting {
         &self,
         chunk: &[PathBuf],
         trust: Option<&TrustPolicy>,
-    ) -> Vec<Result<Vetted, String>> {
+    ) -> Vec<Result<Vetted, Rejected>> {
         let opened = chunk.iter().map(|path| Opened::open(path, trust));
         match self {
             Self::InProcess => opened
@@ -150,7 +150,7 @@ impl Vetting {
                 })
                 .collect(),
             Self::Subprocess { program } => {
-                let children: Vec<Result<(Opened, VettingChild), String>> = opened
+                let children: Vec<Result<(Opened, VettingChild), Rejected>> = opened
                     .map(|opened| {
                         let opened = opened?;
                         let child = VettingChild::start(program, &opened)?;
@@ -184,9 +184,9 @@ struct VettingChild {
 impl VettingChild {
     /// Starts the child for `opened`. Its output goes to anonymous files,
     /// never pipes, so that a child printing a lot never blocks.
-    fn start(program: &Path, opened: &Opened) -> Result<Self, String> {
+    fn start(program: &Path, opened: &Opened) -> Result<Self, Rejected> {
         let failed = |e: std::io::Error| {
-            if resources_exhausted(&e) {
+            Rejected::Vetting(if resources_exhausted(&e) {
                 format!(
                     "could not be vetted: the runtime ran out of descriptors or processes while \
                      vetting ({e}); raise `ulimit -n` (descriptors) or `ulimit -u` (processes)"
@@ -197,7 +197,7 @@ impl VettingChild {
                      executable is still in place",
                     program.display()
                 )
-            }
+            })
         };
         let stdout = tempfile::tempfile().map_err(failed)?;
         let stderr = tempfile::tempfile().map_err(failed)?;
@@ -222,7 +222,7 @@ impl VettingChild {
 
     /// Waits for the child until `deadline`; what it reported of the
     /// plugin if it loaded the library, else the reason to reject the file.
-    fn verdict(mut self, deadline: Instant) -> Result<PluginReport, String> {
+    fn verdict(mut self, deadline: Instant) -> Result<PluginReport, Rejected> {
         let remaining = deadline.saturating_duration_since(Instant::now());
         let status = match self.child.wait_timeout(remaining) {
             Ok(Some(status)) => status,
@@ -230,16 +230,16 @@ impl VettingChild {
                 // Killing a child that has just exited fails harmlessly.
                 let _ = self.child.kill();
                 let _ = self.child.wait();
-                return Err(format!(
+                return Err(Rejected::Vetting(format!(
                     "loading it did not finish within {} s (in a vetting process, which was \
                      killed); fix what the plugin does while it loads",
                     TIMEOUT.as_secs()
-                ));
+                )));
             }
             Err(e) => {
-                return Err(format!(
+                return Err(Rejected::Vetting(format!(
                     "could not be vetted: waiting for the child failed ({e})"
-                ))
+                )))
             }
         };
         let stdout = contents(&mut self.stdout);
@@ -249,7 +249,7 @@ impl VettingChild {
 }
 
 /// The verdict from a finished child's status and output.
-fn interpret(status: ExitStatus, stdout: &str, stderr: &str) -> Result<PluginReport, String> {
+fn interpret(status: ExitStatus, stdout: &str, stderr: &str) -> Result<PluginReport, Rejected> {
     let last = stdout.lines().last().unwrap_or_default();
     if status.success() {
         if let Some(report) = last
@@ -259,7 +259,7 @@ fn interpret(status: ExitStatus, stdout: &str, stderr: &str) -> Result<PluginRep
             return Ok(report);
         }
         if let Some(reason) = last.strip_prefix(REJECTED) {
-            return Err(reason.to_owned());
+            return Err(Rejected::Reported(reason.to_owned()));
         }
     }
     let how = match status.signal() {
@@ -281,10 +281,10 @@ fn interpret(status: ExitStatus, stdout: &str, stderr: &str) -> Result<PluginRep
         .find(|line| !line.is_empty() && !line.starts_with('['))
         .map(|line| format!(": {}", line.chars().take(200).collect::<String>()))
         .unwrap_or_default();
-    Err(format!(
+    Err(Rejected::Vetting(format!(
         "crashed the process that loaded it ({how}{said}); a damaged shared library, or one \
          whose loading crashes: rebuild it or copy it again"
-    ))
+    )))
 }
 
 /// What a child wrote into `file`, lossily decoded.
@@ -304,7 +304,7 @@ pub fn child_main(shown_as: &Path) -> ExitCode {
     let verdict = std::io::stdin()
         .as_fd()
         .try_clone_to_owned()
-        .map_err(|e| format!("cannot be read ({e})"))
+        .map_err(|e| Rejected::File(format!("cannot be read ({e})")))
         .and_then(|fd| Opened::from_file(shown_as.to_path_buf(), File::from(fd)))
         .and_then(Opened::load);
     let line = match verdict {
@@ -344,13 +344,15 @@ mod tests {
         .unwrap();
         assert_eq!(loaded.info.name, "probe");
         assert_eq!(loaded.connectors[0].name, "probe_sink");
-        assert_eq!(
-            interpret(
-                exited,
-                "pdk-vet: rejected: built for PDK interface 0.2.0",
-                ""
-            ),
-            Err(String::from("built for PDK interface 0.2.0"))
+        let rejected = interpret(
+            exited,
+            "pdk-vet: rejected: built for PDK interface 0.2.0",
+            "",
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&rejected, Rejected::Reported(reason) if reason == "built for PDK interface 0.2.0"),
+            "{rejected}"
         );
     }
 
@@ -362,7 +364,8 @@ mod tests {
             "",
             "\nInconsistency detected by ld.so: dl-version.c: 205: Assertion failed\n",
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(
             reason.starts_with(
                 "crashed the process that loaded it (signal 11, SIGSEGV: Inconsistency detected by ld.so"
@@ -375,19 +378,24 @@ mod tests {
             "",
             "[2026-11-22T20:33:55Z INFO  probe] loading\nsegfault in init\n",
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(
             reason.contains("(signal 11, SIGSEGV: segfault in init)"),
             "{reason}"
         );
         // Exit status 127 (`_exit(127)` of ld.so), no output.
-        let reason = interpret(status_of(127 << 8), "", "").unwrap_err();
+        let reason = interpret(status_of(127 << 8), "", "")
+            .unwrap_err()
+            .to_string();
         assert!(reason.contains("(exit status 127)"), "{reason}");
     }
 
     #[test]
     fn a_child_that_prints_no_verdict_is_a_crash() {
-        let reason = interpret(status_of(0), "something else\n", "").unwrap_err();
+        let reason = interpret(status_of(0), "something else\n", "")
+            .unwrap_err()
+            .to_string();
         assert!(
             reason.starts_with("crashed the process that loaded it (exit status 0)"),
             "{reason}"

@@ -7,7 +7,36 @@ use pdk::abi::value::PdkValue;
 use serde::Deserialize;
 use simd_json::{Node, Tape};
 
-use tape::Cursor;
+use tape::{Cursor, MAX_DEPTH};
+
+/// Why a payload is not valid for its codec.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// Not a JSON document (`codec = "json"`).
+    #[error("not valid JSON: {0}")]
+    Json(#[from] JsonProblem),
+    /// Not UTF-8 text (`codec = "string"`).
+    #[error("not valid UTF-8: {0}")]
+    Utf8(#[from] std::string::FromUtf8Error),
+}
+
+/// What is wrong with a JSON document.
+#[derive(Debug, thiserror::Error)]
+pub enum JsonProblem {
+    /// simd-json rejected it. (Boxed: the tape is read recursively, and
+    /// every level's result must stay small.)
+    #[error("{0}")]
+    Syntax(Box<simd_json::Error>),
+    /// Its tape ends before its last value.
+    #[error("the document ends early")]
+    EndsEarly,
+    /// An object has a key that is not a string.
+    #[error("an object key is not a string")]
+    KeyNotString,
+    /// It nests deeper than [`MAX_DEPTH`].
+    #[error("arrays and objects nest deeper than {MAX_DEPTH} levels")]
+    TooDeep,
+}
 
 /// A codec name from the flow file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -37,8 +66,8 @@ impl Codec {
     /// Decodes one payload into the C-ABI form every sink reads.
     ///
     /// # Errors
-    /// A message saying why the payload is not valid for this codec.
-    pub fn decode(self, data: Vec<u8>) -> Result<PdkValue, String> {
+    /// Why the payload is not valid for this codec.
+    pub fn decode(self, data: Vec<u8>) -> Result<PdkValue, DecodeError> {
         self.decoder().decode(data)
     }
 }
@@ -57,13 +86,11 @@ impl Decoder {
     /// [`pdk::Value`] is built on the way.
     ///
     /// # Errors
-    /// A message saying why the payload is not valid for this codec.
-    pub fn decode(&mut self, mut data: Vec<u8>) -> Result<PdkValue, String> {
+    /// Why the payload is not valid for this codec.
+    pub fn decode(&mut self, mut data: Vec<u8>) -> Result<PdkValue, DecodeError> {
         match self.codec {
-            Codec::Json => self.with_tape(&mut data, |cursor| cursor.ffi(0)),
-            Codec::String => String::from_utf8(data)
-                .map(|s| PdkValue::String(s.into()))
-                .map_err(|e| format!("not valid UTF-8: {e}")),
+            Codec::Json => Ok(self.with_tape(&mut data, |cursor| cursor.ffi(0))?),
+            Codec::String => Ok(String::from_utf8(data).map(|s| PdkValue::String(s.into()))?),
             Codec::Binary => Ok(PdkValue::Bytes(data.into())),
         }
     }
@@ -72,14 +99,13 @@ impl Decoder {
     fn with_tape<T>(
         &mut self,
         data: &mut [u8],
-        build: impl FnOnce(&mut Cursor<'_, '_>) -> Result<T, String>,
-    ) -> Result<T, String> {
+        build: impl FnOnce(&mut Cursor<'_, '_>) -> Result<T, JsonProblem>,
+    ) -> Result<T, JsonProblem> {
         let mut tape = Tape(std::mem::take(&mut self.nodes)).reset();
         let built = match simd_json::fill_tape(data, &mut self.buffers, &mut tape) {
             Ok(()) => build(&mut Cursor::new(&tape.0)),
-            Err(error) => Err(error.to_string()),
-        }
-        .map_err(|problem| format!("not valid JSON: {problem}"));
+            Err(error) => Err(JsonProblem::Syntax(Box::new(error))),
+        };
         self.nodes = tape.reset().0;
         built
     }
@@ -125,17 +151,29 @@ mod tests {
         let depth = 200_000;
         let deep = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
         let problem = Codec::Json.decode(deep.into_bytes()).unwrap_err();
-        assert!(problem.starts_with("not valid JSON"), "{problem}");
+        assert!(
+            matches!(problem, DecodeError::Json(JsonProblem::TooDeep)),
+            "{problem}"
+        );
+        assert_eq!(
+            problem.to_string(),
+            "not valid JSON: arrays and objects nest deeper than 1024 levels"
+        );
         let nested = format!("{}1{}", r#"{"a":"#.repeat(1000), "}".repeat(1000));
         assert!(Codec::Json.decode(nested.into_bytes()).is_ok());
     }
 
     #[test]
     fn json_rejects_garbage() {
-        assert!(Codec::Json
-            .decode(b"{nope".to_vec())
-            .unwrap_err()
-            .starts_with("not valid JSON"));
+        let problem = Codec::Json.decode(b"{nope".to_vec()).unwrap_err();
+        assert!(
+            matches!(problem, DecodeError::Json(JsonProblem::Syntax(_))),
+            "{problem}"
+        );
+        assert!(
+            problem.to_string().starts_with("not valid JSON: "),
+            "{problem}"
+        );
     }
 
     #[test]

@@ -6,6 +6,8 @@ use abi_stable::std_types::{RString, RVec};
 use pdk::abi::value::{PdkEntry, PdkScalar, PdkValue};
 use simd_json::Node;
 
+use super::JsonProblem;
+
 /// How deeply a decoded document may nest arrays and objects.
 pub const MAX_DEPTH: usize = 1024;
 
@@ -21,20 +23,20 @@ impl<'tape, 'input> Cursor<'tape, 'input> {
         Self { nodes, at: 0 }
     }
 
-    fn next(&mut self) -> Result<Node<'input>, String> {
+    fn next(&mut self) -> Result<Node<'input>, JsonProblem> {
         let node = self
             .nodes
             .get(self.at)
             .copied()
-            .ok_or_else(|| String::from("the document ends early"))?;
+            .ok_or(JsonProblem::EndsEarly)?;
         self.at += 1;
         Ok(node)
     }
 
-    fn key(&mut self) -> Result<&'input str, String> {
+    fn key(&mut self) -> Result<&'input str, JsonProblem> {
         match self.next()? {
             Node::String(key) => Ok(key),
-            _ => Err(String::from("an object key is not a string")),
+            _ => Err(JsonProblem::KeyNotString),
         }
     }
 
@@ -42,7 +44,7 @@ impl<'tape, 'input> Cursor<'tape, 'input> {
     ///
     /// # Errors
     /// The document nests deeper than [`MAX_DEPTH`], or the tape is cut short.
-    pub fn ffi(&mut self, depth: usize) -> Result<PdkValue, String> {
+    pub fn ffi(&mut self, depth: usize) -> Result<PdkValue, JsonProblem> {
         Ok(match self.next()? {
             Node::Static(node) => PdkValue::Static(scalar(node)),
             Node::String(text) => PdkValue::String(RString::from(text)),
@@ -68,13 +70,11 @@ impl<'tape, 'input> Cursor<'tape, 'input> {
     }
 }
 
-fn check_depth(depth: usize) -> Result<(), String> {
+fn check_depth(depth: usize) -> Result<(), JsonProblem> {
     if depth < MAX_DEPTH {
         Ok(())
     } else {
-        Err(format!(
-            "arrays and objects nest deeper than {MAX_DEPTH} levels"
-        ))
+        Err(JsonProblem::TooDeep)
     }
 }
 

@@ -71,7 +71,7 @@ impl PdkRuntimeHandle for RuntimeHandle {
     fn decode(&self, data: RVec<u8>) -> RResult<PdkValue, PdkError> {
         self.codec
             .decode(take_vec(data))
-            .map_err(|problem| PdkError::from(Error::msg(problem)))
+            .map_err(|problem| PdkError::from(Error::msg(problem.to_string())))
             .into()
     }
 }

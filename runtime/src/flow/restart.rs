@@ -59,16 +59,27 @@ mod defaults {
     }
 }
 
-impl TryFrom<RestartTable> for RestartPolicy {
-    type Error = String;
+/// A `[connector.restart]` table whose backoff cap is below its first
+/// wait.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "`max_backoff_ms` ({max_backoff_ms}) is less than `backoff_ms` ({backoff_ms}); make the cap \
+     at least the first wait"
+)]
+pub struct CapBelowFirstWait {
+    backoff_ms: NonZeroU64,
+    max_backoff_ms: NonZeroU64,
+}
 
-    fn try_from(table: RestartTable) -> Result<Self, String> {
+impl TryFrom<RestartTable> for RestartPolicy {
+    type Error = CapBelowFirstWait;
+
+    fn try_from(table: RestartTable) -> Result<Self, CapBelowFirstWait> {
         if table.max_backoff_ms < table.backoff_ms {
-            return Err(format!(
-                "`max_backoff_ms` ({}) is less than `backoff_ms` ({}); make the cap at least \
-                 the first wait",
-                table.max_backoff_ms, table.backoff_ms
-            ));
+            return Err(CapBelowFirstWait {
+                backoff_ms: table.backoff_ms,
+                max_backoff_ms: table.max_backoff_ms,
+            });
         }
         Ok(Self {
             max_failures: table.max_failures,
@@ -186,12 +197,11 @@ impl Restarts {
     }
 
     /// Records a failure at `now`; `Ok` with how long to wait before the
-    /// next attempt, or `Err` with a description of the budget once it is
-    /// spent.
+    /// next attempt, or `Err` with the budget once it is spent.
     ///
     /// # Errors
     /// When this failure spends the budget.
-    pub fn failed(&mut self, failure: Failure, now: Instant) -> Result<Duration, String> {
+    pub fn failed(&mut self, failure: Failure, now: Instant) -> Result<Duration, BudgetSpent> {
         let counts = match failure {
             Failure::Panic => true,
             Failure::Connect => !self.in_outage,
@@ -213,7 +223,7 @@ impl Restarts {
     }
 
     /// Counts one failure at `now`.
-    fn count(&mut self, now: Instant) -> Result<(), String> {
+    fn count(&mut self, now: Instant) -> Result<(), BudgetSpent> {
         let window = self.policy.window();
         while self
             .failures
@@ -224,17 +234,27 @@ impl Restarts {
         }
         self.failures.push_back(now);
         if self.failures.len() >= self.policy.max_failures.get() as usize {
-            Err(format!(
-                "failed {} times within {} s (restart.max_failures = {}, restart.window_secs = {})",
-                self.failures.len(),
-                self.policy.window_secs,
-                self.policy.max_failures,
-                self.policy.window_secs
-            ))
+            Err(BudgetSpent {
+                failures: self.failures.len(),
+                max_failures: self.policy.max_failures,
+                window_secs: self.policy.window_secs,
+            })
         } else {
             Ok(())
         }
     }
+}
+
+/// A connector's failure budget, spent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "failed {failures} times within {window_secs} s (restart.max_failures = {max_failures}, \
+     restart.window_secs = {window_secs})"
+)]
+pub struct BudgetSpent {
+    failures: usize,
+    max_failures: NonZeroU32,
+    window_secs: NonZeroU64,
 }
 
 #[cfg(test)]
@@ -321,7 +341,10 @@ mod tests {
         let spent = restarts
             .failed(Failure::Running, start + Duration::from_secs(50))
             .unwrap_err();
-        assert!(spent.starts_with("failed 2 times within 60 s"), "{spent}");
+        assert!(
+            spent.to_string().starts_with("failed 2 times within 60 s"),
+            "{spent}"
+        );
     }
 
     #[test]

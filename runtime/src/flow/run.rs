@@ -197,86 +197,123 @@ pub async fn run(
     watch: Option<Watch>,
 ) -> Result<(), RunError> {
     let mut watcher = watch.map(Watcher::new);
-    let mut tasks = Vec::with_capacity(flow.nodes.len());
-    let mut transactional = Vec::with_capacity(flow.nodes.len());
+    let mut created = Vec::with_capacity(flow.nodes.len());
+    for (index, node) in flow.nodes.iter().enumerate() {
+        created.push(create(registry, file, shutdown, &mut watcher, index, node)?);
+    }
     // Logged once every connector is created, so that a flow that cannot
     // start says only why.
-    let mut origins = Vec::with_capacity(flow.nodes.len());
-    for (index, node) in flow.nodes.iter().enumerate() {
-        let provider = registry.provider(&node.kind).ok_or_else(|| {
-            FlowError::new(
-                file,
-                format!("connector[{index}].type"),
-                format!("connector type `{}` is not provided any more", node.kind),
-                "check the plugin path",
-            )
-        })?;
-        let control = async_channel::unbounded();
-        let wiring = Wiring {
-            codec: node.codec,
-            source_linked: !node.targets.is_empty(),
-        };
-        let connection = Connection::default();
-        let ctx = handle::context(&node.id, control.0.clone(), connection.clone(), wiring);
-        let supervisor = control.0.clone();
-        let tag = Tag::supervised(provider.plugin_name(), &node.id, move |error| {
-            // Closed only once the connector's task has ended.
-            let _ = supervisor.try_send(Control::TaskFailed(error));
-        });
-        let instance = tag
-            .scope(|| Instance::create(provider, &node.kind, ctx, &node.config))
-            .map_err(|error| creation_error(file, node, &error))?;
-        origins.push(format!(
-            "connector `{}`: type `{}` from {}",
-            node.id,
-            node.kind,
-            provider.origin()
-        ));
-        transactional.push(registry.kind(&node.kind).is_some_and(|k| k.transactional));
-        let mut task = ConnectorTask::new(
-            node.id.clone(),
-            index as u64,
-            instance,
-            tag.clone(),
-            node.restart,
-            control,
-            connection.clone(),
+    for connector in &created {
+        log::info!("{}", connector.origin);
+    }
+    let tasks = wire(&flow, created);
+    run_to_end(&flow, tasks, shutdown, watcher).await
+}
+
+/// A connector's task, created but not linked to the others yet.
+struct Created {
+    task: ConnectorTask,
+    /// Whether its source side wants acks and fails.
+    transactional: bool,
+    /// Where its type comes from, for the log.
+    origin: String,
+}
+
+/// Creates connector `index` of the flow, `node` (which checks its
+/// config), and its task; with a `watcher`, the task restarts on a new
+/// build of its plugin.
+fn create(
+    registry: &Registry,
+    file: &Path,
+    shutdown: &Receiver<()>,
+    watcher: &mut Option<Watcher>,
+    index: usize,
+    node: &Node,
+) -> Result<Created, RunError> {
+    let provider = registry.provider(&node.kind).ok_or_else(|| {
+        FlowError::new(
+            file,
+            format!("connector[{index}].type"),
+            format!("connector type `{}` is not provided any more", node.kind),
+            "check the plugin path",
+        )
+    })?;
+    let control = async_channel::unbounded();
+    let wiring = Wiring {
+        codec: node.codec,
+        source_linked: !node.targets.is_empty(),
+    };
+    let connection = Connection::default();
+    let ctx = handle::context(&node.id, control.0.clone(), connection.clone(), wiring);
+    let supervisor = control.0.clone();
+    let tag = Tag::supervised(provider.plugin_name(), &node.id, move |error| {
+        // Closed only once the connector's task has ended.
+        let _ = supervisor.try_send(Control::TaskFailed(error));
+    });
+    let instance = tag
+        .scope(|| Instance::create(provider, &node.kind, ctx, &node.config))
+        .map_err(|error| creation_error(file, node, &error))?;
+    let origin = format!(
+        "connector `{}`: type `{}` from {}",
+        node.id,
+        node.kind,
+        provider.origin()
+    );
+    let transactional = registry.kind(&node.kind).is_some_and(|k| k.transactional);
+    let mut task = ConnectorTask::new(
+        node.id.clone(),
+        index as u64,
+        instance,
+        tag.clone(),
+        node.restart,
+        control,
+        connection.clone(),
+    );
+    task.stop_on(shutdown.clone());
+    if let (Some(watcher), Provider::Plugin(plugin), Some(kind)) =
+        (watcher, provider, registry.kind(&node.kind))
+    {
+        let reload = async_channel::unbounded();
+        watcher.add(
+            plugin,
+            Restartable {
+                id: node.id.clone(),
+                kind: kind.clone(),
+                config: node.config.clone(),
+                wiring,
+                tag,
+                control: task.control_sender(),
+                connection,
+                reload: reload.0,
+            },
         );
-        task.stop_on(shutdown.clone());
-        if let (Some(watcher), Provider::Plugin(plugin), Some(kind)) =
-            (&mut watcher, provider, registry.kind(&node.kind))
-        {
-            let reload = async_channel::unbounded();
-            watcher.add(
-                plugin,
-                Restartable {
-                    id: node.id.clone(),
-                    kind: kind.clone(),
-                    config: node.config.clone(),
-                    wiring,
-                    tag,
-                    control: task.control_sender(),
-                    connection,
-                    reload: reload.0,
-                },
-            );
-            task.reload_on(reload.1);
-        }
-        tasks.push(task);
+        task.reload_on(reload.1);
     }
-    for origin in origins {
-        log::info!("{origin}");
-    }
+    Ok(Created {
+        task,
+        transactional,
+        origin,
+    })
+}
+
+/// Links the tasks as the flow's links say: each target gets one inbox
+/// and learns its upstream connectors, each linked source a side that
+/// sends to its targets' inboxes.
+fn wire(flow: &Flow, created: Vec<Created>) -> Vec<ConnectorTask> {
+    let (mut tasks, transactional): (Vec<ConnectorTask>, Vec<bool>) = created
+        .into_iter()
+        .map(|created| (created.task, created.transactional))
+        .unzip();
     let mut inbox_senders: Vec<Option<Sender<Delivery>>> = vec![None; tasks.len()];
     for (source, node) in flow.nodes.iter().enumerate() {
         for &target in &node.targets {
             if inbox_senders[target].is_none() {
                 let (tx, rx) = async_channel::bounded(INBOX_CAPACITY);
                 inbox_senders[target] = Some(tx);
-                tasks[target].inbox = Some(rx);
+                tasks[target].sink.inbox = Some(rx);
             }
             let source_control = tasks[source].control_sender();
-            tasks[target].upstream.push(source_control);
+            tasks[target].sink.upstream.push(source_control);
         }
     }
     for ((task, node), transactional) in tasks.iter_mut().zip(&flow.nodes).zip(transactional) {
@@ -289,8 +326,19 @@ pub async fn run(
             task.source = Some(SourceSide::new(outputs, node.codec, transactional));
         }
     }
-    // Only the sources may hold the inboxes open from now on.
-    drop(inbox_senders);
+    // Only the sources hold the inboxes open from now on.
+    tasks
+}
+
+/// Runs the wired `tasks` of `flow` on their pipelines until every one
+/// has ended, bounding the drain once `shutdown` closes; with a
+/// `watcher`, checks for new plugin builds meanwhile.
+async fn run_to_end(
+    flow: &Flow,
+    tasks: Vec<ConnectorTask>,
+    shutdown: &Receiver<()>,
+    mut watcher: Option<Watcher>,
+) -> Result<(), RunError> {
     let mut drain = pin!(bound_drain(
         shutdown.clone(),
         flow.drain_timeout,
@@ -298,7 +346,7 @@ pub async fn run(
         tasks.iter().map(ConnectorTask::activity).collect(),
     )
     .fuse());
-    let mut done = pin!(join_all(run_pipelines(&flow, tasks)?).fuse());
+    let mut done = pin!(join_all(run_pipelines(flow, tasks)?).fuse());
     let results = loop {
         let watching = watcher.is_some();
         let mut tick = pin!(async move {

@@ -173,7 +173,8 @@ impl Watcher {
             .vetting
             .load_all(std::slice::from_ref(&file.path), self.trust.as_ref())
             .pop()
-            .unwrap_or_else(|| Err(String::from("was not loaded")))?;
+            .ok_or_else(|| String::from("was not loaded"))?
+            .map_err(|reason| reason.to_string())?;
         let mut instances = Vec::with_capacity(file.connectors.len());
         for connector in &file.connectors {
             let kind = &connector.kind;

@@ -1,17 +1,13 @@
 //! Connectors linked into the runtime (no plugin boundary) behave exactly
 //! as their plugin form, also when a flow mixes both forms.
 
-use pdk_runtime::discovery::SearchPath;
-use pdk_runtime::flow::{self, Flow};
-use pdk_runtime::registry::Registry;
-use pdk_runtime::vetting::Vetting;
-use pdk_runtime::{executor, host};
+use pdk_runtime::{block_on, host_services, Flow, Registry, SearchPath, Vetting};
 
 use crate::common::{plugin_dir_with, runtime_exe, scratch_dir, trace_of as of};
 
 /// Runs src -> sink with the given registry; returns the trace.
 fn run(test: &str, registry: &Registry, sink_extra: &str) -> Vec<String> {
-    pdk::linked::install_host(host::services());
+    pdk::linked::install_host(host_services());
     let dir = scratch_dir(test);
     let trace = dir.join("trace.txt");
     let path = dir.join("flow.toml");
@@ -35,7 +31,7 @@ to = "sink"
     std::fs::write(&path, text).unwrap();
     let checked = Flow::load(&path, registry).unwrap();
     let (_keep_open, shutdown) = async_channel::bounded::<()>(1);
-    executor::block_on(flow::run(checked, registry, &path, &shutdown, None)).unwrap();
+    block_on(pdk_runtime::run(checked, registry, &path, &shutdown, None)).unwrap();
     std::fs::read_to_string(trace)
         .unwrap()
         .lines()
@@ -87,7 +83,7 @@ fn linked_connectors_follow_the_same_lifecycle_as_plugins() {
 
 #[test]
 fn a_plugin_source_feeds_a_linked_sink() {
-    pdk::linked::install_host(host::services());
+    pdk::linked::install_host(host_services());
     let registry = Registry::discover_with(
         &SearchPath::new(
             &[plugin_dir_with("mixed-plugins", &["metronome"])],
@@ -124,7 +120,7 @@ to = "sink"
     std::fs::write(&path, text).unwrap();
     let checked = Flow::load(&path, &registry).unwrap();
     let (_keep_open, shutdown) = async_channel::bounded::<()>(1);
-    executor::block_on(flow::run(checked, &registry, &path, &shutdown, None)).unwrap();
+    block_on(pdk_runtime::run(checked, &registry, &path, &shutdown, None)).unwrap();
     let trace: Vec<String> = std::fs::read_to_string(trace)
         .unwrap()
         .lines()

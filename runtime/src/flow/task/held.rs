@@ -33,26 +33,20 @@ struct PullEnv {
 
 /// One pull: calls `pull_data` on `instance`, which it owns until the
 /// pull ends or is given up.
-fn pull(
-    mut instance: Instance,
-    env: Arc<PullEnv>,
-    pull_id: u64,
-) -> impl Future<Output = PullEnd> + Send {
-    async move {
-        let reply = {
-            let mut pull = pin!(env
-                .caller
-                .call("pull_data", instance.raw().pull_data(pull_id)));
-            poll_fn(|cx| {
-                if env.give_up.load(Ordering::Acquire) {
-                    return Poll::Ready(None);
-                }
-                pull.as_mut().poll(cx).map(Some)
-            })
-            .await
-        };
-        (instance, reply.map(|reply| from_ffi(reply).map(pulled)))
-    }
+async fn pull(mut instance: Instance, env: Arc<PullEnv>, pull_id: u64) -> PullEnd {
+    let reply = {
+        let mut pull = pin!(env
+            .caller
+            .call("pull_data", instance.raw().pull_data(pull_id)));
+        poll_fn(|cx| {
+            if env.give_up.load(Ordering::Acquire) {
+                return Poll::Ready(None);
+            }
+            pull.as_mut().poll(cx).map(Some)
+        })
+        .await
+    };
+    (instance, reply.map(|reply| from_ffi(reply).map(pulled)))
 }
 
 pin_project! {

@@ -10,10 +10,9 @@ use async_channel::{Receiver, Sender};
 use pdk::abi::connector::LifecycleHook;
 use pdk::{Error, EventId};
 
-use super::deferred::Deferred;
 use super::handle::Connection;
 use super::instance::Instance;
-use super::restart::{RestartPolicy, Restarts};
+use super::restart::RestartPolicy;
 use super::watchdog::{Activity, Caller, Phase};
 use crate::logging::Tag;
 
@@ -24,10 +23,10 @@ mod supervision;
 mod wake;
 
 use held::Held;
-pub use sink::{Delivery, Outcome, OutcomeSender};
+pub use sink::{Delivery, Outcome, OutcomeSender, SinkSide};
 pub use source::SourceSide;
 pub use supervision::GaveUp;
-use supervision::{Culprit, Halt};
+use supervision::{Culprit, Halt, Supervision};
 use wake::Wake;
 
 /// What the plugin (through its runtime handle) or other tasks tell a
@@ -79,35 +78,30 @@ pub struct ConnectorTask {
     caller: Caller,
     /// The source side, if it has one in this flow.
     pub source: Option<SourceSide>,
-    /// Events for the sink side, if any connector links to it.
-    pub inbox: Option<Receiver<Delivery>>,
-    /// The control channels of the sources that send to this sink.
-    pub upstream: Vec<Sender<Control>>,
+    /// The sink side: its inbox, if any connector links to it.
+    pub sink: SinkSide,
+    /// What else wakes the task: control messages, the shutdown, new
+    /// builds.
+    inputs: Inputs,
+    /// Connecting, failing and being replaced.
+    supervision: Supervision,
+}
+
+/// What wakes a task besides its sides' traffic.
+struct Inputs {
     /// Messages from the plugin's runtime handle and from other tasks.
     control: Receiver<Control>,
     /// A sender of `control`, kept so that it is never closed.
     control_tx: Sender<Control>,
-    /// Events the sink deferred, with where their outcome goes.
-    deferred: Deferred<OutcomeSender>,
+    /// Control messages taken from `control` early (while looking for
+    /// replies), handled before anything else.
+    backlog: VecDeque<Control>,
     /// Closed when the runtime shuts down.
     signal: Option<Receiver<()>>,
     /// Whether the event loop has seen the shutdown.
     shutdown_seen: bool,
-    /// Connect attempts so far.
-    attempts: u64,
-    /// Which connection is current.
-    connection: Connection,
-    /// The backoff, and recent failures against the connector's budget.
-    restarts: Restarts,
     /// New instances from new builds of the plugin (`run --watch`).
     reload: Option<Receiver<Instance>>,
-    /// A new instance waiting for the old one to have nothing in flight.
-    replacement: Option<Instance>,
-    /// Control messages taken from `control` early (while looking for
-    /// replies), handled before anything else.
-    backlog: VecDeque<Control>,
-    /// Whether the instance's `on_drain` has been called.
-    drained: bool,
 }
 
 impl ConnectorTask {
@@ -130,33 +124,29 @@ impl ConnectorTask {
             id,
             index,
             source: None,
-            inbox: None,
-            upstream: Vec::new(),
-            control: control.1,
-            control_tx: control.0,
-            deferred: Deferred::default(),
-            signal: None,
-            shutdown_seen: false,
-            attempts: 0,
-            connection,
-            restarts: Restarts::new(restart),
-            reload: None,
-            replacement: None,
-            backlog: VecDeque::new(),
-            drained: false,
+            sink: SinkSide::default(),
+            inputs: Inputs {
+                control: control.1,
+                control_tx: control.0,
+                backlog: VecDeque::new(),
+                signal: None,
+                shutdown_seen: false,
+                reload: None,
+            },
+            supervision: Supervision::new(restart, connection),
         }
     }
 
     /// Makes the source side stop pulling when `shutdown` closes, and a
     /// connector that is not connected then stop at once.
     pub fn stop_on(&mut self, shutdown: Receiver<()>) {
-        self.signal = Some(shutdown);
+        self.inputs.signal = Some(shutdown);
     }
 
     /// Makes the task replace its instance with each one `reload` yields,
     /// once the old one has no event in flight.
     pub fn reload_on(&mut self, reload: Receiver<Instance>) {
-        self.reload = Some(reload);
+        self.inputs.reload = Some(reload);
     }
 
     /// What the connector is doing, as the watchdog sees it.
@@ -168,7 +158,7 @@ impl ConnectorTask {
     /// A sender to this task's control channel.
     #[must_use]
     pub fn control_sender(&self) -> Sender<Control> {
-        self.control_tx.clone()
+        self.inputs.control_tx.clone()
     }
 
     /// Drives the connector until its source has finished with every event
@@ -248,8 +238,8 @@ impl ConnectorTask {
                 }
                 !source.finished || !source.in_flight.is_empty() || !source.pending_sends.is_empty()
             });
-            if !source_active && self.inbox.is_none() {
-                if self.deferred.is_empty() {
+            if !source_active && self.sink.inbox.is_none() {
+                if self.sink.deferred.is_empty() {
                     log::debug!("connector `{}`: nothing more to do, draining", self.id);
                     return Ok(());
                 }
@@ -257,9 +247,9 @@ impl ConnectorTask {
                 // batch flushes it now rather than on its own timer.
                 self.drain().await;
             }
-            if self.drained {
+            if self.supervision.drained {
                 self.caller.activity().set_holding(
-                    self.deferred.len(),
+                    self.sink.deferred.len(),
                     self.source.as_ref().map_or(0, |s| s.in_flight.len()),
                 );
             }
@@ -271,11 +261,11 @@ impl ConnectorTask {
                 self.settle_waiting().await?;
                 continue;
             }
-            if let Some(control) = self.backlog.pop_front() {
+            if let Some(control) = self.inputs.backlog.pop_front() {
                 self.on_control(control).await?;
                 continue;
             }
-            if self.replacement.is_some() && self.is_quiet() {
+            if self.supervision.replacement.is_some() && self.is_quiet() {
                 self.replace_instance().await?;
                 continue;
             }
@@ -284,14 +274,14 @@ impl ConnectorTask {
                 Wake::Control(control) => self.on_control(control).await?,
                 Wake::Delivery(Some(delivery)) => self.deliver(delivery).await?,
                 Wake::Delivery(None) => {
-                    self.inbox = None;
+                    self.sink.inbox = None;
                     self.upstream_finished().await;
                 }
                 Wake::Sent(Some(Err(id))) => self.on_outcome(Outcome { id, ok: false }).await?,
                 Wake::Sent(_) => {}
                 Wake::Shutdown => {
                     log::debug!("connector `{}`: shutting down, its source stops", self.id);
-                    self.shutdown_seen = true;
+                    self.inputs.shutdown_seen = true;
                     // The source stops: a pull under way is given up (a
                     // reply it had already is still handled).
                     self.held.get().await;
@@ -305,9 +295,9 @@ impl ConnectorTask {
                         "connector `{}`: a new build is loaded; restarting on it once no event is in flight",
                         self.id
                     );
-                    self.replacement = Some(instance);
+                    self.supervision.replacement = Some(instance);
                 }
-                Wake::Reload(None) => self.reload = None,
+                Wake::Reload(None) => self.inputs.reload = None,
                 Wake::SettleDue => self.settle_waiting().await?,
                 Wake::PullAgain => {
                     if let Some(source) = &mut self.source {
@@ -321,8 +311,8 @@ impl ConnectorTask {
     /// Calls the instance's `on_drain`, once: as soon as no more events
     /// will come, before the task waits for the answers its sink deferred.
     async fn drain(&mut self) {
-        if !self.drained {
-            self.drained = true;
+        if !self.supervision.drained {
+            self.supervision.drained = true;
             self.caller.activity().set_phase(Phase::Draining);
             self.lifecycle(LifecycleHook::DRAIN).await;
         }
@@ -332,7 +322,7 @@ impl ConnectorTask {
     /// source's events unanswered or waiting to be sent, none deferred by
     /// its sink.
     fn is_quiet(&self) -> bool {
-        self.deferred.is_empty()
+        self.sink.deferred.is_empty()
             && self
                 .source
                 .as_ref()
@@ -342,13 +332,13 @@ impl ConnectorTask {
     /// Stops the old instance and starts the replacement in its place, on
     /// the same links.
     async fn replace_instance(&mut self) -> Result<(), Halt> {
-        let Some(replacement) = self.replacement.take() else {
+        let Some(replacement) = self.supervision.replacement.take() else {
             return Ok(());
         };
         self.drain().await;
         self.lifecycle(LifecycleHook::STOP).await;
         self.held.replace(replacement).await;
-        self.drained = false;
+        self.supervision.drained = false;
         self.connect().await?;
         self.lifecycle(LifecycleHook::START).await;
         if self
@@ -367,7 +357,9 @@ impl ConnectorTask {
         match control {
             Control::TaskFailed(error) => self.failed(Culprit::SpawnedTask, &error).await,
             Control::Abandon => self.abandon().await,
-            Control::ConnectionLost { connection } if connection != self.connection.current() => {
+            Control::ConnectionLost { connection }
+                if connection != self.supervision.connection.current() =>
+            {
                 log::debug!(
                     "connector `{}`: a lost connection reported for a connection replaced since; ignored",
                     self.id
@@ -383,7 +375,7 @@ impl ConnectorTask {
                 Ok(())
             }
             Control::Circuit { open } => {
-                for source in &self.upstream {
+                for source in &self.sink.upstream {
                     let message = Control::Downstream {
                         sink: self.index,
                         open,

@@ -1,10 +1,11 @@
 //! The sink side of a connector task: handing events to the plugin, its
 //! deferred answers, and failing back what it cannot answer any more.
 
+use async_channel::{Receiver, Sender};
 use pdk::{EventId, SinkReply};
 
 use super::{ConnectorTask, Control, Halt};
-use crate::flow::deferred::Report;
+use crate::flow::deferred::{Deferred, Report};
 use pdk::abi::connector::PdkEvent;
 
 use crate::flow::instance::from_ffi;
@@ -33,6 +34,17 @@ pub struct Outcome {
 }
 
 /// Tells the source of event `id`, through `reply_to`, how it went.
+/// A task's sink side: where its events come from, and what it deferred.
+#[derive(Default)]
+pub struct SinkSide {
+    /// Events for the sink side, if any connector links to it.
+    pub inbox: Option<Receiver<Delivery>>,
+    /// The control channels of the sources that send to this sink.
+    pub upstream: Vec<Sender<Control>>,
+    /// Events the sink deferred, with where their outcome goes.
+    pub(super) deferred: Deferred<OutcomeSender>,
+}
+
 pub(super) fn report(reply_to: &OutcomeSender, id: EventId, ok: bool) {
     // The source may have ended after giving up; its outcome is moot then.
     let _ = reply_to.send(Outcome { id, ok });
@@ -49,28 +61,28 @@ impl ConnectorTask {
     /// sent count: an event it acked before it failed is not failed back
     /// (and so not delivered twice).
     pub(super) async fn fail_back_deferred(&mut self) {
-        while let Ok(control) = self.control.try_recv() {
+        while let Ok(control) = self.inputs.control.try_recv() {
             match control {
                 Control::Reply { id, ok } => self.answer_deferred(id, ok).await,
-                other => self.backlog.push_back(other),
+                other => self.inputs.backlog.push_back(other),
             }
         }
-        if self.deferred.is_empty() {
+        if self.sink.deferred.is_empty() {
             return;
         }
         log::warn!(
             "connector `{}`: failing back {} deferred events",
             self.id,
-            self.deferred.len()
+            self.sink.deferred.len()
         );
-        for failed in self.deferred.fail_all() {
+        for failed in self.sink.deferred.fail_all() {
             send(failed);
         }
     }
 
     /// Closes the sink side and fails every event still waiting in it.
     pub(super) async fn fail_back_inbox(&mut self) {
-        let Some(inbox) = self.inbox.take() else {
+        let Some(inbox) = self.sink.inbox.take() else {
             return;
         };
         inbox.close();
@@ -81,10 +93,10 @@ impl ConnectorTask {
 
     /// Passes the plugin's answer to a deferred event on to its source.
     pub(super) async fn answer_deferred(&mut self, id: EventId, ok: bool) {
-        match self.deferred.answer(id, ok) {
+        match self.sink.deferred.answer(id, ok) {
             Some(answered) => {
                 if ok {
-                    self.restarts.worked();
+                    self.supervision.restarts.worked();
                 }
                 send(answered);
             }
@@ -110,11 +122,11 @@ impl ConnectorTask {
         // Only an acknowledgement shows the sink works: a deferred event
         // may still fail (a buffered write that cannot be flushed).
         if matches!(result, Ok(SinkReply::Ack)) {
-            self.restarts.worked();
+            self.supervision.restarts.worked();
         }
         let ok = match result {
             Ok(SinkReply::Deferred) => {
-                self.deferred.defer(id, reply_to);
+                self.sink.deferred.defer(id, reply_to);
                 return Ok(());
             }
             Ok(SinkReply::Ack) => true,

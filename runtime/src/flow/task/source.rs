@@ -12,7 +12,7 @@ use futures::stream::FuturesUnordered;
 use pdk::{Error, EventId};
 
 use super::{ConnectorTask, Delivery, Halt, Outcome, OutcomeSender};
-use crate::codec::{Codec, Decoder};
+use crate::codec::{Codec, DecodeError, Decoder};
 use crate::flow::in_flight::{InFlight, Settled};
 use pdk::abi::connector::PdkEvent;
 use pdk::abi::value::PdkValue;
@@ -54,7 +54,7 @@ const SETTLE_WITHIN: Duration = Duration::from_millis(20);
 impl SourceSide {
     /// Decodes raw bytes with the codec, into the C-ABI form every sink
     /// reads (plugin or linked).
-    fn decode(&mut self, data: Vec<u8>) -> Result<PdkValue, String> {
+    fn decode(&mut self, data: Vec<u8>) -> Result<PdkValue, DecodeError> {
         self.decoder.decode(data)
     }
 
@@ -113,7 +113,7 @@ impl ConnectorTask {
         let pull_id = source.next_pull_id;
         source.next_pull_id += 1;
         if matches!(reply, Ok(Pulled::Data { .. } | Pulled::Bytes { .. })) {
-            self.restarts.worked();
+            self.supervision.restarts.worked();
         }
         match reply {
             Ok(Pulled::Data { data, stream }) => self.emit(data, stream, pull_id).await,
@@ -336,7 +336,7 @@ impl ConnectorTask {
             let result = from_ffi(self.caller.call(method, settling).await);
             match result {
                 Ok(()) => {
-                    self.restarts.worked();
+                    self.supervision.restarts.worked();
                     return Ok(());
                 }
                 Err(error) => self.failed(method, &error).await?,

@@ -12,9 +12,40 @@ use pdk::{Attempt, Error, ErrorKind};
 
 use super::ConnectorTask;
 use crate::executor;
+use crate::flow::handle::Connection;
 use crate::flow::instance::from_ffi;
+use crate::flow::instance::Instance;
 use crate::flow::restart::Failure;
+use crate::flow::restart::{RestartPolicy, Restarts};
 use crate::flow::watchdog::Phase;
+
+/// A task's supervision state: its connection, its failures against the
+/// connector's budget, and the instance that replaces it on a new build.
+pub(super) struct Supervision {
+    /// Connect attempts so far.
+    pub(super) attempts: u64,
+    /// Which connection is current.
+    pub(super) connection: Connection,
+    /// The backoff, and recent failures against the connector's budget.
+    pub(super) restarts: Restarts,
+    /// A new instance waiting for the old one to have nothing in flight.
+    pub(super) replacement: Option<Instance>,
+    /// Whether the instance's `on_drain` has been called.
+    pub(super) drained: bool,
+}
+
+impl Supervision {
+    /// Not connected yet, with `policy`'s budget, on `connection`.
+    pub(super) fn new(policy: RestartPolicy, connection: Connection) -> Self {
+        Self {
+            attempts: 0,
+            connection,
+            restarts: Restarts::new(policy),
+            replacement: None,
+            drained: false,
+        }
+    }
+}
 
 /// What failed in a connector.
 #[derive(Debug, Clone, Copy)]
@@ -127,7 +158,8 @@ impl ConnectorTask {
     /// Counts one failure against the connector's budget; `Ok` with the
     /// backoff to wait before the next attempt.
     fn count_failure(&mut self, failure: Failure) -> Result<std::time::Duration, GaveUp> {
-        self.restarts
+        self.supervision
+            .restarts
             .failed(failure, Instant::now())
             .map_err(|spent| {
                 let gave_up = GaveUp {
@@ -168,7 +200,7 @@ impl ConnectorTask {
 
     /// Completes when the runtime shuts down (at once if it has).
     fn stop_signal(&self) -> futures::future::Fuse<futures::future::BoxFuture<'static, ()>> {
-        let signal = self.signal.clone();
+        let signal = self.inputs.signal.clone();
         async move {
             match signal {
                 Some(signal) => {
@@ -193,9 +225,9 @@ impl ConnectorTask {
         let mut since_success = 0;
         loop {
             since_success += 1;
-            self.attempts += 1;
+            self.supervision.attempts += 1;
             let attempt = Attempt {
-                overall: self.attempts,
+                overall: self.supervision.attempts,
                 since_success,
             };
             self.caller.activity().set_phase(Phase::Connecting);
@@ -215,7 +247,7 @@ impl ConnectorTask {
             };
             let (problem, failure) = match from_ffi(connected) {
                 Ok(true) => {
-                    self.connection.connected();
+                    self.supervision.connection.connected();
                     self.caller.activity().set_phase(Phase::Running);
                     return Ok(());
                 }

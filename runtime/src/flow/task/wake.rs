@@ -7,7 +7,7 @@ use futures::future::{Fuse, FutureExt};
 use futures::stream::StreamExt;
 use pdk::{Error, EventId};
 
-use super::{ConnectorTask, Control, Delivery, Outcome, SourceSide};
+use super::{ConnectorTask, Control, Delivery, Inputs, Outcome, SinkSide, SourceSide};
 use crate::executor;
 use crate::flow::instance::{Instance, Pulled};
 
@@ -34,7 +34,7 @@ impl ConnectorTask {
     /// Waits for the first thing to do, in priority order.
     pub(super) async fn next_wake(&mut self) -> Wake {
         let pull_id = self.source.as_ref().map_or(0, |s| s.next_pull_id);
-        let swapping = self.replacement.is_some();
+        let swapping = self.supervision.replacement.is_some();
         let pulling = !swapping
             && self.source.as_ref().is_some_and(|s| {
                 !s.finished
@@ -53,11 +53,15 @@ impl ConnectorTask {
         let Self {
             held,
             source,
-            inbox,
-            control,
-            signal,
-            shutdown_seen,
-            reload,
+            sink: SinkSide { inbox, .. },
+            inputs:
+                Inputs {
+                    control,
+                    signal,
+                    shutdown_seen,
+                    reload,
+                    ..
+                },
             ..
         } = self;
         let (outcome, mut sent) = match source {
