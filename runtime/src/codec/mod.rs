@@ -7,7 +7,8 @@ use pdk::abi::value::PdkValue;
 use serde::Deserialize;
 use simd_json::{Node, Tape};
 
-use tape::{Cursor, MAX_DEPTH};
+use tape::Cursor;
+pub use tape::Malformed;
 
 /// Why a payload is not valid for its codec.
 #[derive(Debug, thiserror::Error)]
@@ -17,25 +18,18 @@ pub enum DecodeError {
     Json(#[from] JsonProblem),
     /// Not UTF-8 text (`codec = "string"`).
     #[error("not valid UTF-8: {0}")]
-    Utf8(#[from] std::string::FromUtf8Error),
+    Utf8(std::str::Utf8Error),
 }
 
 /// What is wrong with a JSON document.
 #[derive(Debug, thiserror::Error)]
 pub enum JsonProblem {
-    /// simd-json rejected it. (Boxed: the tape is read recursively, and
-    /// every level's result must stay small.)
+    /// simd-json rejected it.
     #[error("{0}")]
     Syntax(Box<simd_json::Error>),
-    /// Its tape ends before its last value.
-    #[error("the document ends early")]
-    EndsEarly,
-    /// An object has a key that is not a string.
-    #[error("an object key is not a string")]
-    KeyNotString,
-    /// It nests deeper than [`MAX_DEPTH`].
-    #[error("arrays and objects nest deeper than {MAX_DEPTH} levels")]
-    TooDeep,
+    /// simd-json accepted it, but its values cannot be read.
+    #[error(transparent)]
+    Malformed(#[from] Malformed),
 }
 
 /// A codec name from the flow file.
@@ -89,21 +83,19 @@ impl Decoder {
     /// Why the payload is not valid for this codec.
     pub fn decode(&mut self, mut data: Vec<u8>) -> Result<PdkValue, DecodeError> {
         match self.codec {
-            Codec::Json => Ok(self.with_tape(&mut data, |cursor| cursor.ffi(0))?),
-            Codec::String => Ok(String::from_utf8(data).map(|s| PdkValue::String(s.into()))?),
+            Codec::Json => Ok(self.json(&mut data)?),
+            Codec::String => String::from_utf8(data)
+                .map(|s| PdkValue::String(s.into()))
+                .map_err(|e| DecodeError::Utf8(e.utf8_error())),
             Codec::Binary => Ok(PdkValue::Bytes(data.into())),
         }
     }
 
-    /// Parses `data` into the tape and builds a value from it with `build`.
-    fn with_tape<T>(
-        &mut self,
-        data: &mut [u8],
-        build: impl FnOnce(&mut Cursor<'_, '_>) -> Result<T, JsonProblem>,
-    ) -> Result<T, JsonProblem> {
+    /// Parses `data` into the reused tape and builds its value.
+    fn json(&mut self, data: &mut [u8]) -> Result<PdkValue, JsonProblem> {
         let mut tape = Tape(std::mem::take(&mut self.nodes)).reset();
         let built = match simd_json::fill_tape(data, &mut self.buffers, &mut tape) {
-            Ok(()) => build(&mut Cursor::new(&tape.0)),
+            Ok(()) => Cursor::new(&tape.0).value().map_err(JsonProblem::from),
             Err(error) => Err(JsonProblem::Syntax(Box::new(error))),
         };
         self.nodes = tape.reset().0;
@@ -152,7 +144,10 @@ mod tests {
         let deep = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
         let problem = Codec::Json.decode(deep.into_bytes()).unwrap_err();
         assert!(
-            matches!(problem, DecodeError::Json(JsonProblem::TooDeep)),
+            matches!(
+                problem,
+                DecodeError::Json(JsonProblem::Malformed(Malformed::TooDeep))
+            ),
             "{problem}"
         );
         assert_eq!(
