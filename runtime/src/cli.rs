@@ -2,11 +2,13 @@
 //! plugin crates.
 
 use std::io::Write;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::discovery::SearchPath;
 use crate::flow::{self, Flow, Watch};
+use crate::observe::{self, Observer};
 use crate::registry::Registry;
 use crate::scaffold::{self, PdkSource};
 use crate::trust::TrustPolicy;
@@ -41,6 +43,10 @@ enum Command {
         /// build that fails the checks is refused.
         #[arg(long)]
         watch: bool,
+        /// Serve /metrics (Prometheus), /health and /status on ADDR: a
+        /// port (on 127.0.0.1), or HOST:PORT to listen elsewhere.
+        #[arg(long, value_name = "ADDR", value_parser = observe::parse_address)]
+        api: Option<SocketAddr>,
     },
     /// Create a new plugin crate NAME that builds and loads as it is.
     New {
@@ -196,7 +202,7 @@ pub fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Command::Run { flow, watch } => {
+        Command::Run { flow, watch, api } => {
             let (registry, trust) = match search.registry() {
                 Ok(found) => found,
                 Err(error) => return usage_error(error),
@@ -212,11 +218,22 @@ pub fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
+            let observer = Observer::default();
+            if let Some(address) = api {
+                match observe::serve(address, observer.clone()) {
+                    Ok(bound) => {
+                        log::info!("serving /metrics, /health and /status on http://{bound}")
+                    }
+                    Err(error) => return usage_error(error),
+                }
+            }
             let watch = watch.then(|| Watch {
                 trust,
                 vetting: Vetting::by_this_executable(),
             });
-            let result = executor::block_on(flow::run(checked, &registry, &flow, &shutdown, watch));
+            let result = executor::block_on(flow::run(
+                checked, &registry, &flow, &shutdown, watch, &observer,
+            ));
             if let Some(failure) = signals::internal_failure() {
                 eprintln!("error: internal failure: {failure}");
                 return ExitCode::from(signals::INTERNAL_FAILURE_STATUS);

@@ -12,6 +12,7 @@
 use std::cell::RefCell;
 use std::future::{poll_fn, Future};
 use std::pin::pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use log::{Log, Metadata, Record};
@@ -35,6 +36,9 @@ struct TagData {
     /// The executor the connector runs on, once its pipeline is known:
     /// the tasks it spawns run there too.
     home: OnceLock<Runner>,
+    /// Times the watchdog found the connector, or a task it spawned,
+    /// blocking its thread.
+    watchdog_reports: AtomicU64,
 }
 
 impl Tag {
@@ -52,6 +56,7 @@ impl Tag {
             connector_at: plugin.len() + 1,
             supervisor,
             home: OnceLock::new(),
+            watchdog_reports: AtomicU64::new(0),
         }))
     }
 
@@ -92,6 +97,18 @@ impl Tag {
     pub fn runs_on(&self, runner: &Runner) {
         // Set once, when the flow starts; a second call changes nothing.
         let _ = self.0.home.set(runner.clone());
+    }
+
+    /// Counts a report of the watchdog about the connector or one of its
+    /// tasks.
+    pub fn watchdog_reported(&self) {
+        self.0.watchdog_reports.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The watchdog's reports so far.
+    #[must_use]
+    pub fn watchdog_reports(&self) -> u64 {
+        self.0.watchdog_reports.load(Ordering::Relaxed)
     }
 
     /// The executor the connector runs on, once it is known.

@@ -10,7 +10,7 @@ mod pipelines;
 mod restart;
 mod run;
 mod spec;
-mod task;
+pub(crate) mod task;
 mod throttle;
 mod watch;
 pub(crate) mod watchdog;

@@ -21,6 +21,7 @@ use super::watchdog::Activity;
 use super::{Flow, FlowError, Node};
 use crate::executor::{self, Pipeline};
 use crate::logging::Tag;
+use crate::observe::Observer;
 use crate::registry::{Provider, Registry};
 
 /// How many events may wait at a sink before its sources wait too.
@@ -185,7 +186,8 @@ fn creation_error(file: &Path, node: &Node, error: &Error) -> FlowError {
 /// every source has finished and every event is answered, or until
 /// `shutdown` closes (then the sources stop and the flow drains). With
 /// `watch`, a plugin file replaced meanwhile is reloaded and its
-/// connectors restarted on the new build.
+/// connectors restarted on the new build. Its connectors' states and
+/// metrics are shown through `observer`, as flow `name`.
 ///
 /// # Errors
 /// A [`RunError`] when a connector rejects its config or is given up.
@@ -195,19 +197,49 @@ pub async fn run(
     file: &Path,
     shutdown: &Receiver<()>,
     watch: Option<Watch>,
+    observer: &Observer,
 ) -> Result<(), RunError> {
+    let name = flow_name(file);
     let mut watcher = watch.map(Watcher::new);
     let mut created = Vec::with_capacity(flow.nodes.len());
     for (index, node) in flow.nodes.iter().enumerate() {
-        created.push(create(registry, file, shutdown, &mut watcher, index, node)?);
+        let at = At {
+            file,
+            index,
+            node,
+            flow: &name,
+        };
+        created.push(create(registry, shutdown, &mut watcher, at, observer)?);
     }
     // Logged once every connector is created, so that a flow that cannot
     // start says only why.
     for connector in &created {
         log::info!("{}", connector.origin);
     }
+    let plugins: Vec<String> = created.iter().map(|c| c.plugin.clone()).collect();
     let tasks = wire(&flow, created);
+    for ((task, node), plugin) in tasks.iter().zip(&flow.nodes).zip(&plugins) {
+        observer.add(task.observed(&name, &node.kind, plugin));
+    }
     run_to_end(&flow, tasks, shutdown, watcher).await
+}
+
+/// A flow's name: its file's stem.
+fn flow_name(file: &Path) -> String {
+    file.file_stem().map_or_else(
+        || file.display().to_string(),
+        |stem| stem.to_string_lossy().into_owned(),
+    )
+}
+
+/// Where a connector is: connector `index` of the flow named `flow`,
+/// read from `file`, `node`.
+#[derive(Clone, Copy)]
+struct At<'a> {
+    file: &'a Path,
+    index: usize,
+    node: &'a Node,
+    flow: &'a str,
 }
 
 /// A connector's task, created but not linked to the others yet.
@@ -217,19 +249,23 @@ struct Created {
     transactional: bool,
     /// Where its type comes from, for the log.
     origin: String,
+    /// The package that provides its type.
+    plugin: String,
 }
 
-/// Creates connector `index` of the flow, `node` (which checks its
-/// config), and its task; with a `watcher`, the task restarts on a new
-/// build of its plugin.
+/// Creates the connector `at` names (which checks its config), and its
+/// task, counting into `observer`'s metrics; with a `watcher`, the task
+/// restarts on a new build of its plugin.
 fn create(
     registry: &Registry,
-    file: &Path,
     shutdown: &Receiver<()>,
     watcher: &mut Option<Watcher>,
-    index: usize,
-    node: &Node,
+    at: At<'_>,
+    observer: &Observer,
 ) -> Result<Created, RunError> {
+    let At {
+        file, index, node, ..
+    } = at;
     let provider = registry.provider(&node.kind).ok_or_else(|| {
         FlowError::new(
             file,
@@ -268,6 +304,7 @@ fn create(
         node.restart,
         control,
         connection.clone(),
+        observer.metrics_for(at.flow, &node.id, &node.kind, provider.plugin_name()),
     );
     task.stop_on(shutdown.clone());
     if let (Some(watcher), Provider::Plugin(plugin), Some(kind)) =
@@ -293,6 +330,7 @@ fn create(
         task,
         transactional,
         origin,
+        plugin: provider.plugin_name().to_owned(),
     })
 }
 

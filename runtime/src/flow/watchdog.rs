@@ -18,10 +18,11 @@ use std::future::{poll_fn, Future};
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::executor::{LentThread, Runner};
 use crate::logging::Tag;
+use crate::observe::State;
 
 /// How often the watchdog looks.
 const TICK: Duration = Duration::from_millis(100);
@@ -56,33 +57,8 @@ enum Subject {
     Task(u64),
 }
 
-/// Where a connector stands, for the drain's report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub enum Phase {
-    /// Calling `connect`.
-    Connecting = 0,
-    /// Waiting out the backoff before it connects again.
-    WaitingToReconnect = 1,
-    /// Connected and taking events.
-    Running = 2,
-    /// No more events will come; it finishes what it holds.
-    Draining = 3,
-}
-
-impl Phase {
-    fn from_u8(value: u8) -> Self {
-        match value {
-            0 => Self::Connecting,
-            1 => Self::WaitingToReconnect,
-            3 => Self::Draining,
-            _ => Self::Running,
-        }
-    }
-}
-
 /// What one connector, or one task it spawned, is doing, as the watchdog
-/// sees it.
+/// and the runtime's status see it.
 #[derive(Debug)]
 pub struct Activity {
     /// The connector's id in the flow.
@@ -100,8 +76,12 @@ pub struct Activity {
     reported: AtomicU64,
     /// Whether the connector's task has ended.
     finished: AtomicBool,
-    /// Where the connector stands ([`Phase`]).
-    phase: AtomicU8,
+    /// Where the connector stands (a [`State`]'s code).
+    state: AtomicU8,
+    /// Since when.
+    state_since: Mutex<Instant>,
+    /// Its last failure, for the status.
+    last_error: Mutex<Option<String>>,
     /// Events its sink deferred and has not answered.
     deferred: AtomicUsize,
     /// Events of its source not answered yet.
@@ -122,7 +102,9 @@ impl Activity {
             method: Mutex::new(""),
             reported: AtomicU64::new(0),
             finished: AtomicBool::new(false),
-            phase: AtomicU8::new(Phase::Connecting as u8),
+            state: AtomicU8::new(State::Connecting.code()),
+            state_since: Mutex::new(Instant::now()),
+            last_error: Mutex::new(None),
             deferred: AtomicUsize::new(0),
             in_flight: AtomicUsize::new(0),
             runner: OnceLock::new(),
@@ -145,10 +127,14 @@ impl Activity {
         } else if since != 0 {
             format!("in `{}`", self.method())
         } else {
-            match self.phase() {
-                Phase::Connecting => String::from("connecting"),
-                Phase::WaitingToReconnect => String::from("waiting to reconnect"),
-                Phase::Running | Phase::Draining => {
+            match self.state() {
+                State::Connecting => String::from("connecting"),
+                State::Reconnecting => String::from("waiting to reconnect"),
+                State::Running
+                | State::Paused
+                | State::Draining
+                | State::Failed
+                | State::Stopped => {
                     let deferred = self.deferred.load(Ordering::Relaxed);
                     let in_flight = self.in_flight.load(Ordering::Relaxed);
                     match (deferred, in_flight) {
@@ -182,13 +168,44 @@ impl Activity {
 
     /// Where the connector stands.
     #[must_use]
-    pub fn phase(&self) -> Phase {
-        Phase::from_u8(self.phase.load(Ordering::Relaxed))
+    pub fn state(&self) -> State {
+        State::from_code(self.state.load(Ordering::Relaxed))
+    }
+
+    /// Since when it stands there.
+    #[must_use]
+    pub fn state_since(&self) -> Instant {
+        *self
+            .state_since
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Records where the connector stands.
-    pub fn set_phase(&self, phase: Phase) {
-        self.phase.store(phase as u8, Ordering::Relaxed);
+    pub fn set_state(&self, state: State) {
+        if self.state.swap(state.code(), Ordering::Relaxed) != state.code() {
+            *self
+                .state_since
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Instant::now();
+        }
+    }
+
+    /// Its last failure, if it failed.
+    #[must_use]
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Records a failure of the connector.
+    pub fn set_last_error(&self, error: String) {
+        *self
+            .last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(error);
     }
 
     /// Records how many events the connector holds: deferred by its sink,
@@ -280,6 +297,12 @@ impl Caller {
         Self { tag, activity }
     }
 
+    /// The connector's log tag.
+    #[must_use]
+    pub fn tag(&self) -> &Tag {
+        &self.tag
+    }
+
     /// The connector's activity.
     #[must_use]
     pub fn activity(&self) -> Arc<Activity> {
@@ -366,6 +389,7 @@ fn look() {
             });
         } else if since != 0 && reported == 0 && elapsed(since) >= BLOCKED_AFTER {
             activity.reported.store(since, Ordering::Relaxed);
+            activity.tag.watchdog_reported();
             let meanwhile = match (activity.lend_thread(), &activity.subject) {
                 (true, Subject::Connector) => {
                     "the runtime lends its pipeline another thread meanwhile"

@@ -1,7 +1,7 @@
 //! Connectors linked into the runtime (no plugin boundary) behave exactly
 //! as their plugin form, also when a flow mixes both forms.
 
-use pdk_runtime::{block_on, host_services, Flow, Registry, SearchPath, Vetting};
+use pdk_runtime::{block_on, host_services, Flow, Observer, Registry, SearchPath, Vetting};
 
 use crate::common::{plugin_dir_with, runtime_exe, scratch_dir, trace_of as of};
 
@@ -31,7 +31,15 @@ to = "sink"
     std::fs::write(&path, text).unwrap();
     let checked = Flow::load(&path, registry).unwrap();
     let (_keep_open, shutdown) = async_channel::bounded::<()>(1);
-    block_on(pdk_runtime::run(checked, registry, &path, &shutdown, None)).unwrap();
+    block_on(pdk_runtime::run(
+        checked,
+        registry,
+        &path,
+        &shutdown,
+        None,
+        &Observer::default(),
+    ))
+    .unwrap();
     std::fs::read_to_string(trace)
         .unwrap()
         .lines()
@@ -120,7 +128,15 @@ to = "sink"
     std::fs::write(&path, text).unwrap();
     let checked = Flow::load(&path, &registry).unwrap();
     let (_keep_open, shutdown) = async_channel::bounded::<()>(1);
-    block_on(pdk_runtime::run(checked, &registry, &path, &shutdown, None)).unwrap();
+    block_on(pdk_runtime::run(
+        checked,
+        &registry,
+        &path,
+        &shutdown,
+        None,
+        &Observer::default(),
+    ))
+    .unwrap();
     let trace: Vec<String> = std::fs::read_to_string(trace)
         .unwrap()
         .lines()

@@ -13,8 +13,9 @@ use pdk::{Error, EventId};
 use super::handle::Connection;
 use super::instance::Instance;
 use super::restart::RestartPolicy;
-use super::watchdog::{Activity, Caller, Phase};
+use super::watchdog::{Activity, Caller};
 use crate::logging::Tag;
+use crate::observe::{ConnectorMetrics, Observed, State};
 
 mod held;
 mod sink;
@@ -85,6 +86,8 @@ pub struct ConnectorTask {
     inputs: Inputs,
     /// Connecting, failing and being replaced.
     supervision: Supervision,
+    /// What it counts, for the runtime's metrics and status.
+    metrics: ConnectorMetrics,
 }
 
 /// What wakes a task besides its sides' traffic.
@@ -106,8 +109,9 @@ struct Inputs {
 
 impl ConnectorTask {
     /// A task for `instance`, whose context stamps lost connections with
-    /// `connection`.
+    /// `connection`, counting into `metrics`.
     #[must_use]
+    #[allow(clippy::too_many_arguments)] // Each is one part of the task; a struct of them would only rename them.
     pub fn new(
         id: String,
         index: u64,
@@ -116,6 +120,7 @@ impl ConnectorTask {
         restart: RestartPolicy,
         control: (Sender<Control>, Receiver<Control>),
         connection: Connection,
+        metrics: ConnectorMetrics,
     ) -> Self {
         let caller = Caller::new(&id, tag);
         Self {
@@ -134,6 +139,7 @@ impl ConnectorTask {
                 reload: None,
             },
             supervision: Supervision::new(restart, connection),
+            metrics,
         }
     }
 
@@ -155,6 +161,22 @@ impl ConnectorTask {
         self.caller.activity()
     }
 
+    /// The connector as the observer shows it: `kind` from `plugin`, in
+    /// flow `flow`.
+    #[must_use]
+    pub fn observed(&self, flow: &str, kind: &str, plugin: &str) -> Observed {
+        Observed {
+            flow: flow.to_owned(),
+            id: self.id.clone(),
+            kind: kind.to_owned(),
+            plugin: plugin.to_owned(),
+            activity: self.activity(),
+            tag: self.caller.tag().clone(),
+            metrics: self.metrics.clone(),
+            inbox: self.sink.inbox.as_ref().map(Receiver::downgrade),
+        }
+    }
+
     /// A sender to this task's control channel.
     #[must_use]
     pub fn control_sender(&self) -> Sender<Control> {
@@ -171,6 +193,11 @@ impl ConnectorTask {
     pub async fn run(mut self) -> Result<(), GaveUp> {
         let activity = self.activity();
         let result = self.run_to_end().await;
+        activity.set_state(if result.is_ok() {
+            State::Stopped
+        } else {
+            State::Failed
+        });
         activity.finish();
         result
     }
@@ -313,7 +340,7 @@ impl ConnectorTask {
     async fn drain(&mut self) {
         if !self.supervision.drained {
             self.supervision.drained = true;
-            self.caller.activity().set_phase(Phase::Draining);
+            self.caller.activity().set_state(State::Draining);
             self.lifecycle(LifecycleHook::DRAIN).await;
         }
     }
@@ -396,8 +423,14 @@ impl ConnectorTask {
                     source.closed_sinks.insert(sink);
                 }
                 match (was_paused, source.closed_sinks.is_empty()) {
-                    (false, false) => self.lifecycle(LifecycleHook::PAUSE).await,
-                    (true, true) => self.lifecycle(LifecycleHook::RESUME).await,
+                    (false, false) => {
+                        self.caller.activity().set_state(State::Paused);
+                        self.lifecycle(LifecycleHook::PAUSE).await;
+                    }
+                    (true, true) => {
+                        self.caller.activity().set_state(State::Running);
+                        self.lifecycle(LifecycleHook::RESUME).await;
+                    }
                     _ => {}
                 }
                 Ok(())

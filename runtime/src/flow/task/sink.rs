@@ -1,6 +1,8 @@
 //! The sink side of a connector task: handing events to the plugin, its
 //! deferred answers, and failing back what it cannot answer any more.
 
+use std::time::Duration;
+
 use async_channel::{Receiver, Sender};
 use pdk::{EventId, SinkReply};
 
@@ -112,6 +114,9 @@ impl ConnectorTask {
     pub(super) async fn deliver(&mut self, delivery: Delivery) -> Result<(), Halt> {
         let Delivery { event, reply_to } = delivery;
         let id = event.id;
+        self.metrics.received(Duration::from_nanos(
+            super::source::now_ns().saturating_sub(event.ingest_ns),
+        ));
         let instance = self.held.get().await;
         let result = from_ffi(
             self.caller

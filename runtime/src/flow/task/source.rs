@@ -116,24 +116,30 @@ impl ConnectorTask {
             self.supervision.restarts.worked();
         }
         match reply {
-            Ok(Pulled::Data { data, stream }) => self.emit(data, stream, pull_id).await,
-            Ok(Pulled::Bytes { data, stream }) => match source.decode(data) {
-                Ok(payload) => self.emit(payload, stream, pull_id).await,
-                Err(problem) => {
-                    if let Report::Now { left_out } = source.codec_errors.occurred(Instant::now()) {
-                        let also = if left_out > 0 {
-                            format!(" ({left_out} more dropped since the last report)")
-                        } else {
-                            String::new()
-                        };
-                        log::error!(
+            Ok(Pulled::Data { data, stream }) => self.emit(data, None, stream, pull_id).await,
+            Ok(Pulled::Bytes { data, stream }) => {
+                let bytes = data.len();
+                match source.decode(data) {
+                    Ok(payload) => self.emit(payload, Some(bytes), stream, pull_id).await,
+                    Err(problem) => {
+                        self.metrics.failed("codec");
+                        if let Report::Now { left_out } =
+                            source.codec_errors.occurred(Instant::now())
+                        {
+                            let also = if left_out > 0 {
+                                format!(" ({left_out} more dropped since the last report)")
+                            } else {
+                                String::new()
+                            };
+                            log::error!(
                             "connector `{}`: event {pull_id} on stream {stream} dropped by its codec: {problem}{also}",
                             self.id
                         );
+                        }
+                        self.settle(stream, pull_id, false).await
                     }
-                    self.settle(stream, pull_id, false).await
                 }
-            },
+            }
             Ok(Pulled::StreamStarted(stream)) => {
                 log::debug!("connector `{}`: stream {stream} started", self.id);
                 Ok(())
@@ -163,10 +169,12 @@ impl ConnectorTask {
         }
     }
 
-    /// Sends one event to every linked sink.
+    /// Sends one event to every linked sink; `bytes` is the length of the
+    /// raw payload it was decoded from, if any.
     pub(super) async fn emit(
         &mut self,
         data: PdkValue,
+        bytes: Option<usize>,
         stream: u64,
         pull_id: u64,
     ) -> Result<(), Halt> {
@@ -185,6 +193,8 @@ impl ConnectorTask {
             data,
         };
         source.in_flight.sent(pull_id, stream, source.outputs.len());
+        self.metrics.sent(bytes);
+        self.metrics.in_flight(source.in_flight.len());
         let mut unreachable = Vec::new();
         let mut event = Some(event);
         let last = source.outputs.len().saturating_sub(1);
@@ -256,7 +266,10 @@ impl ConnectorTask {
                 stream,
                 pull_id,
                 ok,
-            }) => self.settle(stream, pull_id, ok).await,
+            }) => {
+                self.metrics.in_flight(source.in_flight.len());
+                self.settle(stream, pull_id, ok).await
+            }
             None => Ok(()),
         }
     }
@@ -265,6 +278,7 @@ impl ConnectorTask {
     /// pull is under way, the outcome waits (see [`Self::settle_waiting`])
     /// rather than give the pull up.
     pub(super) async fn settle(&mut self, stream: u64, pull_id: u64, ok: bool) -> Result<(), Halt> {
+        self.metrics.settled(ok);
         let settled = Settled {
             stream,
             pull_id,

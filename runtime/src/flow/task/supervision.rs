@@ -17,7 +17,7 @@ use crate::flow::instance::from_ffi;
 use crate::flow::instance::Instance;
 use crate::flow::restart::Failure;
 use crate::flow::restart::{RestartPolicy, Restarts};
-use crate::flow::watchdog::Phase;
+use crate::observe::State;
 
 /// A task's supervision state: its connection, its failures against the
 /// connector's budget, and the instance that replaces it on a new build.
@@ -44,6 +44,17 @@ impl Supervision {
             replacement: None,
             drained: false,
         }
+    }
+}
+
+/// The name of an error's kind, for the metrics' `kind` label.
+fn kind_name(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::Config => "config",
+        ErrorKind::ConnectionLost => "connection_lost",
+        ErrorKind::Panic => "panic",
+        ErrorKind::Unsupported => "unsupported",
+        _ => "other",
     }
 }
 
@@ -140,6 +151,10 @@ impl ConnectorTask {
         error: &Error,
     ) -> Result<(), Halt> {
         let what = what.into();
+        self.metrics.failed(kind_name(error.kind()));
+        self.caller
+            .activity()
+            .set_last_error(format!("{what}: {}", error.message()));
         if error.kind() == ErrorKind::Config {
             return Err(self.give_up_permanently(&what.to_string(), error).into());
         }
@@ -190,7 +205,7 @@ impl ConnectorTask {
     /// Waits `wait` before connecting again, or until the runtime shuts
     /// down.
     async fn wait_to_reconnect(&mut self, wait: std::time::Duration) -> Result<(), Halt> {
-        self.caller.activity().set_phase(Phase::WaitingToReconnect);
+        self.caller.activity().set_state(State::Reconnecting);
         let mut stop = self.stop_signal();
         futures::select_biased! {
             () = stop => Err(Halt::Shutdown),
@@ -230,7 +245,8 @@ impl ConnectorTask {
                 overall: self.supervision.attempts,
                 since_success,
             };
-            self.caller.activity().set_phase(Phase::Connecting);
+            self.caller.activity().set_state(State::Connecting);
+            self.metrics.connecting();
             let mut stop = self.stop_signal();
             let connected = {
                 let connecting = self
@@ -248,11 +264,17 @@ impl ConnectorTask {
             let (problem, failure) = match from_ffi(connected) {
                 Ok(true) => {
                     self.supervision.connection.connected();
-                    self.caller.activity().set_phase(Phase::Running);
+                    self.metrics
+                        .connected(self.supervision.connection.current() == 1);
+                    self.caller.activity().set_state(State::Running);
                     return Ok(());
                 }
                 Ok(false) => (String::from("not connected yet"), Failure::Connect),
                 Err(error) if error.kind() == ErrorKind::Config => {
+                    self.metrics.failed(kind_name(error.kind()));
+                    self.caller
+                        .activity()
+                        .set_last_error(format!("`connect` failed: {}", error.message()));
                     return Err(self.give_up_permanently("`connect` failed", &error).into());
                 }
                 Err(error) => {
@@ -268,6 +290,9 @@ impl ConnectorTask {
                 "connector `{}`: connect attempt {since_success} failed: {problem}",
                 self.id
             );
+            self.caller
+                .activity()
+                .set_last_error(format!("connect attempt {since_success} failed: {problem}"));
             let wait = self.count_failure(failure)?;
             self.wait_to_reconnect(wait).await?;
         }

@@ -1,0 +1,122 @@
+//! Seeing what runs: every connector's state and metrics, kept by its
+//! task and read by the runtime's HTTP endpoint (`--api`): `/metrics`
+//! (Prometheus), `/health` and `/status`.
+
+mod api;
+mod metrics;
+mod state;
+mod status;
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_channel::WeakReceiver;
+
+pub use api::{parse_address, serve};
+pub use metrics::{ConnectorMetrics, Labels, Metrics};
+pub use state::State;
+pub use status::{Health, Status};
+
+use crate::flow::task::Delivery;
+use crate::flow::watchdog::Activity;
+use crate::logging::Tag;
+use metrics::Shown;
+
+/// What the runtime shows of its flows. Cloning it is one reference
+/// count; every clone sees the same connectors.
+#[derive(Clone, Default)]
+pub struct Observer(Arc<Inner>);
+
+#[derive(Default)]
+struct Inner {
+    metrics: Metrics,
+    connectors: Mutex<Vec<Observed>>,
+}
+
+/// One connector as the observer sees it.
+pub struct Observed {
+    /// The flow it belongs to.
+    pub flow: String,
+    /// Its id in the flow.
+    pub id: String,
+    /// Its connector type.
+    pub kind: String,
+    /// The package that provides its type.
+    pub plugin: String,
+    /// Its state and last error.
+    pub activity: Arc<Activity>,
+    /// Its log tag, which counts the watchdog's reports.
+    pub tag: Tag,
+    /// Its counters.
+    pub metrics: ConnectorMetrics,
+    /// Its sink inbox, if it has one, without keeping it open.
+    pub inbox: Option<WeakReceiver<Delivery>>,
+}
+
+impl Observer {
+    /// The labels and metric handles of connector `id` of flow `flow`.
+    #[must_use]
+    pub fn metrics_for(&self, flow: &str, id: &str, kind: &str, plugin: &str) -> ConnectorMetrics {
+        self.0.metrics.connector(&labels(flow, id, kind, plugin))
+    }
+
+    /// Shows `connector` from now on.
+    pub fn add(&self, connector: Observed) {
+        self.connectors().push(connector);
+    }
+
+    fn connectors(&self) -> std::sync::MutexGuard<'_, Vec<Observed>> {
+        self.0
+            .connectors
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The metrics in Prometheus's text format.
+    #[must_use]
+    pub fn exposition(&self) -> String {
+        for connector in self.connectors().iter() {
+            let labels = labels(
+                &connector.flow,
+                &connector.id,
+                &connector.kind,
+                &connector.plugin,
+            );
+            self.0.metrics.refresh(
+                &labels,
+                &Shown {
+                    state: connector.activity.state(),
+                    state_for: connector.activity.state_since().elapsed(),
+                    queue_depth: connector.queue_depth(),
+                    watchdog_reports: connector.tag.watchdog_reports(),
+                },
+            );
+        }
+        self.0.metrics.exposition()
+    }
+
+    /// Every flow and connector, with its state and counts.
+    #[must_use]
+    pub fn status(&self) -> Status {
+        Status::of(&self.connectors())
+    }
+}
+
+impl Observed {
+    /// Events waiting in its sink inbox.
+    #[must_use]
+    pub fn queue_depth(&self) -> usize {
+        self.inbox
+            .as_ref()
+            .and_then(WeakReceiver::upgrade)
+            .map_or(0, |inbox| inbox.len())
+    }
+}
+
+fn labels(flow: &str, id: &str, kind: &str, plugin: &str) -> Labels {
+    vec![
+        ("flow", flow.to_owned()),
+        ("connector", id.to_owned()),
+        ("type", kind.to_owned()),
+        ("plugin", plugin.to_owned()),
+    ]
+}

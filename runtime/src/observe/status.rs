@@ -1,0 +1,124 @@
+//! `/status` and `/health`: every flow and connector with its state, last
+//! error and counts, and whether all of them are well.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::metrics::Counts;
+use super::state::State;
+use super::Observed;
+
+/// Every flow the runtime runs.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    /// Whether every connector is healthy (see [`State::is_healthy`]).
+    pub healthy: bool,
+    /// The flows, in the order they started.
+    pub flows: Vec<FlowStatus>,
+}
+
+/// One flow.
+#[derive(Debug, Clone, Serialize)]
+pub struct FlowStatus {
+    /// Its name (its file's stem).
+    pub name: String,
+    /// Its connectors, in the order of the flow file.
+    pub connectors: Vec<ConnectorStatus>,
+}
+
+/// One connector.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConnectorStatus {
+    /// Its id in the flow.
+    pub id: String,
+    /// Its connector type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The package that provides its type.
+    pub plugin: String,
+    /// Where it stands.
+    pub state: State,
+    /// For how long, in seconds.
+    pub state_seconds: f64,
+    /// Its last failure, if it failed since it started.
+    pub last_error: Option<String>,
+    /// Events waiting in its sink inbox.
+    pub queue_depth: usize,
+    /// Its counts.
+    #[serde(flatten)]
+    pub counts: Counts,
+}
+
+impl Status {
+    /// The status of `connectors`, grouped by flow.
+    pub(super) fn of(connectors: &[Observed]) -> Self {
+        let mut flows: Vec<FlowStatus> = Vec::new();
+        for connector in connectors {
+            let status = ConnectorStatus {
+                id: connector.id.clone(),
+                kind: connector.kind.clone(),
+                plugin: connector.plugin.clone(),
+                state: connector.activity.state(),
+                state_seconds: round_ms(connector.activity.state_since().elapsed()),
+                last_error: connector.activity.last_error(),
+                queue_depth: connector.queue_depth(),
+                counts: connector.metrics.counts(),
+            };
+            match flows.iter_mut().find(|flow| flow.name == connector.flow) {
+                Some(flow) => flow.connectors.push(status),
+                None => flows.push(FlowStatus {
+                    name: connector.flow.clone(),
+                    connectors: vec![status],
+                }),
+            }
+        }
+        let healthy = flows
+            .iter()
+            .flat_map(|flow| &flow.connectors)
+            .all(|connector| connector.state.is_healthy());
+        Self { healthy, flows }
+    }
+
+    /// Whether every connector is well, and if not, why.
+    #[must_use]
+    pub fn health(&self) -> Health {
+        let unwell: Vec<String> = self
+            .flows
+            .iter()
+            .flat_map(|flow| flow.connectors.iter().map(move |c| (flow, c)))
+            .filter(|(_, connector)| !connector.state.is_healthy())
+            .map(|(flow, connector)| {
+                let why = connector
+                    .last_error
+                    .as_deref()
+                    .map_or(String::new(), |error| format!(": {error}"));
+                format!(
+                    "flow `{}`: connector `{}` is {}{why}",
+                    flow.name,
+                    connector.id,
+                    connector.state.name()
+                )
+            })
+            .collect();
+        if unwell.is_empty() {
+            Health::Well
+        } else {
+            Health::Unwell(unwell)
+        }
+    }
+}
+
+/// What `/health` answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Health {
+    /// Every connector is running or has finished.
+    Well,
+    /// These connectors are not, each with why.
+    Unwell(Vec<String>),
+}
+
+/// Seconds, to the millisecond.
+fn round_ms(duration: Duration) -> f64 {
+    (duration.as_secs_f64() * 1000.0).round() / 1000.0
+}
