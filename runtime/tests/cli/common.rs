@@ -330,6 +330,12 @@ impl RunningFlow {
         Self::start_with_env(flow, plugin_dir, &[])
     }
 
+    /// [`RunningFlow::start`], with `args` after the flow file.
+    pub fn start_with_args(flow: &Path, plugin_dir: &Path, args: &[&str]) -> Self {
+        let mut command = Command::new(runtime_exe());
+        Self::spawn_with(command.args(["run"]).arg(flow).args(args), plugin_dir)
+    }
+
     /// [`RunningFlow::start`], with extra environment variables.
     pub fn start_with_env(flow: &Path, plugin_dir: &Path, env: &[(&str, &str)]) -> Self {
         let mut command = Command::new(runtime_exe());
@@ -350,9 +356,13 @@ impl RunningFlow {
 
     /// Runs `command` (the runtime, or what executes it) with `run FLOW`.
     fn spawn(mut command: Command, flow: &Path, plugin_dir: &Path) -> Self {
+        Self::spawn_with(command.arg("run").arg(flow), plugin_dir)
+    }
+
+    /// Runs `command` (the runtime with its arguments), searching only
+    /// `plugin_dir` for plugins.
+    fn spawn_with(command: &mut Command, plugin_dir: &Path) -> Self {
         let mut child = command
-            .arg("run")
-            .arg(flow)
             .arg("--isolated")
             .arg("--plugin-path")
             .arg(plugin_dir)

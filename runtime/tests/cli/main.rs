@@ -16,6 +16,7 @@ mod hostile_files;
 mod limits;
 mod linked;
 mod network;
+mod observe;
 mod outages;
 mod plugin_hygiene;
 mod plugins_list;
