@@ -19,7 +19,7 @@ use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use smol_hyper::rt::{FuturesIo, SmolTimer};
 
-use super::{Health, Observer};
+use super::{Health, Metrics, Observer};
 
 /// Reads `--api`'s value: a port (on 127.0.0.1, loopback), or
 /// `HOST:PORT`.
@@ -130,7 +130,7 @@ fn answer(observer: &Observer, request: &Request<Incoming>) -> Response<Full<Byt
     match request.uri().path() {
         "/metrics" => with_type(
             text(StatusCode::OK, observer.exposition()),
-            "text/plain; version=0.0.4; charset=utf-8",
+            Metrics::CONTENT_TYPE,
         ),
         "/health" => match observer.status().health() {
             Health::Well => text(

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::prometheus_text::{encode, CONTENT_TYPE};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -167,7 +167,10 @@ impl Metrics {
             .set(saturating_i64(shown.watchdog_reports));
     }
 
-    /// The metrics in Prometheus's text format.
+    /// The `Content-Type` of [`Self::exposition`].
+    pub const CONTENT_TYPE: &'static str = CONTENT_TYPE;
+
+    /// The metrics in Prometheus's text format (version 0.0.4).
     #[must_use]
     pub fn exposition(&self) -> String {
         let mut text = String::new();

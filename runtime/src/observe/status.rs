@@ -12,7 +12,8 @@ use super::Observed;
 /// Every flow the runtime runs.
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
-    /// Whether every connector is healthy (see [`State::is_healthy`]).
+    /// Whether a flow runs and every connector is healthy (see
+    /// [`State::is_healthy`]).
     pub healthy: bool,
     /// The flows, in the order they started.
     pub flows: Vec<FlowStatus>,
@@ -73,16 +74,22 @@ impl Status {
                 }),
             }
         }
-        let healthy = flows
-            .iter()
-            .flat_map(|flow| &flow.connectors)
-            .all(|connector| connector.state.is_healthy());
+        let healthy = !flows.is_empty()
+            && flows
+                .iter()
+                .flat_map(|flow| &flow.connectors)
+                .all(|connector| connector.state.is_healthy());
         Self { healthy, flows }
     }
 
     /// Whether every connector is well, and if not, why.
     #[must_use]
     pub fn health(&self) -> Health {
+        if self.flows.is_empty() {
+            return Health::Unwell(vec![String::from(
+                "no flow runs yet: its connectors are being created",
+            )]);
+        }
         let unwell: Vec<String> = self
             .flows
             .iter()

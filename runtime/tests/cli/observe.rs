@@ -57,15 +57,24 @@ pub fn get_until(
     }
 }
 
-/// The connector `id` in a `/status` document.
-pub fn connector<'a>(status: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+/// The connector `id` in a `/status` document, if it is there yet.
+pub fn find<'a>(status: &'a serde_json::Value, id: &str) -> Option<&'a serde_json::Value> {
     status["flows"]
         .as_array()
         .into_iter()
         .flatten()
         .flat_map(|flow| flow["connectors"].as_array().into_iter().flatten())
         .find(|connector| connector["id"] == id)
-        .unwrap_or_else(|| panic!("no connector `{id}` in {status}"))
+}
+
+/// The connector `id` in a `/status` document.
+pub fn connector<'a>(status: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    find(status, id).unwrap_or_else(|| panic!("no connector `{id}` in {status}"))
+}
+
+/// Whether connector `id` of the `/status` document `body` is in `state`.
+fn is_in(body: &str, id: &str, state: &str) -> bool {
+    find(&json(body), id).is_some_and(|connector| connector["state"] == state)
 }
 
 fn json(body: &str) -> serde_json::Value {
@@ -90,13 +99,16 @@ fn health_is_503_while_a_tcp_client_cannot_connect_and_200_once_its_server_is_up
     let runtime = RunningFlow::start_with_args(&flow, &dir, &["--api", "0"]);
     let api = runtime.address(LISTENING);
 
-    let (_, body) = get_until(api, "/health", |status, _| status == 503);
+    let (_, body) = get_until(api, "/health", |status, body| {
+        status == 503 && body.contains("cannot connect to")
+    });
     assert!(
-        body.contains("flow `client`: connector `out` is ") && body.contains("cannot connect to"),
+        body.contains("flow `client`: connector `out` is connecting: connect attempt")
+            || body.contains("flow `client`: connector `out` is reconnecting: connect attempt"),
         "the reason names the flow, the connector, its state and its error: {body}"
     );
     let (_, status) = get_until(api, "/status", |_, body| {
-        connector(&json(body), "out")["last_error"].is_string()
+        find(&json(body), "out").is_some_and(|out| out["last_error"].is_string())
     });
     let status = json(&status);
     let out = connector(&status, "out");
@@ -165,9 +177,7 @@ to = "idle"
     );
     let runtime = RunningFlow::start_with_args(&flow, &dir, &["--api", "0"]);
     let api = runtime.address(LISTENING);
-    get_until(api, "/status", |_, body| {
-        connector(&json(body), "tick")["state"] == "stopped"
-    });
+    get_until(api, "/status", |_, body| is_in(body, "tick", "stopped"));
     let (status, metrics) = get(api, "/metrics");
     assert_eq!(status, 200);
     let labels = |id: &str, kind: &str, plugin: &str| {
@@ -231,4 +241,165 @@ fn an_api_address_in_use_stops_the_run_with_one_line() {
         "{}",
         crate::common::stderr(&output)
     );
+}
+
+/// Debian's `prometheus` and `promtool`, unpacked by the project's own
+/// script.
+fn prometheus_dir() -> std::path::PathBuf {
+    let output =
+        std::process::Command::new(crate::common::workspace().join("scripts/install-prometheus"))
+            .output()
+            .expect("scripts/install-prometheus runs");
+    assert!(
+        output.status.success(),
+        "scripts/install-prometheus failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    std::path::PathBuf::from(String::from_utf8_lossy(&output.stdout).trim())
+}
+
+/// The value of the one series `query` selects, as Prometheus's HTTP API
+/// at `prometheus` answers it now.
+fn query(prometheus: SocketAddr, query: &str) -> Option<String> {
+    let encoded: String = query
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' => char::from(b).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    let (status, body) = get(prometheus, &format!("/api/v1/query?query={encoded}"));
+    if status != 200 {
+        return None;
+    }
+    let answer = json(&body);
+    answer["data"]["result"][0]["value"][1]
+        .as_str()
+        .map(str::to_owned)
+}
+
+#[test]
+fn a_real_prometheus_scrapes_every_event_of_a_blaster_to_blackhole_flow() {
+    const EVENTS: u64 = 5_000;
+    let tools = prometheus_dir();
+    let dir = plugin_dir_with("api-prometheus", &["blaster", "blackhole", "metronome"]);
+    let records = dir.join("records.jsonl");
+    std::fs::write(&records, "{\"n\":1,\"text\":\"a record\"}\n{\"n\":2}\n").unwrap();
+    let flow = write_flow(
+        &dir,
+        "scraped.toml",
+        &format!(
+            r#"
+[[connector]]
+id = "blast"
+type = "blaster"
+config = {{ path = "{}", count = {EVENTS} }}
+
+[[connector]]
+id = "sink"
+type = "blackhole"
+
+[[connector]]
+id = "slow"
+type = "metronome"
+config = {{ interval_ms = 60000, count = 2 }}
+
+[[connector]]
+id = "idle"
+type = "blackhole"
+
+[[link]]
+from = "blast"
+to = "sink"
+
+[[link]]
+from = "slow"
+to = "idle"
+"#,
+            records.display()
+        ),
+    );
+    let runtime = RunningFlow::start_with_args(&flow, &dir, &["--api", "0"]);
+    let api = runtime.address(LISTENING);
+
+    // Prometheus on a port the system chose, scraping the endpoint every
+    // second from its start.
+    let web = TcpListener::bind("127.0.0.1:0").unwrap();
+    let web_address = web.local_addr().unwrap();
+    drop(web);
+    let config = dir.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: pdk\n    static_configs:\n      - targets: ['{api}']\n"
+        ),
+    )
+    .unwrap();
+    let mut prometheus = std::process::Command::new(tools.join("prometheus"))
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("tsdb").display()
+        ))
+        .arg(format!("--web.listen-address={web_address}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("prometheus starts");
+
+    get_until(api, "/status", |_, body| is_in(body, "blast", "stopped"));
+    let wanted = EVENTS.to_string();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (out, into) = loop {
+        let out = query(
+            web_address,
+            r#"pdk_connector_events_out_total{connector="blast"}"#,
+        );
+        let into = query(
+            web_address,
+            r#"pdk_connector_events_in_total{connector="sink"}"#,
+        );
+        if out.as_deref() == Some(&wanted) && into.as_deref() == Some(&wanted) {
+            break (out, into);
+        }
+        if Instant::now() > deadline {
+            break (out, into);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let (_, metrics) = get(api, "/metrics");
+    let _ = prometheus.kill();
+    let _ = prometheus.wait();
+    assert_eq!(
+        out.as_deref(),
+        Some(wanted.as_str()),
+        "the blaster's events out, as Prometheus scraped them"
+    );
+    assert_eq!(
+        into.as_deref(),
+        Some(wanted.as_str()),
+        "the blackhole's events in, as Prometheus scraped them"
+    );
+
+    let mut promtool = std::process::Command::new(tools.join("promtool"))
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool starts");
+    promtool
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(metrics.as_bytes())
+        .unwrap();
+    let checked = promtool.wait_with_output().unwrap();
+    assert!(
+        checked.status.success(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    runtime.terminate(Duration::from_secs(10));
 }
