@@ -5,6 +5,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use crate::discovery::SearchPath;
 use crate::flow::{self, Flow, Watch};
@@ -47,6 +48,22 @@ enum Command {
         /// port (on 127.0.0.1), or HOST:PORT to listen elsewhere.
         #[arg(long, value_name = "ADDR", value_parser = observe::parse_address)]
         api: Option<SocketAddr>,
+    },
+    /// Show the connectors of a runtime started with `--api`: a live
+    /// table, or one snapshot with `--once`.
+    Top {
+        /// Where the runtime's endpoint listens (its `--api`).
+        #[arg(long, value_name = "ADDR", default_value = "9898", value_parser = observe::parse_address)]
+        api: SocketAddr,
+        /// Print one snapshot and exit.
+        #[arg(long)]
+        once: bool,
+        /// Output format of `--once`.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Milliseconds between two refreshes of the live table.
+        #[arg(long, value_name = "MS", default_value_t = 1000)]
+        interval_ms: u64,
     },
     /// Create a new plugin crate NAME that builds and loads as it is.
     New {
@@ -145,6 +162,40 @@ fn usage_error(message: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// `pdk-runtime top`: one snapshot of the runtime at `api`, or a table
+/// refreshed every `interval` until the runtime stops answering or the
+/// user quits.
+fn top(api: SocketAddr, once: bool, format: Format, interval: Duration) -> ExitCode {
+    let mut rates = observe::Rates::default();
+    loop {
+        let status = match observe::fetch(api) {
+            Ok(status) => status,
+            Err(error) => {
+                eprintln!("error: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let shown = match (once, format) {
+            (true, Format::Json) => serde_json::to_string_pretty(&status)
+                .map(|json| json + "\n")
+                .unwrap_or_default(),
+            (true, Format::Text) => rates.table(&status),
+            (false, _) => format!(
+                "\x1b[H\x1b[2Jpdk-runtime top: http://{api} (every {} ms; Ctrl-C quits)\n\n{}",
+                interval.as_millis(),
+                rates.table(&status)
+            ),
+        };
+        if std::io::stdout().write_all(shown.as_bytes()).is_err() {
+            return ExitCode::FAILURE;
+        }
+        if once {
+            return ExitCode::SUCCESS;
+        }
+        std::thread::sleep(interval);
+    }
+}
+
 /// Runs the command line `pdk-runtime` was started with; its exit status.
 #[must_use]
 pub fn main() -> ExitCode {
@@ -179,6 +230,12 @@ pub fn main() -> ExitCode {
                 Err(error) => usage_error(error),
             }
         }
+        Command::Top {
+            api,
+            once,
+            format,
+            interval_ms,
+        } => top(api, once, format, Duration::from_millis(interval_ms)),
         Command::Completions { shell } => {
             // Written whole, so that a closed pipe (`| head`) is an exit
             // status, not a panic inside the generator.

@@ -288,7 +288,7 @@ impl ConnectorMetrics {
 }
 
 /// One connector's counts, as `/status` shows them.
-#[derive(Debug, Clone, Copy, serde::Serialize)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub struct Counts {
     /// Events handed to its sink.
     pub events_in: u64,

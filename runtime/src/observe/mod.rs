@@ -6,6 +6,7 @@ mod api;
 mod metrics;
 mod state;
 mod status;
+mod top;
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -15,6 +16,7 @@ pub use api::{parse_address, serve};
 pub use metrics::{ConnectorMetrics, Labels, Metrics};
 pub use state::State;
 pub use status::{Health, Status};
+pub use top::{fetch, Rates};
 
 use crate::flow::task::Delivery;
 use crate::flow::watchdog::Activity;

@@ -1,10 +1,10 @@
 //! Where a connector stands: the state `/status`, `/health` and the
 //! `pdk_connector_state` metric show, and the drain's report names.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A connector's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[repr(u8)]
 pub enum State {

@@ -3,14 +3,14 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::metrics::Counts;
 use super::state::State;
 use super::Observed;
 
 /// Every flow the runtime runs.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Status {
     /// Whether a flow runs and every connector is healthy (see
     /// [`State::is_healthy`]).
@@ -20,7 +20,7 @@ pub struct Status {
 }
 
 /// One flow.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FlowStatus {
     /// Its name (its file's stem).
     pub name: String,
@@ -29,7 +29,7 @@ pub struct FlowStatus {
 }
 
 /// One connector.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ConnectorStatus {
     /// Its id in the flow.
     pub id: String,

@@ -403,3 +403,46 @@ to = "idle"
     );
     runtime.terminate(Duration::from_secs(10));
 }
+
+#[test]
+fn top_once_prints_every_connector_with_its_state_as_json_and_as_a_table() {
+    let dir = plugin_dir_with("api-top", &["metronome", "blackhole"]);
+    let flow = write_flow(
+        &dir,
+        "watched.toml",
+        &ticks_into(10, 100_000, "blackhole", "{}"),
+    );
+    let runtime = RunningFlow::start_with_args(&flow, &dir, &["--api", "0"]);
+    let api = runtime.address(LISTENING).to_string();
+    get_until(api.parse().unwrap(), "/health", |status, _| status == 200);
+    let output = crate::common::runtime(&["top", "--api", &api, "--once", "--format", "json"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        crate::common::stderr(&output)
+    );
+    let status = json(&crate::common::stdout(&output));
+    for id in ["tick", "out"] {
+        assert_eq!(connector(&status, id)["state"], "running", "{status}");
+    }
+    let output = crate::common::runtime(&["top", "--api", &api, "--once"]);
+    let table = crate::common::stdout(&output);
+    assert!(table.starts_with("FLOW "), "{table}");
+    for id in ["tick", "out"] {
+        assert!(
+            table.lines().any(|line| line.starts_with("watched ")
+                && line.contains(id)
+                && line.contains("running")),
+            "{table}"
+        );
+    }
+    runtime.terminate(Duration::from_secs(10));
+    let output = crate::common::runtime(&["top", "--api", &api, "--once"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        crate::common::stderr(&output)
+            .contains(&format!("cannot read the status from http://{api}/status")),
+        "{}",
+        crate::common::stderr(&output)
+    );
+}

@@ -24,6 +24,7 @@ fn the_cli_reference_matches_the_binarys_help() {
     for command in [
         &["plugins", "list"][..],
         &["run"],
+        &["top"],
         &["new"],
         &["completions"],
     ] {
@@ -48,6 +49,6 @@ fn the_cli_reference_matches_the_binarys_help() {
         .collect();
     assert_eq!(
         commands,
-        BTreeSet::from(["completions", "new", "plugins", "run"])
+        BTreeSet::from(["completions", "new", "plugins", "run", "top"])
     );
 }
