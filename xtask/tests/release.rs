@@ -512,12 +512,20 @@ to = ["count", "out"]
 "#,
     )
     .unwrap();
+    // With the runtime's endpoint on: its metrics and status are the
+    // runtime's own, and need nothing of the plugin.
     let output = succeed(
         Command::new(&runtime)
             .arg("run")
             .arg(&flow)
             .arg("--plugin-path")
-            .arg(&plugins),
+            .arg(&plugins)
+            .args(["--api", "0"]),
+    );
+    assert!(
+        stderr(&output).contains("serving /metrics, /health and /status on http://127.0.0.1:"),
+        "{}",
+        stderr(&output)
     );
     let events: Vec<&str> = std::str::from_utf8(&output.stdout)
         .unwrap()
