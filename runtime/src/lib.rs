@@ -5,7 +5,8 @@
 //! runtime needs is re-exported here: find candidate files
 //! ([`SearchPath`]), vet and load them into a [`Registry`] (or one with
 //! [`load`]), check a [`Flow`] file and [`run`] it on an executor
-//! ([`block_on`]). Everything else is internal.
+//! ([`block_on`]), its connectors' states and metrics kept in an
+//! [`Observer`]. Everything else is internal.
 
 mod builtin;
 pub mod cli;

@@ -213,14 +213,6 @@ pub struct ConnectorMetrics {
     labels: Labels,
 }
 
-impl Default for ConnectorMetrics {
-    /// Handles counted nowhere else: for a task outside any flow's
-    /// registry (the tests).
-    fn default() -> Self {
-        Metrics::default().connector(&Labels::new())
-    }
-}
-
 impl ConnectorMetrics {
     /// The source sent an event, `bytes` of raw payload long if it gave
     /// bytes to its codec.
@@ -259,8 +251,7 @@ impl ConnectorMetrics {
         self.errors.get_or_create(&labels).inc();
     }
 
-    /// `connect` is called; `overall` counts the calls so far, this one
-    /// included.
+    /// `connect` is called.
     pub fn connecting(&self) {
         self.connect_attempts.inc();
     }

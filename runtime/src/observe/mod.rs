@@ -57,12 +57,18 @@ pub struct Observed {
 impl Observer {
     /// The labels and metric handles of connector `id` of flow `flow`.
     #[must_use]
-    pub fn metrics_for(&self, flow: &str, id: &str, kind: &str, plugin: &str) -> ConnectorMetrics {
+    pub(crate) fn metrics_for(
+        &self,
+        flow: &str,
+        id: &str,
+        kind: &str,
+        plugin: &str,
+    ) -> ConnectorMetrics {
         self.0.metrics.connector(&labels(flow, id, kind, plugin))
     }
 
     /// Shows `connector` from now on.
-    pub fn add(&self, connector: Observed) {
+    pub(crate) fn add(&self, connector: Observed) {
         self.connectors().push(connector);
     }
 

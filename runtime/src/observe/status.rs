@@ -129,3 +129,79 @@ pub enum Health {
 fn round_ms(duration: Duration) -> f64 {
     (duration.as_secs_f64() * 1000.0).round() / 1000.0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::watchdog::Caller;
+    use crate::logging::Tag;
+    use crate::observe::Metrics;
+
+    fn observed(id: &str, state: State, error: Option<&str>) -> Observed {
+        let tag = Tag::new("pdk-test", id);
+        let activity = Caller::new(id, tag.clone()).activity();
+        activity.set_state(state);
+        if let Some(error) = error {
+            activity.set_last_error(error.to_owned());
+        }
+        Observed {
+            flow: String::from("f"),
+            id: id.to_owned(),
+            kind: String::from("probe"),
+            plugin: String::from("pdk-test"),
+            activity,
+            tag,
+            metrics: Metrics::default().connector(&Vec::new()),
+            inbox: None,
+        }
+    }
+
+    #[test]
+    fn no_flow_yet_is_not_healthy() {
+        let status = Status::of(&[]);
+        assert!(!status.healthy);
+        assert!(
+            matches!(status.health(), Health::Unwell(why) if why[0].starts_with("no flow runs yet"))
+        );
+    }
+
+    #[test]
+    fn running_paused_draining_and_stopped_connectors_are_healthy() {
+        let connectors: Vec<Observed> = [
+            State::Running,
+            State::Paused,
+            State::Draining,
+            State::Stopped,
+        ]
+        .into_iter()
+        .enumerate()
+        .map(|(i, state)| observed(&format!("c{i}"), state, None))
+        .collect();
+        let status = Status::of(&connectors);
+        assert!(status.healthy);
+        assert_eq!(status.health(), Health::Well);
+    }
+
+    #[test]
+    fn every_unwell_connector_is_named_with_its_state_and_last_error() {
+        let connectors = [
+            observed("up", State::Running, Some("recovered from this")),
+            observed("down", State::Reconnecting, Some("cannot connect")),
+            observed("gone", State::Failed, None),
+        ];
+        let status = Status::of(&connectors);
+        assert!(!status.healthy);
+        assert_eq!(
+            status.health(),
+            Health::Unwell(vec![
+                String::from("flow `f`: connector `down` is reconnecting: cannot connect"),
+                String::from("flow `f`: connector `gone` is failed"),
+            ])
+        );
+        assert_eq!(status.flows.len(), 1);
+        assert_eq!(
+            status.flows[0].connectors[0].last_error.as_deref(),
+            Some("recovered from this")
+        );
+    }
+}

@@ -132,7 +132,11 @@ impl ConnectorTask {
                 );
             }
             for settled in in_flight {
+                self.metrics.settled(settled.ok);
                 self.settle_now(settled).await?;
+            }
+            if let Some(source) = &self.source {
+                self.metrics.in_flight(source.in_flight.len());
             }
             self.settle_waiting().await?;
         }
