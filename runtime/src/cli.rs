@@ -276,7 +276,7 @@ pub fn main() -> ExitCode {
                 }
             };
             let observer = Observer::default();
-            if let Some(address) = api {
+            if let Some(address) = api.or(checked.api) {
                 match observe::serve(address, observer.clone()) {
                     Ok(bound) => {
                         log::info!("serving /metrics, /health and /status on http://{bound}")

@@ -16,6 +16,7 @@
 //! ```
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
@@ -37,6 +38,10 @@ struct FlowFile {
     /// How long a drain may take, in milliseconds.
     #[serde(default)]
     drain_timeout_ms: Option<u64>,
+    /// Where the runtime serves its metrics, health and status, unless
+    /// `--api` says.
+    #[serde(default)]
+    api: Option<String>,
     #[serde(default)]
     connector: Vec<ConnectorSpec>,
     #[serde(default)]
@@ -92,6 +97,9 @@ pub struct Flow {
     /// How long the drain after SIGINT or SIGTERM may take before the
     /// events still in flight are failed back (`drain_timeout_ms`).
     pub drain_timeout: Duration,
+    /// Where the runtime serves `/metrics`, `/health` and `/status`
+    /// (`api`), unless `--api` says.
+    pub api: Option<SocketAddr>,
 }
 
 impl Flow {
@@ -207,8 +215,22 @@ impl Flow {
                 targets,
             });
         }
+        let api = spec
+            .api
+            .as_deref()
+            .map(crate::observe::parse_address)
+            .transpose()
+            .map_err(|problem| {
+                FlowError::new(
+                    file,
+                    "api",
+                    problem,
+                    "write `api = \"9898\"` (a port on 127.0.0.1) or `api = \"HOST:PORT\"`",
+                )
+            })?;
         Ok(Self {
             nodes,
+            api,
             drain_timeout: spec
                 .drain_timeout_ms
                 .map_or(DEFAULT_DRAIN_TIMEOUT, Duration::from_millis),

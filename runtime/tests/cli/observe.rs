@@ -12,19 +12,19 @@ const LISTENING: &str = "serving /metrics, /health and /status on";
 
 /// `GET path` from the endpoint at `address`: the status code and the body.
 pub fn get(address: SocketAddr, path: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(address).expect("the endpoint accepts");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("a timeout can be set");
+    try_get(address, path).unwrap_or_else(|e| panic!("`GET {path}` from {address}: {e}"))
+}
+
+/// [`get`], or why it could not be asked or answered.
+fn try_get(address: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect(address)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     write!(
         stream,
         "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
-    )
-    .expect("the request is sent");
+    )?;
     let mut response = String::new();
-    stream
-        .read_to_string(&mut response)
-        .expect("the response is read");
+    stream.read_to_string(&mut response)?;
     let (head, body) = response
         .split_once("\r\n\r\n")
         .unwrap_or_else(|| panic!("a head and a body: {response}"));
@@ -33,7 +33,7 @@ pub fn get(address: SocketAddr, path: &str) -> (u16, String) {
         .nth(1)
         .and_then(|code| code.parse().ok())
         .unwrap_or_else(|| panic!("a status line: {head}"));
-    (status, body.to_owned())
+    Ok((status, body.to_owned()))
 }
 
 /// Polls `GET path` until `done` holds for its answer (at most 30 s);
@@ -268,7 +268,8 @@ fn query(prometheus: SocketAddr, query: &str) -> Option<String> {
             _ => format!("%{b:02X}"),
         })
         .collect();
-    let (status, body) = get(prometheus, &format!("/api/v1/query?query={encoded}"));
+    // Refused until Prometheus listens.
+    let (status, body) = try_get(prometheus, &format!("/api/v1/query?query={encoded}")).ok()?;
     if status != 200 {
         return None;
     }
@@ -444,5 +445,40 @@ fn top_once_prints_every_connector_with_its_state_as_json_and_as_a_table() {
             .contains(&format!("cannot read the status from http://{api}/status")),
         "{}",
         crate::common::stderr(&output)
+    );
+}
+
+#[test]
+fn the_flow_files_api_serves_the_endpoint_and_a_bad_one_is_named_with_the_fix() {
+    let dir = plugin_dir_with("api-in-flow", &["metronome", "blackhole"]);
+    let flow = write_flow(
+        &dir,
+        "served.toml",
+        &format!(
+            "api = \"0\"\n{}",
+            ticks_into(10, 100_000, "blackhole", "{}")
+        ),
+    );
+    let runtime = RunningFlow::start(&flow, &dir);
+    let api = runtime.address(LISTENING);
+    let (_, body) = get_until(api, "/status", |_, body| is_in(body, "out", "running"));
+    assert_eq!(connector(&json(&body), "tick")["state"], "running");
+    runtime.terminate(Duration::from_secs(10));
+
+    let bad = write_flow(
+        &dir,
+        "bad.toml",
+        &format!(
+            "api = \"nowhere\"\n{}",
+            ticks_into(10, 1, "blackhole", "{}")
+        ),
+    );
+    let output = crate::common::runtime_isolated(&["run", bad.to_str().unwrap()], &dir);
+    assert_eq!(output.status.code(), Some(2));
+    let err = crate::common::stderr(&output);
+    assert!(
+        err.contains("bad.toml: api: `nowhere` is not a port or HOST:PORT")
+            && err.contains("fix: write `api = \"9898\"`"),
+        "{err}"
     );
 }
