@@ -10,7 +10,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Metric, Registry};
 
 use super::state::State;
 
@@ -43,69 +43,99 @@ pub struct Metrics {
     latency: Family<Labels, Histogram, fn() -> Histogram>,
 }
 
+/// Registers `metric` in `registry` as `name` with `help`, and returns it.
+fn register<M: Metric + Clone>(registry: &mut Registry, name: &str, help: &str, metric: M) -> M {
+    registry.register(name, help, metric.clone());
+    metric
+}
+
 impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("pdk_connector");
-        let mut add = |name: &str, help: &str| {
-            let family = Family::default();
-            registry.register(name, help, Family::clone(&family));
-            family
-        };
-        let events_out = add(
+        let r = &mut registry;
+        let events_out = register(
+            r,
             "events_out",
             "Events the connector's source sent into the flow",
+            Family::default(),
         );
-        let events_in = add("events_in", "Events handed to the connector's sink");
-        let bytes_out = add(
+        let events_in = register(
+            r,
+            "events_in",
+            "Events handed to the connector's sink",
+            Family::default(),
+        );
+        let bytes_out = register(
+            r,
             "bytes_out",
             "Raw bytes the connector's source gave its codec",
+            Family::default(),
         );
-        let acks = add(
+        let acks = register(
+            r,
             "acks",
             "Events of the connector's source that every sink handled",
+            Family::default(),
         );
-        let fails = add(
+        let fails = register(
+            r,
             "fails",
             "Events of the connector's source that a sink failed, or its codec dropped",
+            Family::default(),
         );
-        let errors = add(
+        let errors = register(
+            r,
             "errors",
             "Failures of the connector, by kind (a contained panic is kind `panic`)",
+            Family::default(),
         );
-        let connect_attempts = add("connect_attempts", "Calls of the connector's `connect`");
-        let reconnects = add("reconnects", "Connections after the first one");
-        let mut add = |name: &str, help: &str| {
-            let family = Family::default();
-            registry.register(name, help, Family::clone(&family));
-            family
-        };
-        let watchdog_reports = add(
+        let connect_attempts = register(
+            r,
+            "connect_attempts",
+            "Calls of the connector's `connect`",
+            Family::default(),
+        );
+        let reconnects = register(
+            r,
+            "reconnects",
+            "Connections after the first one",
+            Family::default(),
+        );
+        let watchdog_reports = register(
+            r,
             "watchdog_reports",
             "Times the watchdog found the connector, or a task it spawned, blocking its thread",
+            Family::default(),
         );
-        let state = add(
+        let state = register(
+            r,
             "state",
             "1 for the connector's current state, 0 for the others",
+            Family::default(),
         );
-        let in_flight = add(
-            "events_in_flight",
-            "Events of the connector's source not answered by every sink yet",
-        );
-        let queue_depth = add(
-            "queue_depth",
-            "Events waiting in the connector's sink inbox",
-        );
-        let state_seconds = Family::default();
-        registry.register(
+        let state_seconds = register(
+            r,
             "state_seconds",
             "How long the connector has been in its current state",
-            Family::clone(&state_seconds),
+            Family::default(),
         );
-        let latency = Family::new_with_constructor(latency_histogram as fn() -> Histogram);
-        registry.register(
+        let in_flight = register(
+            r,
+            "events_in_flight",
+            "Events of the connector's source not answered by every sink yet",
+            Family::default(),
+        );
+        let queue_depth = register(
+            r,
+            "queue_depth",
+            "Events waiting in the connector's sink inbox",
+            Family::default(),
+        );
+        let latency = register(
+            r,
             "event_latency_seconds",
             "Time from the source's pull to the sink's call, per event handed to the sink",
-            Family::clone(&latency),
+            Family::new_with_constructor(latency_histogram as fn() -> Histogram),
         );
         Self {
             registry,
