@@ -662,3 +662,19 @@ impl Drop for HttpReceiver {
         let _ = self.child.wait();
     }
 }
+
+/// A port on 127.0.0.1 held but not listened on: connections to it are
+/// refused, and no other process can take it before the test listens on
+/// it (`held.listen(n)`, then `TcpListener::from(held)`).
+pub fn refused_port() -> (socket2::Socket, SocketAddr) {
+    let held =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("a socket");
+    held.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .expect("a port on 127.0.0.1");
+    let address = held
+        .local_addr()
+        .expect("its address")
+        .as_socket()
+        .expect("an IP address");
+    (held, address)
+}

@@ -9,8 +9,8 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use crate::common::{
-    plugin_dir_with, python, run_flow, stderr, stdout, tick, ticks_into, write_flow, HttpReceiver,
-    RunningFlow,
+    plugin_dir_with, python, refused_port, run_flow, stderr, stdout, tick, ticks_into, write_flow,
+    HttpReceiver, RunningFlow,
 };
 
 /// A flow of one connector `echo` of type `kind`, linked to itself.
@@ -232,12 +232,7 @@ fn log_time(line: &str) -> i64 {
 /// once the server is up. Takes about 40 s.
 #[test]
 fn tcp_client_reconnects_until_the_server_is_up_and_delivers_every_line() {
-    // A port held but not listened on: connections to it are refused, and
-    // no other process can take it before the server starts on it.
-    let held = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    held.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
-        .unwrap();
-    let address = held.local_addr().unwrap().as_socket().unwrap();
+    let (held, address) = refused_port();
     let dir = plugin_dir_with("tcp-client", &["metronome", "tcp_client"]);
     let config = format!(r#"{{ url = "{address}" }}"#);
     let flow = write_flow(

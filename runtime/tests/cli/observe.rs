@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use crate::common::{plugin_dir_with, ticks_into, write_flow, RunningFlow};
+use crate::common::{plugin_dir_with, refused_port, ticks_into, write_flow, RunningFlow};
 
 /// The log line's marker before the endpoint's address.
 const LISTENING: &str = "serving /metrics, /health and /status on";
@@ -83,12 +83,7 @@ fn json(body: &str) -> serde_json::Value {
 
 #[test]
 fn health_is_503_while_a_tcp_client_cannot_connect_and_200_once_its_server_is_up() {
-    // A port held but not listened on: connections to it are refused, and
-    // no other process can take it before the server starts on it.
-    let held = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    held.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
-        .unwrap();
-    let server = held.local_addr().unwrap().as_socket().unwrap();
+    let (held, server) = refused_port();
     let dir = plugin_dir_with("api-health", &["metronome", "tcp_client"]);
     let config = format!(r#"{{ url = "{server}" }}"#);
     let flow = write_flow(

@@ -6,7 +6,9 @@ use std::net::TcpListener;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::common::{plugin_dir_with, run_flow, stderr, ticks_into, write_flow, RunningFlow};
+use crate::common::{
+    plugin_dir_with, refused_port, run_flow, stderr, ticks_into, write_flow, RunningFlow,
+};
 
 #[test]
 fn a_tcp_server_on_a_port_in_use_stops_at_once_naming_the_port_and_the_fix() {
@@ -51,11 +53,8 @@ to = "echo"
 
 #[test]
 fn sigint_while_a_tcp_client_retries_a_closed_port_exits_0_at_once() {
-    // A port held but not listened on: connections to it are refused.
-    let held = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    held.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
-        .unwrap();
-    let address = held.local_addr().unwrap().as_socket().unwrap();
+    // Held to the end of the test, so that the port stays refused.
+    let (_held, address) = refused_port();
     let dir = plugin_dir_with("stop-while-retrying", &["metronome", "tcp_client"]);
     let flow = write_flow(
         &dir,
