@@ -14,11 +14,12 @@
 )]
 
 use abi_stable::sabi_trait;
-use abi_stable::std_types::{RBox, RResult, RString, RVec};
+use abi_stable::std_types::{RBox, ROption, RResult, RString, RVec};
 use abi_stable::StableAbi;
 use async_ffi::BorrowingFfiFuture;
 
 use crate::error::PdkError;
+use crate::metric::{BoxedMetric, MetricDefinition};
 use crate::value::PdkValue;
 use crate::Extensions;
 
@@ -251,6 +252,19 @@ pub trait PdkRuntimeHandle: Clone + Send + Sync {
     /// `codec`), as the runtime decodes `SourceReplyOf::Bytes`.
     #[sabi(last_prefix_field)]
     fn decode(&self, data: RVec<u8>) -> RResult<PdkValue, PdkError>;
+
+    /// Registers a metric of this connector, or returns the one it
+    /// registered before under that name (interface 0.3.1): an error when
+    /// the name breaks the naming rules or is taken by a metric of another
+    /// kind. `RNone` from a runtime that keeps no plugin metrics (one of
+    /// interface 0.3.0, whose handle lacks this method).
+    fn register_metric(
+        &self,
+        definition: &MetricDefinition<'_>,
+    ) -> ROption<RResult<BoxedMetric, PdkError>> {
+        let _ = definition;
+        ROption::RNone
+    }
 }
 
 /// A runtime handle behind the boundary.

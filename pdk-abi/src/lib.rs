@@ -36,6 +36,7 @@ pub mod connector;
 pub mod error;
 pub mod extension;
 pub mod host;
+pub mod metric;
 pub mod module;
 pub mod value;
 

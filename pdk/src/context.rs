@@ -1,6 +1,7 @@
 //! What a connector gets from the runtime with every call.
 
 use crate::abi::connector::{BoxedRuntimeHandle, EventId, PdkConnectorContext};
+use crate::metrics::Metrics;
 use crate::{Error, Result, Value};
 
 /// The connector's view of the runtime: its id in the flow, and handles to
@@ -56,6 +57,14 @@ impl ConnectorContext {
             .into_result()
             .map(Value::from)
             .map_err(Error::from_ffi)
+    }
+
+    /// Where the connector registers metrics of its own (counters,
+    /// gauges, histograms), shown by the runtime with the connector's
+    /// labels; see [`crate::metrics`].
+    #[must_use]
+    pub fn metrics(&self) -> Metrics<'_> {
+        Metrics::new(&self.handle)
     }
 
     /// A handle to answer events later (after replying

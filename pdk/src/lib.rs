@@ -65,6 +65,7 @@ mod error;
 mod event;
 mod host;
 pub mod linked;
+pub mod metrics;
 pub mod net;
 pub mod testing;
 mod value;

@@ -11,7 +11,9 @@ use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use abi_stable::abi_stability::abi_checking::check_layout_compatibility;
 use abi_stable::library::{AbiHeaderRef, LibHeader, LibraryError, RawLibrary, RootModuleError};
+use abi_stable::StableAbi;
 use object::read::ReadCache;
 use object::Object;
 use pdk::abi::connector::ConnectorTypeInfo;
@@ -311,7 +313,7 @@ impl Opened {
         // symbol `precheck` found in this very file.
         let header = unsafe { plugin_header(&library, &root) }
             .map_err(|e| Rejected::Interface(reason(&e)))?;
-        let module = header.init_root_module::<PluginModuleRef>().map_err(|e| {
+        let module = root_module(header).map_err(|e| {
             Rejected::Interface(match e {
                 LibraryError::AbiInstability(report) => {
                     log::debug!("layout mismatch report: {report}");
@@ -572,6 +574,38 @@ unsafe fn plugin_header(
     // `upgrade` checks that header before anything else is read.
     let header: AbiHeaderRef = unsafe { *library.get::<AbiHeaderRef>(&name)? };
     header.upgrade()
+}
+
+/// The plugin's root module, its version and layout checked against this
+/// runtime's.
+///
+/// abi_stable accepts a library whose prefix types (the root module, the
+/// host services, the connector and runtime-handle vtables) have at
+/// least the fields of the runtime's: a library as new as the runtime or
+/// newer. A plugin built on an earlier patch version of the interface has
+/// fewer, which is as safe: a side reads a field or method after the
+/// prefix only through an accessor that finds it missing in an object of
+/// the older side (an `Option`, or the method's default). Such a plugin
+/// is accepted when the check passes the other way round, the plugin's
+/// layout as the expected one.
+fn root_module(header: &LibHeader) -> Result<PluginModuleRef, LibraryError> {
+    match header.init_root_module::<PluginModuleRef>() {
+        Err(LibraryError::AbiInstability(report)) => {
+            let older = header.layout().is_some_and(|plugin| {
+                check_layout_compatibility(plugin, PluginModuleRef::LAYOUT).is_ok()
+            });
+            if !older {
+                return Err(LibraryError::AbiInstability(report));
+            }
+            // SAFETY: the plugin's layout is a prefix of this runtime's
+            // (checked just above, with the plugin's as the expected one):
+            // every type matches but for fields and methods this runtime
+            // adds after a prefix, which it reads only through accessors
+            // that find them missing in the plugin's objects.
+            unsafe { header.init_root_module_with_unchecked_layout::<PluginModuleRef>() }
+        }
+        checked => checked,
+    }
 }
 
 /// The reason for a shared library without the PDK root module.

@@ -9,9 +9,11 @@
 //! ```
 
 use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::time::Instant;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use flate2::read::GzDecoder;
 use serde_json::Value;
@@ -375,20 +377,20 @@ fn interface_version() -> String {
 }
 
 /// Builds the plugin crate `compat/plugin-on-VERSION` against the
-/// packaged SDK crates of `compat/interface-VERSION` (`crates`), outside
-/// the workspace, and copies its library (crate `library`) into a new
-/// directory of plugins, which it returns.
+/// packaged SDK crates of `compat/interface-VERSION` (`crates`, each of
+/// the version packaged there), outside the workspace, and copies its
+/// library (crate `library`) into a new directory of plugins, which it
+/// returns.
 fn compat_plugin(version: &str, crates: &[&str], library: &str) -> PathBuf {
     let scratch = scratch_dir(&format!("compat-{version}"));
     let compat = workspace().join("compat");
+    let packages = compat.join(format!("interface-{version}"));
     let mut patch = String::from("[patch.crates-io]\n");
     for name in crates {
-        let file = compat
-            .join(format!("interface-{version}"))
-            .join(format!("{name}-{version}.crate"));
-        let mut archive = tar::Archive::new(GzDecoder::new(File::open(&file).unwrap()));
+        let package = packaged(&packages, name);
+        let mut archive = tar::Archive::new(GzDecoder::new(File::open(&package).unwrap()));
         archive.unpack(&scratch).unwrap();
-        let unpacked = scratch.join(format!("{name}-{version}"));
+        let unpacked = scratch.join(package.file_stem().unwrap());
         patch.push_str(&format!(
             "{name} = {{ path = {:?} }}\n",
             unpacked.to_str().unwrap()
@@ -420,6 +422,19 @@ fn compat_plugin(version: &str, crates: &[&str], library: &str) -> PathBuf {
     )
     .unwrap();
     plugins
+}
+
+/// The `.crate` file of crate `name` in `dir`, whatever its version.
+fn packaged(dir: &Path, name: &str) -> PathBuf {
+    let prefix = format!("{name}-");
+    files_in(dir)
+        .into_iter()
+        .find(|file| {
+            file.strip_prefix(&prefix)
+                .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+        })
+        .map(|file| dir.join(file))
+        .unwrap_or_else(|| panic!("no package of `{name}` in {}", dir.display()))
 }
 
 /// The workspace's `pdk-runtime`, built.
@@ -542,6 +557,101 @@ to = ["count", "out"]
         "{}",
         stderr(&output)
     );
+}
+
+#[test]
+#[ignore = "slow: builds a plugin against the packaged interface 0.3.1; run by .ci/run"]
+fn a_plugin_built_on_interface_0_3_1_shows_its_own_metric_on_the_runtimes_endpoint() {
+    let runtime = built_runtime();
+    let plugins = compat_plugin(
+        "0.3.1",
+        &["pdk-abi", "pdk-sdk", "pdk-sdk-macros"],
+        "plugin_on_interface_0_3_1",
+    );
+    let flow = plugins.join("flow.toml");
+    // A slow metronome keeps the flow running while its metrics are read.
+    std::fs::write(
+        &flow,
+        r#"
+[[connector]]
+id = "ticks"
+type = "compat_ticker"
+
+[[connector]]
+id = "count"
+type = "compat_counter"
+
+[[connector]]
+id = "slow"
+type = "metronome"
+config = { interval_ms = 60000, count = 2 }
+
+[[connector]]
+id = "hole"
+type = "blackhole"
+
+[[link]]
+from = "ticks"
+to = "count"
+
+[[link]]
+from = "slow"
+to = "hole"
+"#,
+    )
+    .unwrap();
+    let mut child = Command::new(&runtime)
+        .arg("run")
+        .arg(&flow)
+        .arg("--plugin-path")
+        .arg(&plugins)
+        .args(["--api", "0"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut seen = Vec::new();
+    let api = BufReader::new(child.stderr.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|line| {
+            let address = line
+                .split_once("serving /metrics, /health and /status on http://")
+                .map(|(_, address)| address.trim().to_owned());
+            seen.push(line);
+            address
+        })
+        .unwrap_or_else(|| panic!("no endpoint in the log:\n{}", seen.join("\n")));
+    let expected = r#"pdk_plugin_compat_events_total{flow="flow",connector="count",type="compat_counter",plugin="plugin-on-interface-0-3-1"} 3"#;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let metrics = loop {
+        let metrics = http_get(&api, "/metrics");
+        if metrics.lines().any(|line| line == expected) || Instant::now() > deadline {
+            break metrics;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        metrics.lines().any(|line| line == expected),
+        "no `{expected}` in:\n{metrics}"
+    );
+}
+
+/// The body of `GET path` from the HTTP server at `address`.
+fn http_get(address: &str, path: &str) -> String {
+    let mut stream = TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default()
 }
 
 /// A plugin file's name on this platform.

@@ -4,8 +4,9 @@
 //! its methods the way the runtime does (panics contained, the plugin's
 //! tokio runtime entered for a crate that uses tokio), feeds it events,
 //! and records what the connector tells the runtime on the side: deferred
-//! replies, circuit changes, lost connections ([`Report`]) and log records
-//! ([`LogLine`]).
+//! replies, circuit changes, lost connections ([`Report`]), log records
+//! ([`LogLine`]) and the metrics it registers ([`Harness::counter`],
+//! [`Harness::gauge`], [`Harness::histogram`]).
 //!
 //! Its methods are `async`; [`block_on`] runs them from a plain `#[test]`.
 //! Timers ([`crate::time::sleep`]) and tasks ([`crate::task::spawn`]) work
@@ -19,6 +20,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use abi_stable::type_level::downcasting::TD_Opaque;
 
 pub use crate::capture::LogLine;
+pub use crate::metrics::Observations;
 pub use futures::executor::block_on;
 pub use recorder::Report;
 
@@ -33,6 +35,7 @@ use crate::abi::value::PdkValue;
 use crate::abi::Extensions;
 use crate::capture::{self as logs, Capture, Caught};
 use crate::export::{create_contained, ConnectorType};
+use crate::metrics::LocalMetrics;
 use crate::{Error, Event, EventId, Result, SinkReply, SourceReply, SourceReplyOf, Value};
 use recorder::Recorder;
 
@@ -65,6 +68,7 @@ pub struct Harness<T> {
     connector: BoxedPdkConnector,
     reports: async_channel::Receiver<Report>,
     logs: Capture,
+    metrics: LocalMetrics,
     attempts: u64,
     attempts_since_success: u64,
     next_pull_id: u64,
@@ -112,9 +116,14 @@ impl<T: ConnectorType> Harness<T> {
     pub fn with_setup(config: impl Into<Value>, setup: Setup) -> Result<Self> {
         logs::install();
         let (reports, received) = async_channel::unbounded();
+        let metrics = LocalMetrics::default();
+        let recorder = Recorder {
+            reports,
+            metrics: metrics.clone(),
+        };
         let ctx = PdkConnectorContext {
             alias: setup.alias.into(),
-            handle: PdkRuntimeHandle_TO::from_value(Recorder(reports), TD_Opaque),
+            handle: PdkRuntimeHandle_TO::from_value(recorder, TD_Opaque),
             source_linked: setup.source_linked,
             extensions: Extensions::new(),
         };
@@ -127,6 +136,7 @@ impl<T: ConnectorType> Harness<T> {
             connector,
             reports: received,
             logs: capture,
+            metrics,
             attempts: 0,
             attempts_since_success: 0,
             next_pull_id: 0,
@@ -310,6 +320,26 @@ impl<T: ConnectorType> Harness<T> {
         self.logs()
             .into_iter()
             .find_map(|line| line.message.strip_prefix(prefix).map(str::to_owned))
+    }
+
+    /// The count of the counter the connector registered as `name`
+    /// ([`crate::metrics::Metrics::counter`]); `None` if it registered no
+    /// counter of that name.
+    #[must_use]
+    pub fn counter(&self, name: &str) -> Option<u64> {
+        self.metrics.counter(name)
+    }
+
+    /// The value of the gauge the connector registered as `name`.
+    #[must_use]
+    pub fn gauge(&self, name: &str) -> Option<f64> {
+        self.metrics.gauge(name)
+    }
+
+    /// What the histogram the connector registered as `name` observed.
+    #[must_use]
+    pub fn histogram(&self, name: &str) -> Option<Observations> {
+        self.metrics.histogram(name)
     }
 
     async fn lifecycle(&mut self, hook: LifecycleHook) -> Result<()> {

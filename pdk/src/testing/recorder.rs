@@ -1,11 +1,13 @@
 //! The runtime handle a connector under test gets: it records what the
 //! connector tells the runtime, in order.
 
-use abi_stable::std_types::{RResult, RVec};
+use abi_stable::std_types::{ROption, RResult, RVec};
 
 use crate::abi::connector::PdkRuntimeHandle;
 use crate::abi::error::PdkError;
+use crate::abi::metric::{BoxedMetric, MetricDefinition};
 use crate::abi::value::PdkValue;
+use crate::metrics::{check, LocalMetrics};
 use crate::{Error, EventId};
 
 /// Something a connector told the runtime through its context, outside
@@ -28,14 +30,18 @@ pub enum Report {
     ConnectionLost,
 }
 
-/// Sends every report to the harness, from any task or thread.
+/// Sends every report to the harness, from any task or thread, and keeps
+/// the metrics the connector registers for the harness to read.
 #[derive(Clone)]
-pub(crate) struct Recorder(pub(crate) async_channel::Sender<Report>);
+pub(crate) struct Recorder {
+    pub(crate) reports: async_channel::Sender<Report>,
+    pub(crate) metrics: LocalMetrics,
+}
 
 impl Recorder {
     fn record(&self, report: Report) {
         // The harness was dropped: nobody will read the report.
-        let _ = self.0.try_send(report);
+        let _ = self.reports.try_send(report);
     }
 }
 
@@ -64,5 +70,14 @@ impl PdkRuntimeHandle for Recorder {
         serde_json::from_slice::<PdkValue>(&data)
             .map_err(|e| PdkError::from(Error::msg(format!("not valid JSON: {e}"))))
             .into()
+    }
+
+    fn register_metric(
+        &self,
+        definition: &MetricDefinition<'_>,
+    ) -> ROption<RResult<BoxedMetric, PdkError>> {
+        // Checked as the runtime checks it, whichever SDK made it.
+        let registered = check(definition).and_then(|()| self.metrics.register(definition));
+        ROption::RSome(registered.map_err(PdkError::from).into())
     }
 }

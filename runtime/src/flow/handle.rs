@@ -1,21 +1,23 @@
 //! The handle a connector's plugin object gets to its task: how a plugin
-//! reports a lost connection, answers deferred events and works the
-//! circuit breaker, from any thread.
+//! reports a lost connection, answers deferred events, works the circuit
+//! breaker and registers metrics of its own, from any thread.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use abi_stable::std_types::{RResult, RVec};
+use abi_stable::std_types::{ROption, RResult, RVec};
 use abi_stable::type_level::downcasting::TD_Opaque;
 use async_channel::Sender;
 use pdk::abi::allocator::take_vec;
 use pdk::abi::connector::{PdkConnectorContext, PdkRuntimeHandle, PdkRuntimeHandle_TO};
 use pdk::abi::error::PdkError;
+use pdk::abi::metric::{BoxedMetric, MetricDefinition};
 use pdk::abi::value::PdkValue;
 use pdk::{Error, EventId};
 
 use super::task::Control;
 use crate::codec::Codec;
+use crate::observe::ConnectorFamilies;
 
 /// Which connection of a connector is the current one: a number that
 /// grows with every successful `connect`, so that a "connection lost"
@@ -37,12 +39,14 @@ impl Connection {
     }
 }
 
-/// A plugin's handle to its connector's task, and its codec.
+/// A plugin's handle to its connector's task, its codec and the metrics
+/// it defines.
 #[derive(Clone)]
 struct RuntimeHandle {
     control: Sender<Control>,
     connection: Connection,
     codec: Codec,
+    metrics: ConnectorFamilies,
 }
 
 impl RuntimeHandle {
@@ -74,6 +78,18 @@ impl PdkRuntimeHandle for RuntimeHandle {
             .map_err(|problem| PdkError::from(Error::msg(problem.to_string())))
             .into()
     }
+
+    fn register_metric(
+        &self,
+        definition: &MetricDefinition<'_>,
+    ) -> ROption<RResult<BoxedMetric, PdkError>> {
+        ROption::RSome(
+            self.metrics
+                .register(definition)
+                .map_err(PdkError::from)
+                .into(),
+        )
+    }
 }
 
 /// How the flow uses one connector: what its instances' contexts say.
@@ -87,17 +103,20 @@ pub struct Wiring {
 
 /// The context a new instance of connector `alias` is created with, its
 /// handle sending to the task's `control` channel, its lost connections
-/// stamped with the current one of `connection`.
+/// stamped with the current one of `connection`, the metrics its plugin
+/// defines registered into `metrics`.
 pub fn context(
     alias: &str,
     control: Sender<Control>,
     connection: Connection,
     wiring: Wiring,
+    metrics: ConnectorFamilies,
 ) -> PdkConnectorContext {
     let handle = RuntimeHandle {
         control,
         connection,
         codec: wiring.codec,
+        metrics,
     };
     PdkConnectorContext {
         alias: alias.into(),

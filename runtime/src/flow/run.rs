@@ -280,7 +280,15 @@ fn create(
         source_linked: !node.targets.is_empty(),
     };
     let connection = Connection::default();
-    let ctx = handle::context(&node.id, control.0.clone(), connection.clone(), wiring);
+    let plugin_metrics =
+        observer.plugin_metrics_for(at.flow, &node.id, &node.kind, provider.plugin_name());
+    let ctx = handle::context(
+        &node.id,
+        control.0.clone(),
+        connection.clone(),
+        wiring,
+        plugin_metrics.clone(),
+    );
     let supervisor = control.0.clone();
     let tag = Tag::supervised(provider.plugin_name(), &node.id, move |error| {
         // Closed only once the connector's task has ended.
@@ -321,6 +329,7 @@ fn create(
                 tag,
                 control: task.control_sender(),
                 connection,
+                metrics: plugin_metrics,
                 reload: reload.0,
             },
         );

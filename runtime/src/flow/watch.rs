@@ -16,6 +16,7 @@ use super::instance::Instance;
 use super::task::Control;
 use crate::loader::{ConnectorKind, LoadedPlugin};
 use crate::logging::Tag;
+use crate::observe::ConnectorFamilies;
 use crate::printable::{printable, printable_path};
 use crate::registry::Provider;
 use crate::trust::TrustPolicy;
@@ -70,6 +71,8 @@ pub struct Restartable {
     pub control: Sender<Control>,
     /// Its current connection, for the new instance's handle.
     pub connection: Connection,
+    /// Where the new instance registers its plugin's metrics.
+    pub metrics: ConnectorFamilies,
     /// Where its task takes new instances.
     pub reload: Sender<Instance>,
 }
@@ -199,6 +202,7 @@ impl Watcher {
                 connector.control.clone(),
                 connector.connection.clone(),
                 connector.wiring,
+                connector.metrics.clone(),
             );
             let instance = connector
                 .tag

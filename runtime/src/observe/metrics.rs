@@ -1,5 +1,5 @@
 //! The metrics the runtime keeps for every connector, in one
-//! `prometheus-client` registry, and the handles a connector's task
+//! `prometheus-client` registry beside those plugins define, and the handles a connector's task
 //! counts with: each count is one relaxed atomic add on a handle made
 //! when the flow starts, never a lookup by labels.
 
@@ -12,6 +12,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::{Metric, Registry};
 
+use super::plugin::{ConnectorFamilies, PluginFamilies};
 use super::state::State;
 
 /// The labels of one connector's metrics: `flow`, `connector` (its id),
@@ -41,6 +42,7 @@ pub struct Metrics {
     in_flight: Family<Labels, Gauge>,
     queue_depth: Family<Labels, Gauge>,
     latency: Family<Labels, Histogram, fn() -> Histogram>,
+    plugin: PluginFamilies,
 }
 
 /// Registers `metric` in `registry` as `name` with `help`, and returns it.
@@ -51,8 +53,8 @@ fn register<M: Metric + Clone>(registry: &mut Registry, name: &str, help: &str, 
 
 impl Default for Metrics {
     fn default() -> Self {
-        let mut registry = Registry::with_prefix("pdk_connector");
-        let r = &mut registry;
+        let mut registry = Registry::default();
+        let r = registry.sub_registry_with_prefix("pdk_connector");
         let events_out = register(
             r,
             "events_out",
@@ -137,8 +139,13 @@ impl Default for Metrics {
             "Time from the source's pull to the sink's call, per event handed to the sink",
             Family::new_with_constructor(latency_histogram as fn() -> Histogram),
         );
+        let plugin = PluginFamilies::default();
+        registry
+            .sub_registry_with_prefix("pdk_plugin")
+            .register_collector(Box::new(plugin.clone()));
         Self {
             registry,
+            plugin,
             events_out,
             events_in,
             bytes_out,
@@ -174,6 +181,13 @@ impl Metrics {
             errors: self.errors.clone(),
             labels: labels.clone(),
         }
+    }
+
+    /// Where the connector labelled `labels` registers the metrics its
+    /// plugin defines.
+    #[must_use]
+    pub fn plugin(&self, labels: &Labels) -> ConnectorFamilies {
+        ConnectorFamilies::new(self.plugin.clone(), labels.clone())
     }
 
     /// Sets what is read only when the metrics are shown, for the

@@ -4,6 +4,7 @@
 
 mod api;
 mod metrics;
+mod plugin;
 mod state;
 mod status;
 mod top;
@@ -14,6 +15,7 @@ use async_channel::WeakReceiver;
 
 pub use api::{parse_address, serve};
 pub use metrics::{ConnectorMetrics, Labels, Metrics};
+pub use plugin::ConnectorFamilies;
 pub use state::State;
 pub use status::{Health, Status};
 pub use top::{fetch, Rates};
@@ -65,6 +67,18 @@ impl Observer {
         plugin: &str,
     ) -> ConnectorMetrics {
         self.0.metrics.connector(&labels(flow, id, kind, plugin))
+    }
+
+    /// Where connector `id` of flow `flow` registers its plugin's metrics.
+    #[must_use]
+    pub(crate) fn plugin_metrics_for(
+        &self,
+        flow: &str,
+        id: &str,
+        kind: &str,
+        plugin: &str,
+    ) -> ConnectorFamilies {
+        self.0.metrics.plugin(&labels(flow, id, kind, plugin))
     }
 
     /// Shows `connector` from now on.

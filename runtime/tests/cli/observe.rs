@@ -213,6 +213,116 @@ to = "idle"
     runtime.terminate(Duration::from_secs(10));
 }
 
+/// The value of the line of `metrics` that starts with `series` and a
+/// space, if there is one.
+fn value_of(metrics: &str, series: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[test]
+fn a_plugin_counter_shows_the_exact_count_of_events_its_sink_got() {
+    const EVENTS: u64 = 300;
+    let dir = plugin_dir_with("api-plugin-metrics", &["metronome", "blackhole", "probe"]);
+    let trace = dir.join("trace");
+    // Two sinks of one type count into two series of one family; a slow
+    // second metronome keeps the flow running while the counts are read.
+    let flow = write_flow(
+        &dir,
+        "counted.toml",
+        &format!(
+            r#"
+[[connector]]
+id = "tick"
+type = "metronome"
+config = {{ interval_ms = 1, count = {EVENTS} }}
+
+[[connector]]
+id = "probe"
+type = "probe_sink"
+config = {{ trace = "{trace}", counter = "probe_events" }}
+
+[[connector]]
+id = "slow"
+type = "metronome"
+config = {{ interval_ms = 60000, count = 2 }}
+
+[[connector]]
+id = "idle"
+type = "probe_sink"
+config = {{ trace = "{trace}", counter = "probe_events" }}
+
+[[link]]
+from = "tick"
+to = "probe"
+
+[[link]]
+from = "slow"
+to = "idle"
+"#,
+            trace = trace.display()
+        ),
+    );
+    let runtime = RunningFlow::start_with_args(&flow, &dir, &["--api", "0"]);
+    let api = runtime.address(LISTENING);
+    let labels = |id: &str| {
+        format!(r#"{{flow="counted",connector="{id}",type="probe_sink",plugin="probe"}}"#)
+    };
+    let counted = format!("pdk_plugin_probe_events_total{}", labels("probe"));
+    let handed = format!("pdk_connector_events_in_total{}", labels("probe"));
+    let (_, metrics) = get_until(api, "/metrics", |_, body| {
+        value_of(body, &handed) == Some(EVENTS as f64)
+            && value_of(body, &counted) >= Some(EVENTS as f64)
+    });
+    assert_eq!(
+        value_of(&metrics, &counted),
+        Some(EVENTS as f64),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("# HELP pdk_plugin_probe_events_total Events the probe sink received")
+            && metrics.contains("# TYPE pdk_plugin_probe_events_total counter"),
+        "{metrics}"
+    );
+    let idle = format!("pdk_plugin_probe_events_total{}", labels("idle"));
+    assert!(
+        value_of(&metrics, &idle) <= Some(2.0),
+        "the other sink's series is its own: {metrics}"
+    );
+    runtime.terminate(Duration::from_secs(10));
+}
+
+#[test]
+fn a_plugin_metric_with_a_bad_name_stops_the_flow_naming_the_metric_and_the_rule() {
+    let dir = plugin_dir_with("api-plugin-bad-name", &["metronome", "probe"]);
+    let trace = dir.join("trace");
+    let flow = write_flow(
+        &dir,
+        "bad.toml",
+        &ticks_into(
+            1,
+            1,
+            "probe_sink",
+            &format!(
+                r#"{{ trace = "{}", counter = "events_total" }}"#,
+                trace.display()
+            ),
+        ),
+    );
+    let output = crate::common::runtime_isolated(&["run", flow.to_str().unwrap()], &dir);
+    assert_eq!(output.status.code(), Some(2));
+    let err = crate::common::stderr(&output);
+    assert!(
+        err.contains(
+            "connector `out` (type `probe_sink`) config: metric `events_total`: the name ends \
+             in `_total`, which Prometheus gives a meaning to; leave it out"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
 #[test]
 fn an_api_address_in_use_stops_the_run_with_one_line() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -6,6 +6,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use pdk::metrics::Counter;
 use pdk::prelude::*;
 
 use crate::trace::{before_future, maybe_panic, record};
@@ -70,6 +71,9 @@ pub struct Config {
     /// sink whose batch timer is far off.
     #[serde(default)]
     pub answer_on_drain: bool,
+    /// Count every event it gets in a plugin counter of this name.
+    #[serde(default)]
+    pub counter: Option<String>,
 }
 
 /// Deferred events waiting to be answered together.
@@ -135,6 +139,8 @@ pub struct ProbeSink {
     worker: Option<pdk::channel::Sender<(EventId, String)>>,
     /// Deferred events not answered yet, with `batch`.
     batched: Batch,
+    /// The counter of `counter`.
+    counter: Option<Counter>,
 }
 
 impl ProbeSink {
@@ -210,13 +216,22 @@ impl ProbeSink {
 impl Connector for ProbeSink {
     type Config = Config;
 
-    fn new(config: Config, _ctx: &ConnectorContext) -> Result<Self> {
+    fn new(config: Config, ctx: &ConnectorContext) -> Result<Self> {
+        let counter = config
+            .counter
+            .as_deref()
+            .map(|name| {
+                ctx.metrics()
+                    .counter(name, "Events the probe sink received")
+            })
+            .transpose()?;
         Ok(Self {
             config,
             received: 0,
             first_event: None,
             worker: None,
             batched: Batch::default(),
+            counter,
         })
     }
 
@@ -299,6 +314,9 @@ impl ProbeSink {
             std::panic::panic_any(PanicsWhenDropped);
         }
         self.received += 1;
+        if let Some(counter) = &self.counter {
+            counter.inc();
+        }
         let n = match event.data().get("n").and_then(Value::as_u64) {
             Some(n) => n.to_string(),
             None => event.data().to_string(),
@@ -383,5 +401,50 @@ impl ProbeSink {
         } else {
             SinkReply::Ack
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use pdk::testing::{block_on, Harness};
+
+    use super::ProbeSink;
+
+    /// Where a test's sink traces its calls.
+    fn trace(test: &str) -> String {
+        let name = format!("probe-sink-{test}-{}.trace", std::process::id());
+        std::env::temp_dir().join(name).display().to_string()
+    }
+
+    fn harness(trace: &str, counter: &str) -> pdk::Result<Harness<ProbeSink>> {
+        Harness::from_json(&format!(
+            r#"{{"trace": {trace:?}, "counter": {counter:?}}}"#
+        ))
+    }
+
+    #[test]
+    fn the_counter_counts_every_event_exactly() {
+        let trace = trace("counter");
+        let mut sink = harness(&trace, "probe_events").unwrap();
+        assert_eq!(sink.counter("probe_events"), Some(0));
+        for n in 0..250 {
+            block_on(sink.send(pdk::Value::from(n))).unwrap();
+        }
+        assert_eq!(sink.counter("probe_events"), Some(250));
+        assert_eq!(sink.gauge("probe_events"), None, "a counter is no gauge");
+        std::fs::remove_file(trace).unwrap();
+    }
+
+    #[test]
+    fn a_bad_counter_name_is_a_config_error_of_new() {
+        let error = harness(&trace("bad-name"), "probe-events").unwrap_err();
+        assert_eq!(error.kind(), pdk::ErrorKind::Config);
+        assert!(
+            error
+                .message()
+                .starts_with("metric `probe-events`: the name has `-` in it"),
+            "{}",
+            error.message()
+        );
     }
 }
