@@ -3,6 +3,8 @@
 //! - one async call through a plugin's C-ABI, through the same C-ABI
 //!   object of the connector built in (no library loaded), and on a
 //!   native Rust trait object returning a boxed future (the baseline);
+//! - one increment of a plugin counter, through the handle a plugin
+//!   counts with, and of a bare prometheus-client counter (the limit);
 //! - loading and checking one plugin file.
 //!
 //! `cargo bench -p pdk-runtime --bench boundary`
@@ -18,6 +20,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use futures::executor::block_on;
 use futures::future::BoxFuture;
 use pdk::abi::connector::LifecycleHook;
+use pdk::abi::metric::{MetricDefinition, MetricKind};
 use pdk::abi::value::PdkValue;
 use pdk::Value;
 use quiet_context::context as ctx;
@@ -114,6 +117,33 @@ fn one_async_call(c: &mut Criterion) {
     });
 }
 
+fn metric_increment(c: &mut Criterion) {
+    let families =
+        pdk_runtime::Observer::default().plugin_metrics_for("bench", "sink", "probe_sink", "probe");
+    let counter = families
+        .register(&MetricDefinition {
+            kind: MetricKind::COUNTER,
+            name: "rows".into(),
+            help: "Rows".into(),
+            buckets: (&[][..]).into(),
+            extensions: pdk::abi::Extensions::new(),
+        })
+        .unwrap();
+    let bare = prometheus_client::metrics::counter::Counter::<u64>::default();
+    c.bench_function(
+        "metric: a plugin counter's increment through its handle",
+        |b| {
+            b.iter(|| counter.increment(std::hint::black_box(1)));
+        },
+    );
+    c.bench_function(
+        "metric: a bare prometheus-client counter's increment",
+        |b| {
+            b.iter(|| bare.inc_by(std::hint::black_box(1)));
+        },
+    );
+}
+
 fn load_and_check(c: &mut Criterion) {
     let built = release_plugin("pdk-metronome", "metronome");
     let dir = std::env::temp_dir().join(format!("pdk-bench-load-{}", std::process::id()));
@@ -137,5 +167,11 @@ fn load_and_check(c: &mut Criterion) {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-criterion_group!(benches, value_conversion, one_async_call, load_and_check);
+criterion_group!(
+    benches,
+    value_conversion,
+    one_async_call,
+    metric_increment,
+    load_and_check
+);
 criterion_main!(benches);

@@ -1,12 +1,14 @@
 //! Makes N no-op async calls (`on_pause`) on one connector, through a
 //! plugin's C-ABI, through the same C-ABI object of the `blackhole` built
 //! in (`linked` instead of a file), or on a native Rust trait object
-//! returning a boxed future (`native`), and nothing else: run it under
+//! returning a boxed future (`native`); or N increments of a plugin
+//! counter through the handle a plugin counts with (`counter`), or of a
+//! bare prometheus-client counter (`bare-counter`); and nothing else: run it under
 //! `valgrind --tool=callgrind` twice, with two values of N, and divide the
 //! difference of the instruction counts by the difference of N to get the
 //! instructions of one call (see the book's performance chapter).
 //!
-//! `boundary_calls (PLUGIN_FILE|linked|native) N [CONNECTOR_TYPE [CONFIG_JSON]]`
+//! `boundary_calls (PLUGIN_FILE|linked|native|counter|bare-counter) N [CONNECTOR_TYPE [CONFIG_JSON]]`
 
 #[path = "../benches/quiet_context.rs"]
 mod quiet_context;
@@ -32,7 +34,7 @@ impl Native for Idle {
 
 fn main() -> Result<(), String> {
     let usage =
-        "usage: boundary_calls (PLUGIN_FILE|linked|native) N [CONNECTOR_TYPE [CONFIG_JSON]]";
+        "usage: boundary_calls (PLUGIN_FILE|linked|native|counter|bare-counter) N [CONNECTOR_TYPE [CONFIG_JSON]]";
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (Some(file), Some(count)) = (args.first(), args.get(1)) else {
         return Err(usage.into());
@@ -41,6 +43,23 @@ fn main() -> Result<(), String> {
     let kind = args.get(2).map_or("blackhole", String::as_str);
     let config = Value::from_json_str(args.get(3).map_or("null", String::as_str))
         .map_err(|e| format!("CONFIG_JSON: {e}"))?;
+    match file.as_str() {
+        "counter" => {
+            let counter = plugin_counter()?;
+            for _ in 0..count {
+                counter.increment(std::hint::black_box(1));
+            }
+            return Ok(());
+        }
+        "bare-counter" => {
+            let counter = prometheus_client::metrics::counter::Counter::<u64>::default();
+            for _ in 0..count {
+                counter.inc_by(std::hint::black_box(1));
+            }
+            return Ok(());
+        }
+        _ => {}
+    }
     let ctx = quiet_context::context();
     if file == "native" {
         let mut native: Box<dyn Native> = Box::new(Idle);
@@ -66,4 +85,18 @@ fn main() -> Result<(), String> {
             .map_err(|e| e.message.to_string())?;
     }
     Ok(())
+}
+
+/// A plugin counter as the runtime registers it for a connector.
+fn plugin_counter() -> Result<pdk::abi::metric::BoxedMetric, String> {
+    pdk_runtime::Observer::default()
+        .plugin_metrics_for("bench", "sink", "probe_sink", "probe")
+        .register(&pdk::abi::metric::MetricDefinition {
+            kind: pdk::abi::metric::MetricKind::COUNTER,
+            name: "rows".into(),
+            help: "Rows".into(),
+            buckets: (&[][..]).into(),
+            extensions: pdk::abi::Extensions::new(),
+        })
+        .map_err(|e| e.message().to_owned())
 }

@@ -31,7 +31,7 @@ pub use executor::block_on;
 pub use flow::{run, Flow, FlowError, RunError, Watch};
 pub use host::services as host_services;
 pub use loader::{load, LoadedPlugin, Rejected};
-pub use observe::Observer;
+pub use observe::{ConnectorFamilies, Observer};
 pub use registry::Registry;
 pub use trust::{TrustPolicy, Untrusted};
 pub use vetting::Vetting;

@@ -69,9 +69,11 @@ impl Observer {
         self.0.metrics.connector(&labels(flow, id, kind, plugin))
     }
 
-    /// Where connector `id` of flow `flow` registers its plugin's metrics.
+    /// Where connector `id` of flow `flow`, of type `kind` from package
+    /// `plugin`, registers the metrics its plugin defines (what its
+    /// runtime handle does when the plugin asks).
     #[must_use]
-    pub(crate) fn plugin_metrics_for(
+    pub fn plugin_metrics_for(
         &self,
         flow: &str,
         id: &str,

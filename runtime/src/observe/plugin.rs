@@ -177,10 +177,13 @@ impl ConnectorFamilies {
         Self { families, labels }
     }
 
-    /// Registers `definition` for this connector.
+    /// Registers `definition` for this connector, or returns its series
+    /// registered before.
     ///
     /// # Errors
-    /// As [`PluginFamilies::register`].
+    /// When the definition breaks the naming rules
+    /// ([`pdk::metrics::check`]), or its name is taken by a metric of
+    /// another kind or with other buckets.
     pub fn register(&self, definition: &MetricDefinition<'_>) -> pdk::Result<BoxedMetric> {
         self.families.register(&self.labels, definition)
     }
