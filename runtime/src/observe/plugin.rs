@@ -110,6 +110,11 @@ impl PdkMetric for RuntimeMetric {
     }
 }
 
+/// The most plugin metric names one runtime keeps: a plugin that makes a
+/// name of each value it sees (a user id, a path) would otherwise grow
+/// every scrape without bound.
+const MAX_FAMILIES: usize = 1024;
+
 /// Every plugin metric, by name; shown at each scrape.
 #[derive(Debug, Clone, Default)]
 pub struct PluginFamilies(Arc<Mutex<BTreeMap<String, PluginFamily>>>);
@@ -128,6 +133,14 @@ impl PluginFamilies {
     ) -> pdk::Result<BoxedMetric> {
         pdk::metrics::check(definition)?;
         let mut families = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let name = definition.name.as_str();
+        if families.len() >= MAX_FAMILIES && !families.contains_key(name) {
+            return Err(pdk::Error::config(format!(
+                "metric `{name}`: the plugins of this runtime registered {MAX_FAMILIES} metric \
+                 names already, the most it keeps; name a metric by what it counts, never by a \
+                 value it sees"
+            )));
+        }
         let family = families
             .entry(definition.name.as_str().to_owned())
             .or_insert_with(|| PluginFamily::new(definition));
@@ -273,6 +286,43 @@ mod tests {
         );
         assert!(
             text.contains("pdk_plugin_batch_rows_bucket{connector=\"a\",le=\"10\"} 1"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn names_beyond_the_limit_are_refused_and_known_ones_still_register() {
+        let families = PluginFamilies::default();
+        for n in 0..MAX_FAMILIES {
+            let name = format!("m{n}");
+            families
+                .register(&labels("a"), &definition(MetricKind::GAUGE, &name, &[]))
+                .unwrap();
+        }
+        let refused = families
+            .register(
+                &labels("a"),
+                &definition(MetricKind::GAUGE, "one_more", &[]),
+            )
+            .err()
+            .unwrap();
+        assert!(refused
+            .message()
+            .contains("registered 1024 metric names already"));
+        assert!(families
+            .register(&labels("b"), &definition(MetricKind::GAUGE, "m7", &[]))
+            .is_ok());
+    }
+
+    #[test]
+    fn a_help_with_line_breaks_and_backslashes_stays_on_its_line() {
+        let families = PluginFamilies::default();
+        let mut counter = definition(MetricKind::COUNTER, "rows", &[]);
+        counter.help = "two\nlines \\ and a slash".into();
+        families.register(&labels("a"), &counter).unwrap();
+        let text = exposition(&families);
+        assert!(
+            text.contains("# HELP pdk_plugin_rows_total two\\nlines \\\\ and a slash\n"),
             "{text}"
         );
     }
