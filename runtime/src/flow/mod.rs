@@ -12,6 +12,7 @@ mod run;
 mod spec;
 pub(crate) mod task;
 mod throttle;
+mod variables;
 mod watch;
 pub(crate) mod watchdog;
 

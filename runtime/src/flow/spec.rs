@@ -23,7 +23,7 @@ use std::time::Duration;
 use pdk::Value;
 use serde::Deserialize;
 
-use super::{FlowError, RestartPolicy};
+use super::{variables, FlowError, RestartPolicy};
 use crate::codec::Codec;
 use crate::printable::printable_path;
 use crate::registry::{Registry, Status};
@@ -134,7 +134,7 @@ impl Flow {
     /// # Errors
     /// A [`FlowError`] naming the file, the field and the fix.
     pub fn parse(file: &Path, text: &str, registry: &Registry) -> Result<Self, FlowError> {
-        let spec: FlowFile = toml::from_str(text).map_err(|e| syntax_error(file, text, &e))?;
+        let spec = read_spec(file, text, &variables::Environment)?;
         if spec.connector.is_empty() {
             return Err(FlowError::new(
                 file,
@@ -236,6 +236,28 @@ impl Flow {
                 .map_or(DEFAULT_DRAIN_TIMEOUT, Duration::from_millis),
         })
     }
+}
+
+/// The flow file `text` as written, its variables substituted from
+/// `source` (see [`variables`]).
+fn read_spec(
+    file: &Path,
+    text: &str,
+    source: &impl variables::Source,
+) -> Result<FlowFile, FlowError> {
+    let document: toml::Table = toml::from_str(text).map_err(|e| syntax_error(file, text, &e))?;
+    let mut document = toml::Value::Table(document);
+    let dir = file.parent().unwrap_or_else(|| Path::new(""));
+    variables::substitute(&mut document, &mut String::new(), dir, source)
+        .map_err(|(path, why)| FlowError::new(file, path, why.problem, why.fix))?;
+    FlowFile::deserialize(document).map_err(|e| {
+        // Located in the text as written, when the mistake is there and
+        // not in a variable's value.
+        match toml::from_str::<FlowFile>(text) {
+            Err(located) => syntax_error(file, text, &located),
+            Ok(_) => syntax_error(file, text, &e),
+        }
+    })
 }
 
 /// A TOML or shape error, located by line and column.

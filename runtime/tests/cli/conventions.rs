@@ -25,7 +25,10 @@ fn version_names_the_interface_the_compiler_and_the_built_in_connectors() {
     let lines: Vec<&str> = long.lines().collect();
     let version = env!("CARGO_PKG_VERSION");
     assert_eq!(lines[0], format!("pdk-runtime {version}"));
-    assert_eq!(lines[1], format!("interface: {version}"));
+    assert_eq!(
+        lines[1],
+        format!("interface: {}", pdk::abi::INTERFACE_VERSION)
+    );
     assert!(lines[2].starts_with("rustc: 1."), "{long}");
     assert!(
         lines[3].starts_with("built-in connectors: blackhole, blaster, file,"),

@@ -25,3 +25,4 @@ mod reload;
 mod run_flow;
 mod supervision;
 mod tutorial;
+mod variables;

@@ -299,7 +299,10 @@ fn text_listing_shows_metadata_and_reasons() {
     let text = stdout(&output);
     assert!(text.contains("loaded    "), "{text}");
     assert!(
-        text.contains("pdk-metronome 0.3.0 (debug build; pdk 0.3.0, interface 0.3.0, rustc 1."),
+        text.contains(&format!(
+            "pdk-metronome 0.3.0 (debug build; pdk 0.3.0, interface {}, rustc 1.",
+            pdk::abi::INTERFACE_VERSION
+        )),
         "{text}"
     );
     assert!(text.contains("connector `metronome` [source]"), "{text}");

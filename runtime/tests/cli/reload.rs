@@ -142,8 +142,11 @@ to = "out"
     replace(&plugin, &bad);
     wait_for_text(
         &err,
-        "libreloadable.so: new build refused, the running one is kept: \
-         built for PDK interface 9.4.0, this runtime needs 0.3.0",
+        &format!(
+            "libreloadable.so: new build refused, the running one is kept: \
+             built for PDK interface 9.4.0, this runtime needs {}",
+            pdk::abi::INTERFACE_VERSION
+        ),
     );
     // The first build runs on after the refusal.
     let before = field(&next_line_where(&lines, is_build(1)), "seq");

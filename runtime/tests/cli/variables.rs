@@ -1,0 +1,66 @@
+//! Variables in flow files, substituted from the environment and from
+//! secret files, on the real binary.
+
+use crate::common::{plugin_dir_with, runtime_isolated_with_env, stderr, tick, write_flow};
+
+/// A metronome sending to a `file` sink whose directory is `${PDK_TEST_OUT_DIR}`
+/// and to one whose path is kept in a secret file.
+const FLOW: &str = r#"
+[[connector]]
+id = "tick"
+type = "metronome"
+config = { interval_ms = 1, count = 3 }
+
+[[connector]]
+id = "out"
+type = "file"
+config = { path = "${PDK_TEST_OUT_DIR}/out.jsonl" }
+
+[[connector]]
+id = "copy"
+type = "file"
+config = { path = "${file:secret-path}" }
+
+[[link]]
+from = "tick"
+to = ["out", "copy"]
+"#;
+
+#[test]
+fn a_flow_runs_with_its_variables_substituted_and_an_unset_one_is_named() {
+    let dir = plugin_dir_with("variables", &["metronome", "file"]);
+    let out_dir = dir.join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let copy = dir.join("copy.jsonl");
+    std::fs::write(dir.join("secret-path"), format!("{}\n", copy.display())).unwrap();
+    let flow = write_flow(&dir, "vars.toml", FLOW);
+
+    let output = runtime_isolated_with_env(
+        &["run", flow.to_str().unwrap()],
+        &dir,
+        &[("PDK_TEST_OUT_DIR", out_dir.to_str().unwrap())],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let expected: Vec<String> = (0..3).map(tick).collect();
+    for file in [out_dir.join("out.jsonl"), copy] {
+        let written = std::fs::read_to_string(&file).unwrap();
+        assert_eq!(
+            written.lines().collect::<Vec<_>>(),
+            expected,
+            "{}",
+            file.display()
+        );
+    }
+
+    let output = runtime_isolated_with_env(&["run", flow.to_str().unwrap()], &dir, &[]);
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(
+        err.contains(&format!(
+            "error: {}: connector[1].config.path: environment variable `PDK_TEST_OUT_DIR` is not set; \
+             fix: set `PDK_TEST_OUT_DIR`, or give a default: `${{PDK_TEST_OUT_DIR:-VALUE}}`",
+            flow.display()
+        )),
+        "{err}"
+    );
+}
