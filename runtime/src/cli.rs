@@ -3,18 +3,19 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::discovery::SearchPath;
-use crate::flow::{self, Flow, Watch};
-use crate::observe::{self, Observer};
+use crate::flow::{self, Flow, FlowErrors, Watch};
+use crate::observe::{self, ApiError, Endpoint, FlowState, Observer};
+use crate::printable::printable_path;
 use crate::registry::Registry;
 use crate::scaffold::{self, PdkSource};
 use crate::trust::TrustPolicy;
 use crate::vetting::{self, Vetting};
-use crate::{builtin, executor, logging, report, signals};
+use crate::{builtin, executor, logging, report, serve, signals};
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use clap_complete::Shell;
 
@@ -22,8 +23,10 @@ use clap_complete::Shell;
 #[derive(Debug, Parser)]
 #[command(name = "pdk-runtime", version, long_version = long_version())]
 struct Cli {
+    /// The search options, given before the subcommand (hidden: they are
+    /// shown on the subcommands they apply to).
     #[command(flatten)]
-    search: SearchArgs,
+    early: EarlySearchArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -44,10 +47,33 @@ enum Command {
         /// build that fails the checks is refused.
         #[arg(long)]
         watch: bool,
-        /// Serve /metrics (Prometheus), /health and /status on ADDR: a
-        /// port (on 127.0.0.1), or HOST:PORT to listen elsewhere.
-        #[arg(long, value_name = "ADDR", value_parser = observe::parse_address)]
-        api: Option<SocketAddr>,
+        #[command(flatten)]
+        api: ApiArgs,
+        #[command(flatten)]
+        search: SearchArgs,
+    },
+    /// Run every flow file of the flow directories, each on its own;
+    /// files added, changed or removed meanwhile (or through the control
+    /// API) take effect, and so does SIGHUP. SIGINT/SIGTERM drains all.
+    Serve {
+        /// A directory of flow files (`NAME.toml`, flow NAME). May be
+        /// repeated; the control API writes into the first.
+        #[arg(long = "flows", value_name = "DIR", required = true)]
+        flows: Vec<PathBuf>,
+        #[command(flatten)]
+        api: ApiArgs,
+        #[command(flatten)]
+        search: SearchArgs,
+    },
+    /// Check flow files completely (syntax, types, links, ids, every
+    /// connector's config) without connecting anything; every mistake is
+    /// reported.
+    Validate {
+        /// The flow files.
+        #[arg(required = true)]
+        flows: Vec<PathBuf>,
+        #[command(flatten)]
+        search: SearchArgs,
     },
     /// Show the connectors of a runtime started with `--api`: a live
     /// table, or one snapshot with `--once`.
@@ -55,6 +81,9 @@ enum Command {
         /// Where the runtime's endpoint listens (its `--api`).
         #[arg(long, value_name = "ADDR", default_value = "9898", value_parser = observe::parse_address)]
         api: SocketAddr,
+        /// The file holding the endpoint's token (its `--api-token-file`).
+        #[arg(long, value_name = "FILE")]
+        api_token_file: Option<PathBuf>,
         /// Print one snapshot and exit.
         #[arg(long)]
         once: bool,
@@ -93,23 +122,86 @@ enum PluginsCommand {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        #[command(flatten)]
+        search: SearchArgs,
     },
 }
 
-/// Where plugins are looked for: before or after the subcommand.
+/// The runtime's HTTP endpoint.
 #[derive(Debug, Args)]
+struct ApiArgs {
+    /// Serve /metrics (Prometheus), /health and /status (and under
+    /// `serve` the control API) on ADDR: a port (on 127.0.0.1), or
+    /// HOST:PORT to listen elsewhere (which needs --api-token-file).
+    #[arg(long, value_name = "ADDR", value_parser = observe::parse_address)]
+    api: Option<SocketAddr>,
+    /// A file whose first line is the token every request to the
+    /// endpoint must carry (`Authorization: Bearer TOKEN`).
+    #[arg(long, value_name = "FILE", requires = "api")]
+    api_token_file: Option<PathBuf>,
+}
+
+impl ApiArgs {
+    /// The endpoint asked for, at `address` (or the flow file's `api`).
+    fn endpoint(&self, fallback: Option<SocketAddr>) -> Result<Option<Endpoint>, ApiError> {
+        self.api
+            .or(fallback)
+            .map(|address| Endpoint::new(address, self.api_token_file.as_deref()))
+            .transpose()
+    }
+}
+
+/// Where plugins are looked for.
+#[derive(Debug, Args, Default)]
 struct SearchArgs {
     /// A directory to search for plugins, before PDK_PLUGIN_PATH and the
     /// executable's directories. May be repeated.
-    #[arg(long = "plugin-path", value_name = "DIR", global = true)]
+    #[arg(long = "plugin-path", value_name = "DIR")]
     plugin_paths: Vec<PathBuf>,
     /// Search only the --plugin-path directories.
-    #[arg(long, global = true)]
+    #[arg(long)]
     isolated: bool,
     /// Load only libraries whose SHA-256 digest is listed in FILE (one per
     /// line, as `sha256sum` prints them); others are never opened.
-    #[arg(long, value_name = "FILE", global = true)]
+    #[arg(long, value_name = "FILE")]
     trust: Option<PathBuf>,
+}
+
+/// The search options given before the subcommand, as earlier versions
+/// took them.
+#[derive(Debug, Args)]
+struct EarlySearchArgs {
+    #[arg(long = "plugin-path", value_name = "DIR", hide = true)]
+    early_plugin_paths: Vec<PathBuf>,
+    #[arg(long = "isolated", hide = true)]
+    early_isolated: bool,
+    #[arg(long = "trust", value_name = "FILE", hide = true)]
+    early_trust: Option<PathBuf>,
+}
+
+impl EarlySearchArgs {
+    fn given(&self) -> bool {
+        !self.early_plugin_paths.is_empty() || self.early_isolated || self.early_trust.is_some()
+    }
+
+    /// `search` with these options in front of its own.
+    fn before(&self, mut search: SearchArgs) -> SearchArgs {
+        let mut paths = self.early_plugin_paths.clone();
+        paths.append(&mut search.plugin_paths);
+        SearchArgs {
+            plugin_paths: paths,
+            isolated: self.early_isolated || search.isolated,
+            trust: search.trust.or_else(|| self.early_trust.clone()),
+        }
+    }
+}
+
+/// A registry and what it was made from: the search path and the trust
+/// policy.
+struct Discovered {
+    registry: Registry,
+    search: SearchPath,
+    trust: Option<TrustPolicy>,
 }
 
 impl SearchArgs {
@@ -118,7 +210,7 @@ impl SearchArgs {
     ///
     /// # Errors
     /// A missing `--plugin-path` directory, or a bad trust file.
-    fn registry(&self) -> Result<(Registry, Option<TrustPolicy>), String> {
+    fn discover(&self) -> Result<Discovered, String> {
         let search = SearchPath::from_environment(&self.plugin_paths, self.isolated);
         search.check_flags().map_err(|e| e.to_string())?;
         let trust = self
@@ -128,7 +220,11 @@ impl SearchArgs {
             .transpose()
             .map_err(|e| e.to_string())?;
         let registry = Registry::discover(&search, trust.as_ref(), &Vetting::by_this_executable());
-        Ok((registry, trust))
+        Ok(Discovered {
+            registry,
+            search,
+            trust,
+        })
     }
 }
 
@@ -162,13 +258,29 @@ fn usage_error(message: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// Exit status 2 with every mistake of a flow file, one a line.
+fn flow_errors(errors: &FlowErrors) -> ExitCode {
+    eprint!("{}", errors.report());
+    ExitCode::from(2)
+}
+
 /// `pdk-runtime top`: one snapshot of the runtime at `api`, or a table
 /// refreshed every `interval` until the runtime stops answering or the
 /// user quits.
-fn top(api: SocketAddr, once: bool, format: Format, interval: Duration) -> ExitCode {
+fn top(
+    api: SocketAddr,
+    token_file: Option<&Path>,
+    once: bool,
+    format: Format,
+    interval: Duration,
+) -> ExitCode {
+    let token = match token_file.map(|file| Endpoint::new(api, Some(file))).transpose() {
+        Ok(endpoint) => endpoint.and_then(|endpoint| endpoint.token),
+        Err(error) => return usage_error(error),
+    };
     let mut rates = observe::Rates::default();
     loop {
-        let status = match observe::fetch(api) {
+        let status = match observe::fetch(api, token.as_deref()) {
             Ok(status) => status,
             Err(error) => {
                 eprintln!("error: {error}");
@@ -196,6 +308,119 @@ fn top(api: SocketAddr, once: bool, format: Format, interval: Duration) -> ExitC
     }
 }
 
+/// `pdk-runtime validate`: every flow file checked completely, every
+/// mistake printed; exit status 2 if any.
+fn validate(files: &[PathBuf], registry: &Registry) -> ExitCode {
+    let mut status = ExitCode::SUCCESS;
+    for file in files {
+        match Flow::load(file, registry).and_then(|flow| {
+            FlowErrors::of(flow::check_configs(&flow, file, registry)).map_or(Ok(flow), Err)
+        }) {
+            Ok(flow) => println!(
+                "ok: {}: {} connectors, {} links",
+                printable_path(file),
+                flow.nodes.len(),
+                flow.nodes.iter().map(|node| node.targets.len()).sum::<usize>()
+            ),
+            Err(errors) => status = flow_errors(&errors),
+        }
+    }
+    status
+}
+
+/// `pdk-runtime run`: one flow until its sources finish.
+fn run(file: &Path, watch: bool, api: &ApiArgs, found: Discovered) -> ExitCode {
+    let Discovered {
+        registry, trust, ..
+    } = found;
+    let checked = match Flow::load(file, &registry).and_then(|flow| {
+        FlowErrors::of(flow::check_configs(&flow, file, &registry)).map_or(Ok(flow), Err)
+    }) {
+        Ok(checked) => checked,
+        Err(errors) => return flow_errors(&errors),
+    };
+    let endpoint = match api.endpoint(checked.api) {
+        Ok(endpoint) => endpoint,
+        Err(error) => return usage_error(error),
+    };
+    let shutdown = match signals::drain_on_signals() {
+        Ok(shutdown) => shutdown,
+        Err(error) => {
+            eprintln!("error: cannot watch for SIGINT/SIGTERM: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let observer = Observer::default();
+    if let Some(endpoint) = endpoint {
+        match observe::serve(endpoint, observer.clone(), None) {
+            Ok(bound) => log::info!("serving /metrics, /health and /status on http://{bound}"),
+            Err(error) => return usage_error(error),
+        }
+    }
+    let watch = watch.then(|| Watch {
+        trust,
+        vetting: Vetting::by_this_executable(),
+    });
+    let name = flow::flow_name(file);
+    let shown = printable_path(file);
+    observer.flow_state(&name, &shown, FlowState::Starting, None);
+    let result = executor::block_on(async {
+        let running = flow::start(checked, &registry, file, &name, &shutdown, watch, &observer)?;
+        observer.flow_state(&name, &shown, FlowState::Running, None);
+        running.finish().await
+    });
+    match &result {
+        Ok(()) => observer.flow_state(&name, &shown, FlowState::Stopped, None),
+        Err(error) => {
+            observer.flow_state(&name, &shown, FlowState::Failed, Some(error.to_string()));
+        }
+    }
+    if let Some(failure) = signals::internal_failure() {
+        eprintln!("error: internal failure: {failure}");
+        return ExitCode::from(signals::INTERNAL_FAILURE_STATUS);
+    }
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(flow::RunError::Flow(error)) => usage_error(error),
+        // A connector's configuration (or what it names, such as a
+        // port in use) must change: as for a rejected config.
+        Err(error @ flow::RunError::Connectors(_)) if error.is_permanent() => usage_error(error),
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `pdk-runtime serve`: every flow of the flow directories.
+fn serve(flows: Vec<PathBuf>, api: &ApiArgs, found: Discovered) -> ExitCode {
+    let endpoint = match api.endpoint(None) {
+        Ok(endpoint) => endpoint,
+        Err(error) => return usage_error(error),
+    };
+    let shutdown = match signals::drain_on_signals() {
+        Ok(shutdown) => shutdown,
+        Err(error) => {
+            eprintln!("error: cannot watch for SIGINT/SIGTERM: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let settings = serve::Settings {
+        flow_dirs: flows,
+        search: found.search,
+        trust: found.trust,
+        vetting: Vetting::by_this_executable(),
+    };
+    if let Err(error) = serve::serve(settings, found.registry, endpoint, &shutdown) {
+        return usage_error(error);
+    }
+    if let Some(failure) = signals::internal_failure() {
+        eprintln!("error: internal failure: {failure}");
+        return ExitCode::from(signals::INTERNAL_FAILURE_STATUS);
+    }
+    ExitCode::SUCCESS
+}
+
 /// Runs the command line `pdk-runtime` was started with; its exit status.
 #[must_use]
 pub fn main() -> ExitCode {
@@ -210,8 +435,43 @@ pub fn main() -> ExitCode {
     {
         return vetting::child_main(&PathBuf::from(args.next().unwrap_or_default()));
     }
-    let Cli { search, command } = Cli::parse();
+    let Cli { early, command } = Cli::parse();
+    let discover = |search: SearchArgs| early.before(search).discover();
     match command {
+        Command::Plugins {
+            command: PluginsCommand::List { format, search },
+        } => {
+            let registry = match discover(search) {
+                Ok(found) => found.registry,
+                Err(error) => return usage_error(error),
+            };
+            match format {
+                Format::Text => print!("{}", report::text(&registry)),
+                Format::Json => println!("{}", report::json(&registry)),
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Run {
+            flow,
+            watch,
+            api,
+            search,
+        } => match discover(search) {
+            Ok(found) => run(&flow, watch, &api, found),
+            Err(error) => usage_error(error),
+        },
+        Command::Serve { flows, api, search } => match discover(search) {
+            Ok(found) => serve(flows, &api, found),
+            Err(error) => usage_error(error),
+        },
+        Command::Validate { flows, search } => match discover(search) {
+            Ok(found) => validate(&flows, &found.registry),
+            Err(error) => usage_error(error),
+        },
+        _ if early.given() => usage_error(
+            "--plugin-path, --isolated and --trust apply to `plugins list`, `run`, `serve` and \
+             `validate` only; fix: leave them out",
+        ),
         Command::New {
             name,
             dir,
@@ -232,10 +492,17 @@ pub fn main() -> ExitCode {
         }
         Command::Top {
             api,
+            api_token_file,
             once,
             format,
             interval_ms,
-        } => top(api, once, format, Duration::from_millis(interval_ms)),
+        } => top(
+            api,
+            api_token_file.as_deref(),
+            once,
+            format,
+            Duration::from_millis(interval_ms),
+        ),
         Command::Completions { shell } => {
             // Written whole, so that a closed pipe (`| head`) is an exit
             // status, not a panic inside the generator.
@@ -244,69 +511,6 @@ pub fn main() -> ExitCode {
             match std::io::stdout().write_all(&script) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(_) => ExitCode::FAILURE,
-            }
-        }
-        Command::Plugins {
-            command: PluginsCommand::List { format },
-        } => {
-            let (registry, _) = match search.registry() {
-                Ok(found) => found,
-                Err(error) => return usage_error(error),
-            };
-            match format {
-                Format::Text => print!("{}", report::text(&registry)),
-                Format::Json => println!("{}", report::json(&registry)),
-            }
-            ExitCode::SUCCESS
-        }
-        Command::Run { flow, watch, api } => {
-            let (registry, trust) = match search.registry() {
-                Ok(found) => found,
-                Err(error) => return usage_error(error),
-            };
-            let checked = match Flow::load(&flow, &registry) {
-                Ok(checked) => checked,
-                Err(error) => return usage_error(error),
-            };
-            let shutdown = match signals::drain_on_signals() {
-                Ok(shutdown) => shutdown,
-                Err(error) => {
-                    eprintln!("error: cannot watch for SIGINT/SIGTERM: {error}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            let observer = Observer::default();
-            if let Some(address) = api.or(checked.api) {
-                match observe::serve(address, observer.clone()) {
-                    Ok(bound) => {
-                        log::info!("serving /metrics, /health and /status on http://{bound}")
-                    }
-                    Err(error) => return usage_error(error),
-                }
-            }
-            let watch = watch.then(|| Watch {
-                trust,
-                vetting: Vetting::by_this_executable(),
-            });
-            let result = executor::block_on(flow::run(
-                checked, &registry, &flow, &shutdown, watch, &observer,
-            ));
-            if let Some(failure) = signals::internal_failure() {
-                eprintln!("error: internal failure: {failure}");
-                return ExitCode::from(signals::INTERNAL_FAILURE_STATUS);
-            }
-            match result {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(flow::RunError::Flow(error)) => usage_error(error),
-                // A connector's configuration (or what it names, such as a
-                // port in use) must change: as for a rejected config.
-                Err(error @ flow::RunError::Connectors(_)) if error.is_permanent() => {
-                    usage_error(error)
-                }
-                Err(error) => {
-                    eprintln!("error: {error}");
-                    ExitCode::FAILURE
-                }
             }
         }
     }

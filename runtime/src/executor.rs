@@ -20,6 +20,10 @@ use futures::future::join_all;
 /// ([`async_executor::Task::detach`]).
 pub type JoinHandle<T> = async_executor::Task<T>;
 
+/// An executor for tasks that stay on the thread that runs it (`serve`
+/// runs its flows' ends on one).
+pub type Local = async_executor::LocalExecutor<'static>;
+
 /// Runs `future` to completion on the current thread, driving the
 /// timers meanwhile.
 pub fn block_on<F: Future>(future: F) -> F::Output {

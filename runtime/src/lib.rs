@@ -22,9 +22,11 @@ mod printable;
 mod registry;
 mod report;
 mod scaffold;
+mod serve;
 mod signals;
 mod trust;
 mod vetting;
+mod watching;
 
 pub use discovery::{NotADirectory, SearchPath};
 pub use executor::block_on;

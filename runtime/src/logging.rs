@@ -11,6 +11,7 @@
 
 use std::cell::RefCell;
 use std::future::{poll_fn, Future};
+use std::io::Write as _;
 use std::pin::pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -208,19 +209,63 @@ impl Log for TaggingLogger {
 }
 
 /// Installs the runtime's logger: `env_logger` configured by `PDK_LOG`
-/// (default `info`), with connector records tagged.
+/// (default `info`), with connector records tagged; with
+/// `PDK_LOG_FORMAT=json`, one JSON object a line (see [`json_line`]).
 pub fn init() {
-    let logger =
-        env_logger::Builder::from_env(env_logger::Env::new().filter_or("PDK_LOG", "info")).build();
+    let mut builder =
+        env_logger::Builder::from_env(env_logger::Env::new().filter_or("PDK_LOG", "info"));
+    match std::env::var("PDK_LOG_FORMAT").as_deref() {
+        Ok("json") => {
+            builder.format(|out, record| {
+                let line = json_line(&out.timestamp_millis().to_string(), record);
+                writeln!(out, "{line}")
+            });
+        }
+        Ok("text") | Err(_) => {}
+        Ok(other) => eprintln!(
+            "warning: PDK_LOG_FORMAT={other} is not a log format; logging as text (fix: \
+             PDK_LOG_FORMAT=json or text)"
+        ),
+    }
+    let logger = builder.build();
     let level = logger.filter();
     if log::set_boxed_logger(Box::new(TaggingLogger(logger))).is_ok() {
         log::set_max_level(level);
     }
 }
 
+/// `record`, logged at `time`, as one JSON object: `time`, `level`,
+/// `target` (`PLUGIN/CONNECTOR` for a connector's record) and `message`.
+fn json_line(time: &str, record: &Record<'_>) -> String {
+    serde_json::json!({
+        "time": time,
+        "level": record.level().as_str(),
+        "target": record.target(),
+        "message": record.args().to_string(),
+    })
+    .to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_json_line_is_one_object_on_one_line() {
+        let line = json_line(
+            "2026-12-07T08:00:00.000Z",
+            &Record::builder()
+                .args(format_args!("two\nlines \"quoted\""))
+                .level(log::Level::Warn)
+                .target("probe/src")
+                .build(),
+        );
+        assert!(!line.contains('\n'), "{line}");
+        let parsed: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(parsed["level"], "WARN");
+        assert_eq!(parsed["target"], "probe/src");
+        assert_eq!(parsed["message"], "two\nlines \"quoted\"");
+    }
 
     /// Returns `Pending` once, asking to be polled again.
     async fn yield_once() {

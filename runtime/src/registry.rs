@@ -84,6 +84,39 @@ impl Provider<'_> {
     }
 }
 
+/// What provides a connector type, kept by a running connector for as
+/// long as it may be created again (a restart), whatever the registry
+/// becomes meanwhile.
+#[derive(Debug, Clone)]
+pub enum OwnedProvider {
+    /// A plugin.
+    Plugin(LoadedPlugin),
+    /// A connector built into the runtime.
+    BuiltIn(LinkedEntry),
+}
+
+impl OwnedProvider {
+    /// The provider, to create a connector with.
+    #[must_use]
+    pub fn provider(&self) -> Provider<'_> {
+        match self {
+            Self::Plugin(plugin) => Provider::Plugin(plugin),
+            Self::BuiltIn(entry) => Provider::BuiltIn(entry),
+        }
+    }
+}
+
+impl Provider<'_> {
+    /// The provider, owned.
+    #[must_use]
+    pub fn to_owned_provider(self) -> OwnedProvider {
+        match self {
+            Self::Plugin(plugin) => OwnedProvider::Plugin(plugin.clone()),
+            Self::BuiltIn(entry) => OwnedProvider::BuiltIn(*entry),
+        }
+    }
+}
+
 /// Where a provider is kept.
 #[derive(Debug, Clone, Copy)]
 enum ProviderIndex {
@@ -93,7 +126,7 @@ enum ProviderIndex {
 
 /// The plugins of a search path, the built-in connectors, and the
 /// connector types they provide.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Registry {
     searched: Vec<PathBuf>,
     candidates: Vec<Candidate>,
@@ -130,30 +163,7 @@ impl Registry {
             searched: search.dirs().map(Path::to_path_buf).collect(),
             ..Self::default()
         };
-        let paths = search.candidates();
-        for (path, vetted) in vetting.vet(&paths, trust) {
-            // A plugin is loaded here only once it is known to be admitted:
-            // a second copy of one is rejected without being loaded.
-            let status = match vetted {
-                Ok(vetted) => match vetted.report().and_then(|report| {
-                    registry.conflict(&report.info, &report.connectors, vetted.modified())
-                }) {
-                    Some(reason) => Status::Rejected(reason),
-                    None => match vetted.load() {
-                        Ok(plugin) => registry.admit(plugin),
-                        Err(reason) => Status::Rejected(reason.to_string()),
-                    },
-                },
-                Err(reason) => Status::Rejected(reason.to_string()),
-            };
-            if let Status::Rejected(reason) = &status {
-                log::debug!("rejected {}: {reason}", printable_path(path));
-            }
-            registry.candidates.push(Candidate {
-                path: path.to_path_buf(),
-                status,
-            });
-        }
+        registry.consider(&search.candidates(), trust, vetting);
         for entry in builtins {
             let kind = ConnectorKind {
                 name: entry.name.to_owned(),
@@ -182,13 +192,97 @@ impl Registry {
         registry
     }
 
-    /// Admits `plugin` unless it [conflicts](Self::conflict) with an
-    /// earlier one.
-    fn admit(&mut self, plugin: LoadedPlugin) -> Status {
+    /// This registry with the plugin files that appeared on `search`
+    /// since it was made (and those it rejected, which may have been
+    /// caught half-written), checked as at start-up; `None` when no new
+    /// plugin loads. Plugins loaded already stay as they are.
+    #[must_use]
+    pub fn with_new_plugins(
+        &self,
+        search: &SearchPath,
+        trust: Option<&TrustPolicy>,
+        vetting: &Vetting,
+    ) -> Option<Self> {
+        let fresh: Vec<PathBuf> = search
+            .candidates()
+            .into_iter()
+            .filter(|path| {
+                !self
+                    .candidates
+                    .iter()
+                    .any(|c| &c.path == path && matches!(c.status, Status::Loaded(_)))
+            })
+            .collect();
+        let mut registry = self.clone();
+        let admitted = registry.consider(&fresh, trust, vetting);
+        if admitted.is_empty() {
+            return None;
+        }
+        for builtin in &mut registry.builtins {
+            if let Some(ProviderIndex::Candidate(index)) = registry.providers.get(&builtin.kind.name)
+            {
+                builtin.replaced_by = Some(registry.candidates[*index].path.clone());
+            }
+        }
+        for path in &admitted {
+            log::info!("new plugin {} is usable by flows started from now on", printable_path(path));
+        }
+        Some(registry)
+    }
+
+    /// Vets every file of `paths` and admits those that pass (a candidate
+    /// seen before is replaced); the paths of those admitted.
+    fn consider(
+        &mut self,
+        paths: &[PathBuf],
+        trust: Option<&TrustPolicy>,
+        vetting: &Vetting,
+    ) -> Vec<PathBuf> {
+        let mut admitted = Vec::new();
+        for (path, vetted) in vetting.vet(paths, trust) {
+            let index = self
+                .candidates
+                .iter()
+                .position(|c| c.path == path)
+                .unwrap_or(self.candidates.len());
+            // A plugin is loaded here only once it is known to be admitted:
+            // a second copy of one is rejected without being loaded.
+            let status = match vetted {
+                Ok(vetted) => match vetted.report().and_then(|report| {
+                    self.conflict(&report.info, &report.connectors, vetted.modified())
+                }) {
+                    Some(reason) => Status::Rejected(reason),
+                    None => match vetted.load() {
+                        Ok(plugin) => self.admit(plugin, index),
+                        Err(reason) => Status::Rejected(reason.to_string()),
+                    },
+                },
+                Err(reason) => Status::Rejected(reason.to_string()),
+            };
+            match &status {
+                Status::Rejected(reason) => {
+                    log::debug!("rejected {}: {reason}", printable_path(path));
+                }
+                Status::Loaded(_) => admitted.push(path.to_path_buf()),
+            }
+            let candidate = Candidate {
+                path: path.to_path_buf(),
+                status,
+            };
+            match self.candidates.get_mut(index) {
+                Some(seen) => *seen = candidate,
+                None => self.candidates.push(candidate),
+            }
+        }
+        admitted
+    }
+
+    /// Admits `plugin`, candidate `index`, unless it
+    /// [conflicts](Self::conflict) with an earlier one.
+    fn admit(&mut self, plugin: LoadedPlugin, index: usize) -> Status {
         if let Some(reason) = self.conflict(&plugin.info, &plugin.connectors, plugin.modified) {
             return Status::Rejected(reason);
         }
-        let index = self.candidates.len();
         for kind in &plugin.connectors {
             self.providers
                 .insert(kind.name.clone(), ProviderIndex::Candidate(index));

@@ -13,7 +13,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::OnceLock;
 
 use async_channel::{Receiver, Sender};
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 /// Exit status for a second signal, which does not wait for the drain.
@@ -45,6 +45,27 @@ pub fn drain_on_signals() -> io::Result<Receiver<()>> {
         .name(String::from("pdk-signals"))
         .spawn(move || watch(signals, tell))?;
     Ok(shutdown)
+}
+
+/// Starts watching for SIGHUP: each one is a message on the returned
+/// channel (`serve` reads its flow directories and plugin path again).
+///
+/// # Errors
+/// If the signal handler cannot be installed.
+pub fn reload_on_sighup() -> io::Result<Receiver<()>> {
+    let mut signals = Signals::new([SIGHUP])?;
+    let (tell, reloads) = async_channel::unbounded::<()>();
+    std::thread::Builder::new()
+        .name(String::from("pdk-sighup"))
+        .spawn(move || {
+            for _ in signals.forever() {
+                log::info!("SIGHUP: reading the flow directories and the plugin path again");
+                if tell.try_send(()).is_err() {
+                    return;
+                }
+            }
+        })?;
+    Ok(reloads)
 }
 
 /// The signal thread: closes `tell` at the first signal, exits at the

@@ -1,5 +1,6 @@
 //! Flow files: what they may contain, how they are checked, how they run.
 
+mod check;
 mod deferred;
 mod error;
 mod handle;
@@ -8,16 +9,20 @@ mod in_flight;
 mod instance;
 mod pipelines;
 mod restart;
+mod restartable;
 mod run;
 mod spec;
+mod steering;
 pub(crate) mod task;
 mod throttle;
 mod variables;
 mod watch;
 pub(crate) mod watchdog;
 
-pub use error::FlowError;
+pub use check::check_configs;
+pub use error::{FlowError, FlowErrors};
 pub use restart::RestartPolicy;
-pub use run::{run, RunError};
+pub use run::{flow_name, run, start, RunError};
+pub use steering::{SteerError, Steering};
 pub use spec::{Flow, Node};
 pub use watch::Watch;

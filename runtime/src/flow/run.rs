@@ -4,19 +4,21 @@
 
 use std::future::Future;
 use std::path::Path;
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_channel::{Receiver, Sender};
 use futures::future::{join_all, FutureExt};
-use pdk::{Error, ErrorKind};
 
+use super::check;
 use super::handle::{self, Connection, Wiring};
 use super::instance::Instance;
 use super::pipelines::pipelines;
 use super::task::{ConnectorTask, Control, Delivery, GaveUp, SourceSide};
-use super::watch::{Restartable, Watch, Watcher, POLL_INTERVAL};
+use super::restartable::Restartable;
+use super::steering::Steering;
+use super::watch::{Watch, Watcher};
 use super::watchdog::Activity;
 use super::{Flow, FlowError, Node};
 use crate::executor::{self, Pipeline};
@@ -57,6 +59,9 @@ pub enum RunError {
         /// Whether one of them was blocked in a call.
         blocked: bool,
     },
+    /// The plugin files cannot be watched (`run --watch`).
+    #[error("{0}")]
+    Watch(String),
     /// The thread for a pipeline could not be started.
     #[error(
         "cannot start a thread for connectors {}: {error}; fix: raise the limit on threads \
@@ -161,27 +166,6 @@ async fn bound_drain(
     }
 }
 
-/// Why connector `node` could not be created: its config (the author's
-/// `Config` or `new` rejected it) or a failure in the plugin.
-fn creation_error(file: &Path, node: &Node, error: &Error) -> FlowError {
-    let connector = format!("connector `{}` (type `{}`)", node.id, node.kind);
-    if error.kind() == ErrorKind::Config {
-        FlowError::new(
-            file,
-            format!("{connector} config"),
-            error.message(),
-            format!("correct the `config` table of connector `{}`", node.id),
-        )
-    } else {
-        FlowError::new(
-            file,
-            connector,
-            format!("could not be created: {}", error.message()),
-            format!("fix the plugin providing `{}`", node.kind),
-        )
-    }
-}
-
 /// Runs `flow` (read from `file`) with the plugins of `registry`, until
 /// every source has finished and every event is answered, or until
 /// `shutdown` closes (then the sources stop and the flow drains). With
@@ -200,14 +184,55 @@ pub async fn run(
     observer: &Observer,
 ) -> Result<(), RunError> {
     let name = flow_name(file);
-    let mut watcher = watch.map(Watcher::new);
+    start(flow, registry, file, &name, shutdown, watch, observer)?
+        .finish()
+        .await
+}
+
+/// A flow whose connectors are created and wired, and run on their
+/// pipelines' threads.
+pub struct Running {
+    flow: Flow,
+    /// Ends each pipeline's run.
+    pipelines: Vec<Pin<Box<dyn Future<Output = PipelineEnd>>>>,
+    shutdown: Receiver<()>,
+    controls: Vec<Sender<Control>>,
+    activities: Vec<Arc<Activity>>,
+    watcher: Option<Watcher>,
+    steering: Steering,
+}
+
+/// Starts `flow` (read from `file`) as flow `name`, with the plugins of
+/// `registry`: creates every connector (which checks its config) before
+/// starting any, wires the links, and starts each pipeline on its thread.
+/// The flow drains when `shutdown` closes. With `watch`, a plugin file
+/// replaced meanwhile is reloaded and its connectors restarted on the new
+/// build. Its connectors' states and metrics are shown through
+/// `observer`.
+///
+/// # Errors
+/// A [`RunError`] when a connector rejects its config, or a pipeline's
+/// thread cannot start.
+pub fn start(
+    flow: Flow,
+    registry: &Registry,
+    file: &Path,
+    name: &str,
+    shutdown: &Receiver<()>,
+    watch: Option<Watch>,
+    observer: &Observer,
+) -> Result<Running, RunError> {
+    let mut watcher = watch
+        .map(Watcher::new)
+        .transpose()
+        .map_err(|error| RunError::Watch(error.to_string()))?;
     let mut created = Vec::with_capacity(flow.nodes.len());
     for (index, node) in flow.nodes.iter().enumerate() {
         let at = At {
             file,
             index,
             node,
-            flow: &name,
+            flow: name,
         };
         created.push(create(registry, shutdown, &mut watcher, at, observer)?);
     }
@@ -217,15 +242,92 @@ pub async fn run(
         log::info!("{}", connector.origin);
     }
     let plugins: Vec<String> = created.iter().map(|c| c.plugin.clone()).collect();
+    let steering = Steering::new(
+        created
+            .iter()
+            .zip(&flow.nodes)
+            .map(|(c, node)| (c.restartable.clone(), !node.targets.is_empty()))
+            .collect(),
+    );
     let tasks = wire(&flow, created);
     for ((task, node), plugin) in tasks.iter().zip(&flow.nodes).zip(&plugins) {
-        observer.add(task.observed(&name, &node.kind, plugin));
+        observer.add(task.observed(name, &node.kind, plugin));
     }
-    run_to_end(&flow, tasks, shutdown, watcher).await
+    let controls = tasks.iter().map(ConnectorTask::control_sender).collect();
+    let activities = tasks.iter().map(ConnectorTask::activity).collect();
+    let pipelines = run_pipelines(&flow, tasks)?
+        .into_iter()
+        .map(|run| Box::pin(run) as Pin<Box<dyn Future<Output = PipelineEnd>>>)
+        .collect();
+    Ok(Running {
+        flow,
+        pipelines,
+        shutdown: shutdown.clone(),
+        controls,
+        activities,
+        watcher,
+        steering,
+    })
+}
+
+impl Running {
+    /// What an operator can do to its connectors.
+    #[must_use]
+    pub fn steering(&self) -> Steering {
+        self.steering.clone()
+    }
+
+    /// Waits until every connector has ended, bounding the drain once
+    /// the shutdown closes; with `watch`, reloads new plugin builds
+    /// meanwhile.
+    ///
+    /// # Errors
+    /// A [`RunError`] when a connector was given up or the drain ran out
+    /// of time.
+    pub async fn finish(self) -> Result<(), RunError> {
+        let Self {
+            flow,
+            pipelines,
+            shutdown,
+            controls,
+            activities,
+            mut watcher,
+            steering: _,
+        } = self;
+        let mut drain = pin!(bound_drain(shutdown, flow.drain_timeout, controls, activities).fuse());
+        let mut done = pin!(join_all(pipelines).fuse());
+        let results = loop {
+            let mut reloaded = pin!(async {
+                match &mut watcher {
+                    Some(watcher) => watcher.reload_changed().await,
+                    None => std::future::pending::<()>().await,
+                }
+            }
+            .fuse());
+            futures::select_biased! {
+                results = done => break results,
+                error = drain => return Err(error),
+                () = reloaded => {},
+            }
+        };
+        let mut gave_up = Vec::new();
+        for (connectors, outputs) in results {
+            let outputs = outputs.ok_or_else(|| RunError::PipelineDied {
+                connectors: connectors.clone(),
+            })?;
+            gave_up.extend(outputs.into_iter().filter_map(Result::err));
+        }
+        if gave_up.is_empty() {
+            Ok(())
+        } else {
+            Err(RunError::Connectors(gave_up))
+        }
+    }
 }
 
 /// A flow's name: its file's stem.
-fn flow_name(file: &Path) -> String {
+#[must_use]
+pub fn flow_name(file: &Path) -> String {
     file.file_stem().map_or_else(
         || file.display().to_string(),
         |stem| stem.to_string_lossy().into_owned(),
@@ -251,6 +353,8 @@ struct Created {
     origin: String,
     /// The package that provides its type.
     plugin: String,
+    /// What it takes to create it again.
+    restartable: Restartable,
 }
 
 /// Creates the connector `at` names (which checks its config), and its
@@ -266,14 +370,9 @@ fn create(
     let At {
         file, index, node, ..
     } = at;
-    let provider = registry.provider(&node.kind).ok_or_else(|| {
-        FlowError::new(
-            file,
-            format!("connector[{index}].type"),
-            format!("connector type `{}` is not provided any more", node.kind),
-            "check the plugin path",
-        )
-    })?;
+    let provider = registry
+        .provider(&node.kind)
+        .ok_or_else(|| check::not_provided(file, node))?;
     let control = async_channel::unbounded();
     let wiring = Wiring {
         codec: node.codec,
@@ -296,7 +395,7 @@ fn create(
     });
     let instance = tag
         .scope(|| Instance::create(provider, &node.kind, ctx, &node.config))
-        .map_err(|error| creation_error(file, node, &error))?;
+        .map_err(|error| check::creation_error(file, node, &error))?;
     let origin = format!(
         "connector `{}`: type `{}` from {}",
         node.id,
@@ -315,31 +414,32 @@ fn create(
         observer.metrics_for(at.flow, &node.id, &node.kind, provider.plugin_name()),
     );
     task.stop_on(shutdown.clone());
-    if let (Some(watcher), Provider::Plugin(plugin), Some(kind)) =
-        (watcher, provider, registry.kind(&node.kind))
-    {
-        let reload = async_channel::unbounded();
-        watcher.add(
-            plugin,
-            Restartable {
-                id: node.id.clone(),
-                kind: kind.clone(),
-                config: node.config.clone(),
-                wiring,
-                tag,
-                control: task.control_sender(),
-                connection,
-                metrics: plugin_metrics,
-                reload: reload.0,
-            },
-        );
-        task.reload_on(reload.1);
+    let reload = async_channel::unbounded();
+    task.reload_on(reload.1);
+    let restartable = Restartable {
+        id: node.id.clone(),
+        kind: registry
+            .kind(&node.kind)
+            .cloned()
+            .ok_or_else(|| check::not_provided(file, node))?,
+        provider: provider.to_owned_provider(),
+        config: node.config.clone(),
+        wiring,
+        tag,
+        control: task.control_sender(),
+        connection,
+        metrics: plugin_metrics,
+        reload: reload.0,
+    };
+    if let (Some(watcher), Provider::Plugin(plugin)) = (watcher, provider) {
+        watcher.add(plugin, restartable.clone());
     }
     Ok(Created {
         task,
         transactional,
         origin,
         plugin: provider.plugin_name().to_owned(),
+        restartable,
     })
 }
 
@@ -375,53 +475,4 @@ fn wire(flow: &Flow, created: Vec<Created>) -> Vec<ConnectorTask> {
     }
     // Only the sources hold the inboxes open from now on.
     tasks
-}
-
-/// Runs the wired `tasks` of `flow` on their pipelines until every one
-/// has ended, bounding the drain once `shutdown` closes; with a
-/// `watcher`, checks for new plugin builds meanwhile.
-async fn run_to_end(
-    flow: &Flow,
-    tasks: Vec<ConnectorTask>,
-    shutdown: &Receiver<()>,
-    mut watcher: Option<Watcher>,
-) -> Result<(), RunError> {
-    let mut drain = pin!(bound_drain(
-        shutdown.clone(),
-        flow.drain_timeout,
-        tasks.iter().map(ConnectorTask::control_sender).collect(),
-        tasks.iter().map(ConnectorTask::activity).collect(),
-    )
-    .fuse());
-    let mut done = pin!(join_all(run_pipelines(flow, tasks)?).fuse());
-    let results = loop {
-        let watching = watcher.is_some();
-        let mut tick = pin!(async move {
-            if watching {
-                executor::sleep(POLL_INTERVAL).await;
-            } else {
-                std::future::pending::<()>().await;
-            }
-        }
-        .fuse());
-        futures::select_biased! {
-            results = done => break results,
-            error = drain => return Err(error),
-            () = tick => if let Some(watcher) = &mut watcher {
-                watcher.check();
-            },
-        }
-    };
-    let mut gave_up = Vec::new();
-    for (connectors, outputs) in results {
-        let outputs = outputs.ok_or_else(|| RunError::PipelineDied {
-            connectors: connectors.clone(),
-        })?;
-        gave_up.extend(outputs.into_iter().filter_map(Result::err));
-    }
-    if gave_up.is_empty() {
-        Ok(())
-    } else {
-        Err(RunError::Connectors(gave_up))
-    }
 }

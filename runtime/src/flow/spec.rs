@@ -23,6 +23,7 @@ use std::time::Duration;
 use pdk::Value;
 use serde::Deserialize;
 
+use super::error::FlowErrors;
 use super::{variables, FlowError, RestartPolicy};
 use crate::codec::Codec;
 use crate::printable::printable_path;
@@ -106,8 +107,8 @@ impl Flow {
     /// Reads and checks the flow file at `file`.
     ///
     /// # Errors
-    /// A [`FlowError`] naming the file, the field and the fix.
-    pub fn load(file: &Path, registry: &Registry) -> Result<Self, FlowError> {
+    /// Every mistake found, each naming the file, the field and the fix.
+    pub fn load(file: &Path, registry: &Registry) -> Result<Self, FlowErrors> {
         let bytes = std::fs::read(file).map_err(|e| {
             FlowError::new(
                 file,
@@ -129,11 +130,12 @@ impl Flow {
         Self::parse(file, &text, registry)
     }
 
-    /// Checks the flow file `text`, read from `file`.
+    /// Checks the flow file `text`, read from `file`: past a syntax error,
+    /// every mistake is found, not only the first.
     ///
     /// # Errors
-    /// A [`FlowError`] naming the file, the field and the fix.
-    pub fn parse(file: &Path, text: &str, registry: &Registry) -> Result<Self, FlowError> {
+    /// Every mistake found, each naming the file, the field and the fix.
+    pub fn parse(file: &Path, text: &str, registry: &Registry) -> Result<Self, FlowErrors> {
         let spec = read_spec(file, text, &variables::Environment)?;
         if spec.connector.is_empty() {
             return Err(FlowError::new(
@@ -141,47 +143,33 @@ impl Flow {
                 "connector",
                 "the flow has no connector",
                 "add a `[[connector]]` table with `id` and `type`",
-            ));
+            )
+            .into());
         }
+        let mut errors = Vec::new();
         let mut index_of: HashMap<&str, usize> = HashMap::new();
         for (i, connector) in spec.connector.iter().enumerate() {
-            check_connector(file, i, connector, registry)?;
-            if index_of.insert(&connector.id, i).is_some() {
-                return Err(FlowError::new(
+            errors.extend(check_connector(file, i, connector, registry));
+            if index_of.contains_key(connector.id.as_str()) {
+                errors.push(FlowError::new(
                     file,
                     format!("connector[{i}].id"),
                     format!("id `{}` is used by two connectors", connector.id),
                     "give every connector a unique `id`",
                 ));
+            } else {
+                index_of.insert(&connector.id, i);
             }
         }
-        let mut targets: Vec<Vec<usize>> = vec![Vec::new(); spec.connector.len()];
-        for (i, link) in spec.link.iter().enumerate() {
-            let from = resolve(file, &format!("link[{i}].from"), &link.from, &index_of)?;
-            require_side(
-                file,
-                &format!("link[{i}].from"),
-                &spec.connector[from],
-                registry,
-                Side::Source,
-            )?;
-            for (j, to) in link_targets(file, i, &link.to)?.into_iter().enumerate() {
-                let field = format!("link[{i}].to[{j}]");
-                let to = resolve(file, &field, &to, &index_of)?;
-                require_side(file, &field, &spec.connector[to], registry, Side::Sink)?;
-                if !targets[from].contains(&to) {
-                    targets[from].push(to);
-                }
-            }
-        }
+        let targets = link(file, &spec, &index_of, registry, &mut errors);
         for (i, connector) in spec.connector.iter().enumerate() {
             let is_source = registry
                 .kind(&connector.kind)
                 .is_some_and(|k| k.source && !k.sink);
             if is_source && targets[i].is_empty() {
-                return Err(FlowError::new(
+                errors.push(FlowError::new(
                     file,
-                    format!("connector[{i}]"),
+                    connector_field(i, connector, ""),
                     format!(
                         "source `{}` is not linked to any sink, its events would be lost",
                         connector.id
@@ -195,15 +183,16 @@ impl Flow {
         }
         let mut nodes = Vec::with_capacity(spec.connector.len());
         for (i, (spec, targets)) in spec.connector.into_iter().zip(targets).enumerate() {
-            let config = match spec.config {
-                Some(config) => Value::deserialize(config).map_err(|e| {
-                    FlowError::new(
+            let config = match &spec.config {
+                Some(config) => Value::deserialize(config.clone()).unwrap_or_else(|e| {
+                    errors.push(FlowError::new(
                         file,
-                        format!("connector[{i}].config"),
+                        connector_field(i, &spec, ".config"),
                         format!("cannot be read: {e}"),
                         "write the config as a TOML table of strings, numbers, booleans, arrays and tables",
-                    )
-                })?,
+                    ));
+                    Value::NULL
+                }),
                 None => Value::NULL,
             };
             nodes.push(Node {
@@ -220,14 +209,18 @@ impl Flow {
             .as_deref()
             .map(crate::observe::parse_address)
             .transpose()
-            .map_err(|problem| {
-                FlowError::new(
+            .unwrap_or_else(|problem| {
+                errors.push(FlowError::new(
                     file,
                     "api",
                     problem,
                     "write `api = \"9898\"` (a port on 127.0.0.1) or `api = \"HOST:PORT\"`",
-                )
-            })?;
+                ));
+                None
+            });
+        if let Some(errors) = FlowErrors::of(errors) {
+            return Err(errors);
+        }
         Ok(Self {
             nodes,
             api,
@@ -236,6 +229,58 @@ impl Flow {
                 .map_or(DEFAULT_DRAIN_TIMEOUT, Duration::from_millis),
         })
     }
+}
+
+/// Where `rest` (`.type`, `.config`, or nothing) of connector `i` is, for
+/// people: by its id (``connector `tick`.type``) when it has a usable one,
+/// by its place in the file otherwise.
+fn connector_field(i: usize, connector: &ConnectorSpec, rest: &str) -> String {
+    if connector.id.is_empty() || connector.id.chars().any(char::is_control) {
+        format!("connector[{i}]{rest}")
+    } else {
+        format!("connector `{}`{rest}", connector.id)
+    }
+}
+
+/// The targets of every connector, as the links say; a link that names
+/// an unknown connector, or a side it does not have, is added to `errors`.
+fn link(
+    file: &Path,
+    spec: &FlowFile,
+    index_of: &HashMap<&str, usize>,
+    registry: &Registry,
+    errors: &mut Vec<FlowError>,
+) -> Vec<Vec<usize>> {
+    let mut targets: Vec<Vec<usize>> = vec![Vec::new(); spec.connector.len()];
+    for (i, link) in spec.link.iter().enumerate() {
+        let from_field = format!("link[{i}].from");
+        let from = resolve(file, &from_field, &link.from, index_of)
+            .and_then(|from| {
+                require_side(file, &from_field, &spec.connector[from], registry, Side::Source)
+                    .map(|()| from)
+            })
+            .map_err(|e| errors.push(e))
+            .ok();
+        let to = match link_targets(file, i, &link.to) {
+            Ok(to) => to,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        for (j, to) in to.into_iter().enumerate() {
+            let field = format!("link[{i}].to[{j}]");
+            let to = resolve(file, &field, &to, index_of).and_then(|to| {
+                require_side(file, &field, &spec.connector[to], registry, Side::Sink).map(|()| to)
+            });
+            match (from, to) {
+                (Some(from), Ok(to)) if !targets[from].contains(&to) => targets[from].push(to),
+                (_, Err(e)) => errors.push(e),
+                _ => {}
+            }
+        }
+    }
+    targets
 }
 
 /// The flow file `text` as written, its variables substituted from
@@ -248,8 +293,9 @@ fn read_spec(
     let document: toml::Table = toml::from_str(text).map_err(|e| syntax_error(file, text, &e))?;
     let mut document = toml::Value::Table(document);
     let dir = file.parent().unwrap_or_else(|| Path::new(""));
-    variables::substitute(&mut document, &mut String::new(), dir, source)
-        .map_err(|(path, why)| FlowError::new(file, path, why.problem, why.fix))?;
+    variables::substitute(&mut document, &mut String::new(), dir, source).map_err(|(path, why)| {
+        FlowError::new(file, named_by_id(&document, path), why.problem, why.fix)
+    })?;
     FlowFile::deserialize(document).map_err(|e| {
         // Located in the text as written, when the mistake is there and
         // not in a variable's value.
@@ -260,34 +306,58 @@ fn read_spec(
     })
 }
 
-/// A TOML or shape error, located by line and column.
-fn syntax_error(file: &Path, text: &str, error: &toml::de::Error) -> FlowError {
-    let location = error.span().map_or_else(
-        || String::from("file"),
-        |span| {
-            let before = &text[..span.start.min(text.len())];
-            let line = before.matches('\n').count() + 1;
-            let column = before.rsplit('\n').next().map_or(0, str::len) + 1;
-            format!("line {line}, column {column}")
-        },
-    );
-    FlowError::new(
-        file,
-        location,
-        error.message().trim_end_matches('\n').replace('\n', " "),
-        "correct the flow file there (each `[[connector]]` has `id`, `type` and optional \
-         `codec`, `config` and `restart`; each `[[link]]` has `from` and `to`)",
-    )
+/// `path` (`connector[1].config.path`) with the connector named by its id
+/// (``connector `copy`.config.path``) when the document gives it one.
+fn named_by_id(document: &toml::Value, path: String) -> String {
+    let Some((index, rest)) = path
+        .strip_prefix("connector[")
+        .and_then(|after| after.split_once(']'))
+    else {
+        return path;
+    };
+    let id = index
+        .parse::<usize>()
+        .ok()
+        .and_then(|i| document.get("connector")?.get(i)?.get("id")?.as_str());
+    match id {
+        Some(id) if !id.is_empty() && !id.chars().any(char::is_control) => {
+            format!("connector `{id}`{rest}")
+        }
+        _ => path,
+    }
 }
 
+/// A TOML or shape error, located by line and column.
+fn syntax_error(file: &Path, text: &str, error: &toml::de::Error) -> FlowError {
+    let problem = error.message().trim_end_matches('\n').replace('\n', " ");
+    let fix = "correct the flow file there (each `[[connector]]` has `id`, `type` and optional \
+               `codec`, `config` and `restart`; each `[[link]]` has `from` and `to`)";
+    let Some(span) = error.span() else {
+        return FlowError::new(file, "file", problem, fix);
+    };
+    let before = &text[..span.start.min(text.len())];
+    let number = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |at| at + 1);
+    let column = before[line_start..].chars().count() + 1;
+    let line = text[line_start..].lines().next().unwrap_or_default();
+    FlowError::new(
+        file,
+        format!("line {number}, column {column}"),
+        problem,
+        fix,
+    )
+    .with_excerpt(number, line, column)
+}
+
+/// What is wrong with connector `i`'s id or type, if anything.
 fn check_connector(
     file: &Path,
     i: usize,
     connector: &ConnectorSpec,
     registry: &Registry,
-) -> Result<(), FlowError> {
+) -> Option<FlowError> {
     if connector.id.is_empty() {
-        return Err(FlowError::new(
+        return Some(FlowError::new(
             file,
             format!("connector[{i}].id"),
             "the id is empty",
@@ -295,7 +365,7 @@ fn check_connector(
         ));
     }
     if connector.id.chars().any(char::is_control) {
-        return Err(FlowError::new(
+        return Some(FlowError::new(
             file,
             format!("connector[{i}].id"),
             format!("the id `{}` contains a control character", connector.id),
@@ -309,9 +379,9 @@ fn check_connector(
             .find(|k| strsim::levenshtein(k, &connector.kind) <= 2)
             .map(|k| format!("did you mean `{k}`? "))
             .unwrap_or_default();
-        return Err(FlowError::new(
+        return Some(FlowError::new(
             file,
-            format!("connector[{i}].type"),
+            connector_field(i, connector, ".type"),
             format!(
                 "no loaded plugin and no built-in connector provides connector type `{}` (known: {}){}",
                 connector.kind,
@@ -328,7 +398,7 @@ fn check_connector(
             ),
         ));
     }
-    Ok(())
+    None
 }
 
 /// The first few plugin files the registry rejected, with their reasons,

@@ -1,29 +1,22 @@
 //! Live reload (`run --watch`): notices a plugin file replaced or
-//! rewritten on disk, loads the new build (from a private copy, as every
-//! plugin is loaded: see [`crate::loader::Opened`]), and hands each
+//! rewritten on disk (through the operating system, see
+//! [`crate::watching`]), loads the new build (from a private copy, as
+//! every plugin is loaded: see [`crate::loader::Opened`]), and hands each
 //! connector of that plugin a new instance; a build that fails a check is
 //! refused and the running one kept. Old builds stay loaded until the
 //! process exits: code of theirs may still run.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
-use async_channel::Sender;
-use pdk::Value;
-
-use super::handle::{self, Connection, Wiring};
 use super::instance::Instance;
-use super::task::Control;
-use crate::loader::{ConnectorKind, LoadedPlugin};
-use crate::logging::Tag;
-use crate::observe::ConnectorFamilies;
+use super::restartable::{Replacement, Restartable};
+use crate::loader::LoadedPlugin;
 use crate::printable::{printable, printable_path};
 use crate::registry::Provider;
 use crate::trust::TrustPolicy;
 use crate::vetting::Vetting;
-
-/// How often the plugin files are looked at.
-pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
+use crate::watching::{DirWatch, SETTLE};
 
 /// What `run --watch` needs beyond the flow: the trust policy every new
 /// build must pass, and how it is vetted, like the first.
@@ -55,42 +48,19 @@ impl FileVersion {
     }
 }
 
-/// A connector of the flow that can be restarted on a new build.
-pub struct Restartable {
-    /// Its id in the flow.
-    pub id: String,
-    /// Its connector type.
-    pub kind: ConnectorKind,
-    /// Its configuration.
-    pub config: Value,
-    /// How the flow uses it, for the new instance's context.
-    pub wiring: Wiring,
-    /// Its log tag.
-    pub tag: Tag,
-    /// Its task's control channel, for the new instance's handle.
-    pub control: Sender<Control>,
-    /// Its current connection, for the new instance's handle.
-    pub connection: Connection,
-    /// Where the new instance registers its plugin's metrics.
-    pub metrics: ConnectorFamilies,
-    /// Where its task takes new instances.
-    pub reload: Sender<Instance>,
-}
-
 /// One plugin file the flow uses, and its connectors.
 struct WatchedFile {
     path: PathBuf,
     /// The version running (or last refused).
     current: Option<FileVersion>,
-    /// A new version seen at the last look; acted on once it stays the
-    /// same for a whole interval (a build may still be writing it).
-    settling: Option<FileVersion>,
     connectors: Vec<Restartable>,
 }
 
 /// The plugin files of a running flow and the builds loaded from them.
 pub struct Watcher {
     files: Vec<WatchedFile>,
+    /// The plugin files' directories, watched.
+    dirs: DirWatch,
     trust: Option<TrustPolicy>,
     vetting: Vetting,
     builds: Vec<LoadedPlugin>,
@@ -98,44 +68,50 @@ pub struct Watcher {
 
 impl Watcher {
     /// A watcher for no file yet.
-    #[must_use]
-    pub fn new(watch: Watch) -> Self {
-        Self {
+    ///
+    /// # Errors
+    /// When the operating system's watcher cannot be created.
+    pub fn new(watch: Watch) -> Result<Self, crate::watching::WatchError> {
+        Ok(Self {
             files: Vec::new(),
+            dirs: DirWatch::new(SETTLE)?,
             trust: watch.trust,
             vetting: watch.vetting,
             builds: Vec::new(),
-        }
+        })
     }
 
     /// Watches `plugin`'s file for connector `connector`.
     pub fn add(&mut self, plugin: &LoadedPlugin, connector: Restartable) {
         if let Some(file) = self.files.iter_mut().find(|f| f.path == plugin.path) {
             file.connectors.push(connector);
-        } else {
-            self.files.push(WatchedFile {
-                path: plugin.path.clone(),
-                current: FileVersion::of(&plugin.path),
-                settling: None,
-                connectors: vec![connector],
-            });
+            return;
         }
+        let dir = plugin.path.parent().unwrap_or_else(|| Path::new("/"));
+        if let Err(error) = self.dirs.add(dir, false) {
+            log::warn!("a new build of {} will not be noticed: {error}", printable_path(&plugin.path));
+        }
+        self.files.push(WatchedFile {
+            path: plugin.path.clone(),
+            current: FileVersion::of(&plugin.path),
+            connectors: vec![connector],
+        });
     }
 
-    /// Looks at every file once, and reloads those replaced since.
-    pub fn check(&mut self) {
+    /// Waits until a watched file has changed on disk, and reloads it.
+    pub async fn reload_changed(&mut self) {
+        // Which files changed is read from the files themselves: a path
+        // reported may be spelled otherwise than the one loaded.
+        if self.dirs.changes().recv().await.is_err() {
+            return std::future::pending().await;
+        }
         for i in 0..self.files.len() {
             let file = &mut self.files[i];
             let seen = FileVersion::of(&file.path);
             if seen.is_none() || seen == file.current {
-                file.settling = None;
                 continue;
             }
-            if file.settling != seen {
-                file.settling = seen;
-                continue;
-            }
-            file.current = file.settling.take();
+            file.current = seen;
             self.reload(i);
         }
     }
@@ -157,7 +133,10 @@ impl Watcher {
                 );
                 for (connector, instance) in connectors.iter().zip(instances) {
                     // A task that has ended takes no new instance.
-                    let _ = connector.reload.try_send(instance);
+                    let _ = connector.replace(Replacement {
+                        instance,
+                        reason: "the new build",
+                    });
                 }
                 self.builds.push(plugin);
             }
@@ -197,31 +176,7 @@ impl Watcher {
                     ))
                 }
             }
-            let ctx = handle::context(
-                &connector.id,
-                connector.control.clone(),
-                connector.connection.clone(),
-                connector.wiring,
-                connector.metrics.clone(),
-            );
-            let instance = connector
-                .tag
-                .scope(|| {
-                    Instance::create(
-                        Provider::Plugin(&plugin),
-                        &kind.name,
-                        ctx,
-                        &connector.config,
-                    )
-                })
-                .map_err(|e| {
-                    format!(
-                        "connector `{}` could not be created on it: {}",
-                        connector.id,
-                        e.message()
-                    )
-                })?;
-            instances.push(instance);
+            instances.push(connector.create_on(Provider::Plugin(&plugin))?);
         }
         Ok((plugin, instances))
     }

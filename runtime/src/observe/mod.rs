@@ -13,10 +13,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use async_channel::WeakReceiver;
 
-pub use api::{parse_address, serve};
+pub use api::{parse_address, serve, ApiError, Endpoint};
 pub use metrics::{ConnectorMetrics, Labels, Metrics};
 pub use plugin::ConnectorFamilies;
-pub use state::State;
+pub use state::{FlowState, State};
 pub use status::{Health, Status};
 pub use top::{fetch, Rates};
 
@@ -33,7 +33,28 @@ pub struct Observer(Arc<Inner>);
 #[derive(Default)]
 struct Inner {
     metrics: Metrics,
+    flows: Mutex<Vec<FlowRecord>>,
     connectors: Mutex<Vec<Observed>>,
+}
+
+/// A flow as the observer sees it, beside its connectors.
+#[derive(Debug, Clone)]
+pub struct FlowRecord {
+    /// Its name.
+    pub name: String,
+    /// Its flow file.
+    pub file: String,
+    /// Where it stands.
+    pub state: FlowState,
+    /// Since when.
+    pub since: std::time::Instant,
+    /// Why it failed, if it did.
+    pub error: Option<String>,
+    /// Why the last change of its file was refused (the flow runs on as
+    /// it was), until a change is accepted.
+    pub rejected: Option<String>,
+    /// How many times it has started.
+    pub starts: u64,
 }
 
 /// One connector as the observer sees it.
@@ -88,6 +109,70 @@ impl Observer {
         self.connectors().push(connector);
     }
 
+    /// Records that flow `name` (from `file`) is now in `state`, with
+    /// `error` when it failed; a flow starting again counts one more
+    /// start, and shows its new connectors in place of the old.
+    pub fn flow_state(&self, name: &str, file: &str, state: FlowState, error: Option<String>) {
+        if state == FlowState::Starting {
+            self.connectors().retain(|connector| connector.flow != name);
+        }
+        let mut flows = self.flows();
+        let index = match flows.iter().position(|flow| flow.name == name) {
+            Some(index) => index,
+            None => {
+                flows.push(FlowRecord {
+                    name: name.to_owned(),
+                    file: file.to_owned(),
+                    state,
+                    since: std::time::Instant::now(),
+                    error: None,
+                    rejected: None,
+                    starts: 0,
+                });
+                flows.len() - 1
+            }
+        };
+        let flow = &mut flows[index];
+        if state == FlowState::Starting {
+            flow.starts += 1;
+            flow.rejected = None;
+            flow.file = file.to_owned();
+        }
+        if flow.state != state {
+            flow.since = std::time::Instant::now();
+        }
+        flow.state = state;
+        flow.error = error;
+    }
+
+    /// Records that a change of flow `name`'s file was refused for
+    /// `why`; the flow runs on as it was.
+    pub fn flow_rejected(&self, name: &str, file: &str, why: String) {
+        let mut flows = self.flows();
+        match flows.iter_mut().find(|flow| flow.name == name) {
+            Some(flow) => flow.rejected = Some(why),
+            None => flows.push(FlowRecord {
+                name: name.to_owned(),
+                file: file.to_owned(),
+                state: FlowState::Failed,
+                since: std::time::Instant::now(),
+                error: Some(why),
+                rejected: None,
+                starts: 0,
+            }),
+        }
+    }
+
+    /// Shows flow `name` and its connectors no more.
+    pub fn remove_flow(&self, name: &str) {
+        self.connectors().retain(|connector| connector.flow != name);
+        self.flows().retain(|flow| flow.name != name);
+    }
+
+    fn flows(&self) -> std::sync::MutexGuard<'_, Vec<FlowRecord>> {
+        self.0.flows.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn connectors(&self) -> std::sync::MutexGuard<'_, Vec<Observed>> {
         self.0
             .connectors
@@ -121,7 +206,7 @@ impl Observer {
     /// Every flow and connector, with its state and counts.
     #[must_use]
     pub fn status(&self) -> Status {
-        Status::of(&self.connectors())
+        Status::of(&self.flows(), &self.connectors())
     }
 }
 

@@ -80,6 +80,37 @@ impl State {
     }
 }
 
+/// A flow's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlowState {
+    /// Its connectors are being created.
+    Starting,
+    /// Its connectors run.
+    Running,
+    /// Asked to stop (removed, replaced or the runtime shuts down): its
+    /// sources stopped, it finishes what is in flight.
+    Draining,
+    /// Ended: its sources finished, or it was stopped.
+    Stopped,
+    /// It could not start, or a connector of it was given up.
+    Failed,
+}
+
+impl FlowState {
+    /// Its name, as `/status` shows it.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Starting => "starting",
+            Self::Running => "running",
+            Self::Draining => "draining",
+            Self::Stopped => "stopped",
+            Self::Failed => "failed",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,8 +6,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::metrics::Counts;
-use super::state::State;
-use super::Observed;
+use super::state::{FlowState, State};
+use super::{FlowRecord, Observed};
 
 /// Every flow the runtime runs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -24,6 +24,24 @@ pub struct Status {
 pub struct FlowStatus {
     /// Its name (its file's stem).
     pub name: String,
+    /// Its flow file.
+    #[serde(default)]
+    pub file: String,
+    /// Where it stands.
+    pub state: FlowState,
+    /// For how long, in seconds.
+    #[serde(default)]
+    pub state_seconds: f64,
+    /// Why it failed, if it did.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// Why the last change of its file was refused (it runs on as it
+    /// was).
+    #[serde(default)]
+    pub rejected: Option<String>,
+    /// How many times it has started.
+    #[serde(default)]
+    pub starts: u64,
     /// Its connectors, in the order of the flow file.
     pub connectors: Vec<ConnectorStatus>,
 }
@@ -52,9 +70,21 @@ pub struct ConnectorStatus {
 }
 
 impl Status {
-    /// The status of `connectors`, grouped by flow.
-    pub(super) fn of(connectors: &[Observed]) -> Self {
-        let mut flows: Vec<FlowStatus> = Vec::new();
+    /// The status of `flows` and their `connectors`.
+    pub(super) fn of(records: &[FlowRecord], connectors: &[Observed]) -> Self {
+        let mut flows: Vec<FlowStatus> = records
+            .iter()
+            .map(|record| FlowStatus {
+                name: record.name.clone(),
+                file: record.file.clone(),
+                state: record.state,
+                state_seconds: round_ms(record.since.elapsed()),
+                error: record.error.clone(),
+                rejected: record.rejected.clone(),
+                starts: record.starts,
+                connectors: Vec::new(),
+            })
+            .collect();
         for connector in connectors {
             let status = ConnectorStatus {
                 id: connector.id.clone(),
@@ -70,11 +100,18 @@ impl Status {
                 Some(flow) => flow.connectors.push(status),
                 None => flows.push(FlowStatus {
                     name: connector.flow.clone(),
+                    file: String::new(),
+                    state: FlowState::Running,
+                    state_seconds: 0.0,
+                    error: None,
+                    rejected: None,
+                    starts: 1,
                     connectors: vec![status],
                 }),
             }
         }
         let healthy = !flows.is_empty()
+            && flows.iter().all(|flow| flow.state != FlowState::Failed)
             && flows
                 .iter()
                 .flat_map(|flow| &flow.connectors)
@@ -90,7 +127,20 @@ impl Status {
                 "no flow runs yet: its connectors are being created",
             )]);
         }
-        let unwell: Vec<String> = self
+        let failed = self
+            .flows
+            .iter()
+            .filter(|flow| flow.state == FlowState::Failed)
+            .map(|flow| {
+                let why = flow
+                    .error
+                    .as_deref()
+                    .map_or(String::new(), |error| format!(": {error}"));
+                format!("flow `{}` failed{why}", flow.name)
+            });
+        let unwell: Vec<String> = failed
+            .chain(
+            self
             .flows
             .iter()
             .flat_map(|flow| flow.connectors.iter().map(move |c| (flow, c)))
@@ -106,7 +156,7 @@ impl Status {
                     connector.id,
                     connector.state.name()
                 )
-            })
+            }))
             .collect();
         if unwell.is_empty() {
             Health::Well
@@ -158,7 +208,7 @@ mod tests {
 
     #[test]
     fn no_flow_yet_is_not_healthy() {
-        let status = Status::of(&[]);
+        let status = Status::of(&[], &[]);
         assert!(!status.healthy);
         assert!(
             matches!(status.health(), Health::Unwell(why) if why[0].starts_with("no flow runs yet"))
@@ -177,7 +227,7 @@ mod tests {
         .enumerate()
         .map(|(i, state)| observed(&format!("c{i}"), state, None))
         .collect();
-        let status = Status::of(&connectors);
+        let status = Status::of(&[], &connectors);
         assert!(status.healthy);
         assert_eq!(status.health(), Health::Well);
     }
@@ -189,7 +239,7 @@ mod tests {
             observed("down", State::Reconnecting, Some("cannot connect")),
             observed("gone", State::Failed, None),
         ];
-        let status = Status::of(&connectors);
+        let status = Status::of(&[], &connectors);
         assert!(!status.healthy);
         assert_eq!(
             status.health(),

@@ -37,10 +37,10 @@ pub struct Unreachable {
 ///
 /// # Errors
 /// When nothing answers there within 5 s, or the answer is not a status.
-pub fn fetch(address: SocketAddr) -> Result<Status, Unreachable> {
+pub fn fetch(address: SocketAddr, token: Option<&str>) -> Result<Status, Unreachable> {
     let unreachable = |problem: String| Unreachable { address, problem };
     let body = async_io::block_on(async {
-        match select(pin!(get_status(address)), Timer::after(ANSWER_WITHIN)).await {
+        match select(pin!(get_status(address, token)), Timer::after(ANSWER_WITHIN)).await {
             Either::Left((body, _)) => body,
             Either::Right(_) => Err(format!("no answer within {} s", ANSWER_WITHIN.as_secs())),
         }
@@ -50,15 +50,18 @@ pub fn fetch(address: SocketAddr) -> Result<Status, Unreachable> {
 }
 
 /// `GET /status` from `address`: the body of a `200` answer.
-async fn get_status(address: SocketAddr) -> Result<Bytes, String> {
+async fn get_status(address: SocketAddr, token: Option<&str>) -> Result<Bytes, String> {
     let stream = Async::<std::net::TcpStream>::connect(address)
         .await
         .map_err(|e| e.to_string())?;
     let (mut sender, connection) = http1::handshake(FuturesIo::new(stream))
         .await
         .map_err(|e| e.to_string())?;
-    let request = Request::get("/status")
-        .header(hyper::header::HOST, address.to_string())
+    let mut request = Request::get("/status").header(hyper::header::HOST, address.to_string());
+    if let Some(token) = token {
+        request = request.header(hyper::header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    let request = request
         .body(Empty::<Bytes>::new())
         .map_err(|e| e.to_string())?;
     let answer = async move {

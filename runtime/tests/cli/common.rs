@@ -336,6 +336,16 @@ impl RunningFlow {
         Self::spawn_with(command.args(["run"]).arg(flow).args(args), plugin_dir)
     }
 
+    /// Starts `pdk-runtime serve --flows FLOW_DIR` with `args`, with the
+    /// plugins of `plugin_dir` only.
+    pub fn serve(flow_dir: &Path, plugin_dir: &Path, args: &[&str]) -> Self {
+        let mut command = Command::new(runtime_exe());
+        Self::spawn_with(
+            command.arg("serve").arg("--flows").arg(flow_dir).args(args),
+            plugin_dir,
+        )
+    }
+
     /// [`RunningFlow::start`], with extra environment variables.
     pub fn start_with_env(flow: &Path, plugin_dir: &Path, env: &[(&str, &str)]) -> Self {
         let mut command = Command::new(runtime_exe());

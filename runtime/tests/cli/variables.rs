@@ -57,7 +57,7 @@ fn a_flow_runs_with_its_variables_substituted_and_an_unset_one_is_named() {
     let err = stderr(&output);
     assert!(
         err.contains(&format!(
-            "error: {}: connector[1].config.path: environment variable `PDK_TEST_OUT_DIR` is not set; \
+            "error: {}: connector `out`.config.path: environment variable `PDK_TEST_OUT_DIR` is not set; \
              fix: set `PDK_TEST_OUT_DIR`, or give a default: `${{PDK_TEST_OUT_DIR:-VALUE}}`",
             flow.display()
         )),

@@ -13,6 +13,7 @@ use pdk::{Error, EventId};
 use super::handle::Connection;
 use super::instance::Instance;
 use super::restart::RestartPolicy;
+use super::restartable::Replacement;
 use super::watchdog::{Activity, Caller};
 use crate::logging::Tag;
 use crate::observe::{ConnectorMetrics, Observed, State};
@@ -58,6 +59,12 @@ pub enum Control {
     /// The drain ran out of time: fail every event in flight back to its
     /// source, and end.
     Abandon,
+    /// An operator pauses (`true`) or resumes (`false`) the source side,
+    /// as a closed circuit of a sink would.
+    Hold {
+        /// Paused or resumed.
+        held: bool,
+    },
     /// A sink this source sends to closed or opened its circuit.
     Downstream {
         /// The sink's index in the flow.
@@ -66,6 +73,10 @@ pub enum Control {
         open: bool,
     },
 }
+
+/// What holds a source back when an operator paused it, beside the
+/// indices of the sinks whose circuit is closed: no sink has this index.
+const OPERATOR_HOLD: u64 = u64::MAX;
 
 /// One connector instance and everything its task needs.
 pub struct ConnectorTask {
@@ -103,8 +114,9 @@ struct Inputs {
     signal: Option<Receiver<()>>,
     /// Whether the event loop has seen the shutdown.
     shutdown_seen: bool,
-    /// New instances from new builds of the plugin (`run --watch`).
-    reload: Option<Receiver<Instance>>,
+    /// New instances: new builds of the plugin (`run --watch`), an
+    /// operator's restart.
+    reload: Option<Receiver<Replacement>>,
 }
 
 impl ConnectorTask {
@@ -151,7 +163,7 @@ impl ConnectorTask {
 
     /// Makes the task replace its instance with each one `reload` yields,
     /// once the old one has no event in flight.
-    pub fn reload_on(&mut self, reload: Receiver<Instance>) {
+    pub fn reload_on(&mut self, reload: Receiver<Replacement>) {
         self.inputs.reload = Some(reload);
     }
 
@@ -317,12 +329,13 @@ impl ConnectorTask {
                     }
                 }
                 Wake::Pulled(reply) => self.on_pulled(reply).await?,
-                Wake::Reload(Some(instance)) => {
+                Wake::Reload(Some(replacement)) => {
                     log::info!(
-                        "connector `{}`: a new build is loaded; restarting on it once no event is in flight",
-                        self.id
+                        "connector `{}`: restarting on {} once no event is in flight",
+                        self.id,
+                        replacement.reason
                     );
-                    self.supervision.replacement = Some(instance);
+                    self.supervision.replacement = Some(replacement);
                 }
                 Wake::Reload(None) => self.inputs.reload = None,
                 Wake::SettleDue => self.settle_waiting().await?,
@@ -364,7 +377,8 @@ impl ConnectorTask {
         };
         self.drain().await;
         self.lifecycle(LifecycleHook::STOP).await;
-        self.held.replace(replacement).await;
+        let reason = replacement.reason;
+        self.held.replace(replacement.instance).await;
         self.supervision.drained = false;
         self.connect().await?;
         self.lifecycle(LifecycleHook::START).await;
@@ -375,7 +389,7 @@ impl ConnectorTask {
         {
             self.lifecycle(LifecycleHook::PAUSE).await;
         }
-        log::info!("connector `{}`: restarted on the new build", self.id);
+        log::info!("connector `{}`: restarted on {reason}", self.id);
         Ok(())
     }
 
@@ -413,28 +427,44 @@ impl ConnectorTask {
                 Ok(())
             }
             Control::Downstream { sink, open } => {
-                let Some(source) = &mut self.source else {
-                    return Ok(());
-                };
-                let was_paused = !source.closed_sinks.is_empty();
-                if open {
-                    source.closed_sinks.remove(&sink);
-                } else {
-                    source.closed_sinks.insert(sink);
-                }
-                match (was_paused, source.closed_sinks.is_empty()) {
-                    (false, false) => {
-                        self.caller.activity().set_state(State::Paused);
-                        self.lifecycle(LifecycleHook::PAUSE).await;
-                    }
-                    (true, true) => {
-                        self.caller.activity().set_state(State::Running);
-                        self.lifecycle(LifecycleHook::RESUME).await;
-                    }
-                    _ => {}
-                }
+                self.hold_source(sink, open).await;
                 Ok(())
             }
+            Control::Hold { held } => {
+                log::info!(
+                    "connector `{}`: {} by an operator",
+                    self.id,
+                    if held { "paused" } else { "resumed" }
+                );
+                self.hold_source(OPERATOR_HOLD, !held).await;
+                Ok(())
+            }
+        }
+    }
+
+    /// Records that `holder` (a sink's index, or [`OPERATOR_HOLD`]) holds
+    /// the source back (`open` false) or lets it go; the source pauses
+    /// while anything holds it.
+    async fn hold_source(&mut self, holder: u64, open: bool) {
+        let Some(source) = &mut self.source else {
+            return;
+        };
+        let was_paused = !source.closed_sinks.is_empty();
+        if open {
+            source.closed_sinks.remove(&holder);
+        } else {
+            source.closed_sinks.insert(holder);
+        }
+        match (was_paused, source.closed_sinks.is_empty()) {
+            (false, false) => {
+                self.caller.activity().set_state(State::Paused);
+                self.lifecycle(LifecycleHook::PAUSE).await;
+            }
+            (true, true) => {
+                self.caller.activity().set_state(State::Running);
+                self.lifecycle(LifecycleHook::RESUME).await;
+            }
+            _ => {}
         }
     }
 }

@@ -14,8 +14,8 @@ use super::ConnectorTask;
 use crate::executor;
 use crate::flow::handle::Connection;
 use crate::flow::instance::from_ffi;
-use crate::flow::instance::Instance;
 use crate::flow::restart::Failure;
+use crate::flow::restartable::Replacement;
 use crate::flow::restart::{RestartPolicy, Restarts};
 use crate::observe::State;
 
@@ -29,7 +29,7 @@ pub(super) struct Supervision {
     /// The backoff, and recent failures against the connector's budget.
     pub(super) restarts: Restarts,
     /// A new instance waiting for the old one to have nothing in flight.
-    pub(super) replacement: Option<Instance>,
+    pub(super) replacement: Option<Replacement>,
     /// Whether the instance's `on_drain` has been called.
     pub(super) drained: bool,
 }

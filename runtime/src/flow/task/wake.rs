@@ -9,7 +9,8 @@ use pdk::{Error, EventId};
 
 use super::{ConnectorTask, Control, Delivery, Inputs, Outcome, SinkSide, SourceSide};
 use crate::executor;
-use crate::flow::instance::{Instance, Pulled};
+use crate::flow::instance::Pulled;
+use crate::flow::restartable::Replacement;
 
 /// What woke the task up.
 pub(super) enum Wake {
@@ -21,9 +22,8 @@ pub(super) enum Wake {
     Sent(Option<Result<(), EventId>>),
     /// The runtime is shutting down: stop pulling, finish what is in flight.
     Shutdown,
-    /// A new build of the plugin offers a new instance (`None`: no more
-    /// will come).
-    Reload(Option<Instance>),
+    /// A new instance is offered (`None`: no more will come).
+    Reload(Option<Replacement>),
     /// The wait a source asked for with `Empty` is over.
     PullAgain,
     /// Outcomes have waited long enough for the pull under way.

@@ -1,0 +1,75 @@
+//! Checking a flow's connector configs without running anything: each
+//! connector is created by its own plugin (which reads its config with the
+//! author's own `Config` type) and dropped at once. Creating a connector
+//! connects nothing: `connect` is a later call the check never makes.
+
+use std::path::Path;
+
+use pdk::{Error, ErrorKind};
+
+use super::handle::{self, Connection, Wiring};
+use super::instance::Instance;
+use super::{Flow, FlowError, Node};
+use crate::logging::Tag;
+use crate::observe::Observer;
+use crate::registry::Registry;
+
+/// Every connector of `flow` (read from `file`) whose config its plugin
+/// rejects, or that cannot be created, as one error each.
+#[must_use]
+pub fn check_configs(flow: &Flow, file: &Path, registry: &Registry) -> Vec<FlowError> {
+    // The plugin metrics a connector registers in `new` go nowhere.
+    let observer = Observer::default();
+    let mut errors = Vec::new();
+    for node in &flow.nodes {
+        let Some(provider) = registry.provider(&node.kind) else {
+            errors.push(not_provided(file, node));
+            continue;
+        };
+        let control = async_channel::unbounded();
+        let wiring = Wiring {
+            codec: node.codec,
+            source_linked: !node.targets.is_empty(),
+        };
+        let metrics = observer.plugin_metrics_for("", &node.id, &node.kind, provider.plugin_name());
+        let ctx = handle::context(&node.id, control.0, Connection::default(), wiring, metrics);
+        let created = Tag::supervised(provider.plugin_name(), &node.id, |_| {})
+            .scope(|| Instance::create(provider, &node.kind, ctx, &node.config));
+        if let Err(error) = created {
+            errors.push(creation_error(file, node, &error));
+        }
+    }
+    errors
+}
+
+/// Connector `node`'s type is no longer provided (the registry changed
+/// since the flow was checked).
+pub fn not_provided(file: &Path, node: &Node) -> FlowError {
+    FlowError::new(
+        file,
+        format!("connector `{}`.type", node.id),
+        format!("connector type `{}` is not provided any more", node.kind),
+        "check the plugin path (`pdk-runtime plugins list` shows what is found)",
+    )
+}
+
+/// Why connector `node` could not be created: its config (the author's
+/// `Config` or `new` rejected it) or a failure in the plugin.
+pub fn creation_error(file: &Path, node: &Node, error: &Error) -> FlowError {
+    let connector = format!("connector `{}` (type `{}`)", node.id, node.kind);
+    if error.kind() == ErrorKind::Config {
+        FlowError::new(
+            file,
+            format!("{connector} config"),
+            error.message(),
+            format!("correct the `config` table of connector `{}`", node.id),
+        )
+    } else {
+        FlowError::new(
+            file,
+            connector,
+            format!("could not be created: {}", error.message()),
+            format!("fix the plugin providing `{}`", node.kind),
+        )
+    }
+}
