@@ -274,7 +274,10 @@ fn top(
     format: Format,
     interval: Duration,
 ) -> ExitCode {
-    let token = match token_file.map(|file| Endpoint::new(api, Some(file))).transpose() {
+    let token = match token_file
+        .map(|file| Endpoint::new(api, Some(file)))
+        .transpose()
+    {
         Ok(endpoint) => endpoint.and_then(|endpoint| endpoint.token),
         Err(error) => return usage_error(error),
     };
@@ -313,14 +316,15 @@ fn top(
 fn validate(files: &[PathBuf], registry: &Registry) -> ExitCode {
     let mut status = ExitCode::SUCCESS;
     for file in files {
-        match Flow::load(file, registry).and_then(|flow| {
-            FlowErrors::of(flow::check_configs(&flow, file, registry)).map_or(Ok(flow), Err)
-        }) {
+        match Flow::load(file, registry) {
             Ok(flow) => println!(
                 "ok: {}: {} connectors, {} links",
                 printable_path(file),
                 flow.nodes.len(),
-                flow.nodes.iter().map(|node| node.targets.len()).sum::<usize>()
+                flow.nodes
+                    .iter()
+                    .map(|node| node.targets.len())
+                    .sum::<usize>()
             ),
             Err(errors) => status = flow_errors(&errors),
         }
@@ -333,9 +337,7 @@ fn run(file: &Path, watch: bool, api: &ApiArgs, found: Discovered) -> ExitCode {
     let Discovered {
         registry, trust, ..
     } = found;
-    let checked = match Flow::load(file, &registry).and_then(|flow| {
-        FlowErrors::of(flow::check_configs(&flow, file, &registry)).map_or(Ok(flow), Err)
-    }) {
+    let checked = match Flow::load(file, &registry) {
         Ok(checked) => checked,
         Err(errors) => return flow_errors(&errors),
     };

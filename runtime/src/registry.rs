@@ -219,13 +219,17 @@ impl Registry {
             return None;
         }
         for builtin in &mut registry.builtins {
-            if let Some(ProviderIndex::Candidate(index)) = registry.providers.get(&builtin.kind.name)
+            if let Some(ProviderIndex::Candidate(index)) =
+                registry.providers.get(&builtin.kind.name)
             {
                 builtin.replaced_by = Some(registry.candidates[*index].path.clone());
             }
         }
         for path in &admitted {
-            log::info!("new plugin {} is usable by flows started from now on", printable_path(path));
+            log::info!(
+                "new plugin {} is usable by flows started from now on",
+                printable_path(path)
+            );
         }
         Some(registry)
     }

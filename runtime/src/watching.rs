@@ -97,6 +97,9 @@ mod tests {
     fn a_missing_directory_is_named() {
         let mut watch = DirWatch::new(SETTLE).unwrap();
         let error = watch.add(Path::new("/no/such/dir"), true).unwrap_err();
-        assert!(error.to_string().starts_with("cannot watch /no/such/dir: "), "{error}");
+        assert!(
+            error.to_string().starts_with("cannot watch /no/such/dir: "),
+            "{error}"
+        );
     }
 }

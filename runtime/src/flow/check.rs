@@ -9,37 +9,30 @@ use pdk::{Error, ErrorKind};
 
 use super::handle::{self, Connection, Wiring};
 use super::instance::Instance;
-use super::{Flow, FlowError, Node};
+use super::{FlowError, Node};
 use crate::logging::Tag;
 use crate::observe::Observer;
 use crate::registry::Registry;
 
-/// Every connector of `flow` (read from `file`) whose config its plugin
-/// rejects, or that cannot be created, as one error each.
+/// Why connector `node` (of a flow read from `file`) cannot be created
+/// with its config, if it cannot; nothing when its type is unknown (that
+/// is reported on its own).
 #[must_use]
-pub fn check_configs(flow: &Flow, file: &Path, registry: &Registry) -> Vec<FlowError> {
+pub fn check_config(file: &Path, node: &Node, registry: &Registry) -> Option<FlowError> {
+    let provider = registry.provider(&node.kind)?;
     // The plugin metrics a connector registers in `new` go nowhere.
     let observer = Observer::default();
-    let mut errors = Vec::new();
-    for node in &flow.nodes {
-        let Some(provider) = registry.provider(&node.kind) else {
-            errors.push(not_provided(file, node));
-            continue;
-        };
-        let control = async_channel::unbounded();
-        let wiring = Wiring {
-            codec: node.codec,
-            source_linked: !node.targets.is_empty(),
-        };
-        let metrics = observer.plugin_metrics_for("", &node.id, &node.kind, provider.plugin_name());
-        let ctx = handle::context(&node.id, control.0, Connection::default(), wiring, metrics);
-        let created = Tag::supervised(provider.plugin_name(), &node.id, |_| {})
-            .scope(|| Instance::create(provider, &node.kind, ctx, &node.config));
-        if let Err(error) = created {
-            errors.push(creation_error(file, node, &error));
-        }
-    }
-    errors
+    let control = async_channel::unbounded();
+    let wiring = Wiring {
+        codec: node.codec,
+        source_linked: !node.targets.is_empty(),
+    };
+    let metrics = observer.plugin_metrics_for("", &node.id, &node.kind, provider.plugin_name());
+    let ctx = handle::context(&node.id, control.0, Connection::default(), wiring, metrics);
+    Tag::supervised(provider.plugin_name(), &node.id, |_| {})
+        .scope(|| Instance::create(provider, &node.kind, ctx, &node.config))
+        .err()
+        .map(|error| creation_error(file, node, &error))
 }
 
 /// Connector `node`'s type is no longer provided (the registry changed

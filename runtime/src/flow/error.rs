@@ -131,7 +131,10 @@ mod tests {
     fn the_caret_stands_under_the_column_of_the_line() {
         let error = FlowError::new(Path::new("f.toml"), "line 12, column 6", "bad", "fix it")
             .with_excerpt(12, "id = tick", 6);
-        assert_eq!(error.excerpt.as_deref(), Some("12 | id = tick\n   |      ^"));
+        assert_eq!(
+            error.excerpt.as_deref(),
+            Some("12 | id = tick\n   |      ^")
+        );
     }
 
     #[test]

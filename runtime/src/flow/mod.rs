@@ -19,10 +19,9 @@ mod variables;
 mod watch;
 pub(crate) mod watchdog;
 
-pub use check::check_configs;
 pub use error::{FlowError, FlowErrors};
 pub use restart::RestartPolicy;
 pub use run::{flow_name, run, start, RunError};
-pub use steering::{SteerError, Steering};
 pub use spec::{Flow, Node};
+pub use steering::{SteerError, Steering};
 pub use watch::Watch;

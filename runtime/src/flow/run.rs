@@ -15,9 +15,9 @@ use super::check;
 use super::handle::{self, Connection, Wiring};
 use super::instance::Instance;
 use super::pipelines::pipelines;
-use super::task::{ConnectorTask, Control, Delivery, GaveUp, SourceSide};
 use super::restartable::Restartable;
 use super::steering::Steering;
+use super::task::{ConnectorTask, Control, Delivery, GaveUp, SourceSide};
 use super::watch::{Watch, Watcher};
 use super::watchdog::Activity;
 use super::{Flow, FlowError, Node};
@@ -239,7 +239,7 @@ pub fn start(
     // Logged once every connector is created, so that a flow that cannot
     // start says only why.
     for connector in &created {
-        log::info!("{}", connector.origin);
+        log::info!("flow `{name}`: {}", connector.origin);
     }
     let plugins: Vec<String> = created.iter().map(|c| c.plugin.clone()).collect();
     let steering = Steering::new(
@@ -294,7 +294,8 @@ impl Running {
             mut watcher,
             steering: _,
         } = self;
-        let mut drain = pin!(bound_drain(shutdown, flow.drain_timeout, controls, activities).fuse());
+        let mut drain =
+            pin!(bound_drain(shutdown, flow.drain_timeout, controls, activities).fuse());
         let mut done = pin!(join_all(pipelines).fuse());
         let results = loop {
             let mut reloaded = pin!(async {

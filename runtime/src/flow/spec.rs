@@ -24,7 +24,7 @@ use pdk::Value;
 use serde::Deserialize;
 
 use super::error::FlowErrors;
-use super::{variables, FlowError, RestartPolicy};
+use super::{check, variables, FlowError, RestartPolicy};
 use crate::codec::Codec;
 use crate::printable::printable_path;
 use crate::registry::{Registry, Status};
@@ -131,7 +131,8 @@ impl Flow {
     }
 
     /// Checks the flow file `text`, read from `file`: past a syntax error,
-    /// every mistake is found, not only the first.
+    /// every mistake is found, not only the first; every connector's
+    /// config is read by its plugin (see [`check`]), nothing connects.
     ///
     /// # Errors
     /// Every mistake found, each naming the file, the field and the fix.
@@ -204,6 +205,9 @@ impl Flow {
                 targets,
             });
         }
+        for node in &nodes {
+            errors.extend(check::check_config(file, node, registry));
+        }
         let api = spec
             .api
             .as_deref()
@@ -256,8 +260,14 @@ fn link(
         let from_field = format!("link[{i}].from");
         let from = resolve(file, &from_field, &link.from, index_of)
             .and_then(|from| {
-                require_side(file, &from_field, &spec.connector[from], registry, Side::Source)
-                    .map(|()| from)
+                require_side(
+                    file,
+                    &from_field,
+                    &spec.connector[from],
+                    registry,
+                    Side::Source,
+                )
+                .map(|()| from)
             })
             .map_err(|e| errors.push(e))
             .ok();
@@ -293,9 +303,9 @@ fn read_spec(
     let document: toml::Table = toml::from_str(text).map_err(|e| syntax_error(file, text, &e))?;
     let mut document = toml::Value::Table(document);
     let dir = file.parent().unwrap_or_else(|| Path::new(""));
-    variables::substitute(&mut document, &mut String::new(), dir, source).map_err(|(path, why)| {
-        FlowError::new(file, named_by_id(&document, path), why.problem, why.fix)
-    })?;
+    variables::substitute(&mut document, &mut String::new(), dir, source).map_err(
+        |(path, why)| FlowError::new(file, named_by_id(&document, path), why.problem, why.fix),
+    )?;
     FlowFile::deserialize(document).map_err(|e| {
         // Located in the text as written, when the mistake is there and
         // not in a variable's value.
@@ -478,11 +488,14 @@ fn require_side(
     registry: &Registry,
     side: Side,
 ) -> Result<(), FlowError> {
-    let kind = registry.kind(&connector.kind);
-    let has = kind.is_some_and(|k| match side {
-        Side::Source => k.source,
-        Side::Sink => k.sink,
-    });
+    let Some(kind) = registry.kind(&connector.kind) else {
+        // The unknown type is reported on its own.
+        return Ok(());
+    };
+    let has = match side {
+        Side::Source => kind.source,
+        Side::Sink => kind.sink,
+    };
     if has {
         return Ok(());
     }

@@ -19,7 +19,9 @@ pub enum SteerError {
         known: String,
     },
     /// The connector has no source side to pause or resume.
-    #[error("connector `{0}` has no source side in this flow; only a source can be paused or resumed")]
+    #[error(
+        "connector `{0}` has no source side in this flow; only a source can be paused or resumed"
+    )]
     NoSource(String),
     /// The connector could not be created again, or has ended.
     #[error("{0}")]

@@ -89,7 +89,10 @@ impl Watcher {
         }
         let dir = plugin.path.parent().unwrap_or_else(|| Path::new("/"));
         if let Err(error) = self.dirs.add(dir, false) {
-            log::warn!("a new build of {} will not be noticed: {error}", printable_path(&plugin.path));
+            log::warn!(
+                "a new build of {} will not be noticed: {error}",
+                printable_path(&plugin.path)
+            );
         }
         self.files.push(WatchedFile {
             path: plugin.path.clone(),

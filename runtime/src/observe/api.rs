@@ -266,8 +266,12 @@ impl Served {
             other => text(
                 StatusCode::NOT_FOUND,
                 format!(
-                    "no `{other}` here; this endpoint serves /metrics, /health, /status{}\n",
-                    if self.control.is_some() { ", /flows and /reload" } else { "" }
+                    "no `{other}` here; this endpoint serves {}\n",
+                    if self.control.is_some() {
+                        "/metrics, /health, /status, /flows and /reload"
+                    } else {
+                        "/metrics, /health and /status"
+                    }
                 ),
             ),
         }
@@ -291,9 +295,17 @@ impl Served {
             })
         };
         let asked = match (&method, parts.as_slice()) {
-            (&Method::GET, ["flows"]) => return json(StatusCode::OK, &self.observer.status().flows),
+            (&Method::GET, ["flows"]) => {
+                return json(StatusCode::OK, &self.observer.status().flows)
+            }
             (&Method::GET, ["flows", name]) => {
-                return match self.observer.status().flows.into_iter().find(|f| f.name == *name) {
+                return match self
+                    .observer
+                    .status()
+                    .flows
+                    .into_iter()
+                    .find(|f| f.name == *name)
+                {
                     Some(flow) => json(StatusCode::OK, &flow),
                     None => text(StatusCode::NOT_FOUND, format!("no flow `{name}`\n")),
                 };
@@ -302,7 +314,9 @@ impl Served {
                 if !is_flow_name(name) {
                     return text(
                         StatusCode::BAD_REQUEST,
-                        format!("`{name}` cannot name a flow: use letters, digits, `-`, `_` and `.`\n"),
+                        format!(
+                            "`{name}` cannot name a flow: use letters, digits, `-`, `_` and `.`\n"
+                        ),
                     );
                 }
                 let name = (*name).to_owned();
@@ -348,20 +362,26 @@ async fn read_body(request: Request<Incoming>) -> Result<String, Response<Full<B
     let timeout = async {
         async_io::Timer::after(BODY_TIMEOUT).await;
     };
-    let collected = match futures::future::select(std::pin::pin!(read), std::pin::pin!(timeout)).await {
-        futures::future::Either::Left((collected, _)) => collected,
-        futures::future::Either::Right(_) => {
-            return Err(text(
-                StatusCode::REQUEST_TIMEOUT,
-                format!("the body did not arrive within {} s\n", BODY_TIMEOUT.as_secs()),
-            ))
-        }
-    };
+    let collected =
+        match futures::future::select(std::pin::pin!(read), std::pin::pin!(timeout)).await {
+            futures::future::Either::Left((collected, _)) => collected,
+            futures::future::Either::Right(_) => {
+                return Err(text(
+                    StatusCode::REQUEST_TIMEOUT,
+                    format!(
+                        "the body did not arrive within {} s\n",
+                        BODY_TIMEOUT.as_secs()
+                    ),
+                ))
+            }
+        };
     let bytes = collected
         .map_err(|error| {
             text(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                format!("the body cannot be read ({error}); a flow file is at most {MAX_BODY} bytes\n"),
+                format!(
+                    "the body cannot be read ({error}); a flow file is at most {MAX_BODY} bytes\n"
+                ),
             )
         })?
         .to_bytes();

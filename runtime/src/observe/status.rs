@@ -140,23 +140,23 @@ impl Status {
             });
         let unwell: Vec<String> = failed
             .chain(
-            self
-            .flows
-            .iter()
-            .flat_map(|flow| flow.connectors.iter().map(move |c| (flow, c)))
-            .filter(|(_, connector)| !connector.state.is_healthy())
-            .map(|(flow, connector)| {
-                let why = connector
-                    .last_error
-                    .as_deref()
-                    .map_or(String::new(), |error| format!(": {error}"));
-                format!(
-                    "flow `{}`: connector `{}` is {}{why}",
-                    flow.name,
-                    connector.id,
-                    connector.state.name()
-                )
-            }))
+                self.flows
+                    .iter()
+                    .flat_map(|flow| flow.connectors.iter().map(move |c| (flow, c)))
+                    .filter(|(_, connector)| !connector.state.is_healthy())
+                    .map(|(flow, connector)| {
+                        let why = connector
+                            .last_error
+                            .as_deref()
+                            .map_or(String::new(), |error| format!(": {error}"));
+                        format!(
+                            "flow `{}`: connector `{}` is {}{why}",
+                            flow.name,
+                            connector.id,
+                            connector.state.name()
+                        )
+                    }),
+            )
             .collect();
         if unwell.is_empty() {
             Health::Well

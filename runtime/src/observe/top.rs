@@ -40,7 +40,12 @@ pub struct Unreachable {
 pub fn fetch(address: SocketAddr, token: Option<&str>) -> Result<Status, Unreachable> {
     let unreachable = |problem: String| Unreachable { address, problem };
     let body = async_io::block_on(async {
-        match select(pin!(get_status(address, token)), Timer::after(ANSWER_WITHIN)).await {
+        match select(
+            pin!(get_status(address, token)),
+            Timer::after(ANSWER_WITHIN),
+        )
+        .await
+        {
             Either::Left((body, _)) => body,
             Either::Right(_) => Err(format!("no answer within {} s", ANSWER_WITHIN.as_secs())),
         }

@@ -48,6 +48,8 @@ struct Entry {
     seen: String,
     /// The text it runs, if it was ever started.
     running_text: Option<String>,
+    /// The flow that text was checked as.
+    running_flow: Option<Flow>,
     /// Its run, while it runs.
     run: Option<Run>,
 }
@@ -107,7 +109,10 @@ impl Fleet {
             vetting,
             ..
         } = &self.settings;
-        if let Some(registry) = self.registry.with_new_plugins(search, trust.as_ref(), vetting) {
+        if let Some(registry) = self
+            .registry
+            .with_new_plugins(search, trust.as_ref(), vetting)
+        {
             self.registry = Arc::new(registry);
         }
     }
@@ -172,7 +177,8 @@ impl Fleet {
         match run.task.await {
             Ok(()) => {
                 log::info!("flow `{name}`: finished");
-                self.observer.flow_state(&name, &file, FlowState::Stopped, None);
+                self.observer
+                    .flow_state(&name, &file, FlowState::Stopped, None);
             }
             Err(error) => {
                 log::error!("flow `{name}`: {error}");
@@ -195,7 +201,10 @@ impl Fleet {
             Request::Reload => {
                 self.add_new_plugins();
                 self.reconcile().await;
-                Answer::text(StatusCode::OK, "reloaded the flow directories and the plugin path")
+                Answer::text(
+                    StatusCode::OK,
+                    "reloaded the flow directories and the plugin path",
+                )
             }
         }
     }
@@ -212,7 +221,10 @@ impl Fleet {
                     .filter(|path| is_flow_file(path))
                     .collect(),
                 Err(error) => {
-                    log::error!("cannot read flow directory {}: {error}", printable_path(dir));
+                    log::error!(
+                        "cannot read flow directory {}: {error}",
+                        printable_path(dir)
+                    );
                     continue;
                 }
             };
@@ -251,6 +263,7 @@ impl Fleet {
             file: file.clone(),
             seen: String::new(),
             running_text: None,
+            running_flow: None,
             run: None,
         });
         entry.seen.clone_from(&text);
@@ -262,7 +275,11 @@ impl Fleet {
                 log::error!(
                     "flow `{name}`: {} refused{}:\n{}",
                     printable_path(&file),
-                    if runs { "; the running version is kept" } else { "" },
+                    if runs {
+                        "; the running version is kept"
+                    } else {
+                        ""
+                    },
                     errors.report().trim_end()
                 );
                 self.observer
@@ -270,8 +287,14 @@ impl Fleet {
                 return;
             }
         };
-        if known {
-            log::info!("flow `{name}`: {} changed; restarting it on the new content", printable_path(&file));
+        if let Some(old) = &entry.running_flow {
+            log::info!(
+                "flow `{name}`: {} changed ({}); restarting it on the new content",
+                printable_path(&file),
+                what_changed(old, &flow)
+            );
+        } else if known {
+            log::info!("flow `{name}`: starting from {}", printable_path(&file));
         } else {
             log::info!("flow `{name}`: starting from {}", printable_path(&file));
         }
@@ -282,25 +305,32 @@ impl Fleet {
     /// Flow file `text`, read from `file`, checked completely against
     /// the current plugins: its syntax, types, links and every config.
     fn check(&self, file: &Path, text: &str) -> Result<Flow, FlowErrors> {
-        let flow = Flow::parse(file, text, &self.registry)?;
-        match FlowErrors::of(flow::check_configs(&flow, file, &self.registry)) {
-            Some(errors) => Err(errors),
-            None => Ok(flow),
-        }
+        Flow::parse(file, text, &self.registry)
     }
 
     /// Starts flow `name`, checked as `flow` from `text` in `file`.
     fn start(&mut self, name: &str, file: &Path, text: String, flow: Flow) {
         let shown = printable_path(file);
-        self.observer.flow_state(name, &shown, FlowState::Starting, None);
+        self.observer
+            .flow_state(name, &shown, FlowState::Starting, None);
         self.starts += 1;
         let start = self.starts;
         let (stop, stopped) = async_channel::bounded::<()>(1);
-        let started = flow::start(flow, &self.registry, file, name, &stopped, None, &self.observer);
+        let checked = flow.clone();
+        let started = flow::start(
+            flow,
+            &self.registry,
+            file,
+            name,
+            &stopped,
+            None,
+            &self.observer,
+        );
         let Some(entry) = self.flows.get_mut(name) else {
             return;
         };
         entry.running_text = Some(text);
+        entry.running_flow = Some(checked);
         match started {
             Ok(running) => {
                 let steering = running.steering();
@@ -318,7 +348,8 @@ impl Fleet {
                     steering,
                     start,
                 });
-                self.observer.flow_state(name, &shown, FlowState::Running, None);
+                self.observer
+                    .flow_state(name, &shown, FlowState::Running, None);
             }
             Err(error) => {
                 log::error!("flow `{name}`: cannot start: {error}");
@@ -334,13 +365,15 @@ impl Fleet {
             return;
         };
         let file = self.file_of(name);
-        self.observer.flow_state(name, &file, FlowState::Draining, None);
+        self.observer
+            .flow_state(name, &file, FlowState::Draining, None);
         drop(run.stop);
         match run.task.await {
             Ok(()) => log::info!("flow `{name}`: stopped"),
             Err(error) => log::warn!("flow `{name}`: stopped: {error}"),
         }
-        self.observer.flow_state(name, &file, FlowState::Stopped, None);
+        self.observer
+            .flow_state(name, &file, FlowState::Stopped, None);
     }
 
     /// Flow `name`'s file, for people.
@@ -355,16 +388,22 @@ impl Fleet {
     /// as flow `name`'s file, which starts or replaces the flow.
     async fn put(&mut self, name: &str, text: String) -> Answer {
         let Some(dir) = self.settings.flow_dirs.first() else {
-            return Answer::text(StatusCode::CONFLICT, "serve has no flow directory to write to");
+            return Answer::text(
+                StatusCode::CONFLICT,
+                "serve has no flow directory to write to",
+            );
         };
-        let file = self
-            .flows
-            .get(name)
-            .map_or_else(|| dir.join(format!("{name}.toml")), |entry| entry.file.clone());
+        let file = self.flows.get(name).map_or_else(
+            || dir.join(format!("{name}.toml")),
+            |entry| entry.file.clone(),
+        );
         if let Err(errors) = self.check(&file, &text) {
             return Answer::text(StatusCode::BAD_REQUEST, errors.report());
         }
-        let existed = self.flows.get(name).is_some_and(|entry| entry.run.is_some());
+        let existed = self
+            .flows
+            .get(name)
+            .is_some_and(|entry| entry.run.is_some());
         if let Err(error) = write_atomically(&file, &text) {
             return Answer::text(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -374,7 +413,11 @@ impl Fleet {
                 ),
             );
         }
-        log::info!("control API: flow `{name}` put ({} bytes) into {}", text.len(), printable_path(&file));
+        log::info!(
+            "control API: flow `{name}` put ({} bytes) into {}",
+            text.len(),
+            printable_path(&file)
+        );
         self.reconcile().await;
         let status = if existed {
             StatusCode::OK
@@ -401,7 +444,10 @@ impl Fleet {
                 );
             }
         }
-        log::info!("control API: flow `{name}` deleted ({} removed)", printable_path(&file));
+        log::info!(
+            "control API: flow `{name}` deleted ({} removed)",
+            printable_path(&file)
+        );
         self.reconcile().await;
         Answer::json(StatusCode::OK, &json!({ "deleted": name }))
     }
@@ -413,7 +459,10 @@ impl Fleet {
         };
         if connector.is_none() && action == Action::Restart {
             let (Some(text), file) = (entry.running_text.clone(), entry.file.clone()) else {
-                return Answer::text(StatusCode::CONFLICT, format!("flow `{name}` never started: fix its file first"));
+                return Answer::text(
+                    StatusCode::CONFLICT,
+                    format!("flow `{name}` never started: fix its file first"),
+                );
             };
             log::info!("control API: restarting flow `{name}`");
             self.stop(name).await;
@@ -447,7 +496,9 @@ impl Fleet {
                 log::info!("control API: flow `{name}`: {what} {}", ids.join(", "));
                 Answer::json(StatusCode::OK, &json!({ "flow": name, what: ids }))
             }
-            Err(error @ SteerError::Unknown { .. }) => Answer::text(StatusCode::NOT_FOUND, error.to_string()),
+            Err(error @ SteerError::Unknown { .. }) => {
+                Answer::text(StatusCode::NOT_FOUND, error.to_string())
+            }
             Err(error) => Answer::text(StatusCode::CONFLICT, error.to_string()),
         }
     }
@@ -466,8 +517,53 @@ impl Fleet {
         let known: Vec<&str> = self.flows.keys().map(String::as_str).collect();
         Answer::text(
             StatusCode::NOT_FOUND,
-            format!("no flow `{name}` (flows: {})", if known.is_empty() { String::from("none") } else { known.join(", ") }),
+            format!(
+                "no flow `{name}` (flows: {})",
+                if known.is_empty() {
+                    String::from("none")
+                } else {
+                    known.join(", ")
+                }
+            ),
         )
+    }
+}
+
+/// What differs between flow `old` and flow `new`, for the log:
+/// connectors added, removed or changed (type, codec, config, restart
+/// policy or links), and the flow's own settings.
+fn what_changed(old: &Flow, new: &Flow) -> String {
+    let ids = |flow: &Flow, targets: &[usize]| -> Vec<String> {
+        targets.iter().map(|&t| flow.nodes[t].id.clone()).collect()
+    };
+    let mut changes = Vec::new();
+    for node in &new.nodes {
+        match old.nodes.iter().find(|o| o.id == node.id) {
+            None => changes.push(format!("connector `{}` added", node.id)),
+            Some(was)
+                if was.kind != node.kind
+                    || was.codec != node.codec
+                    || was.config != node.config
+                    || was.restart != node.restart
+                    || ids(old, &was.targets) != ids(new, &node.targets) =>
+            {
+                changes.push(format!("connector `{}` changed", node.id));
+            }
+            Some(_) => {}
+        }
+    }
+    for node in &old.nodes {
+        if !new.nodes.iter().any(|n| n.id == node.id) {
+            changes.push(format!("connector `{}` removed", node.id));
+        }
+    }
+    if old.drain_timeout != new.drain_timeout || old.api != new.api {
+        changes.push(String::from("flow settings changed"));
+    }
+    if changes.is_empty() {
+        String::from("the same flow, written differently")
+    } else {
+        changes.join(", ")
     }
 }
 

@@ -69,7 +69,9 @@ pub fn serve(
     let (control, commands) = Control::channel();
     if let Some(endpoint) = api {
         let bound = crate::observe::serve(endpoint, observer.clone(), Some(control))?;
-        log::info!("serving /metrics, /health, /status and the control API (/flows) on http://{bound}");
+        log::info!(
+            "serving /metrics, /health, /status and the control API (/flows) on http://{bound}"
+        );
     }
     let executor = Rc::new(Local::new());
     let (mut fleet, ends) = Fleet::new(settings, registry, observer, Rc::clone(&executor));

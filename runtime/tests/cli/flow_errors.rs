@@ -1,9 +1,10 @@
-//! A bad flow file: exit code 2 and exactly one line naming the file, the
-//! field and the fix, on the real binary.
+//! A bad flow file: exit code 2 and exactly one error line naming the file,
+//! the field and the fix (a syntax error followed by the line and a
+//! caret), on the real binary.
 
 use crate::common::{plugin_dir_with, run_flow, runtime, scratch_dir, stderr, stdout, write_flow};
 
-/// Runs `flow_text` and returns the single line of standard error.
+/// Runs `flow_text` and returns the single error line of standard error.
 fn single_error_line(test: &str, flow_text: &str) -> (String, String) {
     let dir = plugin_dir_with(test, &["metronome", "stdout"]);
     let flow = write_flow(&dir, "bad.toml", flow_text);
@@ -12,19 +13,28 @@ fn single_error_line(test: &str, flow_text: &str) -> (String, String) {
     assert_eq!(output.status.code(), Some(2), "stderr: {}", stderr(&output));
     assert_eq!(stdout(&output), "", "no event may be printed");
     let err = stderr(&output);
-    let lines: Vec<&str> = err.lines().collect();
-    assert_eq!(lines.len(), 1, "exactly one line expected, got: {err}");
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error: ")).collect();
+    assert_eq!(lines.len(), 1, "exactly one error expected, got: {err}");
     (lines[0].to_owned(), flow_arg)
 }
 
 #[test]
-fn a_syntax_error_names_the_file_and_the_line() {
+fn a_syntax_error_names_the_file_and_the_line_and_shows_it() {
     let (line, flow) = single_error_line("syntax", "[[connector]\nid = \"x\"\n");
     assert!(
-        line.starts_with(&format!("error: {flow}: line 1, column ")),
+        line.starts_with(&format!("error: {flow}: line 1, column 12: ")),
         "{line}"
     );
     assert!(line.contains("; fix: "), "{line}");
+    let output = run_flow(
+        std::path::Path::new(&flow),
+        std::path::Path::new(&flow).parent().unwrap(),
+    );
+    assert!(
+        stderr(&output).ends_with("\n1 | [[connector]\n  |            ^\n"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -50,7 +60,7 @@ fn an_unknown_connector_type_suggests_the_close_one() {
     assert_eq!(
         line,
         format!(
-            "error: {flow}: connector[0].type: no loaded plugin and no built-in connector provides \
+            "error: {flow}: connector `tick`.type: no loaded plugin and no built-in connector provides \
              connector type `metronom` (known: blackhole, blaster, file, http_client, http_server, \
              metronome, stdout, tcp_client, tcp_server, udp); fix: did you mean `metronome`? check the \
              type name, or add the plugin's directory with --plugin-path (`pdk-runtime plugins list` \
@@ -239,7 +249,11 @@ fn a_flow_file_whose_name_has_a_newline_is_named_on_one_line() {
     let output = runtime(&["run", flow.to_str().unwrap(), "--isolated"]);
     assert_eq!(output.status.code(), Some(2));
     let err = stderr(&output);
-    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_eq!(
+        err.lines().filter(|l| l.starts_with("error: ")).count(),
+        1,
+        "{err}"
+    );
     assert!(
         err.starts_with(&format!(
             "error: {}/evil\\nname.toml: line 1",

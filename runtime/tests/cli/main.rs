@@ -23,6 +23,7 @@ mod plugins_list;
 mod reference;
 mod reload;
 mod run_flow;
+mod serve;
 mod supervision;
 mod tutorial;
 mod variables;

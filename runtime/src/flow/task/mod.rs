@@ -275,7 +275,12 @@ impl ConnectorTask {
                     // now instead of on its own timer.
                     source.outputs.clear();
                 }
-                !source.finished || !source.in_flight.is_empty() || !source.pending_sends.is_empty()
+                // Outcomes that waited for a pull are still to be told
+                // to the source.
+                !source.finished
+                    || !source.in_flight.is_empty()
+                    || !source.pending_sends.is_empty()
+                    || !source.unsettled.is_empty()
             });
             if !source_active && self.sink.inbox.is_none() {
                 if self.sink.deferred.is_empty() {

@@ -15,8 +15,8 @@ use crate::executor;
 use crate::flow::handle::Connection;
 use crate::flow::instance::from_ffi;
 use crate::flow::restart::Failure;
-use crate::flow::restartable::Replacement;
 use crate::flow::restart::{RestartPolicy, Restarts};
+use crate::flow::restartable::Replacement;
 use crate::observe::State;
 
 /// A task's supervision state: its connection, its failures against the
