@@ -190,6 +190,33 @@ impl Metrics {
         ConnectorFamilies::new(self.plugin.clone(), labels.clone())
     }
 
+    /// Shows the connector labelled `labels` no more (its flow was
+    /// removed); its error counts by kind stay, as counters that no longer
+    /// grow.
+    pub fn forget(&self, labels: &Labels) {
+        for family in [
+            &self.events_out,
+            &self.events_in,
+            &self.bytes_out,
+            &self.acks,
+            &self.fails,
+            &self.connect_attempts,
+            &self.reconnects,
+        ] {
+            family.remove(labels);
+        }
+        for family in [&self.watchdog_reports, &self.in_flight, &self.queue_depth] {
+            family.remove(labels);
+        }
+        self.state_seconds.remove(labels);
+        self.latency.remove(labels);
+        for state in State::ALL {
+            let mut with_state = labels.clone();
+            with_state.push(("state", state.name().to_owned()));
+            self.state.remove(&with_state);
+        }
+    }
+
     /// Sets what is read only when the metrics are shown, for the
     /// connector labelled `labels`.
     pub fn refresh(&self, labels: &Labels, shown: &Shown) {

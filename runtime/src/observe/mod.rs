@@ -163,9 +163,20 @@ impl Observer {
         }
     }
 
-    /// Shows flow `name` and its connectors no more.
+    /// Shows flow `name`, its connectors and their metrics no more.
     pub fn remove_flow(&self, name: &str) {
-        self.connectors().retain(|connector| connector.flow != name);
+        self.connectors().retain(|connector| {
+            let keep = connector.flow != name;
+            if !keep {
+                self.0.metrics.forget(&labels(
+                    &connector.flow,
+                    &connector.id,
+                    &connector.kind,
+                    &connector.plugin,
+                ));
+            }
+            keep
+        });
         self.flows().retain(|flow| flow.name != name);
     }
 

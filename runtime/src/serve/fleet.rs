@@ -610,6 +610,57 @@ fn write_atomically(file: &Path, text: &str) -> std::io::Result<()> {
 mod tests {
     use super::*;
 
+    fn node(id: &str, kind: &str, targets: Vec<usize>) -> flow::Node {
+        flow::Node {
+            id: id.to_owned(),
+            kind: kind.to_owned(),
+            codec: crate::codec::Codec::default(),
+            config: pdk::Value::NULL,
+            restart: flow::RestartPolicy::default(),
+            targets,
+        }
+    }
+
+    fn flow_of(nodes: Vec<flow::Node>) -> Flow {
+        Flow {
+            nodes,
+            drain_timeout: std::time::Duration::from_secs(10),
+            api: None,
+        }
+    }
+
+    #[test]
+    fn what_changed_names_every_connector_added_removed_or_changed() {
+        let old = flow_of(vec![
+            node("tick", "metronome", vec![1]),
+            node("out", "stdout", vec![]),
+            node("gone", "stdout", vec![]),
+        ]);
+        let new = flow_of(vec![
+            node("tick", "metronome", vec![1]),
+            node("out", "file", vec![]),
+            node("new", "stdout", vec![]),
+        ]);
+        assert_eq!(
+            what_changed(&old, &new),
+            "connector `out` changed, connector `new` added, connector `gone` removed"
+        );
+        assert_eq!(
+            what_changed(&old, &old),
+            "the same flow, written differently"
+        );
+        // The same links to connectors that moved in the file are no change.
+        let moved = flow_of(vec![
+            node("out", "stdout", vec![]),
+            node("tick", "metronome", vec![0]),
+            node("gone", "stdout", vec![]),
+        ]);
+        assert_eq!(
+            what_changed(&old, &moved),
+            "the same flow, written differently"
+        );
+    }
+
     #[test]
     fn flow_names_are_plain_file_stems() {
         assert!(is_flow_name("orders-2.v1"));

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::common::{runtime, stdout, workspace};
+use crate::common::{runtime, stderr, stdout, workspace};
 
 /// Every `--long-option` in `text`.
 fn long_options(text: &str) -> BTreeSet<String> {
@@ -24,6 +24,8 @@ fn the_cli_reference_matches_the_binarys_help() {
     for command in [
         &["plugins", "list"][..],
         &["run"],
+        &["serve"],
+        &["validate"],
         &["top"],
         &["new"],
         &["completions"],
@@ -49,6 +51,38 @@ fn the_cli_reference_matches_the_binarys_help() {
         .collect();
     assert_eq!(
         commands,
-        BTreeSet::from(["completions", "new", "plugins", "run", "top"])
+        BTreeSet::from([
+            "completions",
+            "new",
+            "plugins",
+            "run",
+            "serve",
+            "top",
+            "validate"
+        ])
+    );
+}
+
+#[test]
+fn a_mistyped_subcommand_gets_a_suggestion_and_search_options_stay_where_they_apply() {
+    let output = runtime(&["serv"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("a similar subcommand exists: 'serve'"),
+        "{}",
+        stderr(&output)
+    );
+
+    let top_help = stdout(&runtime(&["top", "--help"]));
+    assert!(!top_help.contains("--plugin-path"), "{top_help}");
+    let run_help = stdout(&runtime(&["run", "--help"]));
+    assert!(run_help.contains("--plugin-path"), "{run_help}");
+
+    let output = runtime(&["--plugin-path", "/tmp", "top", "--once"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        stderr(&output),
+        "error: --plugin-path, --isolated and --trust apply to `plugins list`, `run`, `serve` \
+         and `validate` only; fix: leave them out\n"
     );
 }

@@ -1,6 +1,8 @@
 //! `pdk-runtime run` on the real binary with the real plugins.
 
-use crate::common::{plugin_dir_with, run_flow, stderr, stdout, write_flow};
+use crate::common::{
+    plugin_dir_with, run_flow, runtime_isolated_with_env, stderr, stdout, ticks_into, write_flow,
+};
 
 const DEMO_FLOW: &str = r#"
 [[connector]]
@@ -122,5 +124,30 @@ to = "hole"
         completed >= 50 && started <= completed + 1,
         "{started} pulls started, {completed} completed: each pull is given up only for a call \
          the connector must get"
+    );
+}
+
+#[test]
+fn log_lines_are_json_objects_on_request() {
+    let dir = plugin_dir_with("json-log", &["metronome", "stdout"]);
+    let flow = write_flow(&dir, "ticks.toml", &ticks_into(1, 2, "stdout", "{}"));
+    let output = runtime_isolated_with_env(
+        &["run", flow.to_str().unwrap()],
+        &dir,
+        &[("PDK_LOG_FORMAT", "json")],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let records: Vec<serde_json::Value> = stderr(&output)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    assert!(
+        records.iter().any(|record| record["level"] == "INFO"
+            && record["target"] == "pdk_runtime::flow::run"
+            && record["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("flow `ticks`: connector `tick`: type `metronome`"))
+            && record["time"].as_str().is_some_and(|t| t.ends_with('Z'))),
+        "{records:#?}"
     );
 }

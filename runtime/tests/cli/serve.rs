@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::{
     built_plugin, library_file, plugin_dir_with, runtime_isolated, scratch_dir, stderr, stdout,
-    trace_lines, trace_of, write_flow, RunningFlow,
+    trace_lines, trace_of, workspace, write_flow, RunningFlow,
 };
 
 /// The log line's marker before the endpoint's address under `serve`.
@@ -234,6 +234,14 @@ fn serve_follows_its_flow_directory() {
     std::fs::remove_file(flows.join("c.toml")).unwrap();
     status_until(api, "c gone", |s| flow(s, "c").is_none());
     serve.wait_for_log("flow `c`: stopped");
+    let (_, metrics) = request(api, "GET", "/metrics", "", None);
+    assert!(metrics.contains(r#"flow="b""#), "{metrics}");
+    assert!(
+        !metrics.lines().any(
+            |line| line.starts_with("pdk_connector_events_out") && line.contains(r#"flow="c""#)
+        ),
+        "{metrics}"
+    );
     let after = lines(&out_c).len();
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(lines(&out_c).len(), after, "c still writes");
@@ -524,5 +532,37 @@ to = "snk"
         .to_owned();
     assert!(error.contains("`thread_blocker`"), "{error}");
     assert!(error.contains(&library_file("blocking")), "{error}");
+    serve.terminate(Duration::from_secs(30));
+}
+
+#[test]
+fn the_books_curl_commands_drive_a_real_serve() {
+    let plugins = plugin_dir_with("serve-curl-plugins", &[]);
+    let flows = scratch_dir("serve-curl");
+    let example = workspace().join("examples/serve/ticks.toml");
+    let output = runtime_isolated(&["validate", example.to_str().unwrap()], &plugins);
+    assert!(output.status.success(), "{}", stderr(&output));
+
+    let serve = RunningFlow::serve(&flows, &plugins, &["--api", "0"]);
+    let api = serve.address(CONTROL);
+    let output = Command::new("sh")
+        .arg("examples/serve/control-api.sh")
+        .current_dir(workspace())
+        .env("API", format!("http://{api}"))
+        .output()
+        .expect("sh runs");
+    let out = stdout(&output);
+    assert!(output.status.success(), "{out}{}", stderr(&output));
+    for answer in [
+        r#""paused": ["#,
+        r#""resumed": ["#,
+        r#""restarted": ["#,
+        "reloaded the flow directories and the plugin path",
+        r#""deleted": "ticks""#,
+    ] {
+        assert!(out.contains(answer), "no `{answer}` in:\n{out}");
+    }
+    serve.wait_for_log("control API: flow `ticks` deleted");
+    assert!(!flows.join("ticks.toml").exists());
     serve.terminate(Duration::from_secs(30));
 }
