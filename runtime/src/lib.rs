@@ -30,7 +30,7 @@ mod watching;
 
 pub use discovery::{NotADirectory, SearchPath};
 pub use executor::block_on;
-pub use flow::{run, Flow, FlowError, RunError, Watch};
+pub use flow::{run, Flow, FlowError, FlowErrors, RunError, Watch};
 pub use host::services as host_services;
 pub use loader::{load, LoadedPlugin, Rejected};
 pub use observe::{ConnectorFamilies, Observer};

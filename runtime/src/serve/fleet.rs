@@ -258,7 +258,6 @@ impl Fleet {
     /// `text` is valid, otherwise keeps what runs and records why.
     async fn change(&mut self, name: &str, file: PathBuf, text: String) {
         let checked = self.check(&file, &text);
-        let known = self.flows.contains_key(name);
         let entry = self.flows.entry(name.to_owned()).or_insert_with(|| Entry {
             file: file.clone(),
             seen: String::new(),
@@ -293,8 +292,6 @@ impl Fleet {
                 printable_path(&file),
                 what_changed(old, &flow)
             );
-        } else if known {
-            log::info!("flow `{name}`: starting from {}", printable_path(&file));
         } else {
             log::info!("flow `{name}`: starting from {}", printable_path(&file));
         }
