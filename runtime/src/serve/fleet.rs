@@ -210,7 +210,9 @@ impl Fleet {
     }
 
     /// The flow files of the flow directories, by flow name: each file's
-    /// path and text. A file that cannot be read is logged and left out.
+    /// path and text. A directory or a file that cannot be read is logged,
+    /// and the flows read from it before stay as they are: a passing
+    /// problem with the disk stops no flow.
     fn scan(&self) -> BTreeMap<String, (PathBuf, String)> {
         let mut found: BTreeMap<String, (PathBuf, String)> = BTreeMap::new();
         for dir in &self.settings.flow_dirs {
@@ -222,9 +224,14 @@ impl Fleet {
                     .collect(),
                 Err(error) => {
                     log::error!(
-                        "cannot read flow directory {}: {error}",
+                        "cannot read flow directory {}: {error}; its flows run on as they are",
                         printable_path(dir)
                     );
+                    for (name, entry) in &self.flows {
+                        if entry.file.parent() == Some(dir.as_path()) {
+                            found.insert(name.clone(), (entry.file.clone(), entry.seen.clone()));
+                        }
+                    }
                     continue;
                 }
             };
@@ -247,7 +254,20 @@ impl Fleet {
                     }
                     // Removed meanwhile: the next change reports it.
                     Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(error) => log::error!("{}: cannot be read: {error}", printable_path(&file)),
+                    Err(error) => {
+                        log::error!(
+                            "{}: cannot be read: {error}; its flow runs on as it is",
+                            printable_path(&file)
+                        );
+                        self.observer.flow_rejected(
+                            &name,
+                            &printable_path(&file),
+                            format!("cannot be read: {error}"),
+                        );
+                        if let Some(entry) = self.flows.get(&name) {
+                            found.insert(name, (entry.file.clone(), entry.seen.clone()));
+                        }
+                    }
                 }
             }
         }
