@@ -341,16 +341,9 @@ fn run(file: &Path, watch: bool, api: &ApiArgs, found: Discovered) -> ExitCode {
         Ok(checked) => checked,
         Err(errors) => return flow_errors(&errors),
     };
-    let endpoint = match api.endpoint(checked.api) {
-        Ok(endpoint) => endpoint,
-        Err(error) => return usage_error(error),
-    };
-    let shutdown = match signals::drain_on_signals() {
-        Ok(shutdown) => shutdown,
-        Err(error) => {
-            eprintln!("error: cannot watch for SIGINT/SIGTERM: {error}");
-            return ExitCode::FAILURE;
-        }
+    let (endpoint, shutdown) = match prepare_to_run(api, checked.api) {
+        Ok(prepared) => prepared,
+        Err(status) => return status,
     };
     let observer = Observer::default();
     if let Some(endpoint) = endpoint {
@@ -377,11 +370,7 @@ fn run(file: &Path, watch: bool, api: &ApiArgs, found: Discovered) -> ExitCode {
             observer.flow_state(&name, &shown, FlowState::Failed, Some(error.to_string()));
         }
     }
-    if let Some(failure) = signals::internal_failure() {
-        eprintln!("error: internal failure: {failure}");
-        return ExitCode::from(signals::INTERNAL_FAILURE_STATUS);
-    }
-    match result {
+    unless_internal_failure(|| match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(flow::RunError::Flow(error)) => usage_error(error),
         // A connector's configuration (or what it names, such as a
@@ -391,21 +380,14 @@ fn run(file: &Path, watch: bool, api: &ApiArgs, found: Discovered) -> ExitCode {
             eprintln!("error: {error}");
             ExitCode::FAILURE
         }
-    }
+    })
 }
 
 /// `pdk-runtime serve`: every flow of the flow directories.
 fn serve(flows: Vec<PathBuf>, api: &ApiArgs, found: Discovered) -> ExitCode {
-    let endpoint = match api.endpoint(None) {
-        Ok(endpoint) => endpoint,
-        Err(error) => return usage_error(error),
-    };
-    let shutdown = match signals::drain_on_signals() {
-        Ok(shutdown) => shutdown,
-        Err(error) => {
-            eprintln!("error: cannot watch for SIGINT/SIGTERM: {error}");
-            return ExitCode::FAILURE;
-        }
+    let (endpoint, shutdown) = match prepare_to_run(api, None) {
+        Ok(prepared) => prepared,
+        Err(status) => return status,
     };
     let settings = serve::Settings {
         flow_dirs: flows,
@@ -413,14 +395,37 @@ fn serve(flows: Vec<PathBuf>, api: &ApiArgs, found: Discovered) -> ExitCode {
         trust: found.trust,
         vetting: Vetting::by_this_executable(),
     };
-    if let Err(error) = serve::serve(settings, found.registry, endpoint, &shutdown) {
-        return usage_error(error);
+    match serve::serve(settings, found.registry, endpoint, &shutdown) {
+        Ok(()) => unless_internal_failure(|| ExitCode::SUCCESS),
+        Err(error) => usage_error(error),
     }
-    if let Some(failure) = signals::internal_failure() {
-        eprintln!("error: internal failure: {failure}");
-        return ExitCode::from(signals::INTERNAL_FAILURE_STATUS);
+}
+
+/// What a command that runs flows needs first: its endpoint, if asked
+/// (`--api`, or `fallback` from the flow file), and the channel that
+/// SIGINT/SIGTERM closes; or the exit status saying why not.
+fn prepare_to_run(
+    api: &ApiArgs,
+    fallback: Option<SocketAddr>,
+) -> Result<(Option<Endpoint>, async_channel::Receiver<()>), ExitCode> {
+    let endpoint = api.endpoint(fallback).map_err(usage_error)?;
+    let shutdown = signals::drain_on_signals().map_err(|error| {
+        eprintln!("error: cannot watch for SIGINT/SIGTERM: {error}");
+        ExitCode::FAILURE
+    })?;
+    Ok((endpoint, shutdown))
+}
+
+/// The exit status `status` reports (and prints), unless one of the
+/// runtime's own threads failed meanwhile: then that alone.
+fn unless_internal_failure(status: impl FnOnce() -> ExitCode) -> ExitCode {
+    match signals::internal_failure() {
+        Some(failure) => {
+            eprintln!("error: internal failure: {failure}");
+            ExitCode::from(signals::INTERNAL_FAILURE_STATUS)
+        }
+        None => status(),
     }
-    ExitCode::SUCCESS
 }
 
 /// Runs the command line `pdk-runtime` was started with; its exit status.
