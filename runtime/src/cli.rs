@@ -15,7 +15,7 @@ use crate::registry::Registry;
 use crate::scaffold::{self, PdkSource};
 use crate::trust::TrustPolicy;
 use crate::vetting::{self, Vetting};
-use crate::{builtin, executor, logging, report, serve, signals};
+use crate::{builtin, executor, isolation, logging, report, serve, signals};
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use clap_complete::Shell;
 
@@ -441,6 +441,14 @@ pub fn main() -> ExitCode {
         .is_some_and(|first| first == vetting::CHILD_COMMAND)
     {
         return vetting::child_main(&PathBuf::from(args.next().unwrap_or_default()));
+    }
+    let mut args = std::env::args_os().skip(1);
+    if args
+        .next()
+        .is_some_and(|first| first == isolation::CHILD_COMMAND)
+    {
+        let spec = args.next().unwrap_or_default();
+        return isolation::child_main(&spec.to_string_lossy());
     }
     let Cli { early, command } = Cli::parse();
     let discover = |search: SearchArgs| early.before(search).discover();

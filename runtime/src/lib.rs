@@ -15,6 +15,7 @@ mod discovery;
 mod executor;
 mod flow;
 mod host;
+mod isolation;
 mod loader;
 mod logging;
 mod observe;

@@ -129,6 +129,8 @@ enum ProviderIndex {
 #[derive(Default, Clone)]
 pub struct Registry {
     searched: Vec<PathBuf>,
+    /// The trust policy's file, which isolated connectors' processes read.
+    trust_file: Option<PathBuf>,
     candidates: Vec<Candidate>,
     builtins: Vec<BuiltIn>,
     providers: HashMap<String, ProviderIndex>,
@@ -161,6 +163,7 @@ impl Registry {
         }
         let mut registry = Self {
             searched: search.dirs().map(Path::to_path_buf).collect(),
+            trust_file: trust.map(|policy| policy.file().to_path_buf()),
             ..Self::default()
         };
         registry.consider(&search.candidates(), trust, vetting);
@@ -324,6 +327,13 @@ impl Registry {
                 "exports no connector type; list at least one in its `#[pdk_export]` module",
             )
         })
+    }
+
+    /// The file of the trust policy the plugins were checked against, if
+    /// any.
+    #[must_use]
+    pub fn trust_file(&self) -> Option<&Path> {
+        self.trust_file.as_deref()
     }
 
     /// The directories of the search path that exist, in search order.

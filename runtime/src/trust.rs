@@ -31,6 +31,12 @@ pub struct TrustPolicy {
 }
 
 impl TrustPolicy {
+    /// The file the policy was read from.
+    #[must_use]
+    pub fn file(&self) -> &Path {
+        &self.file
+    }
+
     /// Reads the policy file at `file`.
     ///
     /// # Errors

@@ -4,7 +4,7 @@
 mod tape;
 
 use pdk::abi::value::PdkValue;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use simd_json::{Node, Tape};
 
 use tape::Cursor;
@@ -33,7 +33,7 @@ pub enum JsonProblem {
 }
 
 /// A codec name from the flow file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Codec {
     /// One JSON document per payload (parsed with simd-json).

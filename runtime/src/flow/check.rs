@@ -12,7 +12,8 @@ use super::instance::Instance;
 use super::{FlowError, Node};
 use crate::logging::Tag;
 use crate::observe::Observer;
-use crate::registry::Registry;
+use crate::isolation::Isolation;
+use crate::registry::{Provider, Registry};
 
 /// Why connector `node` (of a flow read from `file`) cannot be created
 /// with its config, if it cannot; nothing when its type is unknown (that
@@ -29,10 +30,35 @@ pub fn check_config(file: &Path, node: &Node, registry: &Registry) -> Option<Flo
     };
     let metrics = observer.plugin_metrics_for("", &node.id, &node.kind, provider.plugin_name());
     let ctx = handle::context(&node.id, control.0, Connection::default(), wiring, metrics);
+    let isolation = match isolation_of(node, provider, registry) {
+        Ok(isolation) => isolation,
+        Err(error) => return Some(creation_error(file, node, &error)),
+    };
     Tag::supervised(provider.plugin_name(), &node.id, |_| {})
-        .scope(|| Instance::create(provider, &node.kind, ctx, &node.config))
+        .scope(|| Instance::create(provider, &node.kind, ctx, &node.config, isolation.as_ref()))
         .err()
         .map(|error| creation_error(file, node, &error))
+}
+
+/// How connector `node` runs in a process of its own, if it does.
+///
+/// # Errors
+/// When the runtime's executable, which that process runs, is not found.
+pub fn isolation_of(
+    node: &Node,
+    provider: Provider<'_>,
+    registry: &Registry,
+) -> Result<Option<Isolation>, Error> {
+    node.isolated
+        .map(|limits| {
+            Isolation::of(
+                provider,
+                limits,
+                registry.trust_file().map(Path::to_path_buf),
+                node.codec,
+            )
+        })
+        .transpose()
 }
 
 /// Connector `node`'s type is no longer provided (the registry changed

@@ -12,6 +12,7 @@ use pdk::abi::value::PdkValue;
 use pdk::{Error, SourceReplyOf, Value};
 
 use super::hints;
+use crate::isolation::{self, Isolation};
 use crate::registry::Provider;
 
 /// What a source produced: its payloads in the C-ABI form every sink
@@ -38,7 +39,8 @@ pub fn from_ffi<T>(result: RResult<T, PdkError>) -> Result<T, Error> {
 pub struct Instance(BoxedPdkConnector);
 
 impl Instance {
-    /// Creates a connector of type `kind` from `provider`; the error is the
+    /// Creates a connector of type `kind` from `provider`, in this process
+    /// or, with `isolation`, in one of its own; the error is the
     /// connector's (a rejected config, a panic in `new`).
     ///
     /// # Errors
@@ -48,7 +50,11 @@ impl Instance {
         kind: &str,
         ctx: PdkConnectorContext,
         config: &Value,
+        isolation: Option<&Isolation>,
     ) -> Result<Self, Error> {
+        if let Some(isolation) = isolation {
+            return isolation::create(isolation, kind, ctx, config).map(Self);
+        }
         let config = PdkValue::from(config.clone());
         let created = match provider {
             Provider::Plugin(plugin) => {

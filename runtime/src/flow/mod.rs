@@ -20,6 +20,7 @@ mod watch;
 pub(crate) mod watchdog;
 
 pub use error::{FlowError, FlowErrors};
+pub(crate) use instance::Instance;
 pub use restart::RestartPolicy;
 pub use run::{flow_name, run, start, RunError};
 pub use spec::{Flow, Node};

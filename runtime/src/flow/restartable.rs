@@ -9,6 +9,7 @@ use pdk::Value;
 use super::handle::{self, Connection, Wiring};
 use super::instance::Instance;
 use super::task::Control;
+use crate::isolation::Isolation;
 use crate::loader::ConnectorKind;
 use crate::logging::Tag;
 use crate::observe::ConnectorFamilies;
@@ -45,6 +46,8 @@ pub struct Restartable {
     pub metrics: ConnectorFamilies,
     /// Where its task takes new instances.
     pub reload: Sender<Replacement>,
+    /// How it runs in a process of its own, if it does.
+    pub isolation: Option<Isolation>,
 }
 
 impl Restartable {
@@ -62,7 +65,15 @@ impl Restartable {
             self.metrics.clone(),
         );
         self.tag
-            .scope(|| Instance::create(provider, &self.kind.name, ctx, &self.config))
+            .scope(|| {
+                Instance::create(
+                    provider,
+                    &self.kind.name,
+                    ctx,
+                    &self.config,
+                    self.isolation.as_ref(),
+                )
+            })
             .map_err(|e| {
                 format!(
                     "connector `{}` could not be created: {}",

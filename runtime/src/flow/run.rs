@@ -394,14 +394,21 @@ fn create(
         // Closed only once the connector's task has ended.
         let _ = supervisor.try_send(Control::TaskFailed(error));
     });
+    let isolation = check::isolation_of(node, provider, registry)
+        .map_err(|error| check::creation_error(file, node, &error))?;
     let instance = tag
-        .scope(|| Instance::create(provider, &node.kind, ctx, &node.config))
+        .scope(|| Instance::create(provider, &node.kind, ctx, &node.config, isolation.as_ref()))
         .map_err(|error| check::creation_error(file, node, &error))?;
     let origin = format!(
-        "connector `{}`: type `{}` from {}",
+        "connector `{}`: type `{}` from {}{}",
         node.id,
         node.kind,
-        provider.origin()
+        provider.origin(),
+        if isolation.is_some() {
+            ", in a process of its own"
+        } else {
+            ""
+        }
     );
     let transactional = registry.kind(&node.kind).is_some_and(|k| k.transactional);
     let mut task = ConnectorTask::new(
@@ -431,6 +438,7 @@ fn create(
         connection,
         metrics: plugin_metrics,
         reload: reload.0,
+        isolation,
     };
     if let (Some(watcher), Provider::Plugin(plugin)) = (watcher, provider) {
         watcher.add(plugin, restartable.clone());

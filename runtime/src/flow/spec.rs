@@ -26,6 +26,7 @@ use serde::Deserialize;
 use super::error::FlowErrors;
 use super::{check, variables, FlowError, RestartPolicy};
 use crate::codec::Codec;
+use crate::isolation::Limits;
 use crate::printable::printable_path;
 use crate::registry::{Registry, Status};
 
@@ -62,6 +63,21 @@ struct ConnectorSpec {
     config: Option<toml::Value>,
     #[serde(default)]
     restart: RestartPolicy,
+    #[serde(default)]
+    isolation: IsolationMode,
+    #[serde(default)]
+    limits: Option<Limits>,
+}
+
+/// Where a connector runs (`isolation`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum IsolationMode {
+    /// In the runtime's process.
+    #[default]
+    None,
+    /// In a process of its own.
+    Process,
 }
 
 /// One `[[link]]` table as written; `to` is a string or a list of them.
@@ -87,6 +103,8 @@ pub struct Node {
     pub restart: RestartPolicy,
     /// The indices of the connectors its source side sends to.
     pub targets: Vec<usize>,
+    /// With `isolation = "process"`: the limits of its own process.
+    pub isolated: Option<Limits>,
 }
 
 /// A flow file that passed every check: every type is provided by a loaded
@@ -196,6 +214,19 @@ impl Flow {
                 }),
                 None => Value::NULL,
             };
+            let isolated = match (spec.isolation, spec.limits) {
+                (IsolationMode::Process, limits) => Some(limits.unwrap_or_default()),
+                (IsolationMode::None, None) => None,
+                (IsolationMode::None, Some(_)) => {
+                    errors.push(FlowError::new(
+                        file,
+                        connector_field(i, &spec, ".limits"),
+                        "limits apply only to a connector in a process of its own",
+                        "add `isolation = \"process\"`, or remove `limits`",
+                    ));
+                    None
+                }
+            };
             nodes.push(Node {
                 id: spec.id,
                 kind: spec.kind,
@@ -203,6 +234,7 @@ impl Flow {
                 config,
                 restart: spec.restart,
                 targets,
+                isolated,
             });
         }
         for node in &nodes {
@@ -341,7 +373,7 @@ fn named_by_id(document: &toml::Value, path: String) -> String {
 fn syntax_error(file: &Path, text: &str, error: &toml::de::Error) -> FlowError {
     let problem = error.message().trim_end_matches('\n').replace('\n', " ");
     let fix = "correct the flow file there (each `[[connector]]` has `id`, `type` and optional \
-               `codec`, `config` and `restart`; each `[[link]]` has `from` and `to`)";
+               `codec`, `config`, `restart`, `isolation` and `limits`; each `[[link]]` has `from` and `to`)";
     let Some(span) = error.span() else {
         return FlowError::new(file, "file", problem, fix);
     };

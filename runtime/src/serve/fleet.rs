@@ -635,6 +635,7 @@ mod tests {
             config: pdk::Value::NULL,
             restart: flow::RestartPolicy::default(),
             targets,
+            isolated: None,
         }
     }
 

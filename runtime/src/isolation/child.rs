@@ -1,0 +1,354 @@
+//! The isolated connector's own process: `pdk-runtime` started with
+//! [`CHILD_COMMAND`] and its [`ChildSpec`]. It loads the plugin file with
+//! the same checks and trust policy as the runtime (or takes a connector
+//! built into the runtime), creates the one connector it hosts, and runs
+//! the calls the runtime sends over the socket on its standard input,
+//! one at a time. It ends when the runtime closes the socket, so it never
+//! outlives the runtime, however that ends.
+
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::pin::pin;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use abi_stable::std_types::{ROption, RResult, RVec};
+use abi_stable::type_level::downcasting::TD_Opaque;
+use async_channel::Receiver;
+use futures::future::{select, Either};
+use pdk::abi::allocator::take_vec;
+use pdk::abi::connector::{
+    EventId, LifecycleHook, PdkConnectorContext, PdkEvent, PdkRuntimeHandle, PdkRuntimeHandle_TO,
+};
+use pdk::abi::error::PdkError;
+use pdk::abi::metric::{BoxedMetric, MetricDefinition};
+use pdk::abi::value::PdkValue;
+use pdk::{Error, Value};
+use serde::{Deserialize, Serialize};
+
+use super::limits::Limits;
+use super::protocol::{
+    self, Answer, Call, FrameError, Pulled, ToChild, ToParent, Wire, WireError,
+};
+use crate::codec::Codec;
+use crate::flow::Instance;
+use crate::logging::{self, Tag};
+use crate::registry::Provider;
+use crate::trust::TrustPolicy;
+use crate::{builtin, executor, loader};
+
+/// The first argument that makes `pdk-runtime` an isolated connector's
+/// process (never typed by people; hidden from `--help`).
+pub const CHILD_COMMAND: &str = "__pdk-isolated";
+
+/// Exit status of a child whose runtime sent something it cannot read.
+const PROTOCOL_STATUS: u8 = 3;
+
+/// What the runtime tells a child on its command line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChildSpec {
+    /// The plugin file, or `None` for a connector built into the runtime.
+    pub plugin: Option<PathBuf>,
+    /// The trust policy's file, if the runtime has one.
+    pub trust: Option<PathBuf>,
+    /// What the child may use.
+    pub limits: Limits,
+}
+
+/// The writing half of the socket, shared by the calls and the handle.
+type Writer = Arc<Mutex<UnixStream>>;
+
+/// Sends `message` to the runtime; a runtime that is gone ends the child.
+fn send(writer: &Writer, message: &ToParent) {
+    let mut socket = writer.lock().unwrap_or_else(PoisonError::into_inner);
+    if protocol::write_blocking(&mut *socket, message).is_err() {
+        std::process::exit(0);
+    }
+}
+
+/// The handle the hosted connector reports through: to the runtime, over
+/// the socket.
+#[derive(Clone)]
+struct ChildHandle {
+    writer: Writer,
+    codec: Codec,
+}
+
+impl PdkRuntimeHandle for ChildHandle {
+    fn connection_lost(&self) {
+        send(&self.writer, &ToParent::ConnectionLost);
+    }
+
+    fn reply(&self, id: EventId, ok: bool) {
+        send(&self.writer, &ToParent::Reply { id: id.into(), ok });
+    }
+
+    fn set_circuit(&self, open: bool) {
+        send(&self.writer, &ToParent::Circuit { open });
+    }
+
+    fn decode(&self, data: RVec<u8>) -> RResult<PdkValue, PdkError> {
+        self.codec
+            .decode(take_vec(data))
+            .map_err(|problem| PdkError::from(Error::msg(problem.to_string())))
+            .into()
+    }
+
+    fn register_metric(
+        &self,
+        _definition: &MetricDefinition<'_>,
+    ) -> ROption<RResult<BoxedMetric, PdkError>> {
+        // Not kept across the process boundary yet: the plugin's metrics
+        // are no-ops, as under a runtime that keeps none.
+        ROption::RNone
+    }
+}
+
+/// Runs the child; `spec` is its one argument after [`CHILD_COMMAND`].
+#[must_use]
+pub fn child_main(spec: &str) -> ExitCode {
+    let spec: ChildSpec = match serde_json::from_str(spec) {
+        Ok(spec) => spec,
+        Err(error) => {
+            eprintln!("error: {CHILD_COMMAND} is for the runtime's own use ({error})");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(error) = spec.limits.apply() {
+        eprintln!("error: cannot set the isolated connector's limits: {error}");
+        return ExitCode::FAILURE;
+    }
+    let socket = match take_socket() {
+        Ok(socket) => socket,
+        Err(error) => {
+            eprintln!("error: {CHILD_COMMAND}: standard input is not the runtime's socket: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let Ok(reading) = socket.try_clone() else {
+        return ExitCode::FAILURE;
+    };
+    let writer: Writer = Arc::new(Mutex::new(socket));
+    let messages = read_messages(reading);
+    executor::block_on(host(&spec, &messages, &writer));
+    ExitCode::SUCCESS
+}
+
+/// The socket on standard input, which is then replaced by `/dev/null`:
+/// a plugin that reads standard input must not read the protocol.
+fn take_socket() -> std::io::Result<UnixStream> {
+    let socket = UnixStream::from(std::io::stdin().as_fd().try_clone_to_owned()?);
+    let null = std::fs::File::open("/dev/null")?;
+    // SAFETY: both are descriptors this process owns and keeps open for
+    // the call; dup2 replaces descriptor 0, which nothing else holds a
+    // Rust handle to beyond `stdin()`, whose reads now see /dev/null.
+    if unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), 0) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(socket)
+}
+
+/// Reads the runtime's messages on a thread of their own, so that the
+/// child notices the runtime is gone even while its connector blocks:
+/// then it exits at once.
+fn read_messages(mut socket: UnixStream) -> Receiver<ToChild> {
+    let (tell, messages) = async_channel::unbounded();
+    std::thread::spawn(move || loop {
+        match protocol::read_blocking::<ToChild>(&mut socket) {
+            Ok(message) => {
+                if tell.send_blocking(message).is_err() {
+                    std::process::exit(0);
+                }
+            }
+            Err(FrameError::Closed) => std::process::exit(0),
+            Err(error) => {
+                eprintln!("error: {CHILD_COMMAND}: the runtime sent {error}");
+                std::process::exit(i32::from(PROTOCOL_STATUS));
+            }
+        }
+    });
+    messages
+}
+
+/// Creates the connector the first message asks for and runs the calls
+/// that follow, until the runtime is gone.
+async fn host(spec: &ChildSpec, messages: &Receiver<ToChild>, writer: &Writer) {
+    let Ok(ToChild::Create {
+        kind,
+        alias,
+        config,
+        codec,
+        source_linked,
+    }) = messages.recv().await
+    else {
+        return;
+    };
+    let created = create(spec, &kind, &alias, config.0, codec, source_linked, writer);
+    let (mut instance, tag) = match created {
+        Ok(created) => {
+            send(writer, &ToParent::Created(Ok(())));
+            created
+        }
+        Err(error) => {
+            send(writer, &ToParent::Created(Err(wire_error(&PdkError::from(error)))));
+            return;
+        }
+    };
+    let mut next = messages.recv().await.ok();
+    while let Some(message) = next.take() {
+        let ToChild::Call { seq, call } = message else {
+            // A cancel for a call that has returned meanwhile.
+            next = messages.recv().await.ok();
+            continue;
+        };
+        let mut running = pin!(logging::tagged(&tag, perform(&mut instance, call)));
+        loop {
+            match select(running.as_mut(), pin!(messages.recv())).await {
+                Either::Left((result, _)) => {
+                    send(writer, &ToParent::Answer { seq, result });
+                    next = messages.recv().await.ok();
+                    break;
+                }
+                Either::Right((Ok(ToChild::Cancel { seq: given_up }), _)) if given_up == seq => {
+                    next = messages.recv().await.ok();
+                    break;
+                }
+                Either::Right((Ok(ToChild::Cancel { .. }), _)) => {}
+                // The runtime calls one method at a time: anything else
+                // waits until this call has returned.
+                Either::Right((Ok(other), _)) => {
+                    let result = running.as_mut().await;
+                    send(writer, &ToParent::Answer { seq, result });
+                    next = Some(other);
+                    break;
+                }
+                Either::Right((Err(_), _)) => return,
+            }
+        }
+    }
+}
+
+/// Loads the provider of `kind` as `spec` says and creates connector
+/// `alias` from `config`; with its log tag.
+fn create(
+    spec: &ChildSpec,
+    kind: &str,
+    alias: &str,
+    config: Value,
+    codec: Codec,
+    source_linked: bool,
+    writer: &Writer,
+) -> Result<(Instance, Tag), Error> {
+    let handle = ChildHandle {
+        writer: Arc::clone(writer),
+        codec,
+    };
+    let ctx = PdkConnectorContext {
+        alias: alias.into(),
+        handle: PdkRuntimeHandle_TO::from_value(handle, TD_Opaque),
+        source_linked,
+        extensions: pdk::abi::Extensions::new(),
+    };
+    let lost = Arc::clone(writer);
+    let tag_for = |plugin: &str| {
+        let tag = Tag::supervised(plugin, alias, move |error: Error| {
+            log::error!("a task of the connector failed: {}", error.message());
+            send(&lost, &ToParent::ConnectionLost);
+        });
+        tag.runs_on(executor::pool().runner());
+        tag
+    };
+    match &spec.plugin {
+        Some(path) => {
+            let trust = spec
+                .trust
+                .as_deref()
+                .map(TrustPolicy::load)
+                .transpose()
+                .map_err(|e| Error::msg(e.to_string()))?;
+            let plugin = loader::load(path, trust.as_ref()).map_err(|e| Error::msg(e.to_string()))?;
+            let tag = tag_for(&plugin.info.name);
+            let instance =
+                tag.scope(|| Instance::create(Provider::Plugin(&plugin), kind, ctx, &config, None))?;
+            // The library stays loaded for the life of the process.
+            std::mem::forget(plugin);
+            Ok((instance, tag))
+        }
+        None => {
+            let entries = builtin::entries();
+            let entry = entries
+                .iter()
+                .find(|entry| entry.name == kind)
+                .ok_or_else(|| Error::msg(format!("no built-in connector type `{kind}`")))?;
+            pdk::linked::install_host(crate::host::services());
+            let tag = tag_for(entry.package);
+            let instance =
+                tag.scope(|| Instance::create(Provider::BuiltIn(entry), kind, ctx, &config, None))?;
+            Ok((instance, tag))
+        }
+    }
+}
+
+/// Makes `call` on `instance`.
+async fn perform(instance: &mut Instance, call: Call) -> Result<Answer, WireError> {
+    let raw = instance.raw();
+    let result = match call {
+        Call::Connect {
+            overall,
+            since_success,
+        } => raw
+            .connect(overall, since_success)
+            .await
+            .into_result()
+            .map(Answer::Connected),
+        Call::Lifecycle(hook) => raw.lifecycle(LifecycleHook(hook)).await.into_result().map(|()| Answer::Done),
+        Call::PullData(pull_id) => raw.pull_data(pull_id).await.into_result().map(|reply| {
+            Answer::Pulled(match reply {
+                pdk::SourceReplyOf::Data { data, stream } => Pulled::Data {
+                    data: Wire(Value::from(data)),
+                    stream,
+                },
+                pdk::SourceReplyOf::Bytes { data, stream } => Pulled::Bytes {
+                    data: take_vec(data),
+                    stream,
+                },
+                pdk::SourceReplyOf::StreamStarted(stream) => Pulled::StreamStarted(stream),
+                pdk::SourceReplyOf::StreamEnded(stream) => Pulled::StreamEnded(stream),
+                pdk::SourceReplyOf::Empty(wait) => Pulled::Empty(wait),
+                pdk::SourceReplyOf::Finished => Pulled::Finished,
+                pdk::SourceReplyOf::Other { kind, stream, data } => Pulled::Other {
+                    kind,
+                    stream,
+                    data: Wire(Value::from(data)),
+                },
+            })
+        }),
+        Call::Ack { stream, pull_id } => raw.ack(stream, pull_id).await.into_result().map(|()| Answer::Done),
+        Call::Fail { stream, pull_id } => raw.fail(stream, pull_id).await.into_result().map(|()| Answer::Done),
+        Call::OnEvent {
+            id,
+            ingest_ns,
+            data,
+        } => raw
+            .on_event(PdkEvent {
+                id: id.into(),
+                ingest_ns,
+                data: PdkValue::from(data.0),
+                extensions: pdk::abi::Extensions::new(),
+            })
+            .await
+            .into_result()
+            .map(|reply| Answer::Sink(reply.0)),
+        Call::UpstreamFinished => raw.upstream_finished().await.into_result().map(|()| Answer::Done),
+    };
+    result.map_err(|error| wire_error(&error))
+}
+
+/// `error` on the wire.
+fn wire_error(error: &PdkError) -> WireError {
+    WireError {
+        kind: error.kind.0,
+        message: error.message.to_string(),
+    }
+}

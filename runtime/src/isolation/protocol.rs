@@ -1,0 +1,421 @@
+//! What the runtime and an isolated connector's process say to each other
+//! over their socket: frames of a 4-byte little-endian length and a
+//! MessagePack body. The runtime calls one connector method at a time
+//! ([`ToChild::Call`], answered by [`ToParent::Answer`] with the same
+//! number, or given up with [`ToChild::Cancel`]); the connector reports
+//! through its runtime handle at any time ([`ToParent::ConnectionLost`],
+//! [`ToParent::Reply`], [`ToParent::Circuit`]). The runtime checks every
+//! frame it reads: one that is too long or does not decode is a crash of
+//! that connector, never of the runtime.
+
+use std::io::{Read, Write};
+
+use pdk::abi::connector::EventId;
+
+use crate::codec::Codec;
+use pdk::Value;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// The longest frame either side accepts: an event of a few MiB fits,
+/// a corrupted length does not make the reader allocate gigabytes.
+pub const MAX_FRAME: usize = 64 << 20;
+
+/// A connector method call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Call {
+    /// `connect`.
+    Connect {
+        /// Attempts so far.
+        overall: u64,
+        /// Attempts since the last success.
+        since_success: u64,
+    },
+    /// A lifecycle hook, by its code.
+    Lifecycle(u8),
+    /// `pull_data`.
+    PullData(u64),
+    /// `ack`.
+    Ack {
+        /// The stream.
+        stream: u64,
+        /// The pull id.
+        pull_id: u64,
+    },
+    /// `fail`.
+    Fail {
+        /// The stream.
+        stream: u64,
+        /// The pull id.
+        pull_id: u64,
+    },
+    /// `on_event`.
+    OnEvent {
+        /// The event's id.
+        id: Id,
+        /// Its ingest time.
+        ingest_ns: u64,
+        /// Its payload.
+        data: Wire,
+    },
+    /// `on_upstream_finished`.
+    UpstreamFinished,
+}
+
+impl Call {
+    /// The connector method it calls, for people.
+    #[must_use]
+    pub fn method(&self) -> &'static str {
+        match self {
+            Self::Connect { .. } => "connect",
+            Self::Lifecycle(hook) => pdk::abi::connector::LifecycleHook(*hook).method_name(),
+            Self::PullData(_) => "pull_data",
+            Self::Ack { .. } => "ack",
+            Self::Fail { .. } => "fail",
+            Self::OnEvent { .. } => "on_event",
+            Self::UpstreamFinished => "on_upstream_finished",
+        }
+    }
+}
+
+/// What the runtime tells the connector's process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ToChild {
+    /// Create the connector: the first message, once.
+    Create {
+        /// Its connector type.
+        kind: String,
+        /// Its id in the flow.
+        alias: String,
+        /// Its config.
+        config: Wire,
+        /// The flow's codec for it.
+        codec: Codec,
+        /// Whether its source side is linked.
+        source_linked: bool,
+    },
+    /// Call a method; answered with the same `seq`.
+    Call {
+        /// The call's number.
+        seq: u64,
+        /// The call.
+        call: Call,
+    },
+    /// Give up call `seq` (drop its future).
+    Cancel {
+        /// The call's number.
+        seq: u64,
+    },
+}
+
+/// An error crossing the socket: the C-ABI error's kind code and message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireError {
+    /// `PdkErrorKind`'s code.
+    pub kind: u8,
+    /// The message.
+    pub message: String,
+}
+
+/// A method's result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Answer {
+    /// A method without a value returned.
+    Done,
+    /// `connect` returned.
+    Connected(bool),
+    /// `on_event` returned this `PdkSinkReply` code.
+    Sink(u8),
+    /// `pull_data` returned.
+    Pulled(Pulled),
+}
+
+/// `pull_data`'s reply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Pulled {
+    /// A value.
+    Data {
+        /// The value.
+        data: Wire,
+        /// Its stream.
+        stream: u64,
+    },
+    /// Raw bytes.
+    Bytes {
+        /// The bytes.
+        #[serde(with = "serde_bytes_vec")]
+        data: Vec<u8>,
+        /// Their stream.
+        stream: u64,
+    },
+    /// A stream started.
+    StreamStarted(u64),
+    /// A stream ended.
+    StreamEnded(u64),
+    /// Nothing now; ask again after this many milliseconds.
+    Empty(u64),
+    /// No more, ever.
+    Finished,
+    /// A reply of a later interface.
+    Other {
+        /// Its code.
+        kind: u32,
+        /// Its stream.
+        stream: u64,
+        /// Its value.
+        data: Wire,
+    },
+}
+
+/// What the connector's process tells the runtime.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ToParent {
+    /// The connector was created, or why not.
+    Created(Result<(), WireError>),
+    /// Call `seq` returned.
+    Answer {
+        /// The call's number.
+        seq: u64,
+        /// What it returned.
+        result: Result<Answer, WireError>,
+    },
+    /// The connector lost its connection (or a task of its failed).
+    ConnectionLost,
+    /// The answer to a deferred event.
+    Reply {
+        /// The event.
+        id: Id,
+        /// Handled or failed.
+        ok: bool,
+    },
+    /// The circuit breaker.
+    Circuit {
+        /// Open or closed.
+        open: bool,
+    },
+}
+
+/// An [`EventId`] on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Id {
+    /// The source's number.
+    pub source: u64,
+    /// The stream.
+    pub stream: u64,
+    /// The pull id.
+    pub pull_id: u64,
+}
+
+impl From<EventId> for Id {
+    fn from(id: EventId) -> Self {
+        Self {
+            source: id.source,
+            stream: id.stream,
+            pull_id: id.pull_id,
+        }
+    }
+}
+
+impl From<Id> for EventId {
+    fn from(id: Id) -> Self {
+        Self {
+            source: id.source,
+            stream: id.stream,
+            pull_id: id.pull_id,
+        }
+    }
+}
+
+/// A [`Value`] on the wire: bytes stay bytes (MessagePack `bin`), not an
+/// array of numbers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Wire(pub Value);
+
+impl Serialize for Wire {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ValueRef(&self.0).serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Wire {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Value::deserialize(deserializer).map(Self)
+    }
+}
+
+/// Serializes a value as [`Wire`] does, without owning it.
+struct ValueRef<'a>(&'a Value);
+
+impl Serialize for ValueRef<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self.0 {
+            Value::Bytes(bytes) => serializer.serialize_bytes(bytes),
+            Value::Array(items) => {
+                let mut seq = serializer.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(&ValueRef(item))?;
+                }
+                seq.end()
+            }
+            Value::Object(object) => {
+                let mut map = serializer.serialize_map(Some(object.len()))?;
+                for (key, item) in object.iter() {
+                    map.serialize_entry(key.as_ref(), &ValueRef(item))?;
+                }
+                map.end()
+            }
+            other => other.serialize(serializer),
+        }
+    }
+}
+
+/// `Vec<u8>` as MessagePack `bin`.
+mod serde_bytes_vec {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(bytes)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
+        match pdk::Value::deserialize(deserializer)? {
+            pdk::Value::Bytes(bytes) => Ok(bytes.to_vec()),
+            _ => Err(serde::de::Error::custom("expected bytes")),
+        }
+    }
+}
+
+/// Why a frame could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    /// The other side closed the socket.
+    #[error("the socket was closed")]
+    Closed,
+    /// Reading failed.
+    #[error("reading failed: {0}")]
+    Io(#[from] std::io::Error),
+    /// The length is beyond [`MAX_FRAME`].
+    #[error("a frame of {0} bytes, more than the {MAX_FRAME} allowed")]
+    TooLong(usize),
+    /// The body does not decode.
+    #[error("a frame that does not decode: {0}")]
+    Malformed(String),
+}
+
+/// `message` as one frame.
+///
+/// # Errors
+/// When it cannot be encoded (it always can).
+pub fn encode<T: Serialize>(message: &T) -> Result<Vec<u8>, rmp_serde::encode::Error> {
+    let mut frame = vec![0; 4];
+    rmp_serde::encode::write(&mut frame, message)?;
+    let length = u32::try_from(frame.len() - 4).unwrap_or(u32::MAX);
+    frame[..4].copy_from_slice(&length.to_le_bytes());
+    Ok(frame)
+}
+
+/// The message of a frame's `body`.
+///
+/// # Errors
+/// A body that does not decode.
+pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, FrameError> {
+    rmp_serde::from_slice(body).map_err(|e| FrameError::Malformed(e.to_string()))
+}
+
+/// The length in a frame's 4-byte `head`, checked.
+///
+/// # Errors
+/// A length beyond [`MAX_FRAME`].
+pub fn body_length(head: [u8; 4]) -> Result<usize, FrameError> {
+    let length = u32::from_le_bytes(head) as usize;
+    if length > MAX_FRAME {
+        return Err(FrameError::TooLong(length));
+    }
+    Ok(length)
+}
+
+/// Reads one message from `reader`, blocking.
+///
+/// # Errors
+/// A closed socket, a failed read, or a bad frame.
+pub fn read_blocking<T: DeserializeOwned>(reader: &mut impl Read) -> Result<T, FrameError> {
+    let mut head = [0; 4];
+    match reader.read_exact(&mut head) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Err(FrameError::Closed),
+        Err(e) => return Err(e.into()),
+    }
+    let mut body = vec![0; body_length(head)?];
+    reader.read_exact(&mut body)?;
+    decode(&body)
+}
+
+/// Writes one message to `writer`, blocking.
+///
+/// # Errors
+/// A failed write.
+pub fn write_blocking<T: Serialize>(writer: &mut impl Write, message: &T) -> std::io::Result<()> {
+    let frame = encode(message).map_err(std::io::Error::other)?;
+    writer.write_all(&frame)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip<T: Serialize + DeserializeOwned>(message: &T) -> T {
+        let frame = encode(message).unwrap();
+        read_blocking(&mut frame.as_slice()).unwrap()
+    }
+
+    #[test]
+    fn every_kind_of_value_crosses_unchanged() {
+        let mut nested = Value::object();
+        nested.insert("bytes", Value::Bytes(vec![0u8, 255, 7].into()));
+        nested.insert("list", Value::Array(vec![Value::from(-3i64), Value::from(2.5f64)]));
+        nested.insert("text", "héllo");
+        nested.insert("big", u64::MAX);
+        nested.insert("none", Value::NULL);
+        nested.insert("yes", true);
+        let call = ToChild::Call {
+            seq: 7,
+            call: Call::OnEvent {
+                id: Id {
+                    source: 1,
+                    stream: 2,
+                    pull_id: 3,
+                },
+                ingest_ns: 42,
+                data: Wire(nested),
+            },
+        };
+        assert_eq!(round_trip(&call), call);
+        let pulled = ToParent::Answer {
+            seq: 8,
+            result: Ok(Answer::Pulled(Pulled::Bytes {
+                data: b"{\"n\":1}".to_vec(),
+                stream: 1,
+            })),
+        };
+        assert_eq!(round_trip(&pulled), pulled);
+    }
+
+    #[test]
+    fn a_bad_frame_is_an_error_not_a_panic_or_an_allocation() {
+        let too_long = [0xff, 0xff, 0xff, 0x7f, 0];
+        assert!(matches!(
+            read_blocking::<ToParent>(&mut too_long.as_slice()),
+            Err(FrameError::TooLong(_))
+        ));
+        let garbage = [3, 0, 0, 0, 0xc1, 0xc1, 0xc1];
+        assert!(matches!(
+            read_blocking::<ToParent>(&mut garbage.as_slice()),
+            Err(FrameError::Malformed(_))
+        ));
+        assert!(matches!(
+            read_blocking::<ToParent>(&mut [].as_slice()),
+            Err(FrameError::Closed)
+        ));
+    }
+}

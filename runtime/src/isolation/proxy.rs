@@ -1,0 +1,526 @@
+//! The runtime's side of an isolated connector: a connector object like
+//! any other (the flow's task drives it through the same C-ABI methods),
+//! whose every call goes over a socket to the connector's own process.
+//! When that process ends unasked (a crash, `abort`, `exit`, a limit) or
+//! says something that is not the protocol, the call under way and every
+//! later one fail as a lost connection, once reported with how it ended
+//! and what the connector was doing; the task then reconnects with its
+//! backoff, and `connect` starts a new process, with a new connector.
+
+use std::net::Shutdown;
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::Duration;
+
+use abi_stable::std_types::RResult;
+use abi_stable::type_level::downcasting::TD_Opaque;
+use async_channel::{Receiver, Sender};
+use async_ffi::FutureExt as _;
+use async_io::Async;
+use futures::{AsyncReadExt, AsyncWriteExt};
+use pdk::abi::connector::{
+    BoxedPdkConnector, BoxedRuntimeHandle, LifecycleHook, PdkConnector, PdkConnectorContext,
+    PdkConnector_TO, PdkEvent, PdkResultFuture, PdkSinkReply, PdkSourceReply,
+};
+use pdk::abi::error::{PdkError, PdkErrorKind};
+use pdk::abi::value::PdkValue;
+use pdk::{Error, SourceReplyOf, Value};
+use wait_timeout::ChildExt;
+
+use super::child::{ChildSpec, CHILD_COMMAND};
+use super::protocol::{self, Answer, Call, FrameError, Pulled, ToChild, ToParent, Wire, WireError};
+use super::limits::Limits;
+use crate::codec::Codec;
+use crate::executor;
+use crate::registry::Provider;
+
+/// How long a new process may take to load its plugin and create the
+/// connector.
+const CREATE_WITHIN: Duration = Duration::from_secs(60);
+
+/// How long a process that closed its socket may take to exit before it
+/// is killed.
+const EXIT_WITHIN: Duration = Duration::from_secs(2);
+
+/// How an isolated connector's process is started.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Isolation {
+    /// The program: this runtime's own executable.
+    pub program: PathBuf,
+    /// What the process is told.
+    pub spec: ChildSpec,
+    /// The flow's codec for the connector.
+    pub codec: Codec,
+}
+
+impl Isolation {
+    /// How a connector of `provider` runs isolated within `limits`, its
+    /// plugin checked against the trust policy in `trust` (a file), with
+    /// `codec`.
+    ///
+    /// # Errors
+    /// When this runtime's executable cannot be found.
+    pub fn of(
+        provider: Provider<'_>,
+        limits: Limits,
+        trust: Option<PathBuf>,
+        codec: Codec,
+    ) -> Result<Self, Error> {
+        let program = std::env::current_exe().map_err(cannot_start)?;
+        let plugin = match provider {
+            Provider::Plugin(plugin) => Some(plugin.path.clone()),
+            Provider::BuiltIn(_) => None,
+        };
+        Ok(Self {
+            program,
+            spec: ChildSpec {
+                plugin,
+                trust,
+                limits,
+            },
+            codec,
+        })
+    }
+}
+
+/// Creates connector `alias` of type `kind` from `config` in a process of
+/// its own, as `isolation` says, reporting through `ctx`'s handle.
+///
+/// # Errors
+/// The connector's own error (a rejected config), or why its process
+/// could not be started.
+pub fn create(
+    isolation: &Isolation,
+    kind: &str,
+    ctx: PdkConnectorContext,
+    config: &Value,
+) -> Result<BoxedPdkConnector, Error> {
+    let alias = ctx.alias.to_string();
+    let mut proxy = Proxy {
+        isolation: isolation.clone(),
+        create: ToChild::Create {
+            kind: kind.to_owned(),
+            alias: alias.clone(),
+            config: Wire(config.clone()),
+            codec: isolation.codec,
+            source_linked: ctx.source_linked,
+        },
+        alias,
+        handle: ctx.handle,
+        process: None,
+        next_seq: 0,
+        unanswered: None,
+    };
+    proxy.process = Some(proxy.start()?);
+    Ok(PdkConnector_TO::from_value(proxy, TD_Opaque))
+}
+
+/// An isolated connector, as its task sees it.
+struct Proxy {
+    isolation: Isolation,
+    /// The first message of every process: what to create.
+    create: ToChild,
+    alias: String,
+    /// The task's handle, which the process's reports go to.
+    handle: BoxedRuntimeHandle,
+    process: Option<Process>,
+    next_seq: u64,
+    /// A call whose future was dropped before its answer came: the
+    /// process is told to give it up before the next call.
+    unanswered: Option<u64>,
+}
+
+/// One process of an isolated connector.
+struct Process {
+    socket: Arc<Async<UnixStream>>,
+    answers: Receiver<(u64, Result<Answer, WireError>)>,
+    shared: Arc<Shared>,
+}
+
+/// What the reader of a process's socket and its connector share.
+struct Shared {
+    pid: u32,
+    /// The method under way, for the report of a crash.
+    doing: Mutex<&'static str>,
+    /// How the process ended, once it has.
+    ended: OnceLock<String>,
+    /// Set when the runtime itself stops the process.
+    stopping: AtomicBool,
+}
+
+impl Proxy {
+    /// Starts a process and creates the connector in it, blocking.
+    fn start(&self) -> Result<Process, Error> {
+        let (socket, child_end) = UnixStream::pair().map_err(cannot_start)?;
+        let spec = serde_json::to_string(&self.isolation.spec).map_err(cannot_start)?;
+        let child = Command::new(&self.isolation.program)
+            .arg(CHILD_COMMAND)
+            .arg(spec)
+            .stdin(Stdio::from(OwnedFd::from(child_end)))
+            .spawn()
+            .map_err(cannot_start)?;
+        let pid = child.id();
+        let mut handshake = socket.try_clone().map_err(cannot_start)?;
+        handshake
+            .set_read_timeout(Some(CREATE_WITHIN))
+            .map_err(cannot_start)?;
+        let created = protocol::write_blocking(&mut handshake, &self.create)
+            .map_err(|e| FrameError::Io(e))
+            .and_then(|()| protocol::read_blocking::<ToParent>(&mut handshake));
+        let why = match created {
+            Ok(ToParent::Created(Ok(()))) => None,
+            Ok(ToParent::Created(Err(error))) => {
+                let _ = reap(child, true);
+                return Err(Error::from_ffi(from_wire(error)));
+            }
+            Ok(other) => Some(format!("answered {other:?} instead of creating it")),
+            Err(error) => Some(format!("could not create it: {error}")),
+        };
+        if let Some(why) = why {
+            let status = reap(child, true);
+            return Err(Error::msg(format!(
+                "its isolated process (pid {pid}) {why}{}",
+                status.map_or(String::new(), |status| format!(", and {}", describe(status)))
+            )));
+        }
+        handshake.set_read_timeout(None).map_err(cannot_start)?;
+        let socket = Arc::new(Async::new(socket).map_err(cannot_start)?);
+        let shared = Arc::new(Shared {
+            pid,
+            doing: Mutex::new("nothing"),
+            ended: OnceLock::new(),
+            stopping: AtomicBool::new(false),
+        });
+        let (answered, answers) = async_channel::unbounded();
+        executor::pool()
+            .runner()
+            .spawn(read(
+                Arc::clone(&socket),
+                child,
+                answered,
+                self.handle.clone(),
+                Arc::clone(&shared),
+                self.alias.clone(),
+            ))
+            .detach();
+        Ok(Process {
+            socket,
+            answers,
+            shared,
+        })
+    }
+
+    /// Makes `call` in the process and waits for its answer.
+    async fn call(&mut self, call: Call) -> Result<Answer, PdkError> {
+        let method = call.method();
+        let dead = self
+            .process
+            .as_ref()
+            .is_none_or(|process| process.shared.ended.get().is_some());
+        if dead && matches!(call, Call::Connect { .. }) {
+            self.process = None;
+            let again = Proxy {
+                isolation: self.isolation.clone(),
+                create: self.create.clone(),
+                alias: self.alias.clone(),
+                handle: self.handle.clone(),
+                process: None,
+                next_seq: 0,
+                unanswered: None,
+            };
+            let started = executor::spawn_blocking(move || again.start()).await;
+            self.process = Some(started.map_err(PdkError::from)?);
+            self.unanswered = None;
+            log::info!("connector `{}`: a new isolated process runs it", self.alias);
+        }
+        let Some(process) = &self.process else {
+            return Err(lost("has no process"));
+        };
+        if let Some(ended) = process.shared.ended.get() {
+            return Err(lost(ended));
+        }
+        if let Some(seq) = self.unanswered.take() {
+            let _ = send(&process.socket, &ToChild::Cancel { seq }).await;
+        }
+        self.next_seq += 1;
+        let seq = self.next_seq;
+        *process
+            .shared
+            .doing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = method;
+        self.unanswered = Some(seq);
+        // A failed write shows as the end of the process, below.
+        let _ = send(&process.socket, &ToChild::Call { seq, call }).await;
+        loop {
+            match process.answers.recv().await {
+                Ok((answered, result)) if answered == seq => {
+                    self.unanswered = None;
+                    return result.map_err(from_wire);
+                }
+                Ok(_) => {}
+                Err(_) => {
+                    self.unanswered = None;
+                    let why = process.shared.ended.get().map_or("ended", String::as_str);
+                    return Err(lost(&format!("{why} during {method}")));
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        if let Some(process) = &self.process {
+            process.shared.stopping.store(true, Ordering::Release);
+            // The process sees its socket close and exits; the reader
+            // reaps it.
+            let _ = process.socket.get_ref().shutdown(Shutdown::Both);
+        }
+    }
+}
+
+/// Writes `message` to `socket`.
+async fn send(socket: &Async<UnixStream>, message: &ToChild) -> std::io::Result<()> {
+    let frame = protocol::encode(message).map_err(std::io::Error::other)?;
+    let mut writer = socket;
+    writer.write_all(&frame).await
+}
+
+/// Reads the process's messages until it ends: answers to the calls,
+/// reports to the task's `handle`; then records how it ended, reports it
+/// once (unless the runtime stopped it) and tells the task the connection
+/// is lost.
+async fn read(
+    socket: Arc<Async<UnixStream>>,
+    child: Child,
+    answered: Sender<(u64, Result<Answer, WireError>)>,
+    handle: BoxedRuntimeHandle,
+    shared: Arc<Shared>,
+    alias: String,
+) {
+    let problem = loop {
+        match read_frame(&socket).await {
+            Ok(ToParent::Answer { seq, result }) => {
+                let _ = answered.send((seq, result)).await;
+            }
+            Ok(ToParent::ConnectionLost) => handle.connection_lost(),
+            Ok(ToParent::Reply { id, ok }) => handle.reply(id.into(), ok),
+            Ok(ToParent::Circuit { open }) => handle.set_circuit(open),
+            Ok(ToParent::Created(_)) => {
+                break FrameError::Malformed(String::from("a second `Created`"));
+            }
+            Err(error) => break error,
+        }
+    };
+    let garbled = !matches!(problem, FrameError::Closed | FrameError::Io(_));
+    let _ = socket.get_ref().shutdown(Shutdown::Both);
+    let status = executor::spawn_blocking(move || reap(child, garbled)).await;
+    let stopping = shared.stopping.load(Ordering::Acquire);
+    let how = status.map_or_else(|| String::from("ended"), describe);
+    let ended = if garbled {
+        format!("(pid {}) broke the protocol ({problem}) and was killed", shared.pid)
+    } else {
+        format!("(pid {}) {how}", shared.pid)
+    };
+    let _ = shared.ended.set(format!("its isolated process {ended}"));
+    drop(answered);
+    if !stopping {
+        let doing = *shared.doing.lock().unwrap_or_else(PoisonError::into_inner);
+        log::error!(
+            "connector `{alias}`: its isolated process {ended} while in {doing}; its events in \
+             flight are failed back, and it is restarted with its backoff"
+        );
+        handle.connection_lost();
+    }
+}
+
+/// Reads one message from `socket`.
+async fn read_frame(socket: &Async<UnixStream>) -> Result<ToParent, FrameError> {
+    let mut reader = socket;
+    let mut head = [0; 4];
+    match reader.read_exact(&mut head).await {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Err(FrameError::Closed),
+        Err(e) => return Err(e.into()),
+    }
+    let mut body = vec![0; protocol::body_length(head)?];
+    reader.read_exact(&mut body).await?;
+    protocol::decode(&body)
+}
+
+/// Waits for `child` to exit (killing it at once with `kill`, or after
+/// [`EXIT_WITHIN`]); its status, if it could be had.
+fn reap(mut child: Child, kill: bool) -> Option<ExitStatus> {
+    if !kill {
+        if let Ok(Some(status)) = child.wait_timeout(EXIT_WITHIN) {
+            return Some(status);
+        }
+    }
+    let _ = child.kill();
+    child.wait().ok()
+}
+
+/// How a process ended, for people: `was killed by signal 11 (SIGSEGV)`,
+/// `exited with status 3`.
+fn describe(status: ExitStatus) -> String {
+    match status.signal() {
+        Some(signal) => format!(
+            "was killed by signal {signal}{}",
+            signal_hook::low_level::signal_name(signal)
+                .map(|name| format!(" ({name})"))
+                .unwrap_or_default()
+        ),
+        None => status.code().map_or_else(
+            || String::from("ended"),
+            |code| format!("exited with status {code}"),
+        ),
+    }
+}
+
+fn cannot_start(error: impl std::fmt::Display) -> Error {
+    Error::msg(format!(
+        "cannot start its isolated process: {error}; fix: check that the runtime's executable \
+         can be run, and the limit on processes (ulimit -u)"
+    ))
+}
+
+fn lost(why: &str) -> PdkError {
+    PdkError::new(PdkErrorKind::CONNECTION_LOST, why.to_owned())
+}
+
+fn from_wire(error: WireError) -> PdkError {
+    PdkError::new(PdkErrorKind(error.kind), error.message)
+}
+
+/// The result of `call` as method `T` returns it.
+fn expect<T>(
+    result: Result<Answer, PdkError>,
+    take: impl FnOnce(Answer) -> Option<T>,
+) -> RResult<T, PdkError> {
+    result
+        .and_then(|answer| {
+            let shown = format!("{answer:?}");
+            take(answer).ok_or_else(|| {
+                PdkError::new(
+                    PdkErrorKind::OTHER,
+                    format!("its isolated process answered {shown}, which that method does not return"),
+                )
+            })
+        })
+        .into()
+}
+
+impl PdkConnector for Proxy {
+    fn connect(&mut self, overall: u64, since_success: u64) -> PdkResultFuture<'_, bool> {
+        async move {
+            let call = Call::Connect {
+                overall,
+                since_success,
+            };
+            expect(self.call(call).await, |answer| match answer {
+                Answer::Connected(connected) => Some(connected),
+                _ => None,
+            })
+        }
+        .into_ffi()
+    }
+
+    fn lifecycle(&mut self, hook: LifecycleHook) -> PdkResultFuture<'_, ()> {
+        async move { expect(self.call(Call::Lifecycle(hook.0)).await, done) }.into_ffi()
+    }
+
+    fn pull_data(&mut self, pull_id: u64) -> PdkResultFuture<'_, PdkSourceReply> {
+        async move {
+            expect(self.call(Call::PullData(pull_id)).await, |answer| match answer {
+                Answer::Pulled(pulled) => Some(source_reply(pulled)),
+                _ => None,
+            })
+        }
+        .into_ffi()
+    }
+
+    fn ack(&mut self, stream: u64, pull_id: u64) -> PdkResultFuture<'_, ()> {
+        async move { expect(self.call(Call::Ack { stream, pull_id }).await, done) }.into_ffi()
+    }
+
+    fn fail(&mut self, stream: u64, pull_id: u64) -> PdkResultFuture<'_, ()> {
+        async move { expect(self.call(Call::Fail { stream, pull_id }).await, done) }.into_ffi()
+    }
+
+    fn on_event(&mut self, event: PdkEvent) -> PdkResultFuture<'_, PdkSinkReply> {
+        let call = Call::OnEvent {
+            id: event.id.into(),
+            ingest_ns: event.ingest_ns,
+            data: Wire(Value::from(event.data)),
+        };
+        async move {
+            expect(self.call(call).await, |answer| match answer {
+                Answer::Sink(code) => Some(PdkSinkReply(code)),
+                _ => None,
+            })
+        }
+        .into_ffi()
+    }
+
+    fn upstream_finished(&mut self) -> PdkResultFuture<'_, ()> {
+        async move { expect(self.call(Call::UpstreamFinished).await, done) }.into_ffi()
+    }
+}
+
+/// The answer of a method that returns nothing.
+fn done(answer: Answer) -> Option<()> {
+    matches!(answer, Answer::Done).then_some(())
+}
+
+/// `pull_data`'s reply in the C-ABI form.
+fn source_reply(pulled: Pulled) -> PdkSourceReply {
+    match pulled {
+        Pulled::Data { data, stream } => SourceReplyOf::Data {
+            data: PdkValue::from(data.0),
+            stream,
+        },
+        Pulled::Bytes { data, stream } => SourceReplyOf::Bytes {
+            data: data.into(),
+            stream,
+        },
+        Pulled::StreamStarted(stream) => SourceReplyOf::StreamStarted(stream),
+        Pulled::StreamEnded(stream) => SourceReplyOf::StreamEnded(stream),
+        Pulled::Empty(wait) => SourceReplyOf::Empty(wait),
+        Pulled::Finished => SourceReplyOf::Finished,
+        Pulled::Other { kind, stream, data } => SourceReplyOf::Other {
+            kind,
+            stream,
+            data: PdkValue::from(data.0),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pdk::abi::allocator::take_vec;
+
+    #[test]
+    fn a_crash_is_described_with_its_signal() {
+        assert_eq!(
+            describe(ExitStatus::from_raw(11)),
+            "was killed by signal 11 (SIGSEGV)"
+        );
+        assert_eq!(describe(ExitStatus::from_raw(3 << 8)), "exited with status 3");
+    }
+
+    #[test]
+    fn bytes_pulled_keep_their_allocation_free_path() {
+        let reply = source_reply(Pulled::Bytes {
+            data: b"x".to_vec(),
+            stream: 2,
+        });
+        assert!(matches!(reply, SourceReplyOf::Bytes { ref data, stream: 2 } if take_vec(data.clone()) == b"x"));
+    }
+}
