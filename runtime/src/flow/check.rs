@@ -10,9 +10,9 @@ use pdk::{Error, ErrorKind};
 use super::handle::{self, Connection, Wiring};
 use super::instance::Instance;
 use super::{FlowError, Node};
+use crate::isolation::Isolation;
 use crate::logging::Tag;
 use crate::observe::Observer;
-use crate::isolation::Isolation;
 use crate::registry::{Provider, Registry};
 
 /// Why connector `node` (of a flow read from `file`) cannot be created

@@ -28,9 +28,7 @@ use pdk::{Error, Value};
 use serde::{Deserialize, Serialize};
 
 use super::limits::Limits;
-use super::protocol::{
-    self, Answer, Call, FrameError, Pulled, ToChild, ToParent, Wire, WireError,
-};
+use super::protocol::{self, Answer, Call, FrameError, Pulled, ToChild, ToParent, Wire, WireError};
 use crate::codec::Codec;
 use crate::flow::Instance;
 use crate::logging::{self, Tag};
@@ -122,7 +120,9 @@ pub fn child_main(spec: &str) -> ExitCode {
     let socket = match take_socket() {
         Ok(socket) => socket,
         Err(error) => {
-            eprintln!("error: {CHILD_COMMAND}: standard input is not the runtime's socket: {error}");
+            eprintln!(
+                "error: {CHILD_COMMAND}: standard input is not the runtime's socket: {error}"
+            );
             return ExitCode::from(2);
         }
     };
@@ -191,14 +191,18 @@ async fn host(spec: &ChildSpec, messages: &Receiver<ToChild>, writer: &Writer) {
             created
         }
         Err(error) => {
-            send(writer, &ToParent::Created(Err(wire_error(&PdkError::from(error)))));
+            send(
+                writer,
+                &ToParent::Created(Err(wire_error(&PdkError::from(error)))),
+            );
             return;
         }
     };
     let mut next = messages.recv().await.ok();
     while let Some(message) = next.take() {
         let ToChild::Call { seq, call } = message else {
-            // A cancel for a call that has returned meanwhile.
+            // A cancel for a call that had returned: the runtime has its
+            // answer.
             next = messages.recv().await.ok();
             continue;
         };
@@ -211,6 +215,7 @@ async fn host(spec: &ChildSpec, messages: &Receiver<ToChild>, writer: &Writer) {
                     break;
                 }
                 Either::Right((Ok(ToChild::Cancel { seq: given_up }), _)) if given_up == seq => {
+                    send(writer, &ToParent::Cancelled { seq });
                     next = messages.recv().await.ok();
                     break;
                 }
@@ -267,10 +272,11 @@ fn create(
                 .map(TrustPolicy::load)
                 .transpose()
                 .map_err(|e| Error::msg(e.to_string()))?;
-            let plugin = loader::load(path, trust.as_ref()).map_err(|e| Error::msg(e.to_string()))?;
+            let plugin =
+                loader::load(path, trust.as_ref()).map_err(|e| Error::msg(e.to_string()))?;
             let tag = tag_for(&plugin.info.name);
-            let instance =
-                tag.scope(|| Instance::create(Provider::Plugin(&plugin), kind, ctx, &config, None))?;
+            let instance = tag
+                .scope(|| Instance::create(Provider::Plugin(&plugin), kind, ctx, &config, None))?;
             // The library stays loaded for the life of the process.
             std::mem::forget(plugin);
             Ok((instance, tag))
@@ -302,7 +308,11 @@ async fn perform(instance: &mut Instance, call: Call) -> Result<Answer, WireErro
             .await
             .into_result()
             .map(Answer::Connected),
-        Call::Lifecycle(hook) => raw.lifecycle(LifecycleHook(hook)).await.into_result().map(|()| Answer::Done),
+        Call::Lifecycle(hook) => raw
+            .lifecycle(LifecycleHook(hook))
+            .await
+            .into_result()
+            .map(|()| Answer::Done),
         Call::PullData(pull_id) => raw.pull_data(pull_id).await.into_result().map(|reply| {
             Answer::Pulled(match reply {
                 pdk::SourceReplyOf::Data { data, stream } => Pulled::Data {
@@ -324,8 +334,16 @@ async fn perform(instance: &mut Instance, call: Call) -> Result<Answer, WireErro
                 },
             })
         }),
-        Call::Ack { stream, pull_id } => raw.ack(stream, pull_id).await.into_result().map(|()| Answer::Done),
-        Call::Fail { stream, pull_id } => raw.fail(stream, pull_id).await.into_result().map(|()| Answer::Done),
+        Call::Ack { stream, pull_id } => raw
+            .ack(stream, pull_id)
+            .await
+            .into_result()
+            .map(|()| Answer::Done),
+        Call::Fail { stream, pull_id } => raw
+            .fail(stream, pull_id)
+            .await
+            .into_result()
+            .map(|()| Answer::Done),
         Call::OnEvent {
             id,
             ingest_ns,
@@ -340,7 +358,11 @@ async fn perform(instance: &mut Instance, call: Call) -> Result<Answer, WireErro
             .await
             .into_result()
             .map(|reply| Answer::Sink(reply.0)),
-        Call::UpstreamFinished => raw.upstream_finished().await.into_result().map(|()| Answer::Done),
+        Call::UpstreamFinished => raw
+            .upstream_finished()
+            .await
+            .into_result()
+            .map(|()| Answer::Done),
     };
     result.map_err(|error| wire_error(&error))
 }

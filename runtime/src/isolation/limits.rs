@@ -28,7 +28,10 @@ impl Limits {
     /// When the operating system refuses one (above the hard limit, say).
     pub fn apply(&self) -> std::io::Result<()> {
         let chosen = [
-            (libc::RLIMIT_AS, self.memory_mb.map(|mb| mb.saturating_mul(1 << 20))),
+            (
+                libc::RLIMIT_AS,
+                self.memory_mb.map(|mb| mb.saturating_mul(1 << 20)),
+            ),
             (libc::RLIMIT_NOFILE, self.open_files),
             (libc::RLIMIT_CPU, self.cpu_seconds),
         ];

@@ -101,7 +101,8 @@ pub enum ToChild {
         /// The call.
         call: Call,
     },
-    /// Give up call `seq` (drop its future).
+    /// Give up call `seq` (drop its future); answered with
+    /// [`ToParent::Cancelled`], or with its answer if it had returned.
     Cancel {
         /// The call's number.
         seq: u64,
@@ -178,6 +179,11 @@ pub enum ToParent {
         seq: u64,
         /// What it returned.
         result: Result<Answer, WireError>,
+    },
+    /// Call `seq` was given up before it returned (its future dropped).
+    Cancelled {
+        /// The call's number.
+        seq: u64,
     },
     /// The connector lost its connection (or a task of its failed).
     ConnectionLost,
@@ -373,7 +379,10 @@ mod tests {
     fn every_kind_of_value_crosses_unchanged() {
         let mut nested = Value::object();
         nested.insert("bytes", Value::Bytes(vec![0u8, 255, 7].into()));
-        nested.insert("list", Value::Array(vec![Value::from(-3i64), Value::from(2.5f64)]));
+        nested.insert(
+            "list",
+            Value::Array(vec![Value::from(-3i64), Value::from(2.5f64)]),
+        );
         nested.insert("text", "héllo");
         nested.insert("big", u64::MAX);
         nested.insert("none", Value::NULL);

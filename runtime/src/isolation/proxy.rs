@@ -33,11 +33,14 @@ use pdk::{Error, SourceReplyOf, Value};
 use wait_timeout::ChildExt;
 
 use super::child::{ChildSpec, CHILD_COMMAND};
-use super::protocol::{self, Answer, Call, FrameError, Pulled, ToChild, ToParent, Wire, WireError};
 use super::limits::Limits;
+use super::protocol::{self, Answer, Call, FrameError, Pulled, ToChild, ToParent, Wire, WireError};
 use crate::codec::Codec;
 use crate::executor;
 use crate::registry::Provider;
+
+/// What `Shared::doing` says between calls.
+const IDLE: &str = "";
 
 /// How long a new process may take to load its plugin and create the
 /// connector.
@@ -131,14 +134,15 @@ struct Proxy {
     process: Option<Process>,
     next_seq: u64,
     /// A call whose future was dropped before its answer came: the
-    /// process is told to give it up before the next call.
-    unanswered: Option<u64>,
+    /// process is told to give it up before the next call. With the pull
+    /// id when it was a `pull_data`.
+    unanswered: Option<(u64, Option<u64>)>,
 }
 
 /// One process of an isolated connector.
 struct Process {
     socket: Arc<Async<UnixStream>>,
-    answers: Receiver<(u64, Result<Answer, WireError>)>,
+    answers: Receiver<(u64, Option<Result<Answer, WireError>>)>,
     shared: Arc<Shared>,
 }
 
@@ -170,7 +174,7 @@ impl Proxy {
             .set_read_timeout(Some(CREATE_WITHIN))
             .map_err(cannot_start)?;
         let created = protocol::write_blocking(&mut handshake, &self.create)
-            .map_err(|e| FrameError::Io(e))
+            .map_err(FrameError::Io)
             .and_then(|()| protocol::read_blocking::<ToParent>(&mut handshake));
         let why = match created {
             Ok(ToParent::Created(Ok(()))) => None,
@@ -185,14 +189,17 @@ impl Proxy {
             let status = reap(child, true);
             return Err(Error::msg(format!(
                 "its isolated process (pid {pid}) {why}{}",
-                status.map_or(String::new(), |status| format!(", and {}", describe(status)))
+                status.map_or(String::new(), |status| format!(
+                    ", and {}",
+                    describe(status)
+                ))
             )));
         }
         handshake.set_read_timeout(None).map_err(cannot_start)?;
         let socket = Arc::new(Async::new(socket).map_err(cannot_start)?);
         let shared = Arc::new(Shared {
             pid,
-            doing: Mutex::new("nothing"),
+            doing: Mutex::new(IDLE),
             ended: OnceLock::new(),
             stopping: AtomicBool::new(false),
         });
@@ -218,6 +225,10 @@ impl Proxy {
     /// Makes `call` in the process and waits for its answer.
     async fn call(&mut self, call: Call) -> Result<Answer, PdkError> {
         let method = call.method();
+        let pull_id = match call {
+            Call::PullData(pull_id) => Some(pull_id),
+            _ => None,
+        };
         let dead = self
             .process
             .as_ref()
@@ -244,9 +255,12 @@ impl Proxy {
         if let Some(ended) = process.shared.ended.get() {
             return Err(lost(ended));
         }
-        if let Some(seq) = self.unanswered.take() {
-            let _ = send(&process.socket, &ToChild::Cancel { seq }).await;
+        if let Some((seq, pull_id)) = self.unanswered.take() {
+            self.give_up(seq, pull_id).await?;
         }
+        let Some(process) = &self.process else {
+            return Err(lost("has no process"));
+        };
         self.next_seq += 1;
         let seq = self.next_seq;
         *process
@@ -254,13 +268,18 @@ impl Proxy {
             .doing
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = method;
-        self.unanswered = Some(seq);
+        self.unanswered = Some((seq, pull_id));
         // A failed write shows as the end of the process, below.
         let _ = send(&process.socket, &ToChild::Call { seq, call }).await;
         loop {
             match process.answers.recv().await {
-                Ok((answered, result)) if answered == seq => {
+                Ok((answered, Some(result))) if answered == seq => {
                     self.unanswered = None;
+                    *process
+                        .shared
+                        .doing
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner) = IDLE;
                     return result.map_err(from_wire);
                 }
                 Ok(_) => {}
@@ -271,6 +290,45 @@ impl Proxy {
                 }
             }
         }
+    }
+}
+
+impl Proxy {
+    /// Tells the process to give up call `seq`, whose future the runtime
+    /// dropped, and waits until it has. If the call had returned
+    /// meanwhile and it was a `pull_data` (`pull_id`) that produced an
+    /// event, the runtime never saw that event: it is failed back to the
+    /// source, which sends it again if it is transactional.
+    async fn give_up(&mut self, seq: u64, pull_id: Option<u64>) -> Result<(), PdkError> {
+        let Some(process) = &self.process else {
+            return Ok(());
+        };
+        let _ = send(&process.socket, &ToChild::Cancel { seq }).await;
+        let answer = loop {
+            match process.answers.recv().await {
+                Ok((answered, answer)) if answered == seq => break answer,
+                Ok(_) => {}
+                Err(_) => return Ok(()),
+            }
+        };
+        let stream = match (answer, pull_id) {
+            (
+                Some(Ok(Answer::Pulled(
+                    Pulled::Data { stream, .. } | Pulled::Bytes { stream, .. },
+                ))),
+                Some(pull_id),
+            ) => (stream, pull_id),
+            _ => return Ok(()),
+        };
+        log::debug!(
+            "connector `{}`: a pull given up had produced an event; failing it back to the source",
+            self.alias
+        );
+        let (stream, pull_id) = stream;
+        // Boxed: a call may give up the one before it.
+        Box::pin(self.call(Call::Fail { stream, pull_id }))
+            .await
+            .map(drop)
     }
 }
 
@@ -299,7 +357,7 @@ async fn send(socket: &Async<UnixStream>, message: &ToChild) -> std::io::Result<
 async fn read(
     socket: Arc<Async<UnixStream>>,
     child: Child,
-    answered: Sender<(u64, Result<Answer, WireError>)>,
+    answered: Sender<(u64, Option<Result<Answer, WireError>>)>,
     handle: BoxedRuntimeHandle,
     shared: Arc<Shared>,
     alias: String,
@@ -307,7 +365,10 @@ async fn read(
     let problem = loop {
         match read_frame(&socket).await {
             Ok(ToParent::Answer { seq, result }) => {
-                let _ = answered.send((seq, result)).await;
+                let _ = answered.send((seq, Some(result))).await;
+            }
+            Ok(ToParent::Cancelled { seq }) => {
+                let _ = answered.send((seq, None)).await;
             }
             Ok(ToParent::ConnectionLost) => handle.connection_lost(),
             Ok(ToParent::Reply { id, ok }) => handle.reply(id.into(), ok),
@@ -324,16 +385,21 @@ async fn read(
     let stopping = shared.stopping.load(Ordering::Acquire);
     let how = status.map_or_else(|| String::from("ended"), describe);
     let ended = if garbled {
-        format!("(pid {}) broke the protocol ({problem}) and was killed", shared.pid)
+        format!(
+            "(pid {}) broke the protocol ({problem}) and was killed",
+            shared.pid
+        )
     } else {
         format!("(pid {}) {how}", shared.pid)
     };
     let _ = shared.ended.set(format!("its isolated process {ended}"));
     drop(answered);
-    if !stopping {
-        let doing = *shared.doing.lock().unwrap_or_else(PoisonError::into_inner);
+    // A call under way fails with the report, naming its method; between
+    // calls, the report is logged here and the task told.
+    let idle = *shared.doing.lock().unwrap_or_else(PoisonError::into_inner) == IDLE;
+    if !stopping && idle {
         log::error!(
-            "connector `{alias}`: its isolated process {ended} while in {doing}; its events in \
+            "connector `{alias}`: its isolated process {ended} between calls; its events in \
              flight are failed back, and it is restarted with its backoff"
         );
         handle.connection_lost();
@@ -409,7 +475,9 @@ fn expect<T>(
             take(answer).ok_or_else(|| {
                 PdkError::new(
                     PdkErrorKind::OTHER,
-                    format!("its isolated process answered {shown}, which that method does not return"),
+                    format!(
+                        "its isolated process answered {shown}, which that method does not return"
+                    ),
                 )
             })
         })
@@ -437,10 +505,13 @@ impl PdkConnector for Proxy {
 
     fn pull_data(&mut self, pull_id: u64) -> PdkResultFuture<'_, PdkSourceReply> {
         async move {
-            expect(self.call(Call::PullData(pull_id)).await, |answer| match answer {
-                Answer::Pulled(pulled) => Some(source_reply(pulled)),
-                _ => None,
-            })
+            expect(
+                self.call(Call::PullData(pull_id)).await,
+                |answer| match answer {
+                    Answer::Pulled(pulled) => Some(source_reply(pulled)),
+                    _ => None,
+                },
+            )
         }
         .into_ffi()
     }
@@ -512,7 +583,10 @@ mod tests {
             describe(ExitStatus::from_raw(11)),
             "was killed by signal 11 (SIGSEGV)"
         );
-        assert_eq!(describe(ExitStatus::from_raw(3 << 8)), "exited with status 3");
+        assert_eq!(
+            describe(ExitStatus::from_raw(3 << 8)),
+            "exited with status 3"
+        );
     }
 
     #[test]
@@ -521,6 +595,8 @@ mod tests {
             data: b"x".to_vec(),
             stream: 2,
         });
-        assert!(matches!(reply, SourceReplyOf::Bytes { ref data, stream: 2 } if take_vec(data.clone()) == b"x"));
+        assert!(
+            matches!(reply, SourceReplyOf::Bytes { ref data, stream: 2 } if take_vec(data.clone()) == b"x")
+        );
     }
 }

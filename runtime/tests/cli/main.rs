@@ -13,6 +13,7 @@ mod flow_errors;
 mod full_disk;
 mod host_services;
 mod hostile_files;
+mod isolation;
 mod limits;
 mod linked;
 mod network;

@@ -3,6 +3,7 @@
 //! that the runtime's integration tests can see what the runtime did.
 //! Each can be told to panic in one method, once.
 
+mod crash;
 mod sink;
 mod source;
 mod trace;

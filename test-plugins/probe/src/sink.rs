@@ -74,6 +74,24 @@ pub struct Config {
     /// Count every event it gets in a plugin counter of this name.
     #[serde(default)]
     pub counter: Option<String>,
+    /// End the process natively in `on_event` at arrival number `at`, as
+    /// `how` says (see [`crate::crash`]), once: the file `marker` records
+    /// that it has.
+    #[serde(default)]
+    pub crash: Option<CrashAt>,
+}
+
+/// Where and how `probe_sink` (or `probe_source`) crashes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrashAt {
+    /// How: `null_write`, `abort`, `exit`, `stack_overflow` or
+    /// `allocate`.
+    pub how: String,
+    /// The arrival (or pull) number.
+    pub at: u64,
+    /// A file that exists once it has crashed.
+    pub marker: String,
 }
 
 /// Deferred events waiting to be answered together.
@@ -98,7 +116,7 @@ fn record_json_line(path: &str, value: &Value) -> Result<()> {
 }
 
 /// Closes every socket descriptor of the process above 2.
-fn close_sockets() {
+pub(crate) fn close_sockets() {
     use std::os::fd::{FromRawFd, OwnedFd};
     let Ok(entries) = std::fs::read_dir("/proc/self/fd") else {
         return;
@@ -314,6 +332,9 @@ impl ProbeSink {
             std::panic::panic_any(PanicsWhenDropped);
         }
         self.received += 1;
+        if let Some(crash) = &self.config.crash {
+            crate::crash::maybe(crash, self.received);
+        }
         if let Some(counter) = &self.counter {
             counter.inc();
         }

@@ -30,6 +30,10 @@ pub struct Config {
     /// and how many completed.
     #[serde(default)]
     pub pull_delay_ms: Option<u64>,
+    /// End the process natively in `pull_data` before event number `at`
+    /// (from 1), once (see [`crate::crash`]).
+    #[serde(default)]
+    pub crash: Option<crate::sink::CrashAt>,
 }
 
 /// Produces `count` events and makes sure each is acknowledged once.
@@ -40,6 +44,7 @@ pub struct ProbeSource {
     lose_connection_after: Option<u64>,
     bytes: bool,
     pull_delay: Option<std::time::Duration>,
+    crash: Option<crate::sink::CrashAt>,
     /// Pulls started (first polled) and completed.
     pulls: (u64, u64),
     to_send: VecDeque<u64>,
@@ -72,6 +77,7 @@ impl Connector for ProbeSource {
             lose_connection_after: config.lose_connection_after,
             bytes: config.bytes,
             pull_delay: config.pull_delay_ms.map(std::time::Duration::from_millis),
+            crash: config.crash,
             pulls: (0, 0),
             to_send: (0..config.count).collect(),
             in_flight: HashMap::new(),
@@ -171,6 +177,9 @@ impl Source for ProbeSource {
             if self.lose_connection_after == Some(self.sent) {
                 self.lose_connection_after = None;
                 ctx.notifier().connection_lost();
+            }
+            if let Some(crash) = &self.crash {
+                crate::crash::maybe(crash, self.sent + 1);
             }
             if let Some(n) = self.to_send.pop_front() {
                 self.in_flight.insert(pull_id, n);
