@@ -7,6 +7,7 @@
 //! and what the connector was doing; the task then reconnects with its
 //! backoff, and `connect` starts a new process, with a new connector.
 
+use std::collections::HashMap;
 use std::net::Shutdown;
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
@@ -24,8 +25,8 @@ use async_ffi::FutureExt as _;
 use async_io::Async;
 use futures::{AsyncReadExt, AsyncWriteExt};
 use pdk::abi::connector::{
-    BoxedPdkConnector, BoxedRuntimeHandle, LifecycleHook, PdkConnector, PdkConnectorContext,
-    PdkConnector_TO, PdkEvent, PdkResultFuture, PdkSinkReply, PdkSourceReply,
+    BoxedPdkConnector, BoxedRuntimeHandle, EventId, LifecycleHook, PdkConnector,
+    PdkConnectorContext, PdkConnector_TO, PdkEvent, PdkResultFuture, PdkSinkReply, PdkSourceReply,
 };
 use pdk::abi::error::{PdkError, PdkErrorKind};
 use pdk::abi::value::PdkValue;
@@ -38,6 +39,11 @@ use super::protocol::{self, Answer, Call, FrameError, Pulled, ToChild, ToParent,
 use crate::codec::Codec;
 use crate::executor;
 use crate::registry::Provider;
+
+/// How many events an isolated sink may have been sent and not answered
+/// yet: `on_event` does not wait for the process, so events flow to it
+/// without a round trip each, up to this many.
+const WINDOW: usize = 1024;
 
 /// What `Shared::doing` says between calls.
 const IDLE: &str = "";
@@ -144,6 +150,8 @@ struct Process {
     socket: Arc<Async<UnixStream>>,
     answers: Receiver<(u64, Option<Result<Answer, WireError>>)>,
     shared: Arc<Shared>,
+    /// Holds one token for each event sent and not answered yet.
+    window: Sender<()>,
 }
 
 /// What the reader of a process's socket and its connector share.
@@ -155,6 +163,11 @@ struct Shared {
     ended: OnceLock<String>,
     /// Set when the runtime itself stops the process.
     stopping: AtomicBool,
+    /// The events sent to `on_event` and not answered yet, by call
+    /// number: their answers go to the task as replies.
+    sent: Mutex<HashMap<u64, EventId>>,
+    /// Takes a token back for each answered event.
+    window: Receiver<()>,
 }
 
 impl Proxy {
@@ -197,11 +210,14 @@ impl Proxy {
         }
         handshake.set_read_timeout(None).map_err(cannot_start)?;
         let socket = Arc::new(Async::new(socket).map_err(cannot_start)?);
+        let (window, tokens) = async_channel::bounded(WINDOW);
         let shared = Arc::new(Shared {
             pid,
             doing: Mutex::new(IDLE),
             ended: OnceLock::new(),
             stopping: AtomicBool::new(false),
+            sent: Mutex::new(HashMap::new()),
+            window: tokens,
         });
         let (answered, answers) = async_channel::unbounded();
         executor::pool()
@@ -219,6 +235,7 @@ impl Proxy {
             socket,
             answers,
             shared,
+            window,
         })
     }
 
@@ -294,6 +311,36 @@ impl Proxy {
 }
 
 impl Proxy {
+    /// Sends event `id` (as `call`) to the process without waiting for
+    /// its answer, which reaches the task as a reply: the event is
+    /// deferred. Waits while [`WINDOW`] events are unanswered.
+    async fn send_event(&mut self, id: EventId, call: Call) -> Result<(), PdkError> {
+        if let Some((seq, pull_id)) = self.unanswered.take() {
+            self.give_up(seq, pull_id).await?;
+        }
+        let Some(process) = &self.process else {
+            return Err(lost("has no process"));
+        };
+        if let Some(ended) = process.shared.ended.get() {
+            return Err(lost(&format!("{ended} before on_event")));
+        }
+        if process.window.send(()).await.is_err() {
+            return Err(lost("has no process"));
+        }
+        self.next_seq += 1;
+        let seq = self.next_seq;
+        process
+            .shared
+            .sent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(seq, id);
+        // A failed write shows as the end of the process: the task fails
+        // the deferred event back then.
+        let _ = send(&process.socket, &ToChild::Call { seq, call }).await;
+        Ok(())
+    }
+
     /// Tells the process to give up call `seq`, whose future the runtime
     /// dropped, and waits until it has. If the call had returned
     /// meanwhile and it was a `pull_data` (`pull_id`) that produced an
@@ -365,7 +412,17 @@ async fn read(
     let problem = loop {
         match read_frame(&socket).await {
             Ok(ToParent::Answer { seq, result }) => {
-                let _ = answered.send((seq, Some(result))).await;
+                let event = shared
+                    .sent
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(&seq);
+                match event {
+                    Some(id) => answer_event(&handle, &shared, id, result),
+                    None => {
+                        let _ = answered.send((seq, Some(result))).await;
+                    }
+                }
             }
             Ok(ToParent::Cancelled { seq }) => {
                 let _ = answered.send((seq, None)).await;
@@ -398,11 +455,46 @@ async fn read(
     // calls, the report is logged here and the task told.
     let idle = *shared.doing.lock().unwrap_or_else(PoisonError::into_inner) == IDLE;
     if !stopping && idle {
+        let unanswered = shared
+            .sent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len();
+        let doing = if unanswered > 0 {
+            format!("while in on_event ({unanswered} events unanswered)")
+        } else {
+            String::from("between calls")
+        };
         log::error!(
-            "connector `{alias}`: its isolated process {ended} between calls; its events in \
-             flight are failed back, and it is restarted with its backoff"
+            "connector `{alias}`: its isolated process {ended} {doing}; its events in flight \
+             are failed back, and it is restarted with its backoff"
         );
         handle.connection_lost();
+    }
+}
+
+/// Tells the task what the process answered to event `id`: handled or
+/// failed now, or later (deferred: the connector replies itself); an
+/// error fails the event and the connection, as in the runtime's process.
+fn answer_event(
+    handle: &BoxedRuntimeHandle,
+    shared: &Shared,
+    id: EventId,
+    result: Result<Answer, WireError>,
+) {
+    let _ = shared.window.try_recv();
+    match result {
+        Ok(Answer::Sink(code)) if PdkSinkReply(code) == PdkSinkReply::DEFERRED => {}
+        Ok(Answer::Sink(code)) => handle.reply(id, PdkSinkReply(code) == PdkSinkReply::ACK),
+        Ok(other) => {
+            log::error!("an isolated sink answered {other:?} to an event; failing it");
+            handle.reply(id, false);
+        }
+        Err(error) => {
+            log::error!("on_event failed: {}", error.message);
+            handle.reply(id, false);
+            handle.connection_lost();
+        }
     }
 }
 
@@ -525,16 +617,17 @@ impl PdkConnector for Proxy {
     }
 
     fn on_event(&mut self, event: PdkEvent) -> PdkResultFuture<'_, PdkSinkReply> {
+        let id = event.id;
         let call = Call::OnEvent {
-            id: event.id.into(),
+            id: id.into(),
             ingest_ns: event.ingest_ns,
             data: Wire(Value::from(event.data)),
         };
         async move {
-            expect(self.call(call).await, |answer| match answer {
-                Answer::Sink(code) => Some(PdkSinkReply(code)),
-                _ => None,
-            })
+            self.send_event(id, call)
+                .await
+                .map(|()| PdkSinkReply::DEFERRED)
+                .into()
         }
         .into_ffi()
     }
