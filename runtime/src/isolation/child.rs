@@ -11,7 +11,7 @@ use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::pin::pin;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex, PoisonError};
+
 
 use abi_stable::std_types::{ROption, RResult, RVec};
 use abi_stable::type_level::downcasting::TD_Opaque;
@@ -43,6 +43,9 @@ pub const CHILD_COMMAND: &str = "__pdk-isolated";
 /// Exit status of a child whose runtime sent something it cannot read.
 const PROTOCOL_STATUS: u8 = 3;
 
+/// The size of the buffers each side reads and writes the socket with.
+const BUFFER: usize = 64 << 10;
+
 /// What the runtime tells a child on its command line.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChildSpec {
@@ -54,15 +57,40 @@ pub struct ChildSpec {
     pub limits: Limits,
 }
 
-/// The writing half of the socket, shared by the calls and the handle.
-type Writer = Arc<Mutex<UnixStream>>;
+/// Where the calls and the handle send their messages: a thread that
+/// writes every frame waiting in one go.
+type Writer = std::sync::mpsc::Sender<Vec<u8>>;
 
 /// Sends `message` to the runtime; a runtime that is gone ends the child.
 fn send(writer: &Writer, message: &ToParent) {
-    let mut socket = writer.lock().unwrap_or_else(PoisonError::into_inner);
-    if protocol::write_blocking(&mut *socket, message).is_err() {
+    let Ok(frame) = protocol::encode(message) else {
+        return;
+    };
+    if writer.send(frame).is_err() {
         std::process::exit(0);
     }
+}
+
+/// Starts the thread that writes to `socket` what [`send`] is given.
+fn write_messages(mut socket: UnixStream) -> Writer {
+    let (tell, frames) = std::sync::mpsc::channel::<Vec<u8>>();
+    std::thread::spawn(move || {
+        let mut batch = Vec::with_capacity(BUFFER);
+        while let Ok(frame) = frames.recv() {
+            batch.clear();
+            batch.extend_from_slice(&frame);
+            while let Ok(frame) = frames.try_recv() {
+                batch.extend_from_slice(&frame);
+                if batch.len() >= BUFFER {
+                    break;
+                }
+            }
+            if std::io::Write::write_all(&mut socket, &batch).is_err() {
+                std::process::exit(0);
+            }
+        }
+    });
+    tell
 }
 
 /// The handle the hosted connector reports through: to the runtime, over
@@ -129,7 +157,7 @@ pub fn child_main(spec: &str) -> ExitCode {
     let Ok(reading) = socket.try_clone() else {
         return ExitCode::FAILURE;
     };
-    let writer: Writer = Arc::new(Mutex::new(socket));
+    let writer = write_messages(socket);
     let messages = read_messages(reading);
     executor::block_on(host(&spec, &messages, &writer));
     ExitCode::SUCCESS
@@ -152,8 +180,10 @@ fn take_socket() -> std::io::Result<UnixStream> {
 /// Reads the runtime's messages on a thread of their own, so that the
 /// child notices the runtime is gone even while its connector blocks:
 /// then it exits at once.
-fn read_messages(mut socket: UnixStream) -> Receiver<ToChild> {
+fn read_messages(socket: UnixStream) -> Receiver<ToChild> {
     let (tell, messages) = async_channel::unbounded();
+    // Buffered: many small frames arrive in one read.
+    let mut socket = std::io::BufReader::with_capacity(BUFFER, socket);
     std::thread::spawn(move || loop {
         match protocol::read_blocking::<ToChild>(&mut socket) {
             Ok(message) => {
@@ -246,7 +276,7 @@ fn create(
     writer: &Writer,
 ) -> Result<(Instance, Tag), Error> {
     let handle = ChildHandle {
-        writer: Arc::clone(writer),
+        writer: writer.clone(),
         codec,
     };
     let ctx = PdkConnectorContext {
@@ -255,7 +285,7 @@ fn create(
         source_linked,
         extensions: pdk::abi::Extensions::new(),
     };
-    let lost = Arc::clone(writer);
+    let lost = writer.clone();
     let tag_for = |plugin: &str| {
         let tag = Tag::supervised(plugin, alias, move |error: Error| {
             log::error!("a task of the connector failed: {}", error.message());

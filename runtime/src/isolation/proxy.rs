@@ -45,6 +45,9 @@ use crate::registry::Provider;
 /// without a round trip each, up to this many.
 const WINDOW: usize = 1024;
 
+/// The size of the buffer the socket is read with.
+const BUFFER: usize = 64 << 10;
+
 /// What `Shared::doing` says between calls.
 const IDLE: &str = "";
 
@@ -152,6 +155,8 @@ struct Process {
     shared: Arc<Shared>,
     /// Holds one token for each event sent and not answered yet.
     window: Sender<()>,
+    /// Frames for the writer task.
+    frames: Sender<Vec<u8>>,
 }
 
 /// What the reader of a process's socket and its connector share.
@@ -231,11 +236,17 @@ impl Proxy {
                 self.alias.clone(),
             ))
             .detach();
+        let (frames, to_write) = async_channel::unbounded();
+        executor::pool()
+            .runner()
+            .spawn(write(Arc::clone(&socket), to_write))
+            .detach();
         Ok(Process {
             socket,
             answers,
             shared,
             window,
+            frames,
         })
     }
 
@@ -287,7 +298,7 @@ impl Proxy {
             .unwrap_or_else(PoisonError::into_inner) = method;
         self.unanswered = Some((seq, pull_id));
         // A failed write shows as the end of the process, below.
-        let _ = send(&process.socket, &ToChild::Call { seq, call }).await;
+        process.send(&ToChild::Call { seq, call });
         loop {
             match process.answers.recv().await {
                 Ok((answered, Some(result))) if answered == seq => {
@@ -337,7 +348,7 @@ impl Proxy {
             .insert(seq, id);
         // A failed write shows as the end of the process: the task fails
         // the deferred event back then.
-        let _ = send(&process.socket, &ToChild::Call { seq, call }).await;
+        process.send(&ToChild::Call { seq, call });
         Ok(())
     }
 
@@ -350,7 +361,7 @@ impl Proxy {
         let Some(process) = &self.process else {
             return Ok(());
         };
-        let _ = send(&process.socket, &ToChild::Cancel { seq }).await;
+        process.send(&ToChild::Cancel { seq });
         let answer = loop {
             match process.answers.recv().await {
                 Ok((answered, answer)) if answered == seq => break answer,
@@ -390,11 +401,34 @@ impl Drop for Proxy {
     }
 }
 
-/// Writes `message` to `socket`.
-async fn send(socket: &Async<UnixStream>, message: &ToChild) -> std::io::Result<()> {
-    let frame = protocol::encode(message).map_err(std::io::Error::other)?;
-    let mut writer = socket;
-    writer.write_all(&frame).await
+impl Process {
+    /// Sends `message` to the process, after those sent before. A failed
+    /// write shows as the end of the process.
+    fn send(&self, message: &ToChild) {
+        if let Ok(frame) = protocol::encode(message) {
+            let _ = self.frames.try_send(frame);
+        }
+    }
+}
+
+/// Writes the frames `frames` yields to `socket`, every frame waiting in
+/// one write, until the process is dropped or a write fails.
+async fn write(socket: Arc<Async<UnixStream>>, frames: Receiver<Vec<u8>>) {
+    let mut batch = Vec::with_capacity(BUFFER);
+    while let Ok(frame) = frames.recv().await {
+        batch.clear();
+        batch.extend_from_slice(&frame);
+        while let Ok(frame) = frames.try_recv() {
+            batch.extend_from_slice(&frame);
+            if batch.len() >= BUFFER {
+                break;
+            }
+        }
+        let mut writer = &*socket;
+        if writer.write_all(&batch).await.is_err() {
+            return;
+        }
+    }
 }
 
 /// Reads the process's messages until it ends: answers to the calls,
@@ -409,8 +443,10 @@ async fn read(
     shared: Arc<Shared>,
     alias: String,
 ) {
+    // Buffered: many small frames arrive in one read.
+    let mut reader = futures::io::BufReader::with_capacity(BUFFER, &*socket);
     let problem = loop {
-        match read_frame(&socket).await {
+        match read_frame(&mut reader).await {
             Ok(ToParent::Answer { seq, result }) => {
                 let event = shared
                     .sent
@@ -499,8 +535,9 @@ fn answer_event(
 }
 
 /// Reads one message from `socket`.
-async fn read_frame(socket: &Async<UnixStream>) -> Result<ToParent, FrameError> {
-    let mut reader = socket;
+async fn read_frame(
+    reader: &mut (impl futures::AsyncRead + Unpin),
+) -> Result<ToParent, FrameError> {
     let mut head = [0; 4];
     match reader.read_exact(&mut head).await {
         Ok(()) => {}
