@@ -6,17 +6,19 @@
 //! one at a time. It ends when the runtime closes the socket, so it never
 //! outlives the runtime, however that ends.
 
+use std::collections::VecDeque;
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::pin::pin;
 use std::process::ExitCode;
-
+use std::time::{Duration, Instant};
 
 use abi_stable::std_types::{ROption, RResult, RVec};
 use abi_stable::type_level::downcasting::TD_Opaque;
 use async_channel::Receiver;
 use futures::future::{select, Either};
+use futures::FutureExt;
 use pdk::abi::allocator::take_vec;
 use pdk::abi::connector::{
     EventId, LifecycleHook, PdkConnectorContext, PdkEvent, PdkRuntimeHandle, PdkRuntimeHandle_TO,
@@ -215,7 +217,7 @@ async fn host(spec: &ChildSpec, messages: &Receiver<ToChild>, writer: &Writer) {
         return;
     };
     let created = create(spec, &kind, &alias, config.0, codec, source_linked, writer);
-    let (mut instance, tag) = match created {
+    let (instance, tag) = match created {
         Ok(created) => {
             send(writer, &ToParent::Created(Ok(())));
             created
@@ -228,39 +230,192 @@ async fn host(spec: &ChildSpec, messages: &Receiver<ToChild>, writer: &Writer) {
             return;
         }
     };
-    let mut next = messages.recv().await.ok();
-    while let Some(message) = next.take() {
-        let ToChild::Call { seq, call } = message else {
-            // A cancel for a call that had returned: the runtime has its
-            // answer.
-            next = messages.recv().await.ok();
-            continue;
+    let mut hosted = Hosted {
+        instance,
+        tag,
+        writer: writer.clone(),
+        credit: 0,
+        next_pull: 0,
+        stopped: false,
+        resume_at: None,
+        waiting: VecDeque::new(),
+    };
+    hosted.serve(messages).await;
+}
+
+/// The hosted connector, and how far ahead its source pulls.
+struct Hosted {
+    instance: Instance,
+    tag: Tag,
+    writer: Writer,
+    /// Pulls the runtime allows before it takes their replies.
+    credit: u64,
+    /// The pull id of the next pull.
+    next_pull: u64,
+    /// Whether pulling ahead has stopped: the source finished, failed,
+    /// paused or drains (until the next `connect` or `on_resume`).
+    stopped: bool,
+    /// After an `Empty` reply: when to pull again.
+    resume_at: Option<Instant>,
+    /// Messages that arrived while a pull was under way.
+    waiting: VecDeque<ToChild>,
+}
+
+/// How long acks and fails may wait for a pull under way, as in the
+/// runtime's process.
+const SETTLE_WITHIN: Duration = Duration::from_millis(20);
+
+impl Hosted {
+    /// Runs the runtime's calls and pulls ahead between them, until the
+    /// runtime is gone.
+    async fn serve(&mut self, messages: &Receiver<ToChild>) {
+        loop {
+            let message = match self.waiting.pop_front() {
+                Some(message) => message,
+                None if self.may_pull() => {
+                    if !self.pull(messages).await {
+                        return;
+                    }
+                    continue;
+                }
+                None => match self.next_message(messages).await {
+                    Some(Some(message)) => message,
+                    Some(None) => continue,
+                    None => return,
+                },
+            };
+            match message {
+                ToChild::Pull { credit } => self.credit += credit,
+                ToChild::Call { seq, call } => {
+                    if !self.call(seq, call, messages).await {
+                        return;
+                    }
+                }
+                // A cancel for a call that had returned (the runtime has
+                // its answer), or a second create.
+                ToChild::Cancel { .. } | ToChild::Create { .. } => {}
+            }
+        }
+    }
+
+    /// Whether a pull ahead may be made now.
+    fn may_pull(&self) -> bool {
+        self.credit > 0 && !self.stopped && self.resume_at.is_none_or(|at| Instant::now() >= at)
+    }
+
+    /// The next message (`None` when the runtime is gone), or `Some(None)`
+    /// when the wait after an `Empty` reply is over first.
+    async fn next_message(&mut self, messages: &Receiver<ToChild>) -> Option<Option<ToChild>> {
+        let resume = match self.resume_at {
+            Some(at) if self.credit > 0 && !self.stopped => async_io::Timer::at(at),
+            _ => async_io::Timer::never(),
         };
-        let mut running = pin!(logging::tagged(&tag, perform(&mut instance, call)));
+        match select(pin!(messages.recv()), resume).await {
+            Either::Left((message, _)) => message.ok().map(Some),
+            Either::Right(_) => {
+                self.resume_at = None;
+                Some(None)
+            }
+        }
+    }
+
+    /// Makes call `seq`; `false` when the runtime is gone.
+    async fn call(&mut self, seq: u64, call: Call, messages: &Receiver<ToChild>) -> bool {
+        match &call {
+            Call::Connect { .. } => self.stopped = false,
+            Call::Lifecycle(hook) => match LifecycleHook(*hook) {
+                LifecycleHook::PAUSE | LifecycleHook::DRAIN | LifecycleHook::STOP => {
+                    self.stopped = true;
+                }
+                LifecycleHook::RESUME | LifecycleHook::START => self.stopped = false,
+                _ => {}
+            },
+            _ => {}
+        }
+        let mut running = pin!(logging::tagged(
+            &self.tag,
+            perform(&mut self.instance, call)
+        ));
         loop {
             match select(running.as_mut(), pin!(messages.recv())).await {
                 Either::Left((result, _)) => {
-                    send(writer, &ToParent::Answer { seq, result });
-                    next = messages.recv().await.ok();
-                    break;
+                    send(&self.writer, &ToParent::Answer { seq, result });
+                    return true;
                 }
                 Either::Right((Ok(ToChild::Cancel { seq: given_up }), _)) if given_up == seq => {
-                    send(writer, &ToParent::Cancelled { seq });
-                    next = messages.recv().await.ok();
-                    break;
+                    send(&self.writer, &ToParent::Cancelled { seq });
+                    return true;
                 }
-                Either::Right((Ok(ToChild::Cancel { .. }), _)) => {}
                 // The runtime calls one method at a time: anything else
                 // waits until this call has returned.
-                Either::Right((Ok(other), _)) => {
-                    let result = running.as_mut().await;
-                    send(writer, &ToParent::Answer { seq, result });
-                    next = Some(other);
-                    break;
-                }
-                Either::Right((Err(_), _)) => return,
+                Either::Right((Ok(other), _)) => self.waiting.push_back(other),
+                Either::Right((Err(_), _)) => return false,
             }
         }
+    }
+
+    /// Pulls once ahead and sends the reply; a call that arrives
+    /// meanwhile gives the pull up (an ack or a fail after waiting
+    /// [`SETTLE_WITHIN`] for it), as the runtime gives up a pull in its
+    /// own process. `false` when the runtime is gone.
+    async fn pull(&mut self, messages: &Receiver<ToChild>) -> bool {
+        let pull_id = self.next_pull;
+        let mut settle_by = async_io::Timer::never();
+        let result = {
+            let pulling = logging::tagged(
+                &self.tag,
+                perform(&mut self.instance, Call::PullData(pull_id)),
+            );
+            let mut pulling = pin!(pulling.fuse());
+            loop {
+                futures::select_biased! {
+                    result = pulling => break Some(result),
+                    message = messages.recv().fuse() => match message {
+                        Ok(message) => {
+                            let settles = matches!(
+                                message,
+                                ToChild::Call { call: Call::Ack { .. } | Call::Fail { .. }, .. }
+                                    | ToChild::Pull { .. }
+                            );
+                            self.waiting.push_back(message);
+                            if !settles {
+                                break None;
+                            }
+                            if self.waiting.len() == 1 {
+                                settle_by.set_after(SETTLE_WITHIN);
+                            }
+                        }
+                        Err(_) => return false,
+                    },
+                    _ = (&mut settle_by).fuse() => break None,
+                }
+            }
+        };
+        let Some(result) = result else {
+            return true;
+        };
+        self.next_pull += 1;
+        let result = match result {
+            Ok(Answer::Pulled(Pulled::Empty(wait_ms))) => {
+                self.resume_at = Some(Instant::now() + Duration::from_millis(wait_ms));
+                return true;
+            }
+            Ok(Answer::Pulled(pulled)) => {
+                self.stopped |= pulled == Pulled::Finished;
+                Ok(pulled)
+            }
+            Ok(other) => Err(WireError {
+                kind: pdk::abi::error::PdkErrorKind::OTHER.0,
+                message: format!("pull_data returned {other:?}"),
+            }),
+            Err(error) => {
+                self.stopped = true;
+                Err(error)
+            }
+        };
+        self.credit -= 1;
+        send(&self.writer, &ToParent::Pulled { pull_id, result });
+        true
     }
 }
 

@@ -101,6 +101,12 @@ pub enum ToChild {
         /// The call.
         call: Call,
     },
+    /// Pull ahead: `credit` more `pull_data` calls may be made before the
+    /// runtime takes their replies, each sent as [`ToParent::Pulled`].
+    Pull {
+        /// How many more.
+        credit: u64,
+    },
     /// Give up call `seq` (drop its future); answered with
     /// [`ToParent::Cancelled`], or with its answer if it had returned.
     Cancel {
@@ -179,6 +185,13 @@ pub enum ToParent {
         seq: u64,
         /// What it returned.
         result: Result<Answer, WireError>,
+    },
+    /// A pull made ahead returned, under the process's own pull id.
+    Pulled {
+        /// The pull id the source was called with.
+        pull_id: u64,
+        /// What it returned.
+        result: Result<Pulled, WireError>,
     },
     /// Call `seq` was given up before it returned (its future dropped).
     Cancelled {

@@ -127,6 +127,7 @@ pub fn create(
         process: None,
         next_seq: 0,
         unanswered: None,
+        pulled_as: HashMap::new(),
     };
     proxy.process = Some(proxy.start()?);
     Ok(PdkConnector_TO::from_value(proxy, TD_Opaque))
@@ -146,6 +147,9 @@ struct Proxy {
     /// process is told to give it up before the next call. With the pull
     /// id when it was a `pull_data`.
     unanswered: Option<(u64, Option<u64>)>,
+    /// The process's pull id of each event the runtime pulled, by the
+    /// runtime's pull id.
+    pulled_as: HashMap<u64, u64>,
 }
 
 /// One process of an isolated connector.
@@ -157,6 +161,36 @@ struct Process {
     window: Sender<()>,
     /// Frames for the writer task.
     frames: Sender<Vec<u8>>,
+    /// The replies of the pulls made ahead, with the process's pull ids.
+    pulls: Receiver<(u64, Result<Pulled, WireError>)>,
+    /// Whether the process has been told to pull ahead.
+    pulling: bool,
+}
+
+/// Marks a process's connector as in `pull_data` for as long as it
+/// lives: a crash meanwhile is reported by the pull.
+struct Doing<'a>(&'a Shared);
+
+impl<'a> Doing<'a> {
+    fn pull(shared: &'a Shared) -> Self {
+        *shared.doing.lock().unwrap_or_else(PoisonError::into_inner) = "pull_data";
+        Self(shared)
+    }
+}
+
+impl Drop for Doing<'_> {
+    fn drop(&mut self) {
+        *self.0.doing.lock().unwrap_or_else(PoisonError::into_inner) = IDLE;
+    }
+}
+
+/// A call sent without waiting for its answer.
+#[derive(Debug, Clone, Copy)]
+enum Sent {
+    /// An event to `on_event`: its answer is the event's reply.
+    Event(EventId),
+    /// An `ack` or a `fail`: only an error matters.
+    Settle(&'static str),
 }
 
 /// What the reader of a process's socket and its connector share.
@@ -168,9 +202,9 @@ struct Shared {
     ended: OnceLock<String>,
     /// Set when the runtime itself stops the process.
     stopping: AtomicBool,
-    /// The events sent to `on_event` and not answered yet, by call
-    /// number: their answers go to the task as replies.
-    sent: Mutex<HashMap<u64, EventId>>,
+    /// The calls sent without waiting for their answers (events to
+    /// `on_event`, acks and fails), by call number.
+    sent: Mutex<HashMap<u64, Sent>>,
     /// Takes a token back for each answered event.
     window: Receiver<()>,
 }
@@ -225,6 +259,7 @@ impl Proxy {
             window: tokens,
         });
         let (answered, answers) = async_channel::unbounded();
+        let (pulled, pulls) = async_channel::unbounded();
         executor::pool()
             .runner()
             .spawn(read(
@@ -234,6 +269,7 @@ impl Proxy {
                 self.handle.clone(),
                 Arc::clone(&shared),
                 self.alias.clone(),
+                pulled,
             ))
             .detach();
         let (frames, to_write) = async_channel::unbounded();
@@ -247,6 +283,8 @@ impl Proxy {
             shared,
             window,
             frames,
+            pulls,
+            pulling: false,
         })
     }
 
@@ -271,10 +309,12 @@ impl Proxy {
                 process: None,
                 next_seq: 0,
                 unanswered: None,
+                pulled_as: HashMap::new(),
             };
             let started = executor::spawn_blocking(move || again.start()).await;
             self.process = Some(started.map_err(PdkError::from)?);
             self.unanswered = None;
+            self.pulled_as.clear();
             log::info!("connector `{}`: a new isolated process runs it", self.alias);
         }
         let Some(process) = &self.process else {
@@ -321,7 +361,105 @@ impl Proxy {
     }
 }
 
+/// How many pulls a process may make ahead of the runtime.
+const PULL_AHEAD: u64 = 256;
+
 impl Proxy {
+    /// The next reply of the pulls made ahead, as the reply to the
+    /// runtime's pull `pull_id`. Dropping the future loses nothing: the
+    /// reply waits for the next pull.
+    async fn pull(&mut self, pull_id: u64) -> Result<PdkSourceReply, PdkError> {
+        let Some(process) = &mut self.process else {
+            return Err(lost("has no process"));
+        };
+        if !process.pulling {
+            process.pulling = true;
+            process.send(&ToChild::Pull { credit: PULL_AHEAD });
+        }
+        let waiting = Doing::pull(&process.shared);
+        let next = process.pulls.recv().await;
+        drop(waiting);
+        let Ok((theirs, result)) = next else {
+            let why = process.shared.ended.get().map_or("ended", String::as_str);
+            return Err(lost(&format!("{why} during pull_data")));
+        };
+        process.send(&ToChild::Pull { credit: 1 });
+        let pulled = result.map_err(from_wire)?;
+        if matches!(
+            pulled,
+            Pulled::Data { .. } | Pulled::Bytes { .. } | Pulled::Other { .. }
+        ) {
+            self.pulled_as.insert(pull_id, theirs);
+        }
+        Ok(source_reply(pulled))
+    }
+
+    /// Sends `ack` (`ok`) or `fail` of the runtime's pull `pull_id`
+    /// without waiting: only an error comes back, as a lost connection.
+    fn settle(&mut self, stream: u64, pull_id: u64, ok: bool) -> Result<(), PdkError> {
+        let theirs = self.pulled_as.remove(&pull_id).unwrap_or(pull_id);
+        let Some(process) = &self.process else {
+            return Err(lost("has no process"));
+        };
+        if let Some(ended) = process.shared.ended.get() {
+            return Err(lost(ended));
+        }
+        let (call, method) = if ok {
+            (
+                Call::Ack {
+                    stream,
+                    pull_id: theirs,
+                },
+                "ack",
+            )
+        } else {
+            (
+                Call::Fail {
+                    stream,
+                    pull_id: theirs,
+                },
+                "fail",
+            )
+        };
+        self.next_seq += 1;
+        let seq = self.next_seq;
+        process
+            .shared
+            .sent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(seq, Sent::Settle(method));
+        process.send(&ToChild::Call { seq, call });
+        Ok(())
+    }
+
+    /// Fails back to the source every event pulled ahead that the runtime
+    /// has not taken (it drains, and will take no more).
+    fn fail_back_pulled_ahead(&mut self) -> Result<(), PdkError> {
+        let Some(process) = &mut self.process else {
+            return Ok(());
+        };
+        process.pulling = false;
+        let mut ahead = Vec::new();
+        while let Ok((theirs, result)) = process.pulls.try_recv() {
+            match result {
+                Ok(
+                    Pulled::Data { stream, .. }
+                    | Pulled::Bytes { stream, .. }
+                    | Pulled::Other { stream, .. },
+                ) => {
+                    ahead.push((stream, theirs));
+                }
+                _ => {}
+            }
+        }
+        for (stream, theirs) in ahead {
+            // Not a pull of the runtime's: its own id is the process's.
+            self.settle(stream, theirs, false)?;
+        }
+        Ok(())
+    }
+
     /// Sends event `id` (as `call`) to the process without waiting for
     /// its answer, which reaches the task as a reply: the event is
     /// deferred. Waits while [`WINDOW`] events are unanswered.
@@ -345,7 +483,7 @@ impl Proxy {
             .sent
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(seq, id);
+            .insert(seq, Sent::Event(id));
         // A failed write shows as the end of the process: the task fails
         // the deferred event back then.
         process.send(&ToChild::Call { seq, call });
@@ -442,23 +580,33 @@ async fn read(
     handle: BoxedRuntimeHandle,
     shared: Arc<Shared>,
     alias: String,
+    pulled: Sender<(u64, Result<Pulled, WireError>)>,
 ) {
     // Buffered: many small frames arrive in one read.
     let mut reader = futures::io::BufReader::with_capacity(BUFFER, &*socket);
     let problem = loop {
         match read_frame(&mut reader).await {
             Ok(ToParent::Answer { seq, result }) => {
-                let event = shared
+                let sent = shared
                     .sent
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .remove(&seq);
-                match event {
-                    Some(id) => answer_event(&handle, &shared, id, result),
+                match sent {
+                    Some(Sent::Event(id)) => answer_event(&handle, &shared, id, result),
+                    Some(Sent::Settle(method)) => {
+                        if let Err(error) = result {
+                            log::error!("{method} failed: {}", error.message);
+                            handle.connection_lost();
+                        }
+                    }
                     None => {
                         let _ = answered.send((seq, Some(result))).await;
                     }
                 }
+            }
+            Ok(ToParent::Pulled { pull_id, result }) => {
+                let _ = pulled.send((pull_id, result)).await;
             }
             Ok(ToParent::Cancelled { seq }) => {
                 let _ = answered.send((seq, None)).await;
@@ -487,6 +635,7 @@ async fn read(
     };
     let _ = shared.ended.set(format!("its isolated process {ended}"));
     drop(answered);
+    drop(pulled);
     // A call under way fails with the report, naming its method; between
     // calls, the report is logged here and the task told.
     let idle = *shared.doing.lock().unwrap_or_else(PoisonError::into_inner) == IDLE;
@@ -629,28 +778,27 @@ impl PdkConnector for Proxy {
     }
 
     fn lifecycle(&mut self, hook: LifecycleHook) -> PdkResultFuture<'_, ()> {
-        async move { expect(self.call(Call::Lifecycle(hook.0)).await, done) }.into_ffi()
-    }
-
-    fn pull_data(&mut self, pull_id: u64) -> PdkResultFuture<'_, PdkSourceReply> {
         async move {
-            expect(
-                self.call(Call::PullData(pull_id)).await,
-                |answer| match answer {
-                    Answer::Pulled(pulled) => Some(source_reply(pulled)),
-                    _ => None,
-                },
-            )
+            if matches!(hook, LifecycleHook::DRAIN | LifecycleHook::STOP) {
+                if let Err(error) = self.fail_back_pulled_ahead() {
+                    return RResult::RErr(error);
+                }
+            }
+            expect(self.call(Call::Lifecycle(hook.0)).await, done)
         }
         .into_ffi()
     }
 
+    fn pull_data(&mut self, pull_id: u64) -> PdkResultFuture<'_, PdkSourceReply> {
+        async move { self.pull(pull_id).await.into() }.into_ffi()
+    }
+
     fn ack(&mut self, stream: u64, pull_id: u64) -> PdkResultFuture<'_, ()> {
-        async move { expect(self.call(Call::Ack { stream, pull_id }).await, done) }.into_ffi()
+        async move { self.settle(stream, pull_id, true).into() }.into_ffi()
     }
 
     fn fail(&mut self, stream: u64, pull_id: u64) -> PdkResultFuture<'_, ()> {
-        async move { expect(self.call(Call::Fail { stream, pull_id }).await, done) }.into_ffi()
+        async move { self.settle(stream, pull_id, false).into() }.into_ffi()
     }
 
     fn on_event(&mut self, event: PdkEvent) -> PdkResultFuture<'_, PdkSinkReply> {
