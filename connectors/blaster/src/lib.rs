@@ -24,6 +24,9 @@ pub struct Config {
     /// The largest file accepted, in bytes (it is held in memory).
     #[serde(default = "default_max_file_bytes")]
     pub max_file_bytes: u64,
+    /// At most this many events per second (as fast as it can without).
+    #[serde(default)]
+    pub rate: Option<u64>,
 }
 
 fn default_max_file_bytes() -> u64 {
@@ -64,6 +67,8 @@ pub struct Blaster {
     next: u64,
     resend: VecDeque<u64>,
     in_flight: HashMap<u64, u64>,
+    /// With a `rate`: when the first event went, and the rate.
+    pace: Option<(Option<std::time::Instant>, u64)>,
 }
 
 impl Connector for Blaster {
@@ -88,6 +93,10 @@ impl Connector for Blaster {
             next: 0,
             resend: VecDeque::new(),
             in_flight: HashMap::new(),
+            pace: config
+                .rate
+                .filter(|&rate| rate > 0)
+                .map(|rate| (None, rate)),
         })
     }
 }
@@ -96,6 +105,14 @@ impl Source for Blaster {
     const TRANSACTIONAL: bool = true;
 
     async fn pull_data(&mut self, pull_id: u64, _ctx: &ConnectorContext) -> Result<SourceReply> {
+        if let Some((started, rate)) = &mut self.pace {
+            let started = *started.get_or_insert_with(std::time::Instant::now);
+            // Events whose turn has come: one at once, then `rate` a second.
+            let due = (started.elapsed().as_secs_f64() * *rate as f64) as u64 + 1;
+            if self.next >= due && self.resend.is_empty() && self.next < self.count {
+                return Ok(SourceReply::Empty(1));
+            }
+        }
         let sequence = match self.resend.pop_front() {
             Some(sequence) => sequence,
             None if self.next < self.count => {
@@ -161,6 +178,23 @@ mod tests {
             blaster.ack(0, 2).await.unwrap();
             blaster.ack(0, 3).await.unwrap();
             assert_eq!(blaster.pull().await, Ok(SourceReply::Finished));
+        });
+    }
+
+    #[test]
+    fn with_a_rate_it_waits_for_the_next_events_turn() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("records.jsonl");
+        std::fs::write(&path, "a\n").unwrap();
+        let mut config = Value::object();
+        config.insert("path", path.to_string_lossy().into_owned());
+        config.insert("count", 3u64);
+        // One event a day: the first goes at once, the second waits.
+        config.insert("rate", 1u64);
+        let mut blaster = Harness::<Blaster>::new(config).unwrap();
+        block_on(async {
+            assert_eq!(blaster.pull().await, Ok(SourceReply::bytes(*b"a")));
+            assert_eq!(blaster.pull().await, Ok(SourceReply::Empty(1)));
         });
     }
 

@@ -144,9 +144,8 @@ struct Proxy {
     process: Option<Process>,
     next_seq: u64,
     /// A call whose future was dropped before its answer came: the
-    /// process is told to give it up before the next call. With the pull
-    /// id when it was a `pull_data`.
-    unanswered: Option<(u64, Option<u64>)>,
+    /// process is told to give it up before the next call.
+    unanswered: Option<u64>,
     /// The process's pull id of each event the runtime pulled, by the
     /// runtime's pull id.
     pulled_as: HashMap<u64, u64>,
@@ -291,10 +290,6 @@ impl Proxy {
     /// Makes `call` in the process and waits for its answer.
     async fn call(&mut self, call: Call) -> Result<Answer, PdkError> {
         let method = call.method();
-        let pull_id = match call {
-            Call::PullData(pull_id) => Some(pull_id),
-            _ => None,
-        };
         let dead = self
             .process
             .as_ref()
@@ -323,8 +318,8 @@ impl Proxy {
         if let Some(ended) = process.shared.ended.get() {
             return Err(lost(ended));
         }
-        if let Some((seq, pull_id)) = self.unanswered.take() {
-            self.give_up(seq, pull_id).await?;
+        if let Some(seq) = self.unanswered.take() {
+            self.give_up(seq).await;
         }
         let Some(process) = &self.process else {
             return Err(lost("has no process"));
@@ -336,7 +331,7 @@ impl Proxy {
             .doing
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = method;
-        self.unanswered = Some((seq, pull_id));
+        self.unanswered = Some(seq);
         // A failed write shows as the end of the process, below.
         process.send(&ToChild::Call { seq, call });
         loop {
@@ -464,8 +459,8 @@ impl Proxy {
     /// its answer, which reaches the task as a reply: the event is
     /// deferred. Waits while [`WINDOW`] events are unanswered.
     async fn send_event(&mut self, id: EventId, call: Call) -> Result<(), PdkError> {
-        if let Some((seq, pull_id)) = self.unanswered.take() {
-            self.give_up(seq, pull_id).await?;
+        if let Some(seq) = self.unanswered.take() {
+            self.give_up(seq).await;
         }
         let Some(process) = &self.process else {
             return Err(lost("has no process"));
@@ -491,40 +486,17 @@ impl Proxy {
     }
 
     /// Tells the process to give up call `seq`, whose future the runtime
-    /// dropped, and waits until it has. If the call had returned
-    /// meanwhile and it was a `pull_data` (`pull_id`) that produced an
-    /// event, the runtime never saw that event: it is failed back to the
-    /// source, which sends it again if it is transactional.
-    async fn give_up(&mut self, seq: u64, pull_id: Option<u64>) -> Result<(), PdkError> {
+    /// dropped, and waits until it has (or had answered it).
+    async fn give_up(&self, seq: u64) {
         let Some(process) = &self.process else {
-            return Ok(());
+            return;
         };
         process.send(&ToChild::Cancel { seq });
-        let answer = loop {
-            match process.answers.recv().await {
-                Ok((answered, answer)) if answered == seq => break answer,
-                Ok(_) => {}
-                Err(_) => return Ok(()),
+        while let Ok((answered, _)) = process.answers.recv().await {
+            if answered == seq {
+                return;
             }
-        };
-        let stream = match (answer, pull_id) {
-            (
-                Some(Ok(Answer::Pulled(
-                    Pulled::Data { stream, .. } | Pulled::Bytes { stream, .. },
-                ))),
-                Some(pull_id),
-            ) => (stream, pull_id),
-            _ => return Ok(()),
-        };
-        log::debug!(
-            "connector `{}`: a pull given up had produced an event; failing it back to the source",
-            self.alias
-        );
-        let (stream, pull_id) = stream;
-        // Boxed: a call may give up the one before it.
-        Box::pin(self.call(Call::Fail { stream, pull_id }))
-            .await
-            .map(drop)
+        }
     }
 }
 
