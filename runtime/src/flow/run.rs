@@ -22,6 +22,7 @@ use super::watch::{Watch, Watcher};
 use super::watchdog::Activity;
 use super::{Flow, FlowError, Node};
 use crate::executor::{self, Pipeline};
+use crate::isolation::ChildPid;
 use crate::logging::Tag;
 use crate::observe::Observer;
 use crate::registry::{Provider, Registry};
@@ -241,7 +242,13 @@ pub fn start(
     for connector in &created {
         log::info!("flow `{name}`: {}", connector.origin);
     }
-    let plugins: Vec<String> = created.iter().map(|c| c.plugin.clone()).collect();
+    let plugins: Vec<(String, Option<ChildPid>)> = created
+        .iter()
+        .map(|c| {
+            let pid = c.restartable.isolation.as_ref().map(|i| i.pid.clone());
+            (c.plugin.clone(), pid)
+        })
+        .collect();
     let steering = Steering::new(
         created
             .iter()
@@ -250,8 +257,8 @@ pub fn start(
             .collect(),
     );
     let tasks = wire(&flow, created);
-    for ((task, node), plugin) in tasks.iter().zip(&flow.nodes).zip(&plugins) {
-        observer.add(task.observed(name, &node.kind, plugin));
+    for ((task, node), (plugin, pid)) in tasks.iter().zip(&flow.nodes).zip(plugins) {
+        observer.add(task.observed(name, &node.kind, &plugin, pid));
     }
     let controls = tasks.iter().map(ConnectorTask::control_sender).collect();
     let activities = tasks.iter().map(ConnectorTask::activity).collect();

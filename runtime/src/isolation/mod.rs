@@ -10,4 +10,4 @@ mod proxy;
 
 pub use child::{child_main, CHILD_COMMAND};
 pub use limits::Limits;
-pub use proxy::{create, Isolation};
+pub use proxy::{create, ChildPid, Isolation};

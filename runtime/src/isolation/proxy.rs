@@ -14,7 +14,7 @@ use std::os::unix::net::UnixStream;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
@@ -59,8 +59,25 @@ const CREATE_WITHIN: Duration = Duration::from_secs(60);
 /// is killed.
 const EXIT_WITHIN: Duration = Duration::from_secs(2);
 
+/// The process id of an isolated connector's current process, shared
+/// with what shows it (`/status`); cloning it is one reference count.
+#[derive(Debug, Clone, Default)]
+pub struct ChildPid(Arc<AtomicU32>);
+
+impl ChildPid {
+    /// The current process's id, if one runs.
+    #[must_use]
+    pub fn get(&self) -> Option<u32> {
+        Some(self.0.load(Ordering::Relaxed)).filter(|&pid| pid != 0)
+    }
+
+    fn set(&self, pid: u32) {
+        self.0.store(pid, Ordering::Relaxed);
+    }
+}
+
 /// How an isolated connector's process is started.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Isolation {
     /// The program: this runtime's own executable.
     pub program: PathBuf,
@@ -68,6 +85,8 @@ pub struct Isolation {
     pub spec: ChildSpec,
     /// The flow's codec for the connector.
     pub codec: Codec,
+    /// Its current process.
+    pub pid: ChildPid,
 }
 
 impl Isolation {
@@ -96,6 +115,7 @@ impl Isolation {
                 limits,
             },
             codec,
+            pid: ChildPid::default(),
         })
     }
 }
@@ -220,6 +240,7 @@ impl Proxy {
             .spawn()
             .map_err(cannot_start)?;
         let pid = child.id();
+        self.isolation.pid.set(pid);
         let mut handshake = socket.try_clone().map_err(cannot_start)?;
         handshake
             .set_read_timeout(Some(CREATE_WITHIN))

@@ -75,6 +75,8 @@ pub struct Observed {
     pub metrics: ConnectorMetrics,
     /// Its sink inbox, if it has one, without keeping it open.
     pub inbox: Option<WeakReceiver<Delivery>>,
+    /// With `isolation = "process"`: its process.
+    pub isolated: Option<crate::isolation::ChildPid>,
 }
 
 impl Observer {

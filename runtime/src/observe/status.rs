@@ -64,6 +64,12 @@ pub struct ConnectorStatus {
     pub last_error: Option<String>,
     /// Events waiting in its sink inbox.
     pub queue_depth: usize,
+    /// Whether it runs in a process of its own (`isolation = "process"`).
+    #[serde(default)]
+    pub isolated: bool,
+    /// That process's id, while one runs.
+    #[serde(default)]
+    pub pid: Option<u32>,
     /// Its counts.
     #[serde(flatten)]
     pub counts: Counts,
@@ -94,6 +100,11 @@ impl Status {
                 state_seconds: round_ms(connector.activity.state_since().elapsed()),
                 last_error: connector.activity.last_error(),
                 queue_depth: connector.queue_depth(),
+                isolated: connector.isolated.is_some(),
+                pid: connector
+                    .isolated
+                    .as_ref()
+                    .and_then(crate::isolation::ChildPid::get),
                 counts: connector.metrics.counts(),
             };
             match flows.iter_mut().find(|flow| flow.name == connector.flow) {
@@ -203,6 +214,7 @@ mod tests {
             tag,
             metrics: Metrics::default().connector(&Vec::new()),
             inbox: None,
+            isolated: None,
         }
     }
 

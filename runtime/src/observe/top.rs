@@ -113,8 +113,18 @@ impl Rates {
     pub fn table(&mut self, status: &Status) -> String {
         let now = Instant::now();
         let mut table = format!(
-            "{:<16} {:<16} {:<14} {:<13} {:>10} {:>10} {:>9} {:>9} {:>6}\n",
-            "FLOW", "CONNECTOR", "TYPE", "STATE", "IN/S", "OUT/S", "FAILS", "IN FLIGHT", "QUEUE"
+            "{:<16} {:<16} {:<14} {:<13} {:>10} {:>10} {:>9} {:>9} {:>6} {:>8} {:>8}\n",
+            "FLOW",
+            "CONNECTOR",
+            "TYPE",
+            "STATE",
+            "IN/S",
+            "OUT/S",
+            "FAILS",
+            "IN FLIGHT",
+            "QUEUE",
+            "RESTARTS",
+            "PID"
         );
         for flow in &status.flows {
             for connector in &flow.connectors {
@@ -134,7 +144,7 @@ impl Rates {
                 let seen = self.seen.get(&key).copied();
                 let _ = writeln!(
                     table,
-                    "{:<16} {:<16} {:<14} {:<13} {:>10} {:>10} {:>9} {:>9} {:>6}",
+                    "{:<16} {:<16} {:<14} {:<13} {:>10} {:>10} {:>9} {:>9} {:>6} {:>8} {:>8}",
                     flow.name,
                     connector.id,
                     connector.kind,
@@ -144,6 +154,11 @@ impl Rates {
                     counts.fails,
                     counts.in_flight,
                     connector.queue_depth,
+                    counts.reconnects,
+                    // An isolated connector's process; `-` in the runtime's.
+                    connector
+                        .pid
+                        .map_or_else(|| String::from("-"), |pid| pid.to_string()),
                 );
                 self.seen.insert(
                     key,

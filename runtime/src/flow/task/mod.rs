@@ -176,7 +176,13 @@ impl ConnectorTask {
     /// The connector as the observer shows it: `kind` from `plugin`, in
     /// flow `flow`.
     #[must_use]
-    pub fn observed(&self, flow: &str, kind: &str, plugin: &str) -> Observed {
+    pub fn observed(
+        &self,
+        flow: &str,
+        kind: &str,
+        plugin: &str,
+        isolated: Option<crate::isolation::ChildPid>,
+    ) -> Observed {
         Observed {
             flow: flow.to_owned(),
             id: self.id.clone(),
@@ -186,6 +192,7 @@ impl ConnectorTask {
             tag: self.caller.tag().clone(),
             metrics: self.metrics.clone(),
             inbox: self.sink.inbox.as_ref().map(Receiver::downgrade),
+            isolated,
         }
     }
 
