@@ -308,7 +308,8 @@ to = "snk"
             trace = trace.display()
         ),
     );
-    let runtime = RunningFlow::start(&flow, &plugins);
+    let runtime = RunningFlow::start_with_args(&flow, &plugins, &["--api", "0"]);
+    let api = runtime.address("serving /metrics, /health and /status on");
     runtime.wait_for_log("probe/snk");
     let deadline = Instant::now() + Duration::from_secs(30);
     while acked(&dir).len() < 5 {
@@ -323,6 +324,24 @@ to = "snk"
         })
         .collect();
     assert_eq!(children.len(), 2, "{children:?}");
+    // `/status` names each connector's process.
+    let (_, body) = crate::observe::get(api, "/status");
+    let status: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let mut shown: Vec<u32> = ["src", "snk"]
+        .iter()
+        .map(|id| {
+            let connector = crate::observe::connector(&status, id);
+            assert_eq!(connector["isolated"], true, "{connector}");
+            connector["pid"]
+                .as_u64()
+                .and_then(|pid| u32::try_from(pid).ok())
+                .unwrap()
+        })
+        .collect();
+    shown.sort_unstable();
+    let mut expected = children.clone();
+    expected.sort_unstable();
+    assert_eq!(shown, expected);
     let killed = std::process::Command::new("kill")
         .args(["-KILL", &runtime.pid().to_string()])
         .status()
