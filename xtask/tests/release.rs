@@ -557,6 +557,41 @@ to = ["count", "out"]
         "{}",
         stderr(&output)
     );
+
+    // The same plugin file, each of its connectors in a process of its
+    // own: the same events.
+    let isolated = plugins.join("isolated.toml");
+    let text = std::fs::read_to_string(&flow).unwrap().replace(
+        "type = \"compat_ticker\"\n",
+        "type = \"compat_ticker\"\nisolation = \"process\"\n",
+    );
+    let text = text.replace(
+        "type = \"compat_counter\"\n",
+        "type = \"compat_counter\"\nisolation = \"process\"\n",
+    );
+    std::fs::write(&isolated, text).unwrap();
+    let output = succeed(
+        Command::new(&runtime)
+            .arg("run")
+            .arg(&isolated)
+            .arg("--plugin-path")
+            .arg(&plugins),
+    );
+    assert!(
+        stderr(&output).contains("in a process of its own"),
+        "{}",
+        stderr(&output)
+    );
+    let isolated_events: Vec<&str> = std::str::from_utf8(&output.stdout)
+        .unwrap()
+        .lines()
+        .collect();
+    assert_eq!(isolated_events, events, "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("compat_counter saw 3 events"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
