@@ -216,7 +216,7 @@ async fn host(spec: &ChildSpec, messages: &Receiver<ToChild>, writer: &Writer) {
     else {
         return;
     };
-    let created = create(spec, &kind, &alias, config.0, codec, source_linked, writer);
+    let created = create(spec, &kind, &alias, Value::from(config.0), codec, source_linked, writer);
     let (instance, tag) = match created {
         Ok(created) => {
             send(writer, &ToParent::Created(Ok(())));
@@ -501,7 +501,7 @@ async fn perform(instance: &mut Instance, call: Call) -> Result<Answer, WireErro
         Call::PullData(pull_id) => raw.pull_data(pull_id).await.into_result().map(|reply| {
             Answer::Pulled(match reply {
                 pdk::SourceReplyOf::Data { data, stream } => Pulled::Data {
-                    data: Wire(Value::from(data)),
+                    data: Wire(data),
                     stream,
                 },
                 pdk::SourceReplyOf::Bytes { data, stream } => Pulled::Bytes {
@@ -515,7 +515,7 @@ async fn perform(instance: &mut Instance, call: Call) -> Result<Answer, WireErro
                 pdk::SourceReplyOf::Other { kind, stream, data } => Pulled::Other {
                     kind,
                     stream,
-                    data: Wire(Value::from(data)),
+                    data: Wire(data),
                 },
             })
         }),
@@ -537,7 +537,7 @@ async fn perform(instance: &mut Instance, call: Call) -> Result<Answer, WireErro
             .on_event(PdkEvent {
                 id: id.into(),
                 ingest_ns,
-                data: PdkValue::from(data.0),
+                data: data.0,
                 extensions: pdk::abi::Extensions::new(),
             })
             .await

@@ -11,10 +11,11 @@
 use std::io::{Read, Write};
 
 use pdk::abi::connector::EventId;
+use pdk::abi::value::{PdkEntry, PdkScalar, PdkValue};
 
 use crate::codec::Codec;
-use pdk::Value;
 use serde::de::DeserializeOwned;
+use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The longest frame either side accepts: an event of a few MiB fits,
@@ -245,10 +246,12 @@ impl From<Id> for EventId {
     }
 }
 
-/// A [`Value`] on the wire: bytes stay bytes (MessagePack `bin`), not an
-/// array of numbers.
+/// A value on the wire, in the C-ABI form both sides hand their
+/// connectors, encoded and decoded in one pass (no `pdk::Value` in
+/// between): bytes stay bytes (MessagePack `bin`), not an array of
+/// numbers.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Wire(pub Value);
+pub struct Wire(pub PdkValue);
 
 impl Serialize for Wire {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -258,34 +261,104 @@ impl Serialize for Wire {
 
 impl<'de> Deserialize<'de> for Wire {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Value::deserialize(deserializer).map(Self)
+        deserializer.deserialize_any(WireVisitor).map(Self)
     }
 }
 
 /// Serializes a value as [`Wire`] does, without owning it.
-struct ValueRef<'a>(&'a Value);
+struct ValueRef<'a>(&'a PdkValue);
 
 impl Serialize for ValueRef<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::{SerializeMap, SerializeSeq};
         match self.0 {
-            Value::Bytes(bytes) => serializer.serialize_bytes(bytes),
-            Value::Array(items) => {
+            PdkValue::Bytes(bytes) => serializer.serialize_bytes(bytes),
+            PdkValue::Array(items) => {
                 let mut seq = serializer.serialize_seq(Some(items.len()))?;
-                for item in items {
+                for item in items.iter() {
                     seq.serialize_element(&ValueRef(item))?;
                 }
                 seq.end()
             }
-            Value::Object(object) => {
-                let mut map = serializer.serialize_map(Some(object.len()))?;
-                for (key, item) in object.iter() {
-                    map.serialize_entry(key.as_ref(), &ValueRef(item))?;
+            PdkValue::Object(entries) => {
+                let mut map = serializer.serialize_map(Some(entries.len()))?;
+                for PdkEntry { key, value } in entries.iter() {
+                    map.serialize_entry(key.as_str(), &ValueRef(value))?;
                 }
                 map.end()
             }
             other => other.serialize(serializer),
         }
+    }
+}
+
+/// Builds a [`PdkValue`] from what [`ValueRef`] wrote.
+struct WireVisitor;
+
+impl<'de> Visitor<'de> for WireVisitor {
+    type Value = PdkValue;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a value")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<PdkValue, E> {
+        Ok(PdkValue::Static(PdkScalar::Null))
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<PdkValue, E> {
+        Ok(PdkValue::Static(PdkScalar::Null))
+    }
+
+    fn visit_bool<E: de::Error>(self, b: bool) -> Result<PdkValue, E> {
+        Ok(PdkValue::Static(PdkScalar::Bool(b)))
+    }
+
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<PdkValue, E> {
+        Ok(PdkValue::Static(PdkScalar::I64(n)))
+    }
+
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<PdkValue, E> {
+        Ok(PdkValue::Static(PdkScalar::U64(n)))
+    }
+
+    fn visit_f64<E: de::Error>(self, n: f64) -> Result<PdkValue, E> {
+        Ok(PdkValue::Static(PdkScalar::F64(n)))
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<PdkValue, E> {
+        Ok(PdkValue::String(s.into()))
+    }
+
+    fn visit_string<E: de::Error>(self, s: String) -> Result<PdkValue, E> {
+        Ok(PdkValue::String(s.into()))
+    }
+
+    fn visit_bytes<E: de::Error>(self, b: &[u8]) -> Result<PdkValue, E> {
+        Ok(PdkValue::Bytes(b.to_vec().into()))
+    }
+
+    fn visit_byte_buf<E: de::Error>(self, b: Vec<u8>) -> Result<PdkValue, E> {
+        Ok(PdkValue::Bytes(b.into()))
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<PdkValue, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+        while let Some(Wire(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(PdkValue::Array(items.into()))
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<PdkValue, A::Error> {
+        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0).min(4096));
+        while let Some((key, Wire(value))) = map.next_entry::<String, Wire>()? {
+            entries.push(PdkEntry {
+                key: key.into(),
+                value,
+            });
+        }
+        Ok(PdkValue::Object(entries.into()))
     }
 }
 
@@ -382,6 +455,7 @@ pub fn write_blocking<T: Serialize>(writer: &mut impl Write, message: &T) -> std
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pdk::Value;
 
     fn round_trip<T: Serialize + DeserializeOwned>(message: &T) -> T {
         let frame = encode(message).unwrap();
@@ -409,7 +483,7 @@ mod tests {
                     pull_id: 3,
                 },
                 ingest_ns: 42,
-                data: Wire(nested),
+                data: Wire(PdkValue::from(nested)),
             },
         };
         assert_eq!(round_trip(&call), call);

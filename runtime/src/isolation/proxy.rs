@@ -138,7 +138,7 @@ pub fn create(
         create: ToChild::Create {
             kind: kind.to_owned(),
             alias: alias.clone(),
-            config: Wire(config.clone()),
+            config: Wire(PdkValue::from(config.clone())),
             codec: isolation.codec,
             source_linked: ctx.source_linked,
         },
@@ -799,7 +799,7 @@ impl PdkConnector for Proxy {
         let call = Call::OnEvent {
             id: id.into(),
             ingest_ns: event.ingest_ns,
-            data: Wire(Value::from(event.data)),
+            data: Wire(event.data),
         };
         async move {
             self.send_event(id, call)
@@ -824,7 +824,7 @@ fn done(answer: Answer) -> Option<()> {
 fn source_reply(pulled: Pulled) -> PdkSourceReply {
     match pulled {
         Pulled::Data { data, stream } => SourceReplyOf::Data {
-            data: PdkValue::from(data.0),
+            data: data.0,
             stream,
         },
         Pulled::Bytes { data, stream } => SourceReplyOf::Bytes {
@@ -838,7 +838,7 @@ fn source_reply(pulled: Pulled) -> PdkSourceReply {
         Pulled::Other { kind, stream, data } => SourceReplyOf::Other {
             kind,
             stream,
-            data: PdkValue::from(data.0),
+            data: data.0,
         },
     }
 }
