@@ -12,6 +12,7 @@ use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::pin::pin;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use abi_stable::std_types::{ROption, RResult, RVec};
@@ -29,8 +30,9 @@ use pdk::abi::value::PdkValue;
 use pdk::{Error, Value};
 use serde::{Deserialize, Serialize};
 
-use super::limits::Limits;
+use super::limits::{Limits, DEFAULT_UNRESPONSIVE_MS};
 use super::protocol::{self, Answer, Call, FrameError, Pulled, ToChild, ToParent, Wire, WireError};
+use super::watchdog::{self, Busy};
 use crate::codec::Codec;
 use crate::flow::Instance;
 use crate::logging::{self, Tag};
@@ -61,10 +63,10 @@ pub struct ChildSpec {
 
 /// Where the calls and the handle send their messages: a thread that
 /// writes every frame waiting in one go.
-type Writer = std::sync::mpsc::Sender<Vec<u8>>;
+pub(super) type Writer = std::sync::mpsc::Sender<Vec<u8>>;
 
 /// Sends `message` to the runtime; a runtime that is gone ends the child.
-fn send(writer: &Writer, message: &ToParent) {
+pub(super) fn send(writer: &Writer, message: &ToParent) {
     let Ok(frame) = protocol::encode(message) else {
         return;
     };
@@ -161,7 +163,17 @@ pub fn child_main(spec: &str) -> ExitCode {
     };
     let writer = write_messages(socket);
     let messages = read_messages(reading);
-    executor::block_on(host(&spec, &messages, &writer));
+    let busy = Arc::new(Busy::default());
+    let limit = spec
+        .limits
+        .unresponsive_ms
+        .unwrap_or(DEFAULT_UNRESPONSIVE_MS);
+    watchdog::start(
+        Arc::clone(&busy),
+        writer.clone(),
+        Duration::from_millis(limit),
+    );
+    executor::block_on(host(&spec, &messages, &writer, busy));
     ExitCode::SUCCESS
 }
 
@@ -205,7 +217,7 @@ fn read_messages(socket: UnixStream) -> Receiver<ToChild> {
 
 /// Creates the connector the first message asks for and runs the calls
 /// that follow, until the runtime is gone.
-async fn host(spec: &ChildSpec, messages: &Receiver<ToChild>, writer: &Writer) {
+async fn host(spec: &ChildSpec, messages: &Receiver<ToChild>, writer: &Writer, busy: Arc<Busy>) {
     let Ok(ToChild::Create {
         kind,
         alias,
@@ -216,7 +228,15 @@ async fn host(spec: &ChildSpec, messages: &Receiver<ToChild>, writer: &Writer) {
     else {
         return;
     };
-    let created = create(spec, &kind, &alias, Value::from(config.0), codec, source_linked, writer);
+    let created = create(
+        spec,
+        &kind,
+        &alias,
+        Value::from(config.0),
+        codec,
+        source_linked,
+        writer,
+    );
     let (instance, tag) = match created {
         Ok(created) => {
             send(writer, &ToParent::Created(Ok(())));
@@ -233,6 +253,7 @@ async fn host(spec: &ChildSpec, messages: &Receiver<ToChild>, writer: &Writer) {
     let mut hosted = Hosted {
         instance,
         tag,
+        busy,
         writer: writer.clone(),
         credit: 0,
         next_pull: 0,
@@ -247,6 +268,8 @@ async fn host(spec: &ChildSpec, messages: &Receiver<ToChild>, writer: &Writer) {
 struct Hosted {
     instance: Instance,
     tag: Tag,
+    /// What its watchdog sees.
+    busy: Arc<Busy>,
     writer: Writer,
     /// Pulls the runtime allows before it takes their replies.
     credit: u64,
@@ -332,10 +355,9 @@ impl Hosted {
             },
             _ => {}
         }
-        let mut running = pin!(logging::tagged(
-            &self.tag,
-            perform(&mut self.instance, call)
-        ));
+        let method = call.method();
+        let running = logging::tagged(&self.tag, perform(&mut self.instance, call));
+        let mut running = pin!(watchdog::watched(&self.busy, method, running));
         loop {
             match select(running.as_mut(), pin!(messages.recv())).await {
                 Either::Left((result, _)) => {
@@ -362,9 +384,13 @@ impl Hosted {
         let pull_id = self.next_pull;
         let mut settle_by = async_io::Timer::never();
         let result = {
-            let pulling = logging::tagged(
-                &self.tag,
-                perform(&mut self.instance, Call::PullData(pull_id)),
+            let pulling = watchdog::watched(
+                &self.busy,
+                "pull_data",
+                logging::tagged(
+                    &self.tag,
+                    perform(&mut self.instance, Call::PullData(pull_id)),
+                ),
             );
             let mut pulling = pin!(pulling.fuse());
             loop {

@@ -19,7 +19,16 @@ pub struct Limits {
     /// SIGXCPU, then SIGKILL.
     #[serde(default)]
     pub cpu_seconds: Option<u64>,
+    /// How long one poll of the connector may block the process's thread
+    /// before the process ends itself (a crash of the connector, which is
+    /// restarted): a blocked or deadlocked connector does not hold its
+    /// events for ever. 30 000 when absent.
+    #[serde(default)]
+    pub unresponsive_ms: Option<u64>,
 }
+
+/// How long a poll may block by default before the process ends itself.
+pub const DEFAULT_UNRESPONSIVE_MS: u64 = 30_000;
 
 impl Limits {
     /// Sets these limits on the calling process.

@@ -7,6 +7,7 @@ mod child;
 mod limits;
 mod protocol;
 mod proxy;
+mod watchdog;
 
 pub use child::{child_main, CHILD_COMMAND};
 pub use limits::Limits;

@@ -199,6 +199,16 @@ pub enum ToParent {
         /// The call's number.
         seq: u64,
     },
+    /// The connector has blocked the process's thread in `method` for
+    /// `ms` milliseconds; with `ending`, the process ends itself now.
+    Blocked {
+        /// The method.
+        method: String,
+        /// For how long.
+        ms: u64,
+        /// Whether the process ends itself.
+        ending: bool,
+    },
     /// The connector lost its connection (or a task of its failed).
     ConnectionLost,
     /// The answer to a deferred event.

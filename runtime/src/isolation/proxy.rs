@@ -605,6 +605,19 @@ async fn read(
                 let _ = answered.send((seq, None)).await;
             }
             Ok(ToParent::ConnectionLost) => handle.connection_lost(),
+            Ok(ToParent::Blocked { method, ms, ending }) => {
+                let then = if ending {
+                    "past its bound (`limits.unresponsive_ms`): the process ends, and the \
+                     connector restarts"
+                } else {
+                    "it is restarted if it stays so past `limits.unresponsive_ms`"
+                };
+                log::warn!(
+                    "connector `{alias}`: blocks its isolated process's thread in {method} \
+                     for {:.1} s; {then}",
+                    Duration::from_millis(ms).as_secs_f64()
+                );
+            }
             Ok(ToParent::Reply { id, ok }) => handle.reply(id.into(), ok),
             Ok(ToParent::Circuit { open }) => handle.set_circuit(open),
             Ok(ToParent::Created(_)) => {
@@ -713,10 +726,13 @@ fn describe(status: ExitStatus) -> String {
                 .map(|name| format!(" ({name})"))
                 .unwrap_or_default()
         ),
-        None => status.code().map_or_else(
-            || String::from("ended"),
-            |code| format!("exited with status {code}"),
-        ),
+        None => match status.code() {
+            Some(super::watchdog::UNRESPONSIVE_STATUS) => {
+                String::from("ended itself: its connector blocked it past `limits.unresponsive_ms`")
+            }
+            Some(code) => format!("exited with status {code}"),
+            None => String::from("ended"),
+        },
     }
 }
 

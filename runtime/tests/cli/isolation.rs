@@ -115,6 +115,35 @@ fn a_native_crash_in_an_isolated_sink_fails_only_that_connector() {
 }
 
 #[test]
+fn an_isolated_connector_that_blocks_its_thread_is_named_and_restarted() {
+    let plugins = plugin_dir_with("isolation-block-plugins", &["probe"]);
+    let dir = scratch_dir("isolation-block");
+    let extra = format!(
+        r#", crash = {{ how = "block", at = 5, marker = "{}" }}"#,
+        dir.join("blocked").display()
+    );
+    let flow = write_flow(
+        &dir,
+        "block.toml",
+        &crashing_flow(&dir, &extra, "limits = { unresponsive_ms = 2500 }"),
+    );
+    let output = run_flow(&flow, &plugins);
+    let log = stderr(&output);
+    assert!(output.status.success(), "{log}");
+    assert!(
+        log.contains("connector `snk`: blocks its isolated process's thread in on_event for "),
+        "{log}"
+    );
+    assert!(
+        log.contains("ended itself: its connector blocked it past `limits.unresponsive_ms`"),
+        "{log}"
+    );
+    let mut acks = acked(&dir);
+    acks.sort_unstable();
+    assert_eq!(acks, (0..20).collect::<Vec<_>>());
+}
+
+#[test]
 fn a_native_crash_in_an_isolated_source_restarts_it() {
     let plugins = plugin_dir_with("isolation-source-plugins", &["probe"]);
     let dir = scratch_dir("isolation-source");

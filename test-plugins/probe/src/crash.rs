@@ -48,6 +48,8 @@ pub fn maybe(crash: &CrashAt, count: u64) {
             }
             std::thread::sleep(std::time::Duration::from_secs(3600));
         }
+        // It blocks its thread, as a deadlock would.
+        "block" => std::thread::sleep(std::time::Duration::from_secs(3600)),
         // It closes its end of the protocol and goes on.
         "close" => crate::sink::close_sockets(),
         other => panic!("no crash `{other}`"),

@@ -85,8 +85,9 @@ pub struct Config {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CrashAt {
-    /// How: `null_write`, `abort`, `exit`, `stack_overflow` or
-    /// `allocate`.
+    /// How: `null_write`, `abort`, `exit`, `stack_overflow`, `allocate`,
+    /// `block` (its thread, for an hour), `garbage` (on its sockets) or
+    /// `close` (its sockets).
     pub how: String,
     /// The arrival (or pull) number.
     pub at: u64,
