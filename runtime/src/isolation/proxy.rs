@@ -414,6 +414,11 @@ impl Proxy {
     /// without waiting: only an error comes back, as a lost connection.
     fn settle(&mut self, stream: u64, pull_id: u64, ok: bool) -> Result<(), PdkError> {
         let theirs = self.pulled_as.remove(&pull_id).unwrap_or(pull_id);
+        self.settle_theirs(stream, theirs, ok)
+    }
+
+    /// Sends `ack` (`ok`) or `fail` of the process's own pull `theirs`.
+    fn settle_theirs(&mut self, stream: u64, theirs: u64, ok: bool) -> Result<(), PdkError> {
         let Some(process) = &self.process else {
             return Err(lost("has no process"));
         };
@@ -458,20 +463,17 @@ impl Proxy {
         process.pulling = false;
         let mut ahead = Vec::new();
         while let Ok((theirs, result)) = process.pulls.try_recv() {
-            match result {
-                Ok(
-                    Pulled::Data { stream, .. }
-                    | Pulled::Bytes { stream, .. }
-                    | Pulled::Other { stream, .. },
-                ) => {
-                    ahead.push((stream, theirs));
-                }
-                _ => {}
+            if let Ok(
+                Pulled::Data { stream, .. }
+                | Pulled::Bytes { stream, .. }
+                | Pulled::Other { stream, .. },
+            ) = result
+            {
+                ahead.push((stream, theirs));
             }
         }
         for (stream, theirs) in ahead {
-            // Not a pull of the runtime's: its own id is the process's.
-            self.settle(stream, theirs, false)?;
+            self.settle_theirs(stream, theirs, false)?;
         }
         Ok(())
     }
