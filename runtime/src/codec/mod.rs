@@ -64,6 +64,20 @@ impl Codec {
     pub fn decode(self, data: Vec<u8>) -> Result<PdkValue, DecodeError> {
         self.decoder().decode(data)
     }
+
+    /// Decodes bytes a plugin hands over through its runtime handle, the
+    /// error in the form the plugin reads.
+    #[must_use]
+    pub fn decode_for_plugin(
+        self,
+        data: abi_stable::std_types::RVec<u8>,
+    ) -> abi_stable::std_types::RResult<PdkValue, pdk::abi::error::PdkError> {
+        self.decode(pdk::abi::allocator::take_vec(data))
+            .map_err(|problem| {
+                pdk::abi::error::PdkError::from(pdk::Error::msg(problem.to_string()))
+            })
+            .into()
+    }
 }
 
 /// Decodes payloads with one codec, reusing simd-json's buffers and tape

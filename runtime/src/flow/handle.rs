@@ -8,12 +8,11 @@ use std::sync::Arc;
 use abi_stable::std_types::{ROption, RResult, RVec};
 use abi_stable::type_level::downcasting::TD_Opaque;
 use async_channel::Sender;
-use pdk::abi::allocator::take_vec;
 use pdk::abi::connector::{PdkConnectorContext, PdkRuntimeHandle, PdkRuntimeHandle_TO};
 use pdk::abi::error::PdkError;
 use pdk::abi::metric::{BoxedMetric, MetricDefinition};
 use pdk::abi::value::PdkValue;
-use pdk::{Error, EventId};
+use pdk::EventId;
 
 use super::task::Control;
 use crate::codec::Codec;
@@ -73,10 +72,7 @@ impl PdkRuntimeHandle for RuntimeHandle {
     }
 
     fn decode(&self, data: RVec<u8>) -> RResult<PdkValue, PdkError> {
-        self.codec
-            .decode(take_vec(data))
-            .map_err(|problem| PdkError::from(Error::msg(problem.to_string())))
-            .into()
+        self.codec.decode_for_plugin(data)
     }
 
     fn register_metric(

@@ -119,10 +119,7 @@ impl PdkRuntimeHandle for ChildHandle {
     }
 
     fn decode(&self, data: RVec<u8>) -> RResult<PdkValue, PdkError> {
-        self.codec
-            .decode(take_vec(data))
-            .map_err(|problem| PdkError::from(Error::msg(problem.to_string())))
-            .into()
+        self.codec.decode_for_plugin(data)
     }
 
     fn register_metric(

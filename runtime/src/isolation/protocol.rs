@@ -302,7 +302,11 @@ impl Serialize for ValueRef<'_> {
     }
 }
 
-/// Builds a [`PdkValue`] from what [`ValueRef`] wrote.
+/// Builds a [`PdkValue`] from what [`ValueRef`] wrote. Not `PdkValue`'s
+/// own `Deserialize`: that one reserves as many elements as a message
+/// declares, and a hostile process could make the runtime allocate
+/// whatever it claims; this one reserves at most 4096 and grows with what
+/// really arrives.
 struct WireVisitor;
 
 impl<'de> Visitor<'de> for WireVisitor {

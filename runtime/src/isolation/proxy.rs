@@ -442,6 +442,16 @@ impl Proxy {
                 "fail",
             )
         };
+        self.send_unanswered(Sent::Settle(method), call);
+        Ok(())
+    }
+
+    /// Sends `call` without waiting for its answer, which the reader
+    /// handles as `sent` says.
+    fn send_unanswered(&mut self, sent: Sent, call: Call) {
+        let Some(process) = &self.process else {
+            return;
+        };
         self.next_seq += 1;
         let seq = self.next_seq;
         process
@@ -449,9 +459,8 @@ impl Proxy {
             .sent
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(seq, Sent::Settle(method));
+            .insert(seq, sent);
         process.send(&ToChild::Call { seq, call });
-        Ok(())
     }
 
     /// Fails back to the source every event pulled ahead that the runtime
@@ -494,17 +503,9 @@ impl Proxy {
         if process.window.send(()).await.is_err() {
             return Err(lost("has no process"));
         }
-        self.next_seq += 1;
-        let seq = self.next_seq;
-        process
-            .shared
-            .sent
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(seq, Sent::Event(id));
         // A failed write shows as the end of the process: the task fails
         // the deferred event back then.
-        process.send(&ToChild::Call { seq, call });
+        self.send_unanswered(Sent::Event(id), call);
         Ok(())
     }
 
