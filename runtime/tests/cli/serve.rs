@@ -174,6 +174,14 @@ fn serve_follows_its_flow_directory() {
         is(s, "a", "running", 1) && is(s, "b", "running", 1)
     });
 
+    // SIGHUP reads the directory again; it does not end the runtime.
+    let hup = Command::new("kill")
+        .args(["-HUP", &serve.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    serve.wait_for_log("SIGHUP: reading the flow directories and the plugin path again");
+
     // A new file starts its flow.
     write_flow(&flows, "c.toml", &ticks_to(&out_c));
     status_until(api, "c running", |s| is(s, "c", "running", 1));
