@@ -574,3 +574,35 @@ fn the_books_curl_commands_drive_a_real_serve() {
     assert!(!flows.join("ticks.toml").exists());
     serve.terminate(Duration::from_secs(30));
 }
+
+#[test]
+fn a_client_that_never_finishes_its_body_delays_no_one_and_is_cut_off() {
+    let plugins = plugin_dir_with("serve-slow-plugins", &[]);
+    let flows = scratch_dir("serve-slow");
+    let serve = RunningFlow::serve(&flows, &plugins, &["--api", "0"]);
+    let api = serve.address(CONTROL);
+    let mut stalled = TcpStream::connect(api).unwrap();
+    stalled
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    write!(
+        stalled,
+        "PUT /flows/slow HTTP/1.1\r\nHost: {api}\r\nContent-Length: 1000\r\n\r\n[[connector]]\n"
+    )
+    .unwrap();
+    // Others are answered while it is still waiting for its answer.
+    let (code, _) = request(api, "GET", "/flows", "", None);
+    assert_eq!(code, 200);
+    stalled.set_nonblocking(true).unwrap();
+    assert_eq!(
+        stalled.read(&mut [0; 1]).map_err(|e| e.kind()),
+        Err(std::io::ErrorKind::WouldBlock),
+        "the stalled request was answered before the others"
+    );
+    stalled.set_nonblocking(false).unwrap();
+    let mut answer = String::new();
+    let _ = stalled.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(!flows.join("slow.toml").exists());
+    serve.terminate(Duration::from_secs(30));
+}
