@@ -606,3 +606,44 @@ fn a_client_that_never_finishes_its_body_delays_no_one_and_is_cut_off() {
     assert!(!flows.join("slow.toml").exists());
     serve.terminate(Duration::from_secs(30));
 }
+
+#[test]
+fn a_failed_flow_stops_alone_and_health_says_which() {
+    let plugins = plugin_dir_with("serve-failed-plugins", &[]);
+    let dir = scratch_dir("serve-failed");
+    let flows = dir.join("flows");
+    std::fs::create_dir(&flows).unwrap();
+    let out = dir.join("a.jsonl");
+    write_flow(&flows, "a.toml", &ticks_to(&out));
+    // A server on a port that is taken: a configuration error, which
+    // retrying cannot mend.
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    write_flow(
+        &flows,
+        "b.toml",
+        &format!(
+            "[[connector]]\nid = \"echo\"\ntype = \"tcp_server\"\nconfig = {{ url = \"{}\" }}\n\n\
+             [[link]]\nfrom = \"echo\"\nto = \"echo\"\n",
+            taken.local_addr().unwrap()
+        ),
+    );
+    let serve = RunningFlow::serve(&flows, &plugins, &["--api", "0"]);
+    let api = serve.address(CONTROL);
+    let status = status_until(api, "b failed", |s| {
+        flow(s, "b").is_some_and(|b| b["state"] == "failed")
+    });
+    assert!(
+        flow(&status, "b").unwrap()["error"]
+            .as_str()
+            .is_some_and(|error| error.contains("echo")),
+        "{status:#}"
+    );
+    let (code, why) = request(api, "GET", "/health", "", None);
+    assert_eq!(code, 503, "{why}");
+    assert!(why.starts_with("flow `b` failed"), "{why}");
+    // The other flow runs on.
+    status_until(api, "a running", |s| is(s, "a", "running", 1));
+    let written = lines(&out).len();
+    grows_past(&out, written);
+    serve.terminate(Duration::from_secs(30));
+}
