@@ -31,6 +31,7 @@ use pdk::{Error, Value};
 use serde::{Deserialize, Serialize};
 
 use super::limits::{Limits, DEFAULT_UNRESPONSIVE_MS};
+use super::metrics::Registrar;
 use super::protocol::{self, Answer, Call, FrameError, Pulled, ToChild, ToParent, Wire, WireError};
 use super::watchdog::{self, Busy};
 use crate::codec::Codec;
@@ -102,6 +103,7 @@ fn write_messages(mut socket: UnixStream) -> Writer {
 #[derive(Clone)]
 struct ChildHandle {
     writer: Writer,
+    registrar: Arc<Registrar>,
     codec: Codec,
 }
 
@@ -124,11 +126,9 @@ impl PdkRuntimeHandle for ChildHandle {
 
     fn register_metric(
         &self,
-        _definition: &MetricDefinition<'_>,
+        definition: &MetricDefinition<'_>,
     ) -> ROption<RResult<BoxedMetric, PdkError>> {
-        // Not kept across the process boundary yet: the plugin's metrics
-        // are no-ops, as under a runtime that keeps none.
-        ROption::RNone
+        ROption::RSome(self.registrar.register(&self.writer, definition))
     }
 }
 
@@ -159,7 +159,8 @@ pub fn child_main(spec: &str) -> ExitCode {
         return ExitCode::FAILURE;
     };
     let writer = write_messages(socket);
-    let messages = read_messages(reading);
+    let (registrar, registered) = Registrar::new();
+    let messages = read_messages(reading, registered);
     let busy = Arc::new(Busy::default());
     let limit = spec
         .limits
@@ -170,7 +171,7 @@ pub fn child_main(spec: &str) -> ExitCode {
         writer.clone(),
         Duration::from_millis(limit),
     );
-    executor::block_on(host(&spec, &messages, &writer, busy));
+    executor::block_on(host(&spec, &messages, &writer, busy, registrar));
     ExitCode::SUCCESS
 }
 
@@ -191,12 +192,19 @@ fn take_socket() -> std::io::Result<UnixStream> {
 /// Reads the runtime's messages on a thread of their own, so that the
 /// child notices the runtime is gone even while its connector blocks:
 /// then it exits at once.
-fn read_messages(socket: UnixStream) -> Receiver<ToChild> {
+fn read_messages(
+    socket: UnixStream,
+    registered: std::sync::mpsc::Sender<Result<u64, WireError>>,
+) -> Receiver<ToChild> {
     let (tell, messages) = async_channel::unbounded();
     // Buffered: many small frames arrive in one read.
     let mut socket = std::io::BufReader::with_capacity(BUFFER, socket);
     std::thread::spawn(move || loop {
         match protocol::read_blocking::<ToChild>(&mut socket) {
+            // The registration waiting for it is on the connector's thread.
+            Ok(ToChild::MetricRegistered(answer)) => {
+                let _ = registered.send(answer);
+            }
             Ok(message) => {
                 if tell.send_blocking(message).is_err() {
                     std::process::exit(0);
@@ -214,7 +222,13 @@ fn read_messages(socket: UnixStream) -> Receiver<ToChild> {
 
 /// Creates the connector the first message asks for and runs the calls
 /// that follow, until the runtime is gone.
-async fn host(spec: &ChildSpec, messages: &Receiver<ToChild>, writer: &Writer, busy: Arc<Busy>) {
+async fn host(
+    spec: &ChildSpec,
+    messages: &Receiver<ToChild>,
+    writer: &Writer,
+    busy: Arc<Busy>,
+    registrar: Arc<Registrar>,
+) {
     let Ok(ToChild::Create {
         kind,
         alias,
@@ -225,14 +239,18 @@ async fn host(spec: &ChildSpec, messages: &Receiver<ToChild>, writer: &Writer, b
     else {
         return;
     };
+    let handle = ChildHandle {
+        writer: writer.clone(),
+        registrar,
+        codec,
+    };
     let created = create(
         spec,
         &kind,
         &alias,
         Value::from(config.0),
-        codec,
         source_linked,
-        writer,
+        handle,
     );
     let (instance, tag) = match created {
         Ok(created) => {
@@ -312,8 +330,9 @@ impl Hosted {
                     }
                 }
                 // A cancel for a call that had returned (the runtime has
-                // its answer), or a second create.
-                ToChild::Cancel { .. } | ToChild::Create { .. } => {}
+                // its answer), a second create, or an answer the reader
+                // hands elsewhere.
+                ToChild::Cancel { .. } | ToChild::Create { .. } | ToChild::MetricRegistered(_) => {}
             }
         }
     }
@@ -449,14 +468,10 @@ fn create(
     kind: &str,
     alias: &str,
     config: Value,
-    codec: Codec,
     source_linked: bool,
-    writer: &Writer,
+    handle: ChildHandle,
 ) -> Result<(Instance, Tag), Error> {
-    let handle = ChildHandle {
-        writer: writer.clone(),
-        codec,
-    };
+    let writer = handle.writer.clone();
     let ctx = PdkConnectorContext {
         alias: alias.into(),
         handle: PdkRuntimeHandle_TO::from_value(handle, TD_Opaque),

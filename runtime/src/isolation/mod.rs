@@ -5,6 +5,7 @@
 
 mod child;
 mod limits;
+mod metrics;
 mod protocol;
 mod proxy;
 mod watchdog;

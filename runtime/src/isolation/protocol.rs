@@ -102,6 +102,9 @@ pub enum ToChild {
         /// The call.
         call: Call,
     },
+    /// The answer to [`ToParent::RegisterMetric`]: the metric's number,
+    /// or why the runtime refused it.
+    MetricRegistered(Result<u64, WireError>),
     /// Pull ahead: `credit` more `pull_data` calls may be made before the
     /// runtime takes their replies, each sent as [`ToParent::Pulled`].
     Pull {
@@ -209,6 +212,25 @@ pub enum ToParent {
         /// Whether the process ends itself.
         ending: bool,
     },
+    /// The connector registers a metric of its own; answered with
+    /// [`ToChild::MetricRegistered`].
+    RegisterMetric {
+        /// `MetricKind`'s code.
+        kind: u8,
+        /// Its name.
+        name: String,
+        /// Its help text.
+        help: String,
+        /// A histogram's buckets.
+        buckets: Vec<f64>,
+    },
+    /// The connector changed metric number `id`.
+    Metric {
+        /// The metric's number.
+        id: u64,
+        /// How.
+        change: MetricChange,
+    },
     /// The connector lost its connection (or a task of its failed).
     ConnectionLost,
     /// The answer to a deferred event.
@@ -223,6 +245,19 @@ pub enum ToParent {
         /// Open or closed.
         open: bool,
     },
+}
+
+/// A change of a plugin's metric, as `PdkMetric`'s methods make them.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum MetricChange {
+    /// A counter counts this many more.
+    Increment(u64),
+    /// A gauge takes this value.
+    Set(f64),
+    /// A gauge changes by this much.
+    Add(f64),
+    /// A histogram observes this value.
+    Observe(f64),
 }
 
 /// An [`EventId`] on the wire.

@@ -35,6 +35,7 @@ use wait_timeout::ChildExt;
 
 use super::child::{ChildSpec, CHILD_COMMAND};
 use super::limits::Limits;
+use super::metrics::Kept;
 use super::protocol::{self, Answer, Call, FrameError, Pulled, ToChild, ToParent, Wire, WireError};
 use crate::codec::Codec;
 use crate::executor;
@@ -245,9 +246,10 @@ impl Proxy {
         handshake
             .set_read_timeout(Some(CREATE_WITHIN))
             .map_err(cannot_start)?;
+        let mut metrics = Kept::default();
         let created = protocol::write_blocking(&mut handshake, &self.create)
             .map_err(FrameError::Io)
-            .and_then(|()| protocol::read_blocking::<ToParent>(&mut handshake));
+            .and_then(|()| self.await_created(&mut handshake, &mut metrics));
         let why = match created {
             Ok(ToParent::Created(Ok(()))) => None,
             Ok(ToParent::Created(Err(error))) => {
@@ -280,19 +282,24 @@ impl Proxy {
         });
         let (answered, answers) = async_channel::unbounded();
         let (pulled, pulls) = async_channel::unbounded();
+        let (frames, to_write) = async_channel::unbounded();
+        let routes = Routes {
+            answered,
+            pulled,
+            frames: frames.clone(),
+            metrics,
+        };
         executor::pool()
             .runner()
             .spawn(read(
                 Arc::clone(&socket),
                 child,
-                answered,
                 self.handle.clone(),
                 Arc::clone(&shared),
                 self.alias.clone(),
-                pulled,
+                routes,
             ))
             .detach();
-        let (frames, to_write) = async_channel::unbounded();
         executor::pool()
             .runner()
             .spawn(write(Arc::clone(&socket), to_write))
@@ -306,6 +313,37 @@ impl Proxy {
             pulls,
             pulling: false,
         })
+    }
+
+    /// Reads the process's answer to `Create`, blocking; the metrics its
+    /// connector registers meanwhile (in `new`) are registered into
+    /// `metrics`.
+    fn await_created(
+        &self,
+        handshake: &mut UnixStream,
+        metrics: &mut Kept,
+    ) -> Result<ToParent, FrameError> {
+        loop {
+            match protocol::read_blocking::<ToParent>(handshake)? {
+                ToParent::RegisterMetric {
+                    kind,
+                    name,
+                    help,
+                    buckets,
+                } => {
+                    let answer = metrics.register(&self.handle, kind, &name, &help, &buckets);
+                    protocol::write_blocking(handshake, &answer)?;
+                }
+                ToParent::Metric { id, change } => {
+                    if !metrics.apply(id, change) {
+                        return Err(FrameError::Malformed(format!(
+                            "a change of metric {id}, never registered"
+                        )));
+                    }
+                }
+                other => return Ok(other),
+            }
+        }
     }
 
     /// Makes `call` in the process and waits for its answer.
@@ -565,6 +603,19 @@ async fn write(socket: Arc<Async<UnixStream>>, frames: Receiver<Vec<u8>>) {
     }
 }
 
+/// Where the reader of a process's socket hands what it reads, beside the
+/// task's handle.
+struct Routes {
+    /// Answers to calls, by call number (`None`: given up).
+    answered: Sender<(u64, Option<Result<Answer, WireError>>)>,
+    /// Replies of the pulls made ahead.
+    pulled: Sender<(u64, Result<Pulled, WireError>)>,
+    /// Frames to the process (answers to metric registrations).
+    frames: Sender<Vec<u8>>,
+    /// The metrics its connector registered so far.
+    metrics: Kept,
+}
+
 /// Reads the process's messages until it ends: answers to the calls,
 /// reports to the task's `handle`; then records how it ended, reports it
 /// once (unless the runtime stopped it) and tells the task the connection
@@ -572,12 +623,17 @@ async fn write(socket: Arc<Async<UnixStream>>, frames: Receiver<Vec<u8>>) {
 async fn read(
     socket: Arc<Async<UnixStream>>,
     child: Child,
-    answered: Sender<(u64, Option<Result<Answer, WireError>>)>,
     handle: BoxedRuntimeHandle,
     shared: Arc<Shared>,
     alias: String,
-    pulled: Sender<(u64, Result<Pulled, WireError>)>,
+    routes: Routes,
 ) {
+    let Routes {
+        answered,
+        pulled,
+        frames,
+        mut metrics,
+    } = routes;
     // Buffered: many small frames arrive in one read.
     let mut reader = futures::io::BufReader::with_capacity(BUFFER, &*socket);
     let problem = loop {
@@ -608,6 +664,24 @@ async fn read(
                 let _ = answered.send((seq, None)).await;
             }
             Ok(ToParent::ConnectionLost) => handle.connection_lost(),
+            Ok(ToParent::RegisterMetric {
+                kind,
+                name,
+                help,
+                buckets,
+            }) => {
+                let answer = metrics.register(&handle, kind, &name, &help, &buckets);
+                if let Ok(frame) = protocol::encode(&answer) {
+                    let _ = frames.try_send(frame);
+                }
+            }
+            Ok(ToParent::Metric { id, change }) => {
+                if !metrics.apply(id, change) {
+                    break FrameError::Malformed(format!(
+                        "a change of metric {id}, never registered"
+                    ));
+                }
+            }
             Ok(ToParent::Blocked { method, ms, ending }) => {
                 let then = if ending {
                     "past its bound (`limits.unresponsive_ms`): the process ends, and the \

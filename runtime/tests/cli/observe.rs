@@ -223,8 +223,18 @@ fn value_of(metrics: &str, series: &str) -> Option<f64> {
 
 #[test]
 fn a_plugin_counter_shows_the_exact_count_of_events_its_sink_got() {
+    // In the runtime's process, and in one of its own.
+    for isolation in ["none", "process"] {
+        plugin_counter_counts_exactly(isolation);
+    }
+}
+
+fn plugin_counter_counts_exactly(isolation: &str) {
     const EVENTS: u64 = 300;
-    let dir = plugin_dir_with("api-plugin-metrics", &["metronome", "blackhole", "probe"]);
+    let dir = plugin_dir_with(
+        &format!("api-plugin-metrics-{isolation}"),
+        &["metronome", "blackhole", "probe"],
+    );
     let trace = dir.join("trace");
     // Two sinks of one type count into two series of one family; a slow
     // second metronome keeps the flow running while the counts are read.
@@ -242,6 +252,7 @@ config = {{ interval_ms = 1, count = {EVENTS} }}
 id = "probe"
 type = "probe_sink"
 config = {{ trace = "{trace}", counter = "probe_events" }}
+isolation = "{isolation}"
 
 [[connector]]
 id = "slow"
