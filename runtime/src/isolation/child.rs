@@ -82,14 +82,7 @@ fn write_messages(mut socket: UnixStream) -> Writer {
     std::thread::spawn(move || {
         let mut batch = Vec::with_capacity(BUFFER);
         while let Ok(frame) = frames.recv() {
-            batch.clear();
-            batch.extend_from_slice(&frame);
-            while let Ok(frame) = frames.try_recv() {
-                batch.extend_from_slice(&frame);
-                if batch.len() >= BUFFER {
-                    break;
-                }
-            }
+            protocol::gather(&mut batch, &frame, || frames.try_recv().ok());
             if std::io::Write::write_all(&mut socket, &batch).is_err() {
                 std::process::exit(0);
             }

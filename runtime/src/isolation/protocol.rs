@@ -456,6 +456,23 @@ pub fn encode<T: Serialize>(message: &T) -> Result<Vec<u8>, rmp_serde::encode::E
     Ok(frame)
 }
 
+/// Fills `batch` with `first` and the frames `next` has ready, up to 64
+/// KiB: what one write sends.
+pub fn gather(batch: &mut Vec<u8>, first: &[u8], mut next: impl FnMut() -> Option<Vec<u8>>) {
+    batch.clear();
+    batch.extend_from_slice(first);
+    while batch.len() < BATCH {
+        let Some(frame) = next() else {
+            break;
+        };
+        batch.extend_from_slice(&frame);
+    }
+}
+
+/// How many bytes of frames one write gathers, at most (a frame is never
+/// split: the last may go past it).
+const BATCH: usize = 64 << 10;
+
 /// The message of a frame's `body`.
 ///
 /// # Errors

@@ -588,14 +588,7 @@ impl Process {
 async fn write(socket: Arc<Async<UnixStream>>, frames: Receiver<Vec<u8>>) {
     let mut batch = Vec::with_capacity(BUFFER);
     while let Ok(frame) = frames.recv().await {
-        batch.clear();
-        batch.extend_from_slice(&frame);
-        while let Ok(frame) = frames.try_recv() {
-            batch.extend_from_slice(&frame);
-            if batch.len() >= BUFFER {
-                break;
-            }
-        }
+        protocol::gather(&mut batch, &frame, || frames.try_recv().ok());
         let mut writer = &*socket;
         if writer.write_all(&batch).await.is_err() {
             return;
