@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 
 use super::limits::{Limits, DEFAULT_UNRESPONSIVE_MS};
 use super::metrics::Registrar;
+use super::outbox::{self, Outbox};
 use super::protocol::{self, Answer, Call, FrameError, Pulled, ToChild, ToParent, Wire, WireError};
 use super::watchdog::{self, Busy};
 use crate::codec::Codec;
@@ -62,33 +63,29 @@ pub struct ChildSpec {
     pub limits: Limits,
 }
 
-/// Where the calls and the handle send their messages: a thread that
-/// writes every frame waiting in one go.
-pub(super) type Writer = std::sync::mpsc::Sender<Vec<u8>>;
+/// Where the calls and the handle send their messages: a thread writes
+/// every frame waiting in one go.
+pub(super) type Writer = Outbox;
 
 /// Sends `message` to the runtime; a runtime that is gone ends the child.
 pub(super) fn send(writer: &Writer, message: &ToParent) {
-    let Ok(frame) = protocol::encode(message) else {
-        return;
-    };
-    if writer.send(frame).is_err() {
+    if !writer.post(message) {
         std::process::exit(0);
     }
 }
 
 /// Starts the thread that writes to `socket` what [`send`] is given.
 fn write_messages(mut socket: UnixStream) -> Writer {
-    let (tell, frames) = std::sync::mpsc::channel::<Vec<u8>>();
+    let (outbox, pickup) = outbox::new();
     std::thread::spawn(move || {
         let mut batch = Vec::with_capacity(BUFFER);
-        while let Ok(frame) = frames.recv() {
-            protocol::gather(&mut batch, &frame, || frames.try_recv().ok());
+        while pickup.take_blocking(&mut batch) {
             if std::io::Write::write_all(&mut socket, &batch).is_err() {
                 std::process::exit(0);
             }
         }
     });
-    tell
+    outbox
 }
 
 /// The handle the hosted connector reports through: to the runtime, over
@@ -182,32 +179,44 @@ fn take_socket() -> std::io::Result<UnixStream> {
     Ok(socket)
 }
 
+/// Messages of the runtime, in the order it sent them: each batch is what
+/// one read of the socket brought, handed over with one wake-up.
+type Messages = Receiver<Vec<ToChild>>;
+
+/// The most messages handed over at once.
+const READ_BATCH: usize = 256;
+
 /// Reads the runtime's messages on a thread of their own, so that the
 /// child notices the runtime is gone even while its connector blocks:
 /// then it exits at once.
 fn read_messages(
     socket: UnixStream,
     registered: std::sync::mpsc::Sender<Result<u64, WireError>>,
-) -> Receiver<ToChild> {
+) -> Messages {
     let (tell, messages) = async_channel::unbounded();
     // Buffered: many small frames arrive in one read.
     let mut socket = std::io::BufReader::with_capacity(BUFFER, socket);
     std::thread::spawn(move || loop {
-        match protocol::read_blocking::<ToChild>(&mut socket) {
-            // The registration waiting for it is on the connector's thread.
-            Ok(ToChild::MetricRegistered(answer)) => {
-                let _ = registered.send(answer);
-            }
-            Ok(message) => {
-                if tell.send_blocking(message).is_err() {
-                    std::process::exit(0);
+        let mut batch = Vec::new();
+        loop {
+            match protocol::read_buffered::<ToChild>(&mut socket) {
+                // The registration waiting for it is on the connector's thread.
+                Ok(ToChild::MetricRegistered(answer)) => {
+                    let _ = registered.send(answer);
+                }
+                Ok(message) => batch.push(message),
+                Err(FrameError::Closed) => std::process::exit(0),
+                Err(error) => {
+                    eprintln!("error: {CHILD_COMMAND}: the runtime sent {error}");
+                    std::process::exit(i32::from(PROTOCOL_STATUS));
                 }
             }
-            Err(FrameError::Closed) => std::process::exit(0),
-            Err(error) => {
-                eprintln!("error: {CHILD_COMMAND}: the runtime sent {error}");
-                std::process::exit(i32::from(PROTOCOL_STATUS));
+            if socket.buffer().is_empty() || batch.len() >= READ_BATCH {
+                break;
             }
+        }
+        if !batch.is_empty() && tell.send_blocking(batch).is_err() {
+            std::process::exit(0);
         }
     });
     messages
@@ -217,18 +226,22 @@ fn read_messages(
 /// that follow, until the runtime is gone.
 async fn host(
     spec: &ChildSpec,
-    messages: &Receiver<ToChild>,
+    messages: &Messages,
     writer: &Writer,
     busy: Arc<Busy>,
     registrar: Arc<Registrar>,
 ) {
-    let Ok(ToChild::Create {
+    let Ok(first) = messages.recv().await else {
+        return;
+    };
+    let mut waiting = VecDeque::from(first);
+    let Some(ToChild::Create {
         kind,
         alias,
         config,
         codec,
         source_linked,
-    }) = messages.recv().await
+    }) = waiting.pop_front()
     else {
         return;
     };
@@ -267,7 +280,7 @@ async fn host(
         next_pull: 0,
         stopped: false,
         resume_at: None,
-        waiting: VecDeque::new(),
+        waiting,
     };
     hosted.serve(messages).await;
 }
@@ -288,7 +301,7 @@ struct Hosted {
     stopped: bool,
     /// After an `Empty` reply: when to pull again.
     resume_at: Option<Instant>,
-    /// Messages that arrived while a pull was under way.
+    /// Messages received and not handled yet.
     waiting: VecDeque<ToChild>,
 }
 
@@ -299,7 +312,7 @@ const SETTLE_WITHIN: Duration = Duration::from_millis(20);
 impl Hosted {
     /// Runs the runtime's calls and pulls ahead between them, until the
     /// runtime is gone.
-    async fn serve(&mut self, messages: &Receiver<ToChild>) {
+    async fn serve(&mut self, messages: &Messages) {
         loop {
             let message = match self.waiting.pop_front() {
                 Some(message) => message,
@@ -309,11 +322,12 @@ impl Hosted {
                     }
                     continue;
                 }
-                None => match self.next_message(messages).await {
-                    Some(Some(message)) => message,
-                    Some(None) => continue,
-                    None => return,
-                },
+                None => {
+                    if !self.receive(messages).await {
+                        return;
+                    }
+                    continue;
+                }
             };
             match message {
                 ToChild::Pull { credit } => self.credit += credit,
@@ -335,24 +349,38 @@ impl Hosted {
         self.credit > 0 && !self.stopped && self.resume_at.is_none_or(|at| Instant::now() >= at)
     }
 
-    /// The next message (`None` when the runtime is gone), or `Some(None)`
-    /// when the wait after an `Empty` reply is over first.
-    async fn next_message(&mut self, messages: &Receiver<ToChild>) -> Option<Option<ToChild>> {
+    /// Waits for the next messages and queues them, or for the end of
+    /// the wait after an `Empty` reply; `false` when the runtime is gone.
+    async fn receive(&mut self, messages: &Messages) -> bool {
         let resume = match self.resume_at {
             Some(at) if self.credit > 0 && !self.stopped => async_io::Timer::at(at),
             _ => async_io::Timer::never(),
         };
         match select(pin!(messages.recv()), resume).await {
-            Either::Left((message, _)) => message.ok().map(Some),
+            Either::Left((Ok(batch), _)) => {
+                queue(&mut self.waiting, &self.writer, batch);
+                true
+            }
+            Either::Left((Err(_), _)) => false,
             Either::Right(_) => {
                 self.resume_at = None;
-                Some(None)
+                true
             }
         }
     }
 
+    /// Takes a cancel of call `seq` out of the waiting messages; whether
+    /// there was one.
+    fn take_cancel(&mut self, seq: u64) -> bool {
+        let before = self.waiting.len();
+        self.waiting.retain(
+            |message| !matches!(message, ToChild::Cancel { seq: given_up } if *given_up == seq),
+        );
+        self.waiting.len() < before
+    }
+
     /// Makes call `seq`; `false` when the runtime is gone.
-    async fn call(&mut self, seq: u64, call: Call, messages: &Receiver<ToChild>) -> bool {
+    async fn call(&mut self, seq: u64, call: Call, messages: &Messages) -> bool {
         match &call {
             Call::Connect { .. } => self.stopped = false,
             Call::Lifecycle(hook) => match LifecycleHook(*hook) {
@@ -365,31 +393,42 @@ impl Hosted {
             _ => {}
         }
         let method = call.method();
-        let running = logging::tagged(&self.tag, perform(&mut self.instance, call));
-        let mut running = pin!(watchdog::watched(&self.busy, method, running));
-        loop {
-            match select(running.as_mut(), pin!(messages.recv())).await {
-                Either::Left((result, _)) => {
-                    send(&self.writer, &ToParent::Answer { seq, result });
-                    return true;
+        let returned = {
+            let running = logging::tagged(&self.tag, perform(&mut self.instance, call));
+            let mut running = pin!(watchdog::watched(&self.busy, method, running));
+            loop {
+                match select(running.as_mut(), pin!(messages.recv())).await {
+                    Either::Left((result, _)) => break Some(result),
+                    // The runtime calls one method at a time: anything but
+                    // a cancel of this call waits until it has returned.
+                    Either::Right((Ok(batch), _)) => {
+                        let given_up = batch.iter().any(
+                            |message| matches!(message, ToChild::Cancel { seq: given_up } if *given_up == seq),
+                        );
+                        queue(&mut self.waiting, &self.writer, batch);
+                        if given_up {
+                            break None;
+                        }
+                    }
+                    Either::Right((Err(_), _)) => return false,
                 }
-                Either::Right((Ok(ToChild::Cancel { seq: given_up }), _)) if given_up == seq => {
-                    send(&self.writer, &ToParent::Cancelled { seq });
-                    return true;
-                }
-                // The runtime calls one method at a time: anything else
-                // waits until this call has returned.
-                Either::Right((Ok(other), _)) => self.waiting.push_back(other),
-                Either::Right((Err(_), _)) => return false,
+            }
+        };
+        match returned {
+            Some(result) => send(&self.writer, &ToParent::Answer { seq, result }),
+            None => {
+                self.take_cancel(seq);
+                send(&self.writer, &ToParent::Cancelled { seq });
             }
         }
+        true
     }
 
     /// Pulls once ahead and sends the reply; a call that arrives
     /// meanwhile gives the pull up (an ack or a fail after waiting
     /// [`SETTLE_WITHIN`] for it), as the runtime gives up a pull in its
     /// own process. `false` when the runtime is gone.
-    async fn pull(&mut self, messages: &Receiver<ToChild>) -> bool {
+    async fn pull(&mut self, messages: &Messages) -> bool {
         let pull_id = self.next_pull;
         let mut settle_by = async_io::Timer::never();
         let result = {
@@ -405,18 +444,19 @@ impl Hosted {
             loop {
                 futures::select_biased! {
                     result = pulling => break Some(result),
-                    message = messages.recv().fuse() => match message {
-                        Ok(message) => {
-                            let settles = matches!(
+                    batch = messages.recv().fuse() => match batch {
+                        Ok(batch) => {
+                            let settles = batch.iter().all(|message| matches!(
                                 message,
                                 ToChild::Call { call: Call::Ack { .. } | Call::Fail { .. }, .. }
                                     | ToChild::Pull { .. }
-                            );
-                            self.waiting.push_back(message);
+                            ));
+                            let first = self.waiting.is_empty();
+                            queue(&mut self.waiting, &self.writer, batch);
                             if !settles {
                                 break None;
                             }
-                            if self.waiting.len() == 1 {
+                            if first {
                                 settle_by.set_after(SETTLE_WITHIN);
                             }
                         }
@@ -451,6 +491,25 @@ impl Hosted {
         self.credit -= 1;
         send(&self.writer, &ToParent::Pulled { pull_id, result });
         true
+    }
+}
+
+/// Queues `batch` after the `waiting` messages; a call given up before it
+/// began (its cancel in the same read) is answered as cancelled at once
+/// and never made.
+fn queue(waiting: &mut VecDeque<ToChild>, writer: &Writer, batch: Vec<ToChild>) {
+    for message in batch {
+        if let ToChild::Cancel { seq } = message {
+            let not_begun = waiting.iter().position(
+                |waits| matches!(waits, ToChild::Call { seq: called, .. } if *called == seq),
+            );
+            if let Some(at) = not_begun {
+                waiting.remove(at);
+                send(writer, &ToParent::Cancelled { seq });
+                continue;
+            }
+        }
+        waiting.push_back(message);
     }
 }
 
@@ -588,5 +647,41 @@ fn wire_error(error: &PdkError) -> WireError {
     WireError {
         kind: error.kind.0,
         message: error.message.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(seq: u64) -> ToChild {
+        ToChild::Call {
+            seq,
+            call: Call::PullData(seq),
+        }
+    }
+
+    #[test]
+    fn a_call_cancelled_in_the_same_read_is_answered_cancelled_and_never_made() {
+        let (writer, pickup) = outbox::new();
+        let mut waiting = VecDeque::from([call(1)]);
+        queue(
+            &mut waiting,
+            &writer,
+            vec![call(2), ToChild::Cancel { seq: 2 }, call(3)],
+        );
+        assert_eq!(waiting, VecDeque::from([call(1), call(3)]));
+        let mut written = Vec::new();
+        assert!(pickup.take_blocking(&mut written));
+        let answer: ToParent = protocol::read_blocking(&mut written.as_slice()).unwrap();
+        assert_eq!(answer, ToParent::Cancelled { seq: 2 });
+    }
+
+    #[test]
+    fn a_cancel_of_a_call_under_way_waits_for_it() {
+        let (writer, _pickup) = outbox::new();
+        let mut waiting = VecDeque::new();
+        queue(&mut waiting, &writer, vec![ToChild::Cancel { seq: 7 }]);
+        assert_eq!(waiting, VecDeque::from([ToChild::Cancel { seq: 7 }]));
     }
 }

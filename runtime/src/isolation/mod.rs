@@ -6,6 +6,7 @@
 mod child;
 mod limits;
 mod metrics;
+mod outbox;
 mod protocol;
 mod proxy;
 mod watchdog;

@@ -444,34 +444,18 @@ pub enum FrameError {
     Malformed(String),
 }
 
-/// `message` as one frame.
-///
-/// # Errors
-/// When it cannot be encoded (it always can).
-pub fn encode<T: Serialize>(message: &T) -> Result<Vec<u8>, rmp_serde::encode::Error> {
-    let mut frame = vec![0; 4];
-    rmp_serde::encode::write(&mut frame, message)?;
-    let length = u32::try_from(frame.len() - 4).unwrap_or(u32::MAX);
-    frame[..4].copy_from_slice(&length.to_le_bytes());
-    Ok(frame)
-}
-
-/// Fills `batch` with `first` and the frames `next` has ready, up to 64
-/// KiB: what one write sends.
-pub fn gather(batch: &mut Vec<u8>, first: &[u8], mut next: impl FnMut() -> Option<Vec<u8>>) {
-    batch.clear();
-    batch.extend_from_slice(first);
-    while batch.len() < BATCH {
-        let Some(frame) = next() else {
-            break;
-        };
-        batch.extend_from_slice(&frame);
+/// Appends `message` to `buffer` as one frame. A message that cannot be
+/// encoded (none of the protocol's can fail) appends nothing.
+pub fn encode_into<T: Serialize>(buffer: &mut Vec<u8>, message: &T) {
+    let start = buffer.len();
+    buffer.extend_from_slice(&[0; 4]);
+    if rmp_serde::encode::write(buffer, message).is_err() {
+        buffer.truncate(start);
+        return;
     }
+    let length = u32::try_from(buffer.len() - start - 4).unwrap_or(u32::MAX);
+    buffer[start..start + 4].copy_from_slice(&length.to_le_bytes());
 }
-
-/// How many bytes of frames one write gathers, at most (a frame is never
-/// split: the last may go past it).
-const BATCH: usize = 64 << 10;
 
 /// The message of a frame's `body`.
 ///
@@ -491,6 +475,42 @@ pub fn body_length(head: [u8; 4]) -> Result<usize, FrameError> {
         return Err(FrameError::TooLong(length));
     }
     Ok(length)
+}
+
+/// The first message of `buffered` and the bytes its frame takes, when
+/// the whole frame is there (then it is decoded in place, without a copy).
+///
+/// # Errors
+/// A bad frame.
+pub fn decode_buffered<T: DeserializeOwned>(
+    buffered: &[u8],
+) -> Option<Result<(T, usize), FrameError>> {
+    let (head, rest) = buffered.split_first_chunk::<4>()?;
+    let length = match body_length(*head) {
+        Ok(length) => length,
+        Err(error) => return Some(Err(error)),
+    };
+    let body = rest.get(..length)?;
+    Some(decode(body).map(|message| (message, 4 + length)))
+}
+
+/// Reads one message from `reader`, blocking: from its buffer when the
+/// whole frame is there.
+///
+/// # Errors
+/// A closed socket, a failed read, or a bad frame.
+pub fn read_buffered<T: DeserializeOwned>(
+    reader: &mut std::io::BufReader<impl Read>,
+) -> Result<T, FrameError> {
+    use std::io::BufRead;
+    match decode_buffered(reader.buffer()) {
+        Some(Ok((message, used))) => {
+            reader.consume(used);
+            Ok(message)
+        }
+        Some(Err(error)) => Err(error),
+        None => read_blocking(reader),
+    }
 }
 
 /// Reads one message from `reader`, blocking.
@@ -514,7 +534,8 @@ pub fn read_blocking<T: DeserializeOwned>(reader: &mut impl Read) -> Result<T, F
 /// # Errors
 /// A failed write.
 pub fn write_blocking<T: Serialize>(writer: &mut impl Write, message: &T) -> std::io::Result<()> {
-    let frame = encode(message).map_err(std::io::Error::other)?;
+    let mut frame = Vec::new();
+    encode_into(&mut frame, message);
     writer.write_all(&frame)
 }
 
@@ -524,7 +545,8 @@ mod tests {
     use pdk::Value;
 
     fn round_trip<T: Serialize + DeserializeOwned>(message: &T) -> T {
-        let frame = encode(message).unwrap();
+        let mut frame = Vec::new();
+        encode_into(&mut frame, message);
         read_blocking(&mut frame.as_slice()).unwrap()
     }
 
@@ -577,6 +599,35 @@ mod tests {
         ));
         assert!(matches!(
             read_blocking::<ToParent>(&mut [].as_slice()),
+            Err(FrameError::Closed)
+        ));
+    }
+
+    #[test]
+    fn a_frame_is_decoded_from_the_buffer_only_when_all_of_it_is_there() {
+        let mut frames = Vec::new();
+        encode_into(&mut frames, &ToParent::Cancelled { seq: 4 });
+        let one = frames.len();
+        encode_into(&mut frames, &ToParent::ConnectionLost);
+        let (first, used) = decode_buffered::<ToParent>(&frames).unwrap().unwrap();
+        assert_eq!((first, used), (ToParent::Cancelled { seq: 4 }, one));
+        assert!(decode_buffered::<ToParent>(&frames[one..frames.len() - 1]).is_none());
+        assert!(decode_buffered::<ToParent>(&frames[..3]).is_none());
+        assert!(matches!(
+            decode_buffered::<ToParent>(&[0xff, 0xff, 0xff, 0x7f]),
+            Some(Err(FrameError::TooLong(_)))
+        ));
+        let mut reader = std::io::BufReader::new(frames.as_slice());
+        assert_eq!(
+            read_buffered::<ToParent>(&mut reader).unwrap(),
+            ToParent::Cancelled { seq: 4 }
+        );
+        assert_eq!(
+            read_buffered::<ToParent>(&mut reader).unwrap(),
+            ToParent::ConnectionLost
+        );
+        assert!(matches!(
+            read_buffered::<ToParent>(&mut reader),
             Err(FrameError::Closed)
         ));
     }

@@ -7,7 +7,6 @@
 //! and what the connector was doing; the task then reconnects with its
 //! backoff, and `connect` starts a new process, with a new connector.
 
-use std::collections::HashMap;
 use std::net::Shutdown;
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
@@ -31,11 +30,13 @@ use pdk::abi::connector::{
 use pdk::abi::error::{PdkError, PdkErrorKind};
 use pdk::abi::value::PdkValue;
 use pdk::{Error, SourceReplyOf, Value};
+use rustc_hash::FxHashMap;
 use wait_timeout::ChildExt;
 
 use super::child::{ChildSpec, CHILD_COMMAND};
 use super::limits::Limits;
 use super::metrics::Kept;
+use super::outbox::{self, Outbox, Pickup};
 use super::protocol::{self, Answer, Call, FrameError, Pulled, ToChild, ToParent, Wire, WireError};
 use crate::codec::Codec;
 use crate::executor;
@@ -148,7 +149,7 @@ pub fn create(
         process: None,
         next_seq: 0,
         unanswered: None,
-        pulled_as: HashMap::new(),
+        pulled_as: FxHashMap::default(),
     };
     proxy.process = Some(proxy.start()?);
     Ok(PdkConnector_TO::from_value(proxy, TD_Opaque))
@@ -169,7 +170,7 @@ struct Proxy {
     unanswered: Option<u64>,
     /// The process's pull id of each event the runtime pulled, by the
     /// runtime's pull id.
-    pulled_as: HashMap<u64, u64>,
+    pulled_as: FxHashMap<u64, u64>,
 }
 
 /// One process of an isolated connector.
@@ -180,7 +181,7 @@ struct Process {
     /// Holds one token for each event sent and not answered yet.
     window: Sender<()>,
     /// Frames for the writer task.
-    frames: Sender<Vec<u8>>,
+    outbox: Outbox,
     /// The replies of the pulls made ahead, with the process's pull ids.
     pulls: Receiver<(u64, Result<Pulled, WireError>)>,
     /// Whether the process has been told to pull ahead.
@@ -224,7 +225,7 @@ struct Shared {
     stopping: AtomicBool,
     /// The calls sent without waiting for their answers (events to
     /// `on_event`, acks and fails), by call number.
-    sent: Mutex<HashMap<u64, Sent>>,
+    sent: Mutex<FxHashMap<u64, Sent>>,
     /// Takes a token back for each answered event.
     window: Receiver<()>,
 }
@@ -277,16 +278,16 @@ impl Proxy {
             doing: Mutex::new(IDLE),
             ended: OnceLock::new(),
             stopping: AtomicBool::new(false),
-            sent: Mutex::new(HashMap::new()),
+            sent: Mutex::new(FxHashMap::default()),
             window: tokens,
         });
         let (answered, answers) = async_channel::unbounded();
         let (pulled, pulls) = async_channel::unbounded();
-        let (frames, to_write) = async_channel::unbounded();
+        let (outbox, pickup) = outbox::new();
         let routes = Routes {
             answered,
             pulled,
-            frames: frames.clone(),
+            outbox: outbox.clone(),
             metrics,
         };
         executor::pool()
@@ -302,14 +303,14 @@ impl Proxy {
             .detach();
         executor::pool()
             .runner()
-            .spawn(write(Arc::clone(&socket), to_write))
+            .spawn(write(Arc::clone(&socket), pickup))
             .detach();
         Ok(Process {
             socket,
             answers,
             shared,
             window,
-            frames,
+            outbox,
             pulls,
             pulling: false,
         })
@@ -363,7 +364,7 @@ impl Proxy {
                 process: None,
                 next_seq: 0,
                 unanswered: None,
-                pulled_as: HashMap::new(),
+                pulled_as: FxHashMap::default(),
             };
             let started = executor::spawn_blocking(move || again.start()).await;
             self.process = Some(started.map_err(PdkError::from)?);
@@ -577,18 +578,15 @@ impl Process {
     /// Sends `message` to the process, after those sent before. A failed
     /// write shows as the end of the process.
     fn send(&self, message: &ToChild) {
-        if let Ok(frame) = protocol::encode(message) {
-            let _ = self.frames.try_send(frame);
-        }
+        self.outbox.post(message);
     }
 }
 
-/// Writes the frames `frames` yields to `socket`, every frame waiting in
-/// one write, until the process is dropped or a write fails.
-async fn write(socket: Arc<Async<UnixStream>>, frames: Receiver<Vec<u8>>) {
+/// Writes the frames posted to `pickup`'s outbox to `socket`, every frame
+/// waiting in one write, until the process is dropped or a write fails.
+async fn write(socket: Arc<Async<UnixStream>>, pickup: Pickup) {
     let mut batch = Vec::with_capacity(BUFFER);
-    while let Ok(frame) = frames.recv().await {
-        protocol::gather(&mut batch, &frame, || frames.try_recv().ok());
+    while pickup.take(&mut batch).await {
         let mut writer = &*socket;
         if writer.write_all(&batch).await.is_err() {
             return;
@@ -604,7 +602,7 @@ struct Routes {
     /// Replies of the pulls made ahead.
     pulled: Sender<(u64, Result<Pulled, WireError>)>,
     /// Frames to the process (answers to metric registrations).
-    frames: Sender<Vec<u8>>,
+    outbox: Outbox,
     /// The metrics its connector registered so far.
     metrics: Kept,
 }
@@ -624,7 +622,7 @@ async fn read(
     let Routes {
         answered,
         pulled,
-        frames,
+        outbox,
         mut metrics,
     } = routes;
     // Buffered: many small frames arrive in one read.
@@ -664,9 +662,7 @@ async fn read(
                 buckets,
             }) => {
                 let answer = metrics.register(&handle, kind, &name, &help, &buckets);
-                if let Ok(frame) = protocol::encode(&answer) {
-                    let _ = frames.try_send(frame);
-                }
+                outbox.post(&answer);
             }
             Ok(ToParent::Metric { id, change }) => {
                 if !metrics.apply(id, change) {
@@ -759,10 +755,19 @@ fn answer_event(
     }
 }
 
-/// Reads one message from `socket`.
-async fn read_frame(
-    reader: &mut (impl futures::AsyncRead + Unpin),
+/// Reads one message from `reader`: from its buffer when the whole frame
+/// is there.
+async fn read_frame<R: futures::AsyncRead + Unpin>(
+    reader: &mut futures::io::BufReader<R>,
 ) -> Result<ToParent, FrameError> {
+    match protocol::decode_buffered(reader.buffer()) {
+        Some(Ok((message, used))) => {
+            futures::AsyncBufReadExt::consume_unpin(reader, used);
+            return Ok(message);
+        }
+        Some(Err(error)) => return Err(error),
+        None => {}
+    }
     let mut head = [0; 4];
     match reader.read_exact(&mut head).await {
         Ok(()) => {}
