@@ -1,5 +1,8 @@
 //! What a connector gets from the runtime with every call.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
 use crate::abi::connector::{BoxedRuntimeHandle, EventId, PdkConnectorContext};
 use crate::metrics::Metrics;
 use crate::{Error, Result, Value};
@@ -10,6 +13,8 @@ pub struct ConnectorContext {
     alias: String,
     handle: BoxedRuntimeHandle,
     source_linked: bool,
+    /// How many times the runtime has called `connect`.
+    connects: Arc<AtomicU64>,
 }
 
 impl ConnectorContext {
@@ -19,7 +24,19 @@ impl ConnectorContext {
             alias: ctx.alias.into_string(),
             handle: ctx.handle,
             source_linked: ctx.source_linked,
+            connects: Arc::default(),
         }
+    }
+
+    /// Counts a call of `connect`, made after the runtime has failed back
+    /// every event the connector deferred before it.
+    pub(crate) fn connecting(&self) {
+        self.connects.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// How many times the runtime has called `connect`, kept up to date.
+    pub(crate) fn connects(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.connects)
     }
 
     /// The connector's id in the flow file (`id = "..."`).

@@ -57,6 +57,7 @@
 /// runtime do.
 pub use pdk_abi as abi;
 mod ambient;
+pub mod batch;
 mod capture;
 mod connector;
 mod contain;

@@ -165,6 +165,11 @@ struct SearchArgs {
     /// line, as `sha256sum` prints them); others are never opened.
     #[arg(long, value_name = "FILE")]
     trust: Option<PathBuf>,
+    /// Run in the runtime's process only the connectors of plugins whose
+    /// SHA-256 digest is listed in FILE (as for --trust); every other
+    /// plugin's connectors run in a process of their own.
+    #[arg(long = "in-process", value_name = "FILE")]
+    in_process: Option<PathBuf>,
 }
 
 /// The search options given before the subcommand, as earlier versions
@@ -192,6 +197,7 @@ impl EarlySearchArgs {
             plugin_paths: paths,
             isolated: self.early_isolated || search.isolated,
             trust: search.trust.or_else(|| self.early_trust.clone()),
+            in_process: search.in_process,
         }
     }
 }
@@ -213,12 +219,20 @@ impl SearchArgs {
     fn discover(&self) -> Result<Discovered, String> {
         let search = SearchPath::from_environment(&self.plugin_paths, self.isolated);
         search.check_flags().map_err(|e| e.to_string())?;
-        let trust = self
+        let mut trust = self
             .trust
             .as_deref()
             .map(TrustPolicy::load)
             .transpose()
             .map_err(|e| e.to_string())?;
+        if let Some(list) = &self.in_process {
+            trust = Some(
+                trust
+                    .unwrap_or_default()
+                    .in_process_only(list)
+                    .map_err(|e| e.to_string())?,
+            );
+        }
         let registry = Registry::discover(&search, trust.as_ref(), &Vetting::by_this_executable());
         Ok(Discovered {
             registry,

@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use crate::discovery::RUST_LIBRARY_EXTENSION;
 use crate::host;
 use crate::printable::printable;
-use crate::trust::{TrustPolicy, Untrusted};
+use crate::trust::{Placement, TrustPolicy, Untrusted};
 
 /// Who built a plugin, and with what (owned copy of its metadata).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,6 +117,8 @@ pub struct LoadedPlugin {
     pub connectors: Vec<ConnectorKind>,
     /// Its root module.
     pub module: PluginModuleRef,
+    /// Where its connectors run, by the trust policy.
+    pub placement: Placement,
 }
 
 impl std::fmt::Debug for LoadedPlugin {
@@ -195,6 +197,7 @@ pub struct Opened {
     file: File,
     modified: Option<SystemTime>,
     root: String,
+    placement: Placement,
 }
 
 impl Opened {
@@ -258,15 +261,17 @@ impl Opened {
         modified: Option<SystemTime>,
         trust: Option<&TrustPolicy>,
     ) -> Result<Self, Rejected> {
-        if let Some(trust) = trust {
-            trust.check(&file)?;
-        }
+        let placement = match trust {
+            Some(trust) => trust.check(&file)?,
+            None => Placement::InProcess,
+        };
         let root = precheck(&file).map_err(Rejected::Structure)?;
         Ok(Self {
             path,
             file,
             modified,
             root,
+            placement,
         })
     }
 
@@ -300,6 +305,7 @@ impl Opened {
             file,
             modified,
             root,
+            placement,
         } = self;
         let descriptor = file.into_raw_fd();
         // The descriptor stays open for the rest of the process: the
@@ -352,6 +358,7 @@ impl Opened {
             info,
             connectors,
             module,
+            placement,
         })
     }
 }

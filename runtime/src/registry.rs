@@ -163,7 +163,7 @@ impl Registry {
         }
         let mut registry = Self {
             searched: search.dirs().map(Path::to_path_buf).collect(),
-            trust_file: trust.map(|policy| policy.file().to_path_buf()),
+            trust_file: trust.and_then(TrustPolicy::file).map(Path::to_path_buf),
             ..Self::default()
         };
         registry.consider(&search.candidates(), trust, vetting);

@@ -5,6 +5,7 @@ use serde::Serialize;
 use crate::loader::{ConnectorKind, PluginInfo};
 use crate::printable::{printable, printable_path};
 use crate::registry::{BuiltIn, Registry, Status};
+use crate::trust::Placement;
 
 /// One entry of the JSON listing.
 #[derive(Debug, Serialize)]
@@ -15,6 +16,9 @@ enum Entry<'a> {
         path: String,
         plugin: &'a PluginInfo,
         connectors: &'a [ConnectorKind],
+        /// Whether its connectors run in processes of their own, by the
+        /// trust policy.
+        isolated: bool,
     },
     /// A file that is not used, and why.
     Rejected { path: String, reason: &'a str },
@@ -40,8 +44,8 @@ struct Package<'a> {
 const BUILT_IN: &str = "(built in)";
 
 /// The listing as a JSON array of objects with `path`, `status`
-/// (`loaded`, `rejected` or `built-in`) and either `plugin` and
-/// `connectors` or `reason`; a built-in connector also has `replaced_by`,
+/// (`loaded`, `rejected` or `built-in`) and either `plugin`, `connectors`
+/// and `isolated` or `reason`; a built-in connector also has `replaced_by`,
 /// the plugin file used instead of it, or `null`.
 #[must_use]
 pub fn json(registry: &Registry) -> String {
@@ -52,6 +56,7 @@ pub fn json(registry: &Registry) -> String {
                 path,
                 plugin: &plugin.info,
                 connectors: &plugin.connectors,
+                isolated: plugin.placement == Placement::Isolated,
             },
             Status::Rejected(reason) => Entry::Rejected { path, reason },
         }
@@ -107,9 +112,13 @@ pub fn text(registry: &Registry) -> String {
                     printable(&info.interface_version),
                     printable(&info.rustc_version)
                 ));
+                let placed = match plugin.placement {
+                    Placement::Isolated => ", isolated (not on the --in-process list)",
+                    Placement::InProcess => "",
+                };
                 for kind in &plugin.connectors {
                     out.push_str(&format!(
-                        "          connector `{}` [{}]\n",
+                        "          connector `{}` [{}]{placed}\n",
                         printable(&kind.name),
                         sides(kind)
                     ));

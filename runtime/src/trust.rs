@@ -1,8 +1,11 @@
-//! The trust policy: an optional list of allowed SHA-256 digests. A
-//! candidate whose digest is not on it is rejected before the dynamic
-//! loader ever opens it (opening runs the library's constructors).
+//! The trust policy: an optional list of the SHA-256 digests a runtime
+//! may open, and an optional list of those whose connectors may run in
+//! the runtime's own process. A candidate not on the first is rejected
+//! before the dynamic loader ever opens it (opening runs the library's
+//! constructors); the connectors of a plugin not on the second run in a
+//! process of their own, whatever their flow file says.
 //!
-//! The file holds one digest per line, as `sha256sum` prints them
+//! Each file holds one digest per line, as `sha256sum` prints them
 //! (`DIGEST  NAME`; the name is ignored); blank lines and `#` comments are
 //! skipped, so `sha256sum plugins/*.so > trusted.txt` makes one.
 
@@ -23,39 +26,108 @@ pub struct TrustError {
     fix: String,
 }
 
-/// The digests a runtime may load.
-#[derive(Debug, Clone)]
+/// The digests a runtime may load, and those it may run in its process.
+#[derive(Debug, Clone, Default)]
 pub struct TrustPolicy {
+    /// Only these may be opened (`--trust`); any, without it.
+    allowed: Option<DigestList>,
+    /// Only these run in the runtime's process (`--in-process`); all,
+    /// without it.
+    in_process: Option<DigestList>,
+}
+
+/// Digests read from a file.
+#[derive(Debug, Clone)]
+struct DigestList {
     file: PathBuf,
-    allowed: HashSet<String>,
+    digests: HashSet<String>,
+}
+
+/// Where the connectors of an allowed plugin run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// In the runtime's process, unless their flow file says otherwise.
+    InProcess,
+    /// In a process of their own: the plugin is not on the in-process list.
+    Isolated,
 }
 
 impl TrustPolicy {
-    /// The file the policy was read from.
-    #[must_use]
-    pub fn file(&self) -> &Path {
-        &self.file
-    }
-
-    /// Reads the policy file at `file`.
+    /// The policy of the allow-list in `file` (`--trust`).
     ///
     /// # Errors
     /// If it cannot be read or a line is not a SHA-256 digest.
     pub fn load(file: &Path) -> Result<Self, TrustError> {
-        let error = |location: String, problem: String, fix: &str| TrustError {
+        Ok(Self {
+            allowed: Some(DigestList::load(file, "--trust")?),
+            in_process: None,
+        })
+    }
+
+    /// This policy, with the in-process list in `file` (`--in-process`).
+    ///
+    /// # Errors
+    /// If it cannot be read or a line is not a SHA-256 digest.
+    pub fn in_process_only(self, file: &Path) -> Result<Self, TrustError> {
+        Ok(Self {
+            in_process: Some(DigestList::load(file, "--in-process")?),
+            ..self
+        })
+    }
+
+    /// The file of the allow-list, if there is one.
+    #[must_use]
+    pub fn file(&self) -> Option<&Path> {
+        self.allowed.as_ref().map(|list| list.file.as_path())
+    }
+
+    /// Where the library open as `file` runs, if it may be opened at all;
+    /// otherwise the reason to reject it. The file is hashed (as a stream,
+    /// from its start) only when a list asks for its digest.
+    ///
+    /// # Errors
+    /// Why it is rejected.
+    pub fn check(&self, mut file: &File) -> Result<Placement, Untrusted> {
+        if self.allowed.is_none() && self.in_process.is_none() {
+            return Ok(Placement::InProcess);
+        }
+        let mut hasher = Sha256::new();
+        file.seek(SeekFrom::Start(0))
+            .and_then(|_| std::io::copy(&mut file, &mut hasher))
+            .map_err(Untrusted::Unreadable)?;
+        let digest = hex(&hasher.finalize());
+        if let Some(allowed) = &self.allowed {
+            if !allowed.digests.contains(&digest) {
+                return Err(Untrusted::NotListed {
+                    policy: allowed.file.clone(),
+                    digest,
+                });
+            }
+        }
+        Ok(match &self.in_process {
+            Some(list) if !list.digests.contains(&digest) => Placement::Isolated,
+            _ => Placement::InProcess,
+        })
+    }
+}
+
+impl DigestList {
+    /// Reads the digests of `file`, given with `option`.
+    fn load(file: &Path, option: &str) -> Result<Self, TrustError> {
+        let error = |location: String, problem: String, fix: String| TrustError {
             file: file.display().to_string(),
             location,
             problem,
-            fix: fix.to_owned(),
+            fix,
         };
         let text = std::fs::read_to_string(file).map_err(|e| {
             error(
                 String::from("file"),
                 format!("cannot be read: {e}"),
-                "check the path given to --trust",
+                format!("check the path given to {option}"),
             )
         })?;
-        let mut allowed = HashSet::new();
+        let mut digests = HashSet::new();
         for (number, line) in text.lines().enumerate() {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
@@ -70,36 +142,15 @@ impl TrustPolicy {
                 return Err(error(
                     format!("line {}", number + 1),
                     format!("`{digest}` is not a SHA-256 digest (64 hexadecimal digits)"),
-                    "write one digest per line, as `sha256sum FILE` prints it",
+                    String::from("write one digest per line, as `sha256sum FILE` prints it"),
                 ));
             }
-            allowed.insert(digest);
+            digests.insert(digest);
         }
         Ok(Self {
             file: file.to_path_buf(),
-            allowed,
+            digests,
         })
-    }
-
-    /// `Ok` if the library open as `file` is allowed; otherwise the reason
-    /// to reject it. The file is hashed as a stream, from its start.
-    ///
-    /// # Errors
-    /// Why it is rejected.
-    pub fn check(&self, mut file: &File) -> Result<(), Untrusted> {
-        let mut hasher = Sha256::new();
-        file.seek(SeekFrom::Start(0))
-            .and_then(|_| std::io::copy(&mut file, &mut hasher))
-            .map_err(Untrusted::Unreadable)?;
-        let digest = hex(&hasher.finalize());
-        if self.allowed.contains(&digest) {
-            Ok(())
-        } else {
-            Err(Untrusted::NotListed {
-                policy: self.file.clone(),
-                digest,
-            })
-        }
     }
 }
 
@@ -163,6 +214,42 @@ mod tests {
         assert!(
             error.contains(": line 1: `not-a-digest` is not a SHA-256 digest"),
             "{error}"
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_plugin_off_the_in_process_list_is_placed_in_a_process_of_its_own() {
+        let dir = std::env::temp_dir().join(format!("pdk-in-process-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let list = dir.join("in-process.txt");
+        // sha256("abc")
+        let digest = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        std::fs::write(&list, format!("{digest}  libabc.so\n")).unwrap();
+        let library = |bytes: &[u8]| {
+            let path = dir.join("lib.so");
+            std::fs::write(&path, bytes).unwrap();
+            File::open(path).unwrap()
+        };
+        let everything = TrustPolicy::default();
+        assert_eq!(
+            everything.check(&library(b"abd")).unwrap(),
+            Placement::InProcess
+        );
+        let policy = TrustPolicy::default().in_process_only(&list).unwrap();
+        assert_eq!(policy.file(), None);
+        assert_eq!(
+            policy.check(&library(b"abc")).unwrap(),
+            Placement::InProcess
+        );
+        assert_eq!(policy.check(&library(b"abd")).unwrap(), Placement::Isolated);
+        let missing = TrustPolicy::default()
+            .in_process_only(&dir.join("missing.txt"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            missing.contains("check the path given to --in-process"),
+            "{missing}"
         );
         std::fs::remove_dir_all(dir).unwrap();
     }

@@ -6,28 +6,28 @@
 //!
 //! The sink acknowledges an event only once its line has been written to
 //! the file (handed to the operating system, so it survives the runtime
-//! being killed): it answers `Deferred`, and acknowledges the events
-//! written so far each time it flushes, after [`FLUSH_EVERY`] events or
-//! [`FLUSH_DELAY`] after the first unflushed one, whichever comes first.
-//! If writing or flushing fails (a full disk, say), every event not
-//! acknowledged yet is failed back, never acknowledged, the file is cut
-//! back to its last acknowledged line, so that a line cut off by the
-//! failure is never followed by another on the same line, and the sink
-//! fails (the runtime reconnects it with backoff); the next event opens
-//! the file again.
+//! being killed): it answers `Deferred` and writes in batches with
+//! [`pdk::batch`], one `write` per batch of up to [`FLUSH_EVERY`] events,
+//! [`FLUSH_DELAY`] after the first at the latest, acknowledging the batch
+//! once it is written. If writing fails (a full disk, say), every event of
+//! the batch is failed back, never acknowledged, the file is cut back to
+//! its last acknowledged line, so that a line cut off by the failure is
+//! never followed by another on the same line, and the sink reports its
+//! connection lost (the runtime reconnects it with backoff); the next
+//! batch opens the file again.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, BufWriter, Read, Write};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::time::{Duration, Instant};
 
+use pdk::batch::{Batch, BatchWriter, Bounds};
 use pdk::prelude::*;
-use pdk::{ConnectionLostNotifier, SinkReplies};
 
-/// How many written events the sink holds before it flushes.
+/// The most events the sink writes in one batch.
 pub const FLUSH_EVERY: usize = 256;
 
-/// How long after the first unflushed event the sink flushes at the latest.
+/// How long after the first event of a batch the sink writes it at the
+/// latest.
 pub const FLUSH_DELAY: Duration = Duration::from_millis(2);
 
 /// How often the source reports the overlong lines it dropped, at most.
@@ -55,7 +55,7 @@ pub struct FileConnector {
     path: String,
     reader: Option<LineReader>,
     max_line_bytes: usize,
-    output: Arc<Mutex<Output>>,
+    output: Batch<String>,
 }
 
 /// The source side's file, read one bounded line at a time.
@@ -159,27 +159,28 @@ impl LineReader {
     }
 }
 
-/// The sink side's file and the events written to it but not flushed.
-#[derive(Default)]
-struct Output {
+/// The sink side: appends each batch of lines to the file in one write.
+struct Appender {
+    path: String,
     writer: Option<Writer>,
-    unflushed: Vec<EventId>,
-    flush_scheduled: bool,
+    /// The batch's lines, joined.
+    joined: Vec<u8>,
 }
 
 /// The file the sink appends to, and how long it was after its last
 /// acknowledged line.
 struct Writer {
-    file: BufWriter<File>,
+    file: File,
     acknowledged_len: u64,
 }
 
-impl Output {
-    /// The writer, opening `path` for appending on first use.
-    fn writer(&mut self, path: &str) -> Result<&mut Writer> {
+impl Appender {
+    /// The writer, opening the file for appending on first use.
+    fn writer(&mut self) -> Result<&mut Writer> {
         let writer = match self.writer.take() {
             Some(writer) => writer,
             None => {
+                let path = &self.path;
                 let cannot = |e: std::io::Error| {
                     Error::msg(format!("cannot open `{path}` for appending: {e}"))
                 };
@@ -190,7 +191,7 @@ impl Output {
                     .map_err(cannot)?;
                 let acknowledged_len = file.metadata().map_err(cannot)?.len();
                 Writer {
-                    file: BufWriter::new(file),
+                    file,
                     acknowledged_len,
                 }
             }
@@ -198,51 +199,13 @@ impl Output {
         Ok(self.writer.insert(writer))
     }
 
-    /// Hands what is buffered to the operating system, then acknowledges
-    /// every event written so far; if that fails, see [`Self::abandon`],
-    /// and the connector reports itself failed through `failed`.
-    fn flush(
-        &mut self,
-        path: &str,
-        replies: &SinkReplies,
-        failed: &ConnectionLostNotifier,
-    ) -> Result<()> {
-        let Some(writer) = &mut self.writer else {
-            return Ok(());
-        };
-        let flushed = writer
-            .file
-            .flush()
-            .and_then(|()| writer.file.get_ref().metadata());
-        match flushed {
-            Ok(metadata) => {
-                writer.acknowledged_len = metadata.len();
-                for id in self.unflushed.drain(..) {
-                    replies.ack(id);
-                }
-                Ok(())
-            }
-            Err(error) => {
-                failed.connection_lost();
-                Err(self.abandon(path, replies, &error))
-            }
-        }
-    }
-
-    /// After a failed write or flush: fails back every event not
-    /// acknowledged, drops what is buffered, cuts the file back to its
-    /// last acknowledged line and closes it (the next event opens it
-    /// again); the error says what happened.
-    fn abandon(&mut self, path: &str, replies: &SinkReplies, error: &std::io::Error) -> Error {
-        let failed = self.unflushed.len();
-        for id in self.unflushed.drain(..) {
-            replies.fail(id);
-        }
+    /// After a failed write: cuts the file back to its last acknowledged
+    /// line and closes it (the next batch opens it again); the error says
+    /// what happened.
+    fn abandon(&mut self, events: usize, error: &std::io::Error) -> Error {
         let mut cut = String::new();
         if let Some(writer) = self.writer.take() {
-            // Not flushed again: what is buffered is failed already.
-            let (file, _buffered) = writer.file.into_parts();
-            if let Err(e) = file.set_len(writer.acknowledged_len) {
+            if let Err(e) = writer.file.set_len(writer.acknowledged_len) {
                 cut = format!(
                     "; cutting it back to its last acknowledged line failed too ({e}): a \
                      partial line may remain"
@@ -250,19 +213,32 @@ impl Output {
             }
         }
         Error::msg(format!(
-            "writing to `{path}` failed: {error}; {failed} event(s) not yet acknowledged were \
-             failed back{cut}"
+            "writing to `{}` failed: {error}; {events} event(s) not yet acknowledged were \
+             failed back{cut}",
+            self.path
         ))
     }
 }
 
-impl FileConnector {
-    /// Flushes the sink side and answers its held events.
-    fn flush(&self, ctx: &ConnectorContext) -> Result<()> {
-        self.output
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .flush(&self.path, &ctx.replies(), &ctx.notifier())
+impl BatchWriter<String> for Appender {
+    async fn write(&mut self, lines: &mut Vec<String>) -> Result<()> {
+        let mut joined = std::mem::take(&mut self.joined);
+        joined.clear();
+        for line in lines.iter() {
+            joined.extend_from_slice(line.as_bytes());
+        }
+        let written = self.writer()?.file.write_all(&joined);
+        let result = match written {
+            Ok(()) => {
+                if let Some(writer) = &mut self.writer {
+                    writer.acknowledged_len += joined.len() as u64;
+                }
+                Ok(())
+            }
+            Err(error) => Err(self.abandon(lines.len(), &error)),
+        };
+        self.joined = joined;
+        result
     }
 }
 
@@ -281,20 +257,29 @@ impl Connector for FileConnector {
         } else {
             None
         };
+        let appender = Appender {
+            path: config.path.clone(),
+            writer: None,
+            joined: Vec::new(),
+        };
+        let bounds = Bounds {
+            max_events: FLUSH_EVERY,
+            linger: FLUSH_DELAY,
+        };
         Ok(Self {
             path: config.path,
             reader,
             max_line_bytes: config.max_line_bytes,
-            output: Arc::default(),
+            output: Batch::start(bounds, appender, ctx),
         })
     }
 
-    async fn on_drain(&mut self, ctx: &ConnectorContext) -> Result<()> {
-        self.flush(ctx)
+    async fn on_drain(&mut self, _ctx: &ConnectorContext) -> Result<()> {
+        self.output.flush().await
     }
 
-    async fn on_stop(&mut self, ctx: &ConnectorContext) -> Result<()> {
-        self.flush(ctx)
+    async fn on_stop(&mut self, _ctx: &ConnectorContext) -> Result<()> {
+        self.output.flush().await
     }
 }
 
@@ -317,36 +302,10 @@ impl Source for FileConnector {
 }
 
 impl Sink for FileConnector {
-    async fn on_event(&mut self, event: Event, ctx: &ConnectorContext) -> Result<SinkReply> {
-        let mut output = self.output.lock().unwrap_or_else(PoisonError::into_inner);
-        let writer = output.writer(&self.path)?;
+    async fn on_event(&mut self, event: Event, _ctx: &ConnectorContext) -> Result<SinkReply> {
         let mut line = event.to_json_string();
         line.push('\n');
-        if let Err(error) = writer.file.write_all(line.as_bytes()) {
-            // This event is failed by the error; the held ones with it.
-            return Err(output.abandon(&self.path, &ctx.replies(), &error));
-        }
-        output.unflushed.push(event.id);
-        if output.unflushed.len() >= FLUSH_EVERY {
-            // This event is among those the flush answers, either way.
-            if let Err(error) = output.flush(&self.path, &ctx.replies(), &ctx.notifier()) {
-                pdk::log::error!("{error}");
-            }
-        } else if !output.flush_scheduled {
-            output.flush_scheduled = true;
-            let output = Arc::clone(&self.output);
-            let (replies, failed) = (ctx.replies(), ctx.notifier());
-            let path = self.path.clone();
-            pdk::task::spawn(async move {
-                pdk::time::sleep(FLUSH_DELAY).await;
-                let mut output = output.lock().unwrap_or_else(PoisonError::into_inner);
-                output.flush_scheduled = false;
-                if let Err(error) = output.flush(&path, &replies, &failed) {
-                    pdk::log::error!("{error}");
-                }
-            });
-        }
-        Ok(SinkReply::Deferred)
+        self.output.push(event.id, line).await
     }
 }
 
@@ -429,7 +388,7 @@ mod tests {
     // ANCHOR_END: deferred_test
 
     #[test]
-    fn a_full_batch_is_flushed_and_acknowledged_within_the_call() {
+    fn a_full_batch_is_written_in_one_go_and_acknowledged() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out.jsonl");
         block_on(async {
@@ -438,14 +397,9 @@ mod tests {
             for n in 0..FLUSH_EVERY as u64 {
                 assert_eq!(file.send(n).await, Ok(SinkReply::Deferred));
             }
-            // The delayed flush may have answered some before the batch filled;
-            // the full batch answers the rest within the last call.
-            let acked = file
-                .reports()
-                .into_iter()
-                .filter(|r| matches!(r, Report::Ack(_)))
-                .count();
-            assert_eq!(acked, FLUSH_EVERY);
+            for _ in 0..FLUSH_EVERY {
+                assert!(matches!(file.next_report().await, Some(Report::Ack(_))));
+            }
         });
         assert_eq!(
             std::fs::read_to_string(&path).unwrap().lines().count(),
@@ -502,48 +456,52 @@ mod tests {
                 sink_only(),
             )
             .unwrap();
-            // Buffered, so held until a flush hands it over.
             assert_eq!(file.send(1_u64).await, Ok(SinkReply::Deferred));
-            let held = file.last_event_id().unwrap();
-            // Larger than the buffer: written at once, and refused.
-            let error = file.send("x".repeat(20_000)).await.unwrap_err();
-            assert!(
-                error
-                    .message()
-                    .starts_with("writing to `/dev/full` failed: ")
-                    && error
-                        .message()
-                        .contains("1 event(s) not yet acknowledged were failed back"),
-                "{}",
-                error.message()
-            );
+            let first = file.last_event_id().unwrap();
+            assert_eq!(file.send("two").await, Ok(SinkReply::Deferred));
+            let second = file.last_event_id().unwrap();
             file.drain().await.unwrap();
-            let reports = file.reports();
             assert_eq!(
-                reports,
-                vec![Report::Fail(held)],
+                file.reports(),
+                vec![
+                    Report::Fail(first),
+                    Report::Fail(second),
+                    Report::ConnectionLost
+                ],
                 "nothing reached the disk, nothing is acknowledged"
+            );
+            let logged = file.logged_after("writing a batch of 2 event(s) failed: ");
+            assert!(
+                logged.as_deref().is_some_and(|message| message
+                    .starts_with("writing to `/dev/full` failed: ")
+                    && message.contains("2 event(s) not yet acknowledged were failed back")),
+                "{:?}",
+                file.logs()
             );
         });
     }
 
     #[test]
-    fn a_file_that_cannot_be_opened_fails_the_event_with_its_path() {
+    fn a_file_that_cannot_be_opened_fails_the_event_naming_its_path() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("no-such-dir").join("out.jsonl");
         block_on(async {
             let mut file =
                 Harness::<FileConnector>::with_setup(config(&path), sink_only()).unwrap();
-            let error = file.send(1_u64).await.unwrap_err();
-            assert!(
-                error.message().contains("cannot open `"),
-                "{}",
-                error.message()
+            assert_eq!(file.send(1_u64).await, Ok(SinkReply::Deferred));
+            let id = file.last_event_id().unwrap();
+            file.drain().await.unwrap();
+            assert_eq!(
+                file.reports(),
+                vec![Report::Fail(id), Report::ConnectionLost]
             );
+            let logged = file
+                .logged_after("writing a batch of 1 event(s) failed: ")
+                .unwrap_or_default();
             assert!(
-                error.message().contains("for appending"),
-                "{}",
-                error.message()
+                logged.starts_with(&format!("cannot open `{}` for appending", path.display())),
+                "{:?}",
+                file.logs()
             );
         });
     }

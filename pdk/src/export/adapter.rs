@@ -26,6 +26,7 @@ pub(crate) struct Adapter<T> {
 impl<T: ConnectorType> PdkConnector for Adapter<T> {
     fn connect(&mut self, overall: u64, since_success: u64) -> PdkResultFuture<'_, bool> {
         let Self { inner, ctx, .. } = self;
+        ctx.connecting();
         let attempt = Attempt {
             overall,
             since_success,

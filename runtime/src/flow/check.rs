@@ -10,10 +10,11 @@ use pdk::{Error, ErrorKind};
 use super::handle::{self, Connection, Wiring};
 use super::instance::Instance;
 use super::{FlowError, Node};
-use crate::isolation::Isolation;
+use crate::isolation::{Isolation, Limits};
 use crate::logging::Tag;
 use crate::observe::Observer;
 use crate::registry::{Provider, Registry};
+use crate::trust::Placement;
 
 /// Why connector `node` (of a flow read from `file`) cannot be created
 /// with its config, if it cannot; nothing when its type is unknown (that
@@ -40,7 +41,9 @@ pub fn check_config(file: &Path, node: &Node, registry: &Registry) -> Option<Flo
         .map(|error| creation_error(file, node, &error))
 }
 
-/// How connector `node` runs in a process of its own, if it does.
+/// How connector `node` runs in a process of its own, if it does: when
+/// its flow file says so, or when its plugin is not on the trust policy's
+/// in-process list (then with the default limits).
 ///
 /// # Errors
 /// When the runtime's executable, which that process runs, is not found.
@@ -49,7 +52,14 @@ pub fn isolation_of(
     provider: Provider<'_>,
     registry: &Registry,
 ) -> Result<Option<Isolation>, Error> {
+    let placed = match provider {
+        Provider::Plugin(plugin) if plugin.placement == Placement::Isolated => {
+            Some(Limits::default())
+        }
+        _ => None,
+    };
     node.isolated
+        .or(placed)
         .map(|limits| {
             Isolation::of(
                 provider,

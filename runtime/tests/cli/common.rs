@@ -25,7 +25,7 @@ pub const BUNDLED: &[&str] = &[
 ];
 
 /// The test plugins (in `test-plugins/`).
-pub const TEST_PLUGINS: &[&str] = &["probe", "ecosystem", "forgot_tokio", "blocking"];
+pub const TEST_PLUGINS: &[&str] = &["probe", "ecosystem", "forgot_tokio", "blocking", "batching"];
 
 /// The package of plugin library `plugin`: `pdk-` and the name with
 /// dashes for a bundled connector, the name itself for a test plugin.

@@ -7,7 +7,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::common::{
-    plugin_dir_with, run_flow, scratch_dir, stderr, trace_lines, trace_of, write_flow, RunningFlow,
+    library_file, plugin_dir_with, run_flow, runtime_isolated, scratch_dir, stderr, stdout,
+    trace_lines, trace_of, write_flow, RunningFlow,
 };
 
 /// A transactional `probe_source` of 20 events into an isolated
@@ -385,4 +386,83 @@ to = "snk"
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+#[test]
+fn a_plugin_off_the_in_process_list_runs_isolated_without_a_word_in_its_flow() {
+    let plugins = plugin_dir_with("isolation-in-process-plugins", &["probe"]);
+    let dir = scratch_dir("isolation-in-process");
+    let trace = dir.join("trace");
+    let flow = write_flow(
+        &dir,
+        "plain.toml",
+        &format!(
+            r#"
+[[connector]]
+id = "src"
+type = "probe_source"
+config = {{ trace = "{trace}", count = 20 }}
+
+[[connector]]
+id = "snk"
+type = "probe_sink"
+config = {{ trace = "{trace}" }}
+
+[[link]]
+from = "src"
+to = "snk"
+"#,
+            trace = trace.display()
+        ),
+    );
+    // What an operator types: `sha256sum` of the plugins they vouch for.
+    let listed = dir.join("listed.txt");
+    let digest = std::process::Command::new("sha256sum")
+        .arg(plugins.join(library_file("probe")))
+        .output()
+        .unwrap();
+    assert!(digest.status.success());
+    std::fs::write(&listed, &digest.stdout).unwrap();
+    let unlisted = dir.join("unlisted.txt");
+    std::fs::write(&unlisted, "# no plugin runs in the runtime's process\n").unwrap();
+    for (list, isolated) in [(&unlisted, true), (&listed, false)] {
+        let list = list.to_str().unwrap();
+        let listing = runtime_isolated(&["plugins", "list", "--in-process", list], &plugins);
+        assert!(listing.status.success(), "{}", stderr(&listing));
+        assert_eq!(
+            stdout(&listing)
+                .contains("connector `probe_sink` [sink], isolated (not on the --in-process list)"),
+            isolated,
+            "{}",
+            stdout(&listing)
+        );
+        let _ = std::fs::remove_file(&trace);
+        let output = runtime_isolated(
+            &["run", flow.to_str().unwrap(), "--in-process", list],
+            &plugins,
+        );
+        let log = stderr(&output);
+        assert!(output.status.success(), "{log}");
+        for id in ["src", "snk"] {
+            assert_eq!(
+                log.lines()
+                    .any(|line| line.contains(&format!("connector `{id}`: type"))
+                        && line.contains("in a process of its own")),
+                isolated,
+                "{log}"
+            );
+        }
+        assert_eq!(acked(&dir), (0..20).collect::<Vec<_>>(), "{log}");
+    }
+    let missing = runtime_isolated(
+        &["plugins", "list", "--in-process", "no-such-list.txt"],
+        &plugins,
+    );
+    assert_eq!(missing.status.code(), Some(2), "{}", stderr(&missing));
+    assert!(
+        stderr(&missing).contains("no-such-list.txt: file: cannot be read")
+            && stderr(&missing).contains("check the path given to --in-process"),
+        "{}",
+        stderr(&missing)
+    );
 }

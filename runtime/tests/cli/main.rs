@@ -2,6 +2,7 @@
 //! the real bundled plugins, which these tests build themselves.
 
 mod bad_files;
+mod batching;
 mod blocked_threads;
 mod capabilities;
 mod common;

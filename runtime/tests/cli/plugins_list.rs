@@ -82,6 +82,7 @@ fn both_plugins_load_as_themselves_and_non_plugins_are_rejected_with_a_reason() 
                     "debug_assertions": true,
                 },
                 "connectors": [{ "name": name, "source": source, "transactional": false, "sink": sink }],
+                "isolated": false,
             })
         );
     }
