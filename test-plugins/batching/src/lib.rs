@@ -28,6 +28,7 @@ fn default_max_events() -> usize {
     16
 }
 
+// ANCHOR: writer
 /// Appends each batch to the file, failing every `fail_every`-th time.
 struct Appender {
     path: PathBuf,
@@ -92,6 +93,8 @@ impl Sink for FlakyBatches {
         self.batch.push(event.id, line).await
     }
 }
+
+// ANCHOR_END: writer
 
 #[pdk_export]
 mod plugin {
