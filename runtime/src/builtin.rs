@@ -17,6 +17,7 @@ pub fn entries() -> Vec<LinkedEntry> {
         LinkedEntry::of::<http_client::HttpClient>(),
         LinkedEntry::of::<http_server::HttpServer>(),
         LinkedEntry::of::<metronome::Metronome>(),
+        LinkedEntry::of::<nats::Nats>(),
         LinkedEntry::of::<stdout::Stdout>(),
         LinkedEntry::of::<tcp_client::TcpClient>(),
         LinkedEntry::of::<tcp_server::TcpServer>(),

@@ -18,6 +18,7 @@ pub const BUNDLED: &[&str] = &[
     "http_client",
     "http_server",
     "metronome",
+    "nats",
     "stdout",
     "tcp_client",
     "tcp_server",

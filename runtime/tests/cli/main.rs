@@ -17,6 +17,7 @@ mod hostile_files;
 mod isolation;
 mod limits;
 mod linked;
+mod nats;
 mod network;
 mod observe;
 mod outages;
