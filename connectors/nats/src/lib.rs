@@ -181,8 +181,9 @@ impl Config {
 
 /// Where the source's messages come from.
 enum Incoming {
-    /// A durable pull consumer's messages.
-    JetStream(consumer::pull::Stream),
+    /// A durable pull consumer's messages (boxed: the client's stream is
+    /// large).
+    JetStream(Box<consumer::pull::Stream>),
     /// A subscription (core NATS).
     Core(async_nats::Subscriber),
 }
@@ -256,7 +257,7 @@ impl Nats {
             .max_messages_per_batch(config.fetch_batch)
             .messages()
             .await
-            .map(Incoming::JetStream)
+            .map(|messages| Incoming::JetStream(Box::new(messages)))
             .map_err(|e| Error::connection_lost(format!("consumer `{durable}`: {e}")))
     }
 }
