@@ -453,3 +453,52 @@ async fn publish(client: &Client, subject: &str, payloads: &mut Vec<Vec<u8>>) ->
 mod plugin {
     pub use super::Nats;
 }
+
+#[cfg(test)]
+mod tests {
+    use pdk::testing::{Harness, Setup};
+    use pdk::ErrorKind;
+
+    use super::Nats;
+
+    fn sink_only() -> Setup {
+        Setup {
+            source_linked: false,
+            ..Setup::default()
+        }
+    }
+
+    fn config_error(json: &str) -> String {
+        let error = Harness::<Nats>::from_json(json).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Config, "{}", error.message());
+        error.message().to_owned()
+    }
+
+    #[test]
+    fn a_url_that_is_not_a_server_is_named_with_the_fix() {
+        let message = config_error(r#"{"url": "nats://127.0.0.1:notaport", "subject": "s"}"#);
+        assert!(
+            message.contains("field `url`: `nats://127.0.0.1:notaport` is not a NATS server address")
+                && message.contains("nats://HOST:PORT"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_jetstream_source_needs_a_durable_consumer_and_a_sink_does_not() {
+        let json = r#"{"url": "nats://127.0.0.1:4222", "subject": "s", "stream": "S"}"#;
+        let message = config_error(json);
+        assert!(message.contains("field `consumer` is missing"), "{message}");
+        let config = pdk::Value::from_json_str(json).unwrap();
+        assert!(Harness::<Nats>::with_setup(config, sink_only()).is_ok());
+    }
+
+    #[test]
+    fn an_empty_subject_and_a_zero_batch_are_refused() {
+        let message = config_error(r#"{"url": "nats://127.0.0.1:4222", "subject": " "}"#);
+        assert!(message.contains("field `subject` is empty"), "{message}");
+        let message =
+            config_error(r#"{"url": "nats://127.0.0.1:4222", "subject": "s", "max_batch": 0}"#);
+        assert!(message.contains("field `max_batch` must be at least 1"), "{message}");
+    }
+}
