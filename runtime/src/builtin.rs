@@ -16,6 +16,7 @@ pub fn entries() -> Vec<LinkedEntry> {
         LinkedEntry::of::<file::FileConnector>(),
         LinkedEntry::of::<http_client::HttpClient>(),
         LinkedEntry::of::<http_server::HttpServer>(),
+        LinkedEntry::of::<kafka::Kafka>(),
         LinkedEntry::of::<metronome::Metronome>(),
         LinkedEntry::of::<nats::Nats>(),
         LinkedEntry::of::<stdout::Stdout>(),

@@ -478,7 +478,8 @@ mod tests {
     fn a_url_that_is_not_a_server_is_named_with_the_fix() {
         let message = config_error(r#"{"url": "nats://127.0.0.1:notaport", "subject": "s"}"#);
         assert!(
-            message.contains("field `url`: `nats://127.0.0.1:notaport` is not a NATS server address")
+            message
+                .contains("field `url`: `nats://127.0.0.1:notaport` is not a NATS server address")
                 && message.contains("nats://HOST:PORT"),
             "{message}"
         );
@@ -499,6 +500,9 @@ mod tests {
         assert!(message.contains("field `subject` is empty"), "{message}");
         let message =
             config_error(r#"{"url": "nats://127.0.0.1:4222", "subject": "s", "max_batch": 0}"#);
-        assert!(message.contains("field `max_batch` must be at least 1"), "{message}");
+        assert!(
+            message.contains("field `max_batch` must be at least 1"),
+            "{message}"
+        );
     }
 }

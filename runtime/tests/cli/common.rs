@@ -17,6 +17,7 @@ pub const BUNDLED: &[&str] = &[
     "file",
     "http_client",
     "http_server",
+    "kafka",
     "metronome",
     "nats",
     "stdout",

@@ -61,7 +61,7 @@ fn an_unknown_connector_type_suggests_the_close_one() {
         line,
         format!(
             "error: {flow}: connector `tick`.type: no loaded plugin and no built-in connector provides \
-             connector type `metronom` (known: blackhole, blaster, file, http_client, http_server, \
+             connector type `metronom` (known: blackhole, blaster, file, http_client, http_server, kafka, \
              metronome, nats, stdout, tcp_client, tcp_server, udp); fix: did you mean `metronome`? check the \
              type name, or add the plugin's directory with --plugin-path (`pdk-runtime plugins list` \
              shows what is found)"

@@ -15,6 +15,7 @@ mod full_disk;
 mod host_services;
 mod hostile_files;
 mod isolation;
+mod kafka;
 mod limits;
 mod linked;
 mod nats;
