@@ -73,7 +73,7 @@ pub struct Config {
     #[serde(default = "default_commit_interval_ms")]
     pub commit_interval_ms: u64,
     /// The most events the sink produces before it waits for their
-    /// delivery reports. Default: 256.
+    /// delivery reports. Default: 1024.
     #[serde(default = "default_max_batch")]
     pub max_batch: usize,
     /// How long the first event of a batch waits for more, in
@@ -98,7 +98,7 @@ fn default_commit_interval_ms() -> u64 {
 }
 
 fn default_max_batch() -> usize {
-    256
+    1_024
 }
 
 fn default_linger_ms() -> u64 {
@@ -278,7 +278,10 @@ impl Connector for Kafka {
     fn new(config: Config, ctx: &ConnectorContext) -> Result<Self> {
         config.check(ctx.source_linked())?;
         let producer = config
-            .client("producer", &[])
+            // The sink batches already (`max_batch`, `linger_ms`): a
+            // batch is sent at once rather than after librdkafka's own
+            // linger.
+            .client("producer", &[("linger.ms", "0")])
             .create::<FutureProducer>()
             .map_err(|e| refused(&e))?;
         let dead_letters = match (&config.dead_letter_topic, ctx.source_linked()) {

@@ -65,7 +65,7 @@ pub struct Config {
     #[serde(default = "default_nak_delay_ms")]
     pub nak_delay_ms: u64,
     /// The most events the sink publishes before it waits for their
-    /// acknowledgements. Default: 256.
+    /// acknowledgements. Default: 1024.
     #[serde(default = "default_max_batch")]
     pub max_batch: usize,
     /// How long the first event of a batch waits for more, in
@@ -97,7 +97,7 @@ fn default_nak_delay_ms() -> u64 {
 }
 
 fn default_max_batch() -> usize {
-    256
+    1_024
 }
 
 fn default_linger_ms() -> u64 {

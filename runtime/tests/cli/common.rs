@@ -194,6 +194,19 @@ pub fn spawn_flow(flow: &Path, plugin_dir: &Path) -> std::process::Child {
         .expect("pdk-runtime starts")
 }
 
+/// A runtime's process, killed if it still runs when its test ends (a
+/// test that fails midway leaves no process behind).
+struct KilledOnDrop(Child);
+
+impl Drop for KilledOnDrop {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// Sends SIGTERM to `child`.
 pub fn terminate(child: &std::process::Child) {
     let status = Command::new("kill")
@@ -320,7 +333,7 @@ struct Log {
 /// the runtime's own readiness signal (`listening on ...`), instead of a
 /// sleep or a fixed port.
 pub struct RunningFlow {
-    child: Child,
+    child: KilledOnDrop,
     log: Arc<Log>,
     stdout: std::thread::JoinHandle<Vec<u8>>,
     stderr: std::thread::JoinHandle<()>,
@@ -402,7 +415,7 @@ impl RunningFlow {
             }
         });
         Self {
-            child,
+            child: KilledOnDrop(child),
             log,
             stdout,
             stderr,
@@ -411,7 +424,7 @@ impl RunningFlow {
 
     /// The process id.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.child.0.id()
     }
 
     /// The log so far.
@@ -489,11 +502,11 @@ impl RunningFlow {
     /// output and how long the exit took.
     pub fn terminate(mut self, limit: Duration) -> (Output, Duration) {
         let start = Instant::now();
-        terminate(&self.child);
-        while self.child.try_wait().expect("waitable").is_none() {
+        terminate(&self.child.0);
+        while self.child.0.try_wait().expect("waitable").is_none() {
             if start.elapsed() > limit {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
+                let _ = self.child.0.kill();
+                let _ = self.child.0.wait();
                 panic!(
                     "pdk-runtime did not exit within {limit:?} of SIGTERM; log:\n{}",
                     self.log()
@@ -508,10 +521,10 @@ impl RunningFlow {
     /// Waits for the runtime to exit by itself, at most `limit`.
     pub fn wait(mut self, limit: Duration) -> Output {
         let start = Instant::now();
-        while self.child.try_wait().expect("waitable").is_none() {
+        while self.child.0.try_wait().expect("waitable").is_none() {
             if start.elapsed() > limit {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
+                let _ = self.child.0.kill();
+                let _ = self.child.0.wait();
                 panic!(
                     "pdk-runtime did not exit within {limit:?}; log:\n{}",
                     self.log()
@@ -529,7 +542,7 @@ impl RunningFlow {
             stdout,
             stderr,
         } = self;
-        let status = child.wait().expect("waitable");
+        let status = child.0.wait().expect("waitable");
         let stdout = stdout.join().unwrap_or_default();
         let _ = stderr.join();
         let stderr = log

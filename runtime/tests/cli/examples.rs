@@ -146,3 +146,30 @@ fn the_udp_example_echoes() {
     let (output, _) = server.terminate(Duration::from_secs(10));
     assert!(output.status.success(), "{}", stderr(&output));
 }
+
+#[test]
+fn the_scale_out_examples_pass_validate() {
+    let plugins = plugin_dir_with("examples-scale-out", BUNDLED);
+    let dir = workspace().join("examples/scale-out");
+    let mut flows: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|entry| {
+            let name = entry.ok()?.file_name().into_string().ok()?;
+            name.ends_with(".toml")
+                .then(|| format!("examples/scale-out/{name}"))
+        })
+        .collect();
+    flows.sort();
+    assert_eq!(flows.len(), 4, "{flows:?}");
+    let mut command = Command::new(runtime_exe());
+    command
+        .arg("validate")
+        .args(&flows)
+        .args(["--isolated", "--plugin-path"])
+        .arg(&plugins)
+        .current_dir(workspace())
+        .env_remove("PDK_PLUGIN_PATH")
+        .env("OUT", plugins.join("out.jsonl"));
+    let output = command.output().expect("pdk-runtime runs");
+    assert!(output.status.success(), "{}", stderr(&output));
+}
