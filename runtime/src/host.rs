@@ -21,16 +21,13 @@ extern "C" fn sleep(nanos: u64) -> FfiFuture<()> {
 
 extern "C" fn spawn(task: FfiFuture<RResult<(), PdkError>>) {
     // Detached: the task runs until it completes, on the executor of the
-    // connector that spawned it (its pipeline) or else the shared pool,
+    // connector that spawned it (its pipeline, once known: a task spawned
+    // in `new` starts when the flow does) or else the shared pool,
     // watched like the connector's own calls; its records are tagged like
     // the connector's, which answers for its failure.
     match Tag::current() {
-        Some(tag) => {
-            let runner = tag
-                .home()
-                .unwrap_or_else(|| executor::pool().runner())
-                .clone();
-            let task = watched_task(tag.clone(), &runner, task);
+        Some(tag) => tag.clone().start_at_home(move |runner| {
+            let task = watched_task(tag.clone(), runner, task);
             runner
                 .spawn(async move {
                     if let RResult::RErr(error) = task.await {
@@ -38,7 +35,7 @@ extern "C" fn spawn(task: FfiFuture<RResult<(), PdkError>>) {
                     }
                 })
                 .detach();
-        }
+        }),
         None => executor::pool()
             .runner()
             .spawn(async move {

@@ -14,7 +14,7 @@ use std::future::{poll_fn, Future};
 use std::io::Write as _;
 use std::pin::pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use log::{Log, Metadata, Record};
 
@@ -22,6 +22,9 @@ use crate::executor::Runner;
 
 /// Told of a task that failed (see [`Tag::supervised`]).
 type Supervisor = Arc<dyn Fn(pdk::Error) + Send + Sync>;
+
+/// Starts a task on the executor it is given.
+type Start = Box<dyn FnOnce(&Runner) + Send>;
 
 /// Which connector's code a thread runs: its log target,
 /// `PLUGIN/CONNECTOR`, who answers for the tasks it spawns, and where
@@ -37,6 +40,10 @@ struct TagData {
     /// The executor the connector runs on, once its pipeline is known:
     /// the tasks it spawns run there too.
     home: OnceLock<Runner>,
+    /// Tasks spawned before the home was known (in `new`): started there
+    /// once it is, never if it never is (a connector created only to
+    /// check its config).
+    waiting: Mutex<Vec<Start>>,
     /// Times the watchdog found the connector, or a task it spawned,
     /// blocking its thread.
     watchdog_reports: AtomicU64,
@@ -57,6 +64,7 @@ impl Tag {
             connector_at: plugin.len() + 1,
             supervisor,
             home: OnceLock::new(),
+            waiting: Mutex::new(Vec::new()),
             watchdog_reports: AtomicU64::new(0),
         }))
     }
@@ -98,6 +106,33 @@ impl Tag {
     pub fn runs_on(&self, runner: &Runner) {
         // Set once, when the flow starts; a second call changes nothing.
         let _ = self.0.home.set(runner.clone());
+        let waiting = std::mem::take(&mut *self.waiting());
+        for start in waiting {
+            start(runner);
+        }
+    }
+
+    /// Starts a task of the connector on its home executor, now or once
+    /// it is known ([`Self::runs_on`]).
+    pub fn start_at_home(&self, start: impl FnOnce(&Runner) + Send + 'static) {
+        let home = {
+            let mut waiting = self.waiting();
+            match self.0.home.get() {
+                Some(home) => home.clone(),
+                None => {
+                    waiting.push(Box::new(start));
+                    return;
+                }
+            }
+        };
+        start(&home);
+    }
+
+    fn waiting(&self) -> MutexGuard<'_, Vec<Start>> {
+        self.0
+            .waiting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Counts a report of the watchdog about the connector or one of its
@@ -110,12 +145,6 @@ impl Tag {
     #[must_use]
     pub fn watchdog_reports(&self) -> u64 {
         self.0.watchdog_reports.load(Ordering::Relaxed)
-    }
-
-    /// The executor the connector runs on, once it is known.
-    #[must_use]
-    pub fn home(&self) -> Option<&Runner> {
-        self.0.home.get()
     }
 
     /// Runs `f` with this tag marking the current thread.
@@ -249,6 +278,19 @@ fn json_line(time: &str, record: &Record<'_>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_task_started_before_the_connector_has_a_home_starts_there_once_it_has() {
+        let tag = Tag::new("probe", "snk");
+        let (started, seen) = std::sync::mpsc::channel();
+        let early = started.clone();
+        tag.start_at_home(move |_| early.send("early").unwrap());
+        assert!(seen.try_recv().is_err(), "no home yet: not started");
+        tag.runs_on(crate::executor::pool().runner());
+        assert_eq!(seen.try_recv(), Ok("early"));
+        tag.start_at_home(move |_| started.send("late").unwrap());
+        assert_eq!(seen.try_recv(), Ok("late"), "a home: started at once");
+    }
 
     #[test]
     fn a_json_line_is_one_object_on_one_line() {

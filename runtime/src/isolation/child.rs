@@ -161,9 +161,28 @@ pub fn child_main(spec: &str) -> ExitCode {
         writer.clone(),
         Duration::from_millis(limit),
     );
-    executor::block_on(host(&spec, &messages, &writer, busy, registrar));
-    ExitCode::SUCCESS
+    // The connector runs on a thread of its own with a stack of a known
+    // size under a guard page, so that a stack overflow in it is
+    // reported as one (and ends the process with SIGABRT) wherever the
+    // libraries of the process have put their mappings.
+    let hosting = std::thread::Builder::new()
+        .name(String::from("pdk-connector"))
+        .stack_size(CONNECTOR_STACK)
+        .spawn(move || executor::block_on(host(&spec, &messages, &writer, busy, registrar)));
+    match hosting.map(std::thread::JoinHandle::join) {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        // The panic hook has printed it.
+        Ok(Err(_)) => ExitCode::FAILURE,
+        Err(error) => {
+            eprintln!("error: {CHILD_COMMAND}: cannot start the connector's thread: {error}");
+            ExitCode::FAILURE
+        }
+    }
 }
+
+/// The stack of the thread that runs the connector: what a main thread
+/// gets by default on Linux.
+const CONNECTOR_STACK: usize = 8 << 20;
 
 /// The socket on standard input, which is then replaced by `/dev/null`:
 /// a plugin that reads standard input must not read the protocol.
