@@ -3,7 +3,7 @@
 //! every event in the file exactly once.
 
 use crate::common::{
-    plugin_dir_with, run_flow, scratch_dir, stderr, trace_lines, trace_of, write_flow,
+    acked_numbers, numbers_in, plugin_dir_with, run_flow, scratch_dir, stderr, write_flow,
 };
 
 #[test]
@@ -43,20 +43,10 @@ to = "snk"
         log.contains("failed: write 3 fails, as configured; they are failed back"),
         "no write failed: {log}"
     );
-    let mut written: Vec<u64> = std::fs::read_to_string(&out)
-        .unwrap()
-        .lines()
-        .map(|line| {
-            let event: serde_json::Value = serde_json::from_str(line).unwrap();
-            event["n"].as_u64().unwrap()
-        })
-        .collect();
+    let mut written = numbers_in(&out);
     written.sort_unstable();
     assert_eq!(written, (0..300).collect::<Vec<_>>(), "each exactly once");
-    let mut acked: Vec<u64> = trace_of(&trace_lines(&trace), "src")
-        .iter()
-        .filter_map(|line| line.strip_prefix("ack 1 ")?.parse().ok())
-        .collect();
+    let mut acked = acked_numbers(&trace, "src");
     acked.sort_unstable();
     assert_eq!(acked, (0..300).collect::<Vec<_>>());
 }

@@ -703,3 +703,32 @@ pub fn refused_port() -> (socket2::Socket, SocketAddr) {
         .expect("an IP address");
     (held, address)
 }
+
+/// The numbers a `probe_source` named `source` acknowledged on its stream
+/// 1, in the order of the trace at `trace`.
+pub fn acked_numbers(trace: &Path, source: &str) -> Vec<u64> {
+    trace_of(&trace_lines(trace), source)
+        .iter()
+        .filter_map(|line| line.strip_prefix("ack 1 ")?.parse().ok())
+        .collect()
+}
+
+/// The numbers `n` of the events `{"n": N}` in the JSON-lines file at
+/// `path` (a line cut off by a kill is skipped).
+pub fn numbers_in(path: &Path) -> Vec<u64> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter_map(|event| event["n"].as_u64())
+        .collect()
+}
+
+/// Waits until `done` holds, failing with `what` after `limit`.
+pub fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -7,8 +7,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::common::{
-    library_file, plugin_dir_with, run_flow, runtime_isolated, scratch_dir, stderr, stdout,
-    trace_lines, trace_of, write_flow, RunningFlow,
+    acked_numbers, library_file, plugin_dir_with, run_flow, runtime_isolated, scratch_dir, stderr,
+    stdout, trace_lines, trace_of, write_flow, RunningFlow,
 };
 
 /// A transactional `probe_source` of 20 events into an isolated
@@ -55,10 +55,7 @@ to = "ticks"
 
 /// The numbers `src` acknowledged, in order.
 fn acked(dir: &Path) -> Vec<u64> {
-    trace_of(&trace_lines(&dir.join("trace")), "src")
-        .iter()
-        .filter_map(|line| line.strip_prefix("ack 1 ")?.parse().ok())
-        .collect()
+    acked_numbers(&dir.join("trace"), "src")
 }
 
 #[test]

@@ -6,31 +6,13 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rdkafka::mocking::MockCluster;
 
-use crate::common::{plugin_dir_with, scratch_dir, trace_lines, trace_of, write_flow, RunningFlow};
-
-/// The numbers `n` of the events in the JSON-lines file at `path` (a
-/// line cut off by a kill is skipped).
-fn numbers_in(path: &Path) -> Vec<u64> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter_map(|event| event["n"].as_u64())
-        .collect()
-}
-
-/// Waits until `done` holds, failing with `what` after `limit`.
-fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !done() {
-        assert!(Instant::now() < deadline, "{what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use crate::common::{
+    acked_numbers, numbers_in, plugin_dir_with, scratch_dir, wait_until, write_flow, RunningFlow,
+};
 
 /// A flow from the consumer group `${GROUP}` on topic `events` into the
 /// file `${OUT}`; a member that stops heartbeating leaves the group after
@@ -186,12 +168,7 @@ to = "produce"
             trace = trace.display()
         ),
     );
-    let acked = || -> BTreeSet<u64> {
-        trace_of(&trace_lines(&trace), "src")
-            .iter()
-            .filter_map(|line| line.strip_prefix("ack 1 ")?.parse().ok())
-            .collect()
-    };
+    let acked = || -> BTreeSet<u64> { acked_numbers(&trace, "src").into_iter().collect() };
     let producing = RunningFlow::start(&flow, &plugins);
     wait_until(Duration::from_secs(60), "no event was acknowledged", || {
         acked().len() >= 300

@@ -10,7 +10,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::common::{plugin_dir_with, scratch_dir, trace_lines, trace_of, write_flow, RunningFlow};
+use crate::common::{
+    acked_numbers, numbers_in, plugin_dir_with, scratch_dir, wait_until, write_flow, RunningFlow,
+};
 
 /// The directory of the real nats-server, installed by the project's own
 /// script.
@@ -103,26 +105,6 @@ impl Drop for NatsServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-/// The numbers `n` of the events in the JSON-lines file at `path` (a
-/// line cut off by a kill is skipped).
-fn numbers_in(path: &Path) -> Vec<u64> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter_map(|event| event["n"].as_u64())
-        .collect()
-}
-
-/// Waits until `done` holds, failing with `what` after `limit`.
-fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !done() {
-        assert!(Instant::now() < deadline, "{what}");
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -265,12 +247,7 @@ to = "publish"
             trace = trace.display()
         ),
     );
-    let acked = || -> BTreeSet<u64> {
-        trace_of(&trace_lines(&trace), "src")
-            .iter()
-            .filter_map(|line| line.strip_prefix("ack 1 ")?.parse().ok())
-            .collect()
-    };
+    let acked = || -> BTreeSet<u64> { acked_numbers(&trace, "src").into_iter().collect() };
     let publishing = RunningFlow::start(&flow, &plugins);
     wait_until(Duration::from_secs(60), "no event was acknowledged", || {
         acked().len() >= 300
