@@ -59,6 +59,7 @@ pub use pdk_abi as abi;
 mod ambient;
 pub mod batch;
 mod capture;
+pub mod config;
 mod connector;
 mod contain;
 mod context;

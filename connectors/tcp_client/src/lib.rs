@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use pdk::config::SocketAddress;
 use pdk::prelude::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
@@ -17,7 +18,7 @@ use tokio::task::JoinHandle;
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// The server to connect to, `HOST:PORT`, e.g. `"127.0.0.1:4242"`.
-    pub url: String,
+    pub url: SocketAddress,
     /// How long one connection attempt may take, in milliseconds.
     /// Default: 5000.
     #[serde(default = "default_connect_timeout_ms")]
@@ -26,20 +27,6 @@ pub struct Config {
 
 fn default_connect_timeout_ms() -> u64 {
     5_000
-}
-
-/// Checks that `url` is `HOST:PORT`; the host is resolved when connecting.
-fn server_address(url: &str) -> Result<String> {
-    let valid = url
-        .rsplit_once(':')
-        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
-    if valid {
-        Ok(url.to_owned())
-    } else {
-        Err(Error::config(format!(
-            "field `url`: `{url}` is not a server address; write HOST:PORT, e.g. \"127.0.0.1:4242\""
-        )))
-    }
 }
 
 /// The connection while it is up.
@@ -68,7 +55,7 @@ impl Connector for TcpClient {
 
     fn new(config: Config, _ctx: &ConnectorContext) -> Result<Self> {
         Ok(Self {
-            url: server_address(&config.url)?,
+            url: config.url.to_string(),
             connect_timeout: Duration::from_millis(config.connect_timeout_ms),
             connection: None,
         })
