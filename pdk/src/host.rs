@@ -91,6 +91,7 @@ pub mod task {
     use std::task::{Context, Poll};
 
     use futures::channel::oneshot;
+    use futures::future::{AbortHandle, Abortable};
 
     use futures::FutureExt as _;
 
@@ -107,12 +108,34 @@ pub mod task {
     /// deferred are failed back to their sources, and it reconnects). It
     /// runs in the plugin's tokio context if the plugin uses tokio.
     ///
+    /// The returned handle gives the task's output when awaited, and
+    /// [`JoinHandle::abort`] stops the task at its next `.await`;
+    /// dropping the handle leaves the task running.
+    ///
     /// Outside any runtime (a connector's own unit tests) the task runs on
     /// a thread of its own, and a panic is logged.
-    pub fn spawn(task: impl Future<Output = ()> + Send + 'static) {
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let answer = pdk::task::spawn(async { 6 * 7 });
+    /// assert_eq!(answer.await, Ok(42));
+    ///
+    /// let forever = pdk::task::spawn(std::future::pending::<()>());
+    /// forever.abort();
+    /// assert!(forever.await.is_err());
+    /// # });
+    /// ```
+    pub fn spawn<T: Send + 'static>(
+        task: impl Future<Output = T> + Send + 'static,
+    ) -> JoinHandle<T> {
+        let (done, result) = oneshot::channel();
+        let (abort, registration) = AbortHandle::new_pair();
+        let task = Abortable::new(task, registration);
         let task = Guarded::new("spawn", false, move || {
             InContext::new(async move {
-                task.await;
+                if let Ok(output) = task.await {
+                    let _ = done.send(Ok(output));
+                }
                 Ok(())
             })
         });
@@ -131,6 +154,11 @@ pub mod task {
                     });
                 });
             }
+        }
+        JoinHandle {
+            result,
+            abort: Some(abort),
+            gone: "the task was aborted, panicked, or was dropped as the runtime shut down",
         }
     }
 
@@ -160,25 +188,44 @@ pub mod task {
                 std::thread::spawn(move || crate::capture::within(capture.as_ref(), run));
             }
         }
-        JoinHandle(result)
+        JoinHandle {
+            result,
+            abort: None,
+            gone: "the blocking job was dropped before it finished (the runtime is shutting down)",
+        }
     }
 
-    /// The result of a job started with [`spawn_blocking`]: an error if
-    /// the job panicked, or if the runtime dropped it before it ran.
-    #[must_use = "a blocking job runs whether or not its handle is awaited"]
-    pub struct JoinHandle<R>(oneshot::Receiver<Result<R>>);
+    /// The output of a task started with [`spawn`] or a job started with
+    /// [`spawn_blocking`], when awaited: an error if it panicked, was
+    /// aborted, or was dropped by the runtime before it finished.
+    /// Dropping the handle leaves the task or job running.
+    pub struct JoinHandle<R> {
+        result: oneshot::Receiver<Result<R>>,
+        /// A task's; a blocking job cannot be stopped.
+        abort: Option<AbortHandle>,
+        /// Why the result will never come, when it will not.
+        gone: &'static str,
+    }
+
+    impl<R> JoinHandle<R> {
+        /// Stops a task started with [`spawn`] at its next `.await` (it
+        /// is dropped there); awaiting the handle then gives an error. A
+        /// blocking job cannot be stopped: for one, this does nothing.
+        pub fn abort(&self) {
+            if let Some(abort) = &self.abort {
+                abort.abort();
+            }
+        }
+    }
 
     impl<R> Future for JoinHandle<R> {
         type Output = Result<R>;
 
         fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<R>> {
-            Pin::new(&mut self.0).poll(cx).map(|received| {
-                received.unwrap_or_else(|_| {
-                    Err(Error::msg(
-                        "the blocking job was dropped before it finished (the runtime is shutting down)",
-                    ))
-                })
-            })
+            let gone = self.gone;
+            Pin::new(&mut self.result)
+                .poll(cx)
+                .map(|received| received.unwrap_or_else(|_| Err(Error::msg(gone))))
         }
     }
 }
