@@ -35,6 +35,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use pdk::batch::{Batch, BatchWriter, Bounds};
+use pdk::config::SocketAddress;
 use pdk::prelude::*;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{
@@ -109,12 +110,7 @@ impl Config {
     /// Checks what can be checked without a broker; `reads`: whether the
     /// source side is linked.
     fn check(&self, reads: bool) -> Result<()> {
-        let valid = |broker: &str| {
-            broker
-                .trim()
-                .rsplit_once(':')
-                .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())
-        };
+        let valid = |broker: &str| broker.trim().parse::<SocketAddress>().is_ok();
         if let Some(broker) = self.brokers.split(',').find(|broker| !valid(broker)) {
             return Err(Error::config(format!(
                 "field `brokers`: `{broker}` is not a broker address; write HOST:PORT, several \
