@@ -28,6 +28,14 @@ pub type PdkResultFuture<'a, T> = BorrowingFfiFuture<'a, RResult<T, PdkError>>;
 
 /// Identifies one event: which source connector produced it, on which
 /// stream, with which pull id.
+///
+/// # Examples
+///
+/// ```
+/// # use pdk_abi::connector::EventId;
+/// let id = EventId { source: 0, stream: 3, pull_id: 41 };
+/// assert_eq!((id.stream, id.pull_id), (3, 41));
+/// ```
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, StableAbi)]
 pub struct EventId {

@@ -9,10 +9,15 @@
 //! same manifest says whether the dependency was renamed
 //! (`sdk = { package = "pdk-sdk", ... }`), so that the expansions name the
 //! crate as the author's code does.
+//!
+//! The manifest is read with `basic-toml` into the few tables it needs
+//! (every other key is ignored): a plugin's first build compiles that and
+//! `serde`, which it compiles anyway, rather than a full TOML editor.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use toml::{Table, Value};
+use serde::Deserialize;
 
 /// The package name of the SDK crate that authors depend on.
 const SDK_PACKAGE: &str = "pdk-sdk";
@@ -63,16 +68,77 @@ pub fn sdk_dependency() -> SdkDependency {
     let Some(dir) = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from) else {
         return SdkDependency::default();
     };
-    let Some(manifest) = read_table(&dir.join("Cargo.toml")) else {
+    let Some(manifest) = read_manifest(&dir.join("Cargo.toml")) else {
         return SdkDependency::default();
     };
     let workspace = workspace_manifest(&dir);
     sdk_dependency_in(&manifest, workspace.as_ref())
 }
 
+/// The parts of a `Cargo.toml` that say how it depends on the SDK.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct Manifest {
+    #[serde(default)]
+    dependencies: BTreeMap<String, Dependency>,
+    #[serde(default)]
+    dev_dependencies: BTreeMap<String, Dependency>,
+    /// `[target.'cfg(...)'.dependencies]`.
+    #[serde(default)]
+    target: BTreeMap<String, Target>,
+    #[serde(default)]
+    features: BTreeMap<String, Vec<String>>,
+    /// Present in the manifest of a workspace's root.
+    workspace: Option<Workspace>,
+}
+
+/// A `[target.'cfg(...)']` table.
+#[derive(Debug, Default, Deserialize)]
+struct Target {
+    #[serde(default)]
+    dependencies: BTreeMap<String, Dependency>,
+}
+
+/// A `[workspace]` table.
+#[derive(Debug, Default, Deserialize)]
+struct Workspace {
+    #[serde(default)]
+    dependencies: BTreeMap<String, Dependency>,
+}
+
+/// A dependency's value: a table, or a version requirement.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Dependency {
+    /// `name = { package = ..., features = [...], workspace = true, ... }`.
+    Detailed(Detail),
+    /// `name = "1.0"`: nothing in it matters here.
+    Version(serde::de::IgnoredAny),
+}
+
+/// The keys of a dependency table that matter here.
+#[derive(Debug, Default, Deserialize)]
+struct Detail {
+    package: Option<String>,
+    #[serde(default)]
+    features: Vec<String>,
+    #[serde(default)]
+    workspace: bool,
+}
+
+impl Dependency {
+    /// Its table, if it has one.
+    fn detail(&self) -> Option<&Detail> {
+        match self {
+            Self::Version(_) => None,
+            Self::Detailed(detail) => Some(detail),
+        }
+    }
+}
+
 /// [`sdk_dependency`] for a parsed manifest and the manifest of its
 /// workspace, if any (for dependencies inherited with `workspace = true`).
-fn sdk_dependency_in(manifest: &Table, workspace: Option<&Table>) -> SdkDependency {
+fn sdk_dependency_in(manifest: &Manifest, workspace: Option<&Manifest>) -> SdkDependency {
     let Some(found) = dependencies(manifest)
         .map(|(key, spec)| Resolved::new(key, spec, workspace))
         .find(|dependency| dependency.package == SDK_PACKAGE)
@@ -108,28 +174,19 @@ struct Resolved<'a> {
 }
 
 impl<'a> Resolved<'a> {
-    fn new(key: &'a str, spec: &'a Value, workspace: Option<&Table>) -> Self {
-        let inherited = (spec.get("workspace").and_then(Value::as_bool) == Some(true))
-            .then(|| {
-                workspace
-                    .and_then(|root| root.get("workspace"))
-                    .and_then(|w| w.get("dependencies"))
-                    .and_then(|deps| deps.get(key))
-            })
-            .flatten();
-        let package = [Some(spec), inherited]
-            .into_iter()
-            .flatten()
-            .find_map(|entry| entry.get("package").and_then(Value::as_str))
+    fn new(key: &'a str, spec: &'a Dependency, workspace: Option<&Manifest>) -> Self {
+        let own = spec.detail();
+        let inherited = own
+            .filter(|detail| detail.workspace)
+            .and_then(|_| workspace?.workspace.as_ref()?.dependencies.get(key))
+            .and_then(Dependency::detail);
+        let entries = || [own, inherited].into_iter().flatten();
+        let package = entries()
+            .find_map(|entry| entry.package.as_deref())
             .unwrap_or(key)
             .to_owned();
-        let features = [Some(spec), inherited]
-            .into_iter()
-            .flatten()
-            .filter_map(|entry| entry.get("features").and_then(Value::as_array))
-            .flatten()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
+        let features = entries()
+            .flat_map(|entry| entry.features.iter().cloned())
             .collect();
         Self {
             key,
@@ -141,42 +198,29 @@ impl<'a> Resolved<'a> {
 
 /// Every dependency entry: `[dependencies]`, target-specific ones, then
 /// `[dev-dependencies]` (a crate whose connectors live in its tests).
-fn dependencies(manifest: &Table) -> impl Iterator<Item = (&str, &Value)> {
-    let targets = manifest
-        .get("target")
-        .and_then(Value::as_table)
-        .into_iter()
-        .flat_map(|targets| targets.values())
-        .filter_map(|target| target.get("dependencies"));
-    manifest
-        .get("dependencies")
-        .into_iter()
+fn dependencies(manifest: &Manifest) -> impl Iterator<Item = (&str, &Dependency)> {
+    let targets = manifest.target.values().map(|target| &target.dependencies);
+    std::iter::once(&manifest.dependencies)
         .chain(targets)
-        .chain(manifest.get("dev-dependencies"))
-        .filter_map(Value::as_table)
+        .chain(std::iter::once(&manifest.dev_dependencies))
         .flatten()
         .map(|(key, spec)| (key.as_str(), spec))
 }
 
 /// The crate's own features that enable the tokio feature of its
 /// dependency `key` (`net = ["pdk/tokio"]`).
-fn features_enabling(manifest: &Table, key: &str) -> Vec<String> {
+fn features_enabling(manifest: &Manifest, key: &str) -> Vec<String> {
     let enabling = [
         format!("{key}/{TOKIO_FEATURE}"),
         format!("{key}?/{TOKIO_FEATURE}"),
     ];
     manifest
-        .get("features")
-        .and_then(Value::as_table)
-        .into_iter()
-        .flatten()
+        .features
+        .iter()
         .filter(|(_, enables)| {
-            enables.as_array().is_some_and(|enables| {
-                enables
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .any(|enabled| enabling.iter().any(|e| e == enabled))
-            })
+            enables
+                .iter()
+                .any(|enabled| enabling.iter().any(|e| e == enabled))
         })
         .map(|(feature, _)| feature.clone())
         .collect()
@@ -184,14 +228,15 @@ fn features_enabling(manifest: &Table, key: &str) -> Vec<String> {
 
 /// The manifest of the workspace that the crate in `dir` belongs to: the
 /// nearest one above it with a `[workspace]` table.
-fn workspace_manifest(dir: &Path) -> Option<Table> {
+fn workspace_manifest(dir: &Path) -> Option<Manifest> {
     dir.ancestors()
-        .filter_map(|ancestor| read_table(&ancestor.join("Cargo.toml")))
-        .find(|manifest| manifest.contains_key("workspace"))
+        .filter_map(|ancestor| read_manifest(&ancestor.join("Cargo.toml")))
+        .find(|manifest| manifest.workspace.is_some())
 }
 
-fn read_table(path: &Path) -> Option<Table> {
-    std::fs::read_to_string(path).ok()?.parse().ok()
+/// The manifest at `path`, if it can be read and parsed.
+fn read_manifest(path: &Path) -> Option<Manifest> {
+    basic_toml::from_str(&std::fs::read_to_string(path).ok()?).ok()
 }
 
 #[cfg(test)]
@@ -199,8 +244,8 @@ mod tests {
     use super::*;
 
     fn read(manifest: &str, workspace: Option<&str>) -> SdkDependency {
-        let manifest: Table = manifest.parse().unwrap();
-        let workspace: Option<Table> = workspace.map(|w| w.parse().unwrap());
+        let manifest: Manifest = basic_toml::from_str(manifest).unwrap();
+        let workspace: Option<Manifest> = workspace.map(|w| basic_toml::from_str(w).unwrap());
         sdk_dependency_in(&manifest, workspace.as_ref())
     }
 
@@ -292,5 +337,16 @@ mod tests {
                 TokioRequest::WithFeatures(vec![String::from("maybe"), String::from("net")])
             )
         );
+    }
+
+    #[test]
+    fn whole_manifests_are_read_past_the_tables_that_do_not_matter() {
+        let member = include_str!("../../connectors/tcp_server/Cargo.toml");
+        let root = include_str!("../../Cargo.toml");
+        assert_eq!(read(member, Some(root)), sdk("pdk", TokioRequest::Always));
+        let scaffold = include_str!("../../runtime/templates/plugin/Cargo.toml.in")
+            .replace("{{name}}", "my-conn")
+            .replace("{{pdk}}", r#"{ package = "pdk-sdk", version = "0.3.0" }"#);
+        assert_eq!(read(&scaffold, None), sdk("pdk", TokioRequest::Never));
     }
 }

@@ -71,14 +71,24 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_channel::{Receiver, Sender, TrySendError};
-use futures::channel::oneshot;
-use futures::future::{select, Either};
+use futures_channel::oneshot;
+use futures_util::future::{select, Either};
 
 use crate::{
     ConnectionLostNotifier, ConnectorContext, Error, EventId, Result, SinkReplies, SinkReply,
 };
 
 /// How large a batch grows, and how long its first event waits for more.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// // Up to 1 000 events per request; the first waits at most 5 ms for more.
+/// let bounds = pdk::batch::Bounds { max_events: 1_000, linger: Duration::from_millis(5) };
+/// assert!(bounds.max_events > pdk::batch::Bounds::default().max_events);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Bounds {
     /// The most events in one batch (at least 1); also how many events
@@ -100,6 +110,28 @@ impl Default for Bounds {
 }
 
 /// Writes one batch: one request, one transaction, one flush.
+///
+/// # Examples
+///
+/// A writer that sends each batch as one request body of JSON lines; see
+/// [`Batch`] for one at work:
+///
+/// ```
+/// use pdk::batch::BatchWriter;
+/// use pdk::Result;
+///
+/// struct Uploader {
+///     sent: Vec<String>,
+/// }
+///
+/// impl BatchWriter<String> for Uploader {
+///     async fn write(&mut self, lines: &mut Vec<String>) -> Result<()> {
+///         // One request for the whole batch (here kept in memory).
+///         self.sent.push(lines.concat());
+///         Ok(())
+///     }
+/// }
+/// ```
 pub trait BatchWriter<T>: Send + 'static {
     /// Writes `items`, in the order their events came, all or nothing as
     /// far as the writer can tell: on `Ok`, every event of the batch is
@@ -113,6 +145,73 @@ pub trait BatchWriter<T>: Send + 'static {
 /// The sink's thread and the batch task share the batch being gathered;
 /// the task is woken only when a batch begins, fills up or is flushed, not
 /// for every event.
+///
+/// # Examples
+///
+/// Three events in batches of at most two: each acknowledged once its batch
+/// is written.
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+///
+/// use pdk::batch::{Batch, BatchWriter, Bounds};
+/// use pdk::prelude::*;
+/// use pdk::testing::{block_on, Harness, Report};
+///
+/// /// Records the size of every batch it writes.
+/// struct Sizes(Arc<Mutex<Vec<usize>>>);
+///
+/// impl BatchWriter<u64> for Sizes {
+///     async fn write(&mut self, items: &mut Vec<u64>) -> Result<()> {
+///         self.0.lock().unwrap().push(items.len());
+///         Ok(())
+///     }
+/// }
+///
+/// static WRITTEN: Mutex<Option<Arc<Mutex<Vec<usize>>>>> = Mutex::new(None);
+///
+/// #[connector(name = "batched")]
+/// pub struct Batched {
+///     batch: Batch<u64>,
+/// }
+///
+/// impl Connector for Batched {
+///     type Config = NoConfig;
+///
+///     fn new(_config: NoConfig, ctx: &ConnectorContext) -> Result<Self> {
+///         let sizes = Arc::new(Mutex::new(Vec::new()));
+///         *WRITTEN.lock().unwrap() = Some(Arc::clone(&sizes));
+///         let bounds = Bounds { max_events: 2, ..Bounds::default() };
+///         Ok(Self { batch: Batch::start(bounds, Sizes(sizes), ctx) })
+///     }
+///
+///     async fn on_drain(&mut self, _ctx: &ConnectorContext) -> Result<()> {
+///         self.batch.flush().await
+///     }
+/// }
+///
+/// impl Sink for Batched {
+///     async fn on_event(&mut self, event: Event, _ctx: &ConnectorContext) -> Result<SinkReply> {
+///         let n = event.data().as_u64().unwrap_or_default();
+///         self.batch.push(event.id, n).await
+///     }
+/// }
+///
+/// # fn main() -> pdk::Result<()> {
+/// let mut sink = Harness::<Batched>::new(Value::object())?;
+/// block_on(async {
+///     for n in 0..3u64 {
+///         assert_eq!(sink.send(n).await?, SinkReply::Deferred);
+///     }
+///     sink.drain().await
+/// })?;
+/// let acked = sink.reports().iter().filter(|r| matches!(r, Report::Ack(_))).count();
+/// assert_eq!(acked, 3);
+/// let sizes = WRITTEN.lock().unwrap().clone().unwrap();
+/// assert_eq!(sizes.lock().unwrap().iter().sum::<usize>(), 3);
+/// assert!(sizes.lock().unwrap().iter().all(|&size| size <= 2));
+/// # Ok(()) }
+/// ```
 pub struct Batch<T> {
     shared: Arc<Shared<T>>,
     /// Rung when the task has something to do.

@@ -16,6 +16,37 @@ use std::task::{Context, Poll};
 use pin_project_lite::pin_project;
 
 /// One log record a connector emitted.
+///
+/// # Examples
+///
+/// ```
+/// use pdk::prelude::*;
+/// use pdk::testing::Harness;
+///
+/// #[connector(name = "chatty")]
+/// pub struct Chatty;
+///
+/// impl Connector for Chatty {
+///     type Config = NoConfig;
+///
+///     fn new(_config: NoConfig, _ctx: &ConnectorContext) -> Result<Self> {
+///         pdk::log::warn!("no credentials: connecting anonymously");
+///         Ok(Self)
+///     }
+/// }
+/// # impl Sink for Chatty {
+/// #     async fn on_event(&mut self, _: Event, _: &ConnectorContext) -> Result<SinkReply> {
+/// #         Ok(SinkReply::Ack)
+/// #     }
+/// # }
+///
+/// let harness = Harness::<Chatty>::new(Value::object())?;
+/// let logs = harness.logs();
+/// assert_eq!(logs.len(), 1);
+/// assert_eq!(logs[0].level, pdk::log::Level::Warn);
+/// assert_eq!(logs[0].message, "no credentials: connecting anonymously");
+/// # Ok::<(), pdk::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogLine {
     /// How important it is.

@@ -54,6 +54,25 @@ use serde::de::{self, Deserialize, Deserializer, Visitor};
 /// A duration written as text: `"5s"`, `"250ms"`, `"1m 30s"`, `"2h"`
 /// (units `ns`, `us`, `ms`, `s`, `m`, `h`, `d`, as `humantime` reads
 /// them). Dereferences to [`std::time::Duration`].
+///
+/// # Examples
+///
+/// ```
+/// use pdk::prelude::*;
+///
+/// #[derive(Debug, Deserialize)]
+/// pub struct Config {
+///     timeout: pdk::config::Duration,
+/// }
+///
+/// # fn main() {
+/// let config: Config = serde_json::from_str(r#"{"timeout": "1m 30s"}"#).unwrap();
+/// assert_eq!(*config.timeout, std::time::Duration::from_secs(90));
+///
+/// let wrong = serde_json::from_str::<Config>(r#"{"timeout": "soon"}"#).unwrap_err();
+/// assert!(wrong.to_string().contains("`soon` is not a duration"), "{wrong}");
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Duration(pub std::time::Duration);
 
@@ -101,6 +120,24 @@ impl<'de> Deserialize<'de> for Duration {
 /// A server's address, `HOST:PORT` (`"127.0.0.1:4242"`,
 /// `"broker.example:9092"`, `"[::1]:80"`); the host is resolved when the
 /// connector connects.
+///
+/// # Examples
+///
+/// ```
+/// use pdk::config::SocketAddress;
+/// use pdk::prelude::*;
+///
+/// #[derive(Deserialize)]
+/// pub struct Config {
+///     server: SocketAddress,
+/// }
+///
+/// # fn main() {
+/// let config: Config = serde_json::from_str(r#"{"server": "broker.example:9092"}"#).unwrap();
+/// assert_eq!(config.server.host(), "broker.example");
+/// assert_eq!(config.server.port(), 9092);
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SocketAddress(String);
 

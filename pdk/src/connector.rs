@@ -18,6 +18,43 @@ use crate::{Event, Result, Value};
 
 /// Which connection attempt this is, counted since the connector was
 /// created (`1` for the first) and since the last success.
+///
+/// # Examples
+///
+/// ```
+/// use pdk::prelude::*;
+///
+/// #[connector(name = "patient")]
+/// pub struct Patient;
+///
+/// impl Connector for Patient {
+///     type Config = NoConfig;
+///
+///     fn new(_config: NoConfig, _ctx: &ConnectorContext) -> Result<Self> {
+///         Ok(Self)
+///     }
+///
+///     async fn connect(&mut self, ctx: &ConnectorContext, attempt: &Attempt) -> Result<bool> {
+///         if !attempt.is_first() {
+///             pdk::log::warn!("`{}`: attempt {} since the last success", ctx.alias(), attempt.since_success);
+///         }
+///         // Not reachable yet: the runtime tries again, with backoff.
+///         Ok(attempt.overall >= 3)
+///     }
+/// }
+/// # impl Sink for Patient {
+/// #     async fn on_event(&mut self, _: Event, _: &ConnectorContext) -> Result<SinkReply> {
+/// #         Ok(SinkReply::Ack)
+/// #     }
+/// # }
+///
+/// # fn main() -> pdk::Result<()> { pdk::testing::block_on(async {
+/// let mut patient = pdk::testing::Harness::<Patient>::new(Value::object())?;
+/// assert!(!patient.connect().await?);
+/// assert!(!patient.connect().await?);
+/// assert!(patient.connect().await?);
+/// # Ok(()) }) }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Attempt {
     /// Attempts since the connector was created, including this one.
@@ -42,6 +79,56 @@ impl Attempt {
 /// number of [`Connector::on_pause`] / [`Connector::on_resume`] pairs,
 /// [`Connector::on_drain`] once no more events will come, and
 /// [`Connector::on_stop`] last.
+///
+/// # Examples
+///
+/// A sink that accepts events up to a limit set in its flow file, with its
+/// configuration checked in `new`, tried with [`crate::testing::Harness`]:
+///
+/// ```
+/// use pdk::prelude::*;
+///
+/// #[derive(Deserialize)]
+/// pub struct Config {
+///     limit: u64,
+/// }
+///
+/// #[connector(name = "limited")]
+/// pub struct Limited {
+///     limit: u64,
+///     seen: u64,
+/// }
+///
+/// impl Connector for Limited {
+///     type Config = Config;
+///
+///     fn new(config: Config, _ctx: &ConnectorContext) -> Result<Self> {
+///         if config.limit == 0 {
+///             return Err(Error::config("`limit` must be at least 1"));
+///         }
+///         Ok(Self { limit: config.limit, seen: 0 })
+///     }
+/// }
+///
+/// impl Sink for Limited {
+///     async fn on_event(&mut self, _event: Event, _ctx: &ConnectorContext) -> Result<SinkReply> {
+///         self.seen += 1;
+///         Ok(if self.seen <= self.limit { SinkReply::Ack } else { SinkReply::Fail })
+///     }
+/// }
+///
+/// # fn main() -> pdk::Result<()> { pdk::testing::block_on(async {
+/// use pdk::testing::Harness;
+/// use pdk::ErrorKind;
+///
+/// let mut sink = Harness::<Limited>::from_json(r#"{"limit": 1}"#)?;
+/// assert_eq!(sink.send("first").await?, SinkReply::Ack);
+/// assert_eq!(sink.send("second").await?, SinkReply::Fail);
+///
+/// let refused = Harness::<Limited>::from_json(r#"{"limit": 0}"#).unwrap_err();
+/// assert_eq!(refused.kind(), ErrorKind::Config);
+/// # Ok(()) }) }
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is marked `#[connector]` but does not implement `pdk::Connector`",
     label = "needs `impl pdk::Connector for {Self}`",
@@ -107,6 +194,69 @@ pub trait Connector: Sized + Send + 'static {
 }
 
 /// The source side: a connector that produces events.
+///
+/// # Examples
+///
+/// A transactional source: it keeps every event until the runtime acks it,
+/// and sends a failed one again.
+///
+/// ```
+/// use pdk::prelude::*;
+/// use std::collections::BTreeMap;
+///
+/// #[connector(name = "orders")]
+/// pub struct Orders {
+///     to_send: Vec<u64>,
+///     in_flight: BTreeMap<u64, u64>,
+/// }
+///
+/// impl Connector for Orders {
+///     type Config = NoConfig;
+///
+///     fn new(_config: NoConfig, _ctx: &ConnectorContext) -> Result<Self> {
+///         Ok(Self { to_send: vec![2, 1], in_flight: BTreeMap::new() })
+///     }
+/// }
+///
+/// impl Source for Orders {
+///     const TRANSACTIONAL: bool = true;
+///
+///     async fn pull_data(&mut self, pull_id: u64, _ctx: &ConnectorContext) -> Result<SourceReply> {
+///         match self.to_send.pop() {
+///             Some(order) => {
+///                 self.in_flight.insert(pull_id, order);
+///                 Ok(SourceReply::data(order))
+///             }
+///             None if self.in_flight.is_empty() => Ok(SourceReply::Finished),
+///             // Nothing to send until an answer comes: ask again in 10 ms.
+///             None => Ok(SourceReply::Empty(10)),
+///         }
+///     }
+///
+///     async fn ack(&mut self, _stream: u64, pull_id: u64, _ctx: &ConnectorContext) -> Result<()> {
+///         self.in_flight.remove(&pull_id);
+///         Ok(())
+///     }
+///
+///     async fn fail(&mut self, _stream: u64, pull_id: u64, _ctx: &ConnectorContext) -> Result<()> {
+///         if let Some(order) = self.in_flight.remove(&pull_id) {
+///             self.to_send.push(order);
+///         }
+///         Ok(())
+///     }
+/// }
+///
+/// # fn main() -> pdk::Result<()> { pdk::testing::block_on(async {
+/// let mut source = pdk::testing::Harness::<Orders>::new(Value::object())?;
+/// assert_eq!(source.pull().await?, SourceReply::data(1u64)); // pull 0
+/// assert_eq!(source.pull().await?, SourceReply::data(2u64)); // pull 1
+/// source.fail(0, 1).await?;
+/// source.ack(0, 0).await?;
+/// assert_eq!(source.pull().await?, SourceReply::data(2u64)); // again, as pull 2
+/// source.ack(0, 2).await?;
+/// assert_eq!(source.pull().await?, SourceReply::Finished);
+/// # Ok(()) }) }
+/// ```
 pub trait Source: Connector {
     /// Produces the next piece of data. `pull_id` numbers the pulls of this
     /// connector; a transactional source keeps what it produced under that
@@ -154,6 +304,31 @@ pub trait Source: Connector {
 /// C-ABI use share one generic enum, [`SourceReplyOf`]; this one is its
 /// own type so that compiler messages about it read `SourceReply`. More
 /// kinds of reply may come in later versions.
+///
+/// # Examples
+///
+/// ```
+/// use pdk::prelude::*;
+///
+/// // One structured event, and raw bytes the flow's codec decodes:
+/// assert_eq!(
+///     SourceReply::data("hello"),
+///     SourceReply::Data { data: Value::from("hello"), stream: 0 }
+/// );
+/// let raw = SourceReply::bytes(br#"{"n":1}"#.to_vec());
+///
+/// // A server with a stream per client:
+/// let replies = [
+///     SourceReply::StreamStarted(7),
+///     SourceReply::Bytes { data: b"line".to_vec(), stream: 7 },
+///     SourceReply::StreamEnded(7),
+/// ];
+///
+/// // Nothing now (ask again in 100 ms), and the end of the source:
+/// let later = SourceReply::Empty(100);
+/// let done = SourceReply::Finished;
+/// # let _ = (raw, replies, later, done);
+/// ```
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq)]
 pub enum SourceReply {
@@ -224,6 +399,46 @@ impl SourceReply {
 }
 
 /// What a sink did with an event.
+///
+/// # Examples
+///
+/// A sink that answers an event later, once its write is confirmed, through
+/// [`ConnectorContext::replies`]:
+///
+/// ```
+/// use pdk::prelude::*;
+/// use pdk::testing::{Harness, Report};
+///
+/// #[connector(name = "confirmed")]
+/// pub struct Confirmed;
+///
+/// impl Connector for Confirmed {
+///     type Config = NoConfig;
+///
+///     fn new(_config: NoConfig, _ctx: &ConnectorContext) -> Result<Self> {
+///         Ok(Self)
+///     }
+/// }
+///
+/// impl Sink for Confirmed {
+///     async fn on_event(&mut self, event: Event, ctx: &ConnectorContext) -> Result<SinkReply> {
+///         let replies = ctx.replies();
+///         let id = event.id;
+///         pdk::task::spawn(async move {
+///             // ... wait for the confirmation of the write, then:
+///             replies.ack(id);
+///         });
+///         Ok(SinkReply::Deferred)
+///     }
+/// }
+///
+/// # fn main() -> pdk::Result<()> { pdk::testing::block_on(async {
+/// let mut sink = Harness::<Confirmed>::new(Value::object())?;
+/// assert_eq!(sink.send("hello").await?, SinkReply::Deferred);
+/// let id = sink.last_event_id().unwrap();
+/// assert_eq!(sink.next_report().await, Some(Report::Ack(id)));
+/// # Ok(()) }) }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SinkReply {
     /// Handled: the source may forget it.
@@ -258,6 +473,51 @@ impl From<PdkSinkReply> for SinkReply {
 }
 
 /// The sink side: a connector that consumes events.
+///
+/// # Examples
+///
+/// A sink that writes each event as a JSON line into a buffer it flushes on
+/// drain:
+///
+/// ```
+/// use pdk::prelude::*;
+///
+/// #[connector(name = "lines")]
+/// pub struct Lines {
+///     buffer: String,
+/// }
+///
+/// impl Connector for Lines {
+///     type Config = NoConfig;
+///
+///     fn new(_config: NoConfig, _ctx: &ConnectorContext) -> Result<Self> {
+///         Ok(Self { buffer: String::new() })
+///     }
+///
+///     async fn on_drain(&mut self, _ctx: &ConnectorContext) -> Result<()> {
+///         pdk::log::info!("{} bytes written", self.buffer.len());
+///         self.buffer.clear();
+///         Ok(())
+///     }
+/// }
+///
+/// impl Sink for Lines {
+///     async fn on_event(&mut self, event: Event, _ctx: &ConnectorContext) -> Result<SinkReply> {
+///         self.buffer.push_str(&event.to_json_string());
+///         self.buffer.push('\n');
+///         Ok(SinkReply::Ack)
+///     }
+/// }
+///
+/// # fn main() -> pdk::Result<()> { pdk::testing::block_on(async {
+/// let mut sink = pdk::testing::Harness::<Lines>::new(Value::object())?;
+/// let mut order = Value::object();
+/// order.insert("id", 1u64);
+/// assert_eq!(sink.send(order).await?, SinkReply::Ack);
+/// sink.drain().await?;
+/// assert_eq!(sink.logged_after(""), Some(String::from("9 bytes written")));
+/// # Ok(()) }) }
+/// ```
 pub trait Sink: Connector {
     /// Handles one event and says what became of it.
     fn on_event(

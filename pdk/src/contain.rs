@@ -239,7 +239,7 @@ mod tests {
     #[test]
     fn a_panic_while_polling_becomes_an_error() {
         let future = contain("pull_data", false, || async { panic!("boom") }, |(): ()| ());
-        let outcome = futures::executor::block_on(future);
+        let outcome = futures_executor::block_on(future);
         let RResult::RErr(error) = outcome else {
             panic!("a panic must become an error");
         };
@@ -260,7 +260,7 @@ mod tests {
     #[test]
     fn a_panic_while_making_the_future_becomes_an_error() {
         let future = contain("on_event", false, panics_before_its_future, |()| ());
-        let RResult::RErr(error) = futures::executor::block_on(future) else {
+        let RResult::RErr(error) = futures_executor::block_on(future) else {
             panic!("a panic must become an error");
         };
         assert_eq!(
@@ -283,7 +283,7 @@ mod tests {
             |n: u32| n,
         );
         assert_eq!(made.load(Ordering::SeqCst), 0, "nothing made before a poll");
-        assert_eq!(futures::executor::block_on(future), RResult::ROk(7));
+        assert_eq!(futures_executor::block_on(future), RResult::ROk(7));
         assert_eq!(made.load(Ordering::SeqCst), 1);
     }
 

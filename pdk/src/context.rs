@@ -9,6 +9,47 @@ use crate::{Error, Result, Value};
 
 /// The connector's view of the runtime: its id in the flow, and handles to
 /// report a lost connection and to answer events later.
+///
+/// # Examples
+///
+/// A sink that logs under its id and counts what it handled in a metric of
+/// its own:
+///
+/// ```
+/// use pdk::metrics::Counter;
+/// use pdk::prelude::*;
+/// use pdk::testing::{Harness, Setup};
+///
+/// #[connector(name = "audit")]
+/// pub struct Audit {
+///     handled: Counter,
+/// }
+///
+/// impl Connector for Audit {
+///     type Config = NoConfig;
+///
+///     fn new(_config: NoConfig, ctx: &ConnectorContext) -> Result<Self> {
+///         pdk::log::info!("`{}` audits every event", ctx.alias());
+///         let handled = ctx.metrics().counter("handled", "Events audited")?;
+///         Ok(Self { handled })
+///     }
+/// }
+///
+/// impl Sink for Audit {
+///     async fn on_event(&mut self, _event: Event, _ctx: &ConnectorContext) -> Result<SinkReply> {
+///         self.handled.inc();
+///         Ok(SinkReply::Ack)
+///     }
+/// }
+///
+/// # fn main() -> pdk::Result<()> { pdk::testing::block_on(async {
+/// let setup = Setup { alias: String::from("payments"), ..Setup::default() };
+/// let mut sink = Harness::<Audit>::with_setup(Value::object(), setup)?;
+/// assert_eq!(sink.logged_after("`payments` "), Some(String::from("audits every event")));
+/// sink.send("paid").await?;
+/// assert_eq!(sink.counter("handled"), Some(1));
+/// # Ok(()) }) }
+/// ```
 pub struct ConnectorContext {
     alias: String,
     handle: BoxedRuntimeHandle,
@@ -68,6 +109,38 @@ impl ConnectorContext {
     ///
     /// # Errors
     /// When `data` is not valid for the codec (not JSON, not UTF-8).
+    ///
+    /// ```
+    /// use pdk::prelude::*;
+    ///
+    /// #[connector(name = "requests")]
+    /// pub struct Requests;
+    ///
+    /// impl Connector for Requests {
+    ///     type Config = NoConfig;
+    ///
+    ///     fn new(_config: NoConfig, _ctx: &ConnectorContext) -> Result<Self> {
+    ///         Ok(Self)
+    ///     }
+    /// }
+    ///
+    /// impl Source for Requests {
+    ///     async fn pull_data(&mut self, _pull_id: u64, ctx: &ConnectorContext) -> Result<SourceReply> {
+    ///         let mut request = Value::object();
+    ///         request.insert("method", "POST");
+    ///         request.insert("body", ctx.decode(br#"{"n":1}"#.to_vec())?);
+    ///         Ok(SourceReply::data(request))
+    ///     }
+    /// }
+    ///
+    /// # fn main() -> pdk::Result<()> {
+    /// let mut source = pdk::testing::Harness::<Requests>::new(Value::object())?;
+    /// let SourceReply::Data { data, .. } = pdk::testing::block_on(source.pull())? else {
+    ///     panic!("a structured event");
+    /// };
+    /// assert_eq!(data.get("body").and_then(|body| body.get("n")).and_then(Value::as_u64), Some(1));
+    /// # Ok(()) }
+    /// ```
     pub fn decode(&self, data: Vec<u8>) -> Result<Value> {
         self.handle
             .decode(data.into())
@@ -95,6 +168,44 @@ impl ConnectorContext {
 
 /// Tells the runtime that the connector lost its connection; the runtime
 /// then reconnects it (calling [`crate::Connector::connect`] again).
+///
+/// # Examples
+///
+/// ```
+/// use pdk::prelude::*;
+/// use pdk::testing::{Harness, Report};
+///
+/// #[connector(name = "watched")]
+/// pub struct Watched;
+///
+/// impl Connector for Watched {
+///     type Config = NoConfig;
+///
+///     fn new(_config: NoConfig, _ctx: &ConnectorContext) -> Result<Self> {
+///         Ok(Self)
+///     }
+///
+///     async fn connect(&mut self, ctx: &ConnectorContext, _attempt: &Attempt) -> Result<bool> {
+///         let notifier = ctx.notifier();
+///         pdk::task::spawn(async move {
+///             // ... wait until the server closes the connection, then:
+///             notifier.connection_lost();
+///         });
+///         Ok(true)
+///     }
+/// }
+/// # impl Sink for Watched {
+/// #     async fn on_event(&mut self, _: Event, _: &ConnectorContext) -> Result<SinkReply> {
+/// #         Ok(SinkReply::Ack)
+/// #     }
+/// # }
+///
+/// # fn main() -> pdk::Result<()> { pdk::testing::block_on(async {
+/// let mut connector = Harness::<Watched>::new(Value::object())?;
+/// connector.connect().await?;
+/// assert_eq!(connector.next_report().await, Some(Report::ConnectionLost));
+/// # Ok(()) }) }
+/// ```
 #[derive(Clone)]
 pub struct ConnectionLostNotifier(BoxedRuntimeHandle);
 
@@ -106,6 +217,43 @@ impl ConnectionLostNotifier {
 }
 
 /// Answers events and works the circuit breaker of a sink, from any task.
+///
+/// # Examples
+///
+/// A sink whose downstream is full pauses the sources that feed it, and
+/// resumes them once there is room:
+///
+/// ```
+/// use pdk::prelude::*;
+/// use pdk::testing::{Harness, Report};
+///
+/// #[connector(name = "careful")]
+/// pub struct Careful;
+///
+/// impl Connector for Careful {
+///     type Config = NoConfig;
+///
+///     fn new(_config: NoConfig, _ctx: &ConnectorContext) -> Result<Self> {
+///         Ok(Self)
+///     }
+/// }
+///
+/// impl Sink for Careful {
+///     async fn on_event(&mut self, _event: Event, ctx: &ConnectorContext) -> Result<SinkReply> {
+///         let replies = ctx.replies();
+///         replies.pause_sources();
+///         // ... once the downstream has room again:
+///         replies.resume_sources();
+///         Ok(SinkReply::Ack)
+///     }
+/// }
+///
+/// # fn main() -> pdk::Result<()> { pdk::testing::block_on(async {
+/// let mut sink = Harness::<Careful>::new(Value::object())?;
+/// sink.send("x").await?;
+/// assert_eq!(sink.reports(), [Report::SourcesPaused, Report::SourcesResumed]);
+/// # Ok(()) }) }
+/// ```
 #[derive(Clone)]
 pub struct SinkReplies(BoxedRuntimeHandle);
 

@@ -8,6 +8,16 @@ use crate::abi::error::{PdkError, PdkErrorKind};
 
 /// What kind of failure an [`Error`] reports; the runtime acts on it (see
 /// the book's connector model: which failures are retried).
+///
+/// # Examples
+///
+/// ```
+/// use pdk::{Error, ErrorKind};
+///
+/// // Retried by the runtime (it reconnects), and not:
+/// assert_eq!(Error::connection_lost("the broker went away").kind(), ErrorKind::ConnectionLost);
+/// assert_eq!(Error::config("`port` must not be 0").kind(), ErrorKind::Config);
+/// ```
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorKind {
@@ -56,6 +66,25 @@ impl From<PdkErrorKind> for ErrorKind {
 /// works on the errors of every crate, and the message keeps the chain of
 /// causes), and for that reason does not implement `std::error::Error`
 /// itself. [`Context`] adds what was being done.
+///
+/// # Examples
+///
+/// ```
+/// use pdk::prelude::*;
+/// use pdk::ErrorKind;
+///
+/// fn port(text: &str) -> Result<u16> {
+///     text.parse::<u16>().context("reading `port`")
+/// }
+///
+/// assert_eq!(port("8080"), Ok(8080));
+/// let error = port("http").unwrap_err();
+/// assert_eq!(error.kind(), ErrorKind::Other);
+/// assert_eq!(error.message(), "reading `port`: invalid digit found in string");
+///
+/// let lost = Error::connection_lost("the server closed the connection");
+/// assert_eq!(lost.to_string(), "the server closed the connection");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
     kind: ErrorKind,
@@ -63,6 +92,18 @@ pub struct Error {
 }
 
 /// The result type of every fallible connector method.
+///
+/// # Examples
+///
+/// ```
+/// fn half(n: u64) -> pdk::Result<u64> {
+///     if n % 2 == 1 {
+///         return Err(pdk::Error::msg(format!("{n} is odd")));
+///     }
+///     Ok(n / 2)
+/// }
+/// assert_eq!(half(4), Ok(2));
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
@@ -175,6 +216,21 @@ impl<E: std::error::Error + Send + Sync + 'static> From<E> for Error {
 /// `std::fs::read(path).context("reading the records")?` fails with
 /// "reading the records: No such file or directory (os error 2)". The
 /// prelude brings it into scope.
+///
+/// # Examples
+///
+/// ```
+/// use pdk::prelude::*;
+///
+/// fn first_line(path: &str) -> Result<String> {
+///     let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
+///     let line = text.lines().next().context("the file is empty")?;
+///     Ok(line.to_owned())
+/// }
+///
+/// let error = first_line("/no/such/file").unwrap_err();
+/// assert!(error.message().starts_with("reading /no/such/file: "), "{error}");
+/// ```
 pub trait Context<T> {
     /// The error, prefixed with `context`; its kind is kept.
     ///

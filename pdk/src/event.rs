@@ -14,6 +14,26 @@ use crate::abi::value::PdkValue;
 use crate::Value;
 
 /// One event delivered to a sink.
+///
+/// # Examples
+///
+/// ```
+/// use pdk::prelude::*;
+///
+/// # fn main() -> pdk::Result<()> {
+/// let id = EventId { source: 0, stream: 0, pull_id: 7 };
+/// let payload = Value::from_json_str(r#"{"name":"Ada","born":1815}"#)?;
+/// let mut event = Event::new(id, 0, payload);
+///
+/// // Read in place, with the prelude's access traits ...
+/// assert_eq!(event.payload().get_str("name"), Some("Ada"));
+/// // ... or as a `Value`, which can be changed.
+/// assert_eq!(event.data().get("born").and_then(Value::as_u64), Some(1815));
+/// event.data_mut().insert("known", true);
+/// assert_eq!(event.data().get("known").and_then(Value::as_bool), Some(true));
+/// assert_eq!(event.id.pull_id, 7);
+/// # Ok(()) }
+/// ```
 pub struct Event {
     /// Where the event came from.
     pub id: EventId,
@@ -60,6 +80,17 @@ impl Event {
     /// brings into scope (`payload.get_str("host")`,
     /// `payload.get_u64("port")`, `payload.as_object()` ...): no [`Value`]
     /// is built.
+    ///
+    /// ```
+    /// use pdk::prelude::*;
+    ///
+    /// # fn main() -> pdk::Result<()> {
+    /// let id = EventId { source: 0, stream: 0, pull_id: 0 };
+    /// let event = Event::new(id, 0, Value::from_json_str(r#"{"user":{"id":7}}"#)?);
+    /// let user = event.payload().get("user").and_then(|user| user.get_u64("id"));
+    /// assert_eq!(user, Some(7));
+    /// # Ok(()) }
+    /// ```
     pub fn payload(&self) -> &PdkValue {
         self.raw.get_or_init(|| {
             // Not taken yet, or taken by `data` (on another thread, which

@@ -75,7 +75,7 @@ pub mod time {
     /// A sleep for code running outside any runtime (a connector's own unit
     /// tests): a helper thread completes it.
     async fn detached_sleep(duration: Duration) {
-        let (done, wait) = futures::channel::oneshot::channel::<()>();
+        let (done, wait) = futures_channel::oneshot::channel::<()>();
         std::thread::spawn(move || {
             std::thread::sleep(duration);
             let _ = done.send(());
@@ -90,10 +90,10 @@ pub mod task {
     use std::pin::Pin;
     use std::task::{Context, Poll};
 
-    use futures::channel::oneshot;
-    use futures::future::{AbortHandle, Abortable};
+    use futures_channel::oneshot;
+    use futures_util::future::{AbortHandle, Abortable};
 
-    use futures::FutureExt as _;
+    use futures_util::FutureExt as _;
 
     use super::{Future, FutureExt, HOST};
     use crate::abi::error::PdkError;
@@ -116,7 +116,7 @@ pub mod task {
     /// a thread of its own, and a panic is logged.
     ///
     /// ```
-    /// # futures::executor::block_on(async {
+    /// # pdk::testing::block_on(async {
     /// let answer = pdk::task::spawn(async { 6 * 7 });
     /// assert_eq!(answer.await, Ok(42));
     ///
@@ -148,7 +148,7 @@ pub mod task {
                 let capture = crate::capture::current();
                 std::thread::spawn(move || {
                     crate::capture::within(capture.as_ref(), || {
-                        if let Err(error) = futures::executor::block_on(task) {
+                        if let Err(error) = futures_executor::block_on(task) {
                             log::error!("a spawned task failed: {error}");
                         }
                     });
@@ -170,6 +170,13 @@ pub mod task {
     ///
     /// Outside any runtime (a connector's own unit tests) the job runs on
     /// a thread of its own.
+    ///
+    /// ```
+    /// # pdk::testing::block_on(async {
+    /// let read = pdk::task::spawn_blocking(|| std::fs::read_to_string("/no/such/file"));
+    /// assert!(read.await.unwrap().is_err());
+    /// # });
+    /// ```
     pub fn spawn_blocking<R, F>(job: F) -> JoinHandle<R>
     where
         F: FnOnce() -> R + Send + 'static,
@@ -199,6 +206,23 @@ pub mod task {
     /// [`spawn_blocking`], when awaited: an error if it panicked, was
     /// aborted, or was dropped by the runtime before it finished.
     /// Dropping the handle leaves the task or job running.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # pdk::testing::block_on(async {
+    /// let checksum = pdk::task::spawn_blocking(|| (1..=100u64).sum::<u64>());
+    /// assert_eq!(checksum.await, Ok(5050));
+    ///
+    /// let ticker = pdk::task::spawn(async {
+    ///     loop {
+    ///         pdk::time::sleep(std::time::Duration::from_millis(10)).await;
+    ///     }
+    /// });
+    /// ticker.abort();
+    /// assert!(ticker.await.is_err());
+    /// # });
+    /// ```
     pub struct JoinHandle<R> {
         result: oneshot::Receiver<Result<R>>,
         /// A task's; a blocking job cannot be stopped.
@@ -237,7 +261,7 @@ mod tests {
 
     #[test]
     fn a_blocking_job_returns_its_result_outside_a_runtime() {
-        let answer = futures::executor::block_on(spawn_blocking(|| {
+        let answer = futures_executor::block_on(spawn_blocking(|| {
             std::thread::sleep(std::time::Duration::from_millis(5));
             6 * 7
         }));
@@ -247,7 +271,7 @@ mod tests {
     #[test]
     fn a_blocking_job_that_panics_is_an_error_of_its_handle() {
         let outcome =
-            futures::executor::block_on(spawn_blocking(|| -> u8 { panic!("the driver crashed") }));
+            futures_executor::block_on(spawn_blocking(|| -> u8 { panic!("the driver crashed") }));
         let error = outcome.unwrap_err();
         assert_eq!(error.kind(), ErrorKind::Panic);
         assert_eq!(

@@ -118,6 +118,33 @@ pub use serde;
 
 /// The configuration of a connector that takes none: accepts an empty or
 /// missing `config` table and rejects any key in it.
+///
+/// # Examples
+///
+/// ```
+/// use pdk::prelude::*;
+/// use pdk::testing::Harness;
+///
+/// #[connector(name = "plain")]
+/// pub struct Plain;
+///
+/// impl Connector for Plain {
+///     type Config = NoConfig;
+///
+///     fn new(_config: NoConfig, _ctx: &ConnectorContext) -> Result<Self> {
+///         Ok(Self)
+///     }
+/// }
+/// # impl Sink for Plain {
+/// #     async fn on_event(&mut self, _: Event, _: &ConnectorContext) -> Result<SinkReply> {
+/// #         Ok(SinkReply::Ack)
+/// #     }
+/// # }
+///
+/// assert!(Harness::<Plain>::from_json("{}").is_ok());
+/// let error = Harness::<Plain>::from_json(r#"{"port": 80}"#).unwrap_err();
+/// assert!(error.message().contains("unknown field `port`"), "{error}");
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NoConfig {}

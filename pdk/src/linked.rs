@@ -13,6 +13,33 @@ use crate::abi::host::HostServicesRef;
 use crate::abi::value::PdkValue;
 
 /// A statically linked connector type.
+///
+/// # Examples
+///
+/// ```
+/// use pdk::linked::LinkedEntry;
+/// use pdk::prelude::*;
+///
+/// #[connector(name = "built_in")]
+/// pub struct BuiltIn;
+///
+/// impl Connector for BuiltIn {
+///     type Config = NoConfig;
+///
+///     fn new(_config: NoConfig, _ctx: &ConnectorContext) -> Result<Self> {
+///         Ok(Self)
+///     }
+/// }
+/// # impl Sink for BuiltIn {
+/// #     async fn on_event(&mut self, _: Event, _: &ConnectorContext) -> Result<SinkReply> {
+/// #         Ok(SinkReply::Ack)
+/// #     }
+/// # }
+///
+/// let entry = LinkedEntry::of::<BuiltIn>();
+/// assert_eq!(entry.name, "built_in");
+/// assert!(entry.sink && !entry.source);
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct LinkedEntry {
     /// The connector type name used in flow files.

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use futures::channel::oneshot;
+use futures_channel::oneshot;
 
 /// The connections of a server, at most a fixed number of them.
 ///
@@ -28,6 +28,30 @@ use futures::channel::oneshot;
 /// that never finish their request cannot keep others out; if every
 /// connection is busy, the new one is refused. [`Connections::expire`]
 /// closes the connections whose deadline has passed.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+///
+/// use pdk::net::{Admitted, Connections, Full};
+///
+/// let connections = Connections::new(2);
+/// let soon = Instant::now() + Duration::from_secs(10);
+/// let (first, first_closing, _) = connections.admit(soon).unwrap();
+/// let (second, _, _) = connections.admit(soon).unwrap();
+/// second.busy(); // its request is in the flow
+///
+/// // A third client: the first, still waiting for its request, makes room.
+/// let (third, _, admitted) = connections.admit(soon).unwrap();
+/// assert_eq!(admitted, Admitted::Evicted);
+/// pdk::testing::block_on(first_closing); // done: the first must close now
+/// drop(first);
+///
+/// // Every connection busy: the next client is refused.
+/// third.busy();
+/// assert_eq!(connections.admit(soon).map(|_| ()), Err(Full));
+/// ```
 #[derive(Debug, Clone)]
 pub struct Connections {
     shared: Arc<Mutex<Registry>>,
@@ -50,10 +74,37 @@ struct SlotState {
 }
 
 /// Why a new connection was refused: every connection is busy.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Instant;
+///
+/// use pdk::net::{Connections, Full};
+///
+/// let connections = Connections::new(1);
+/// let (only, _closing, _) = connections.admit(Instant::now()).unwrap();
+/// only.busy();
+/// assert_eq!(connections.admit(Instant::now()).map(|_| ()), Err(Full));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Full;
 
 /// What [`Connections::admit`] did to make room, if anything.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Instant;
+///
+/// use pdk::net::{Admitted, Connections};
+///
+/// let connections = Connections::new(1);
+/// let (_idle, _, admitted) = connections.admit(Instant::now()).unwrap();
+/// assert_eq!(admitted, Admitted::Room);
+/// let (_next, _, admitted) = connections.admit(Instant::now()).unwrap();
+/// assert_eq!(admitted, Admitted::Evicted); // the idle one made room
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Admitted {
     /// There was room.
@@ -164,6 +215,23 @@ impl Connections {
 }
 
 /// One connection's place in [`Connections`]; dropping it frees the place.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+///
+/// use pdk::net::Connections;
+///
+/// let connections = Connections::new(8);
+/// let (slot, _closing, _) = connections.admit(Instant::now() + Duration::from_secs(5)).unwrap();
+/// assert!(slot.is_waiting()); // for the client's request
+/// slot.busy(); // the request is in the flow
+/// assert!(!slot.is_waiting());
+/// slot.wait_until(Instant::now() + Duration::from_secs(60)); // idle again, until the keep-alive ends
+/// drop(slot);
+/// assert!(connections.is_empty());
+/// ```
 #[derive(Debug)]
 pub struct Slot {
     connections: Connections,
@@ -220,6 +288,20 @@ impl Drop for Slot {
 
 /// Completes once a connection must close: it was closed to make room
 /// for a new one, or its deadline passed.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Instant;
+///
+/// use pdk::net::Connections;
+///
+/// let connections = Connections::new(8);
+/// let (_slot, closing, _) = connections.admit(Instant::now()).unwrap();
+/// // Its deadline has passed: `expire` closes it, and `closing` completes.
+/// assert_eq!(connections.expire(Instant::now()), 1);
+/// pdk::testing::block_on(closing);
+/// ```
 #[derive(Debug)]
 pub struct Closing(oneshot::Receiver<()>);
 
@@ -235,6 +317,20 @@ impl Future for Closing {
 /// A number of bytes that all connections of a server may hold together
 /// (partial requests, bodies being received); each holds its part in a
 /// [`Reservation`].
+///
+/// # Examples
+///
+/// ```
+/// use pdk::net::ByteBudget;
+///
+/// let budget = ByteBudget::new(1024);
+/// let mut first = budget.reservation();
+/// let mut second = budget.reservation();
+/// assert!(first.grow(1000));
+/// assert!(!second.grow(100)); // the budget has 24 bytes left
+/// first.shrink_to(0);
+/// assert!(second.grow(100));
+/// ```
 #[derive(Debug, Clone)]
 pub struct ByteBudget {
     left: Arc<AtomicUsize>,
@@ -277,6 +373,19 @@ impl ByteBudget {
 
 /// Bytes taken from a [`ByteBudget`], given back when it is dropped or
 /// shrunk.
+///
+/// # Examples
+///
+/// ```
+/// use pdk::net::ByteBudget;
+///
+/// let budget = ByteBudget::new(100);
+/// let mut request = budget.reservation();
+/// assert!(request.grow(60));
+/// assert_eq!(request.held(), 60);
+/// request.shrink_to(10); // the body was handed on
+/// assert!(budget.reservation().grow(90));
+/// ```
 #[derive(Debug)]
 pub struct Reservation {
     budget: ByteBudget,
@@ -321,6 +430,22 @@ impl Drop for Reservation {
 /// Counts occurrences of one kind of trouble (a refused client, a dropped
 /// line) and says when to report them: the first at once, then at most
 /// once per interval, with how many there were.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+///
+/// use pdk::net::Tally;
+///
+/// let mut refused = Tally::every(Duration::from_secs(10));
+/// let now = Instant::now();
+/// assert_eq!(refused.occurred(now), Some(1)); // the first: log it at once
+/// assert_eq!(refused.occurred(now), None);
+/// assert_eq!(refused.occurred(now), None);
+/// // Ten seconds on: one line for the three since the last.
+/// assert_eq!(refused.occurred(now + Duration::from_secs(10)), Some(3));
+/// ```
 #[derive(Debug)]
 pub struct Tally {
     every: Duration,
@@ -377,7 +502,7 @@ mod tests {
         assert_eq!(admitted, Admitted::Evicted);
         assert_eq!(connections.len(), 2);
         let is_closing = |closing: &mut Closing| {
-            futures::executor::block_on(futures::future::poll_fn(|cx| {
+            futures_executor::block_on(futures_util::future::poll_fn(|cx| {
                 Poll::Ready(Pin::new(&mut *closing).poll(cx).is_ready())
             }))
         };
@@ -404,7 +529,7 @@ mod tests {
         busy.busy();
         let (_late, _, _) = connections.admit(later(60_000)).unwrap();
         assert_eq!(connections.expire(later(1)), 1);
-        futures::executor::block_on(closing);
+        futures_executor::block_on(closing);
         drop(soon);
         assert_eq!(connections.len(), 2, "a dropped slot frees its place");
     }

@@ -18,15 +18,62 @@ use crate::abi::allocator::{take_string, take_vec};
 use crate::abi::value::{PdkEntry, PdkScalar, PdkValue};
 
 /// A string owned by a [`Value`], or borrowed from a `'static` literal.
+///
+/// # Examples
+///
+/// ```
+/// let borrowed: pdk::Str = "a literal".into();
+/// let owned: pdk::Str = String::from("made at run time").into();
+/// assert_eq!(borrowed.len() + owned.len(), 25);
+/// ```
 pub type Str = beef::Cow<'static, str>;
 
 /// A byte buffer owned by a [`Value`], or borrowed from a `'static` literal.
+///
+/// # Examples
+///
+/// ```
+/// use pdk::Value;
+///
+/// let bytes: pdk::Bytes = vec![0xde, 0xad].into();
+/// assert_eq!(Value::Bytes(bytes).as_bytes(), Some(&[0xde, 0xad][..]));
+/// ```
 pub type Bytes = beef::Cow<'static, [u8]>;
 
 /// The map type of [`Value::Object`].
+///
+/// # Examples
+///
+/// ```
+/// use pdk::{Object, Value};
+///
+/// let mut object = Object::new();
+/// object.insert("n".into(), Value::from(1u64));
+/// assert_eq!(Value::from(object).get("n").and_then(Value::as_u64), Some(1));
+/// ```
 pub type Object = halfbrown::HashMap<Str, Value>;
 
 /// A JSON-like value plus raw bytes.
+///
+/// # Examples
+///
+/// ```
+/// use pdk::Value;
+///
+/// # fn main() -> Result<(), serde_json::Error> {
+/// let mut user = Value::object();
+/// user.insert("name", "Ada");
+/// user.insert("born", 1815u64);
+/// user.insert("languages", vec![Value::from("Analytical Engine")]);
+/// assert_eq!(user.get("name").and_then(Value::as_str), Some("Ada"));
+/// assert_eq!(user.get("born").and_then(Value::as_u64), Some(1815));
+///
+/// // JSON in and out:
+/// let parsed = Value::from_json_str(&user.to_json_string())?;
+/// assert_eq!(parsed, user);
+/// assert!(Value::from(()).is_null());
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     /// `null`, booleans and numbers.

@@ -102,8 +102,9 @@ enum Command {
         /// The directory to create it in.
         #[arg(long, value_name = "DIR", default_value = ".")]
         dir: PathBuf,
-        /// Depend on the SDK crate in this directory instead of the
-        /// published one (for working on PDK itself).
+        /// Depend on the SDK crate in this directory. Without it: the SDK
+        /// this runtime was built with (the clone's, for a runtime
+        /// installed from a clone; crates.io's at this version otherwise).
         #[arg(long, value_name = "DIR")]
         pdk_path: Option<PathBuf>,
     },
@@ -506,13 +507,14 @@ pub fn main() -> ExitCode {
             dir,
             pdk_path,
         } => {
-            let pdk = pdk_path.map_or_else(PdkSource::this_runtimes_version, PdkSource::Path);
+            let pdk = pdk_path.map_or_else(PdkSource::this_runtimes, PdkSource::Path);
             match scaffold::create(&name, &dir, &pdk) {
                 Ok(created) => {
                     println!(
-                        "created {dir}\nnext: cd {dir} && cargo build && \
+                        "created {dir}\n{sdk}\nnext: cd {dir} && cargo build && \
                          pdk-runtime run flow.toml --plugin-path target/debug",
-                        dir = created.display()
+                        dir = created.display(),
+                        sdk = pdk.describe()
                     );
                     ExitCode::SUCCESS
                 }

@@ -1,7 +1,7 @@
 //! `pdk-runtime new NAME`: a new plugin crate that builds and loads as it
 //! is: a `Cargo.toml` for a `cdylib` depending on the SDK (`pdk-sdk`, used
-//! as `pdk`) at this runtime's version, a source connector named after the
-//! crate, a flow file running it into the built-in `stdout`, and a
+//! as `pdk`) this runtime was built with, a source connector named after
+//! the crate, a flow file running it into the built-in `stdout`, and a
 //! `.gitignore`. As with `cargo new`, a name may have `-`: the package is
 //! `my-source`, the crate and the connector type `my_source`.
 
@@ -33,16 +33,21 @@ const TEMPLATES: &[(&str, &str)] = &[
 pub enum PdkSource {
     /// The registry, at this version requirement.
     Version(String),
-    /// A checkout of the SDK crate (its directory), for contributors.
+    /// The SDK crate of the clone this runtime was built from.
+    Clone(PathBuf),
+    /// The SDK crate in a directory the user named (`--pdk-path`).
     Path(PathBuf),
 }
 
 impl PdkSource {
-    /// The registry, at the version of the SDK this runtime was built
-    /// with: plugins built from it load in this runtime.
+    /// The SDK this runtime was built with: the clone's, when the runtime
+    /// was built from a clone of the PDK repository that is still there
+    /// (`cargo install --path runtime`); otherwise the registry's, at this
+    /// runtime's version. Either way, plugins built from it load in this
+    /// runtime.
     #[must_use]
-    pub fn this_runtimes_version() -> Self {
-        Self::Version(pdk::SDK_VERSION.to_owned())
+    pub fn this_runtimes() -> Self {
+        clone_sdk().map_or_else(|| Self::Version(pdk::SDK_VERSION.to_owned()), Self::Clone)
     }
 
     /// The dependency's value in `Cargo.toml`.
@@ -51,12 +56,41 @@ impl PdkSource {
             Self::Version(version) => {
                 format!("{{ package = \"{SDK_PACKAGE}\", version = {version:?} }}")
             }
-            Self::Path(dir) => format!(
+            Self::Clone(dir) | Self::Path(dir) => format!(
                 "{{ package = \"{SDK_PACKAGE}\", path = {:?} }}",
                 dir.display().to_string()
             ),
         }
     }
+
+    /// One line for the user: which SDK the new crate depends on.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Version(version) => format!("sdk: {SDK_PACKAGE} {version} from crates.io"),
+            Self::Clone(dir) => format!(
+                "sdk: {SDK_PACKAGE} at {}, the clone this runtime was built from \
+                 (a runtime installed from crates.io depends on crates.io's)",
+                dir.display()
+            ),
+            Self::Path(dir) => format!("sdk: {SDK_PACKAGE} at {} (--pdk-path)", dir.display()),
+        }
+    }
+}
+
+/// The SDK crate of the source tree this runtime was compiled in, if that
+/// tree is a clone of the PDK repository (the SDK's `pdk/` beside the
+/// runtime's directory) and still there. A runtime compiled from its
+/// crates.io package has no such neighbour: the registry unpacks each
+/// crate into a directory named after its version.
+fn clone_sdk() -> Option<PathBuf> {
+    let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).parent()?.join("pdk");
+    let manifest: toml::Table = std::fs::read_to_string(sdk.join("Cargo.toml"))
+        .ok()?
+        .parse()
+        .ok()?;
+    let name = manifest.get("package")?.get("name")?.as_str()?;
+    (name == SDK_PACKAGE).then_some(sdk)
 }
 
 /// Why the crate was not created.
@@ -190,5 +224,12 @@ mod tests {
             PdkSource::Path(PathBuf::from("/src/pdk")).toml(),
             r#"{ package = "pdk-sdk", path = "/src/pdk" }"#
         );
+    }
+
+    #[test]
+    fn a_runtime_built_in_a_clone_uses_the_clones_sdk() {
+        let clone = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let sdk = clone.join("pdk");
+        assert_eq!(PdkSource::this_runtimes(), PdkSource::Clone(sdk));
     }
 }

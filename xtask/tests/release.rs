@@ -68,10 +68,10 @@ fn an_installed_runtime_creates_builds_and_runs_a_new_connector_outside_the_repo
         .join("crates")
         .join(format!("pdk-runtime-{}", version()));
     succeed(
-        cargo()
+        quick_release(&mut cargo())
             .current_dir(&scratch)
             .env("CARGO_TARGET_DIR", release_target_dir("install"))
-            .args(["install", "--debug", "--path"])
+            .args(["install", "--path"])
             .arg(&runtime_crate)
             .arg("--root")
             .arg(&root)
@@ -154,6 +154,86 @@ fn an_installed_runtime_creates_builds_and_runs_a_new_connector_outside_the_repo
     );
     eprintln!("whole test in {:?}", started.elapsed());
     remove(&scratch);
+}
+
+#[test]
+#[ignore = "slow: installs the runtime from a clone and builds a plugin; run by .ci/run"]
+fn the_quick_start_runs_as_written_in_an_empty_directory() {
+    let started = Instant::now();
+    let page = std::fs::read_to_string(workspace().join("book/src/quick-start.md")).unwrap();
+    let block = first_console_block(&page);
+    let commands: Vec<&str> = block.lines().filter_map(|l| l.strip_prefix("$ ")).collect();
+    let shown_events: Vec<&str> = block.lines().filter(|l| l.starts_with('{')).collect();
+    assert!(commands.len() >= 5 && !shown_events.is_empty(), "{block}");
+    let repository_url = commands
+        .iter()
+        .find_map(|command| command.strip_prefix("git clone "))
+        .expect("the quick start clones the repository");
+
+    let scratch = scratch_dir("quick-start");
+    let root = scratch.join("cargo-root");
+    let mut cwd = scratch.join("home");
+    std::fs::create_dir_all(&cwd).unwrap();
+    let mut outputs = Vec::new();
+    for command in &commands {
+        if let Some(dir) = command.strip_prefix("cd ") {
+            cwd = cwd.join(dir);
+            assert!(cwd.is_dir(), "`{command}`: no directory {}", cwd.display());
+            continue;
+        }
+        let mut shell = user_command("sh", &root, &cwd);
+        shell
+            .args(["-c", command])
+            .env("CARGO_INSTALL_ROOT", &root)
+            // There is no network here: the repository's address is this
+            // repository (its committed state, as a clone has it).
+            .env("GIT_CONFIG_COUNT", "1")
+            .env(
+                "GIT_CONFIG_KEY_0",
+                format!("url.{}.insteadOf", workspace().display()),
+            )
+            .env("GIT_CONFIG_VALUE_0", repository_url);
+        if command.starts_with("cargo install") {
+            quick_release(&mut shell).env("CARGO_TARGET_DIR", release_target_dir("install"));
+        }
+        eprintln!("$ {command} ({:?} so far)", started.elapsed());
+        outputs.push((*command, succeed(&mut shell)));
+    }
+
+    let (_, new) = outputs
+        .iter()
+        .find(|(command, _)| command.starts_with("pdk-runtime new"))
+        .expect("the quick start creates a crate");
+    let created = stdout(new);
+    let clone = scratch.join("home/pdk");
+    assert!(
+        created.contains(&format!(
+            "sdk: pdk-sdk at {}, the clone this runtime was built from",
+            clone.join("pdk").display()
+        )),
+        "{created}"
+    );
+    let (_, run) = outputs.last().unwrap();
+    let printed: Vec<&str> = std::str::from_utf8(&run.stdout).unwrap().lines().collect();
+    assert_eq!(printed, shown_events, "{}", stderr(run));
+    eprintln!("whole test in {:?}", started.elapsed());
+    remove(&scratch);
+}
+
+/// The first ```` ```console ```` block of a book page.
+fn first_console_block(page: &str) -> &str {
+    let start = page.find("```console\n").expect("a console block") + "```console\n".len();
+    let length = page[start..].find("```").expect("the block's end");
+    &page[start..start + length]
+}
+
+/// `command` with cargo's release profile made as quick to compile as
+/// its dev profile: the tests check what is installed, not how fast it
+/// runs, and an optimised runtime would add minutes to every CI run.
+fn quick_release(command: &mut Command) -> &mut Command {
+    command
+        .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "0")
+        .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "256")
 }
 
 #[test]

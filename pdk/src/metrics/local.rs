@@ -81,6 +81,40 @@ struct Registered {
 
 /// What a histogram observed, as [`crate::testing::Harness::histogram`]
 /// shows it.
+///
+/// # Examples
+///
+/// ```
+/// use pdk::metrics::Histogram;
+/// use pdk::prelude::*;
+/// use pdk::testing::{block_on, Harness, Observations};
+///
+/// #[connector(name = "sized")]
+/// pub struct Sized {
+///     sizes: Histogram,
+/// }
+///
+/// impl Connector for Sized {
+///     type Config = NoConfig;
+///
+///     fn new(_config: NoConfig, ctx: &ConnectorContext) -> Result<Self> {
+///         let sizes = ctx.metrics().histogram("event_bytes", "Event sizes", &[64.0, 1024.0])?;
+///         Ok(Self { sizes })
+///     }
+/// }
+///
+/// impl Sink for Sized {
+///     async fn on_event(&mut self, event: Event, _ctx: &ConnectorContext) -> Result<SinkReply> {
+///         self.sizes.observe(event.to_json_string().len() as f64);
+///         Ok(SinkReply::Ack)
+///     }
+/// }
+///
+/// let mut sink = Harness::<Sized>::new(Value::object())?;
+/// block_on(sink.send("four"))?;
+/// assert_eq!(sink.histogram("event_bytes"), Some(Observations { count: 1, sum: 6.0 }));
+/// # Ok::<(), pdk::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Observations {
     /// How many values it observed.

@@ -66,6 +66,37 @@ pub use local::Observations;
 pub use rules::{check, check_same};
 
 /// Where a connector registers its metrics; see the [module](self).
+///
+/// # Examples
+///
+/// ```
+/// use pdk::prelude::*;
+/// use pdk::testing::Harness;
+///
+/// #[connector(name = "pool")]
+/// pub struct Pool;
+///
+/// impl Connector for Pool {
+///     type Config = NoConfig;
+///
+///     fn new(_config: NoConfig, ctx: &ConnectorContext) -> Result<Self> {
+///         let metrics = ctx.metrics();
+///         metrics.gauge("pool_connections", "Open connections")?.set(4.0);
+///         // A name Prometheus gives a meaning to is refused, with the rule:
+///         assert!(metrics.counter("requests_total", "Requests").is_err());
+///         Ok(Self)
+///     }
+/// }
+/// # impl Sink for Pool {
+/// #     async fn on_event(&mut self, _: Event, _: &ConnectorContext) -> Result<SinkReply> {
+/// #         Ok(SinkReply::Ack)
+/// #     }
+/// # }
+///
+/// let pool = Harness::<Pool>::new(Value::object())?;
+/// assert_eq!(pool.gauge("pool_connections"), Some(4.0));
+/// # Ok::<(), pdk::Error>(())
+/// ```
 pub struct Metrics<'a>(&'a BoxedRuntimeHandle);
 
 impl<'a> Metrics<'a> {
@@ -142,6 +173,33 @@ impl fmt::Debug for Metrics<'_> {
 
 /// A count that only goes up; see [`Metrics::counter`]. Clones count into
 /// the same metric.
+///
+/// # Examples
+///
+/// See the [module](self) documentation; counting is `inc` or `inc_by`:
+///
+/// ```
+/// # use pdk::prelude::*;
+/// # #[connector(name = "rows")]
+/// # pub struct Rows;
+/// # impl Connector for Rows {
+/// #     type Config = NoConfig;
+/// fn new(_config: NoConfig, ctx: &ConnectorContext) -> Result<Self> {
+///     let rows = ctx.metrics().counter("rows_read", "Rows read from the table")?;
+///     rows.inc_by(3);
+///     rows.inc();
+///     Ok(Self)
+/// }
+/// # }
+/// # impl Sink for Rows {
+/// #     async fn on_event(&mut self, _: Event, _: &ConnectorContext) -> Result<SinkReply> {
+/// #         Ok(SinkReply::Ack)
+/// #     }
+/// # }
+/// # let harness = pdk::testing::Harness::<Rows>::new(Value::object())?;
+/// # assert_eq!(harness.counter("rows_read"), Some(4));
+/// # Ok::<(), pdk::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct Counter(BoxedMetric);
 
@@ -159,6 +217,32 @@ impl Counter {
 
 /// A value that goes up and down; see [`Metrics::gauge`]. Clones change
 /// the same metric.
+///
+/// # Examples
+///
+/// ```
+/// # use pdk::prelude::*;
+/// # #[connector(name = "queue")]
+/// # pub struct Queue;
+/// # impl Connector for Queue {
+/// #     type Config = NoConfig;
+/// fn new(_config: NoConfig, ctx: &ConnectorContext) -> Result<Self> {
+///     let queued = ctx.metrics().gauge("queued_requests", "Requests waiting")?;
+///     queued.set(2.0);
+///     queued.inc();
+///     queued.add(-2.5);
+///     Ok(Self)
+/// }
+/// # }
+/// # impl Sink for Queue {
+/// #     async fn on_event(&mut self, _: Event, _: &ConnectorContext) -> Result<SinkReply> {
+/// #         Ok(SinkReply::Ack)
+/// #     }
+/// # }
+/// # let harness = pdk::testing::Harness::<Queue>::new(Value::object())?;
+/// # assert_eq!(harness.gauge("queued_requests"), Some(0.5));
+/// # Ok::<(), pdk::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct Gauge(BoxedMetric);
 
@@ -186,6 +270,31 @@ impl Gauge {
 
 /// A distribution of observed values; see [`Metrics::histogram`]. Clones
 /// observe into the same metric.
+///
+/// # Examples
+///
+/// ```
+/// # use pdk::prelude::*;
+/// # #[connector(name = "timed")]
+/// # pub struct Timed;
+/// # impl Connector for Timed {
+/// #     type Config = NoConfig;
+/// fn new(_config: NoConfig, ctx: &ConnectorContext) -> Result<Self> {
+///     let buckets = [0.001, 0.01, 0.1, 1.0];
+///     let latency = ctx.metrics().histogram("write_seconds", "Time per write", &buckets)?;
+///     latency.observe(0.004);
+///     Ok(Self)
+/// }
+/// # }
+/// # impl Sink for Timed {
+/// #     async fn on_event(&mut self, _: Event, _: &ConnectorContext) -> Result<SinkReply> {
+/// #         Ok(SinkReply::Ack)
+/// #     }
+/// # }
+/// # let harness = pdk::testing::Harness::<Timed>::new(Value::object())?;
+/// # assert_eq!(harness.histogram("write_seconds").map(|o| o.count), Some(1));
+/// # Ok::<(), pdk::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct Histogram(BoxedMetric);
 

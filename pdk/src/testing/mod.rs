@@ -21,7 +21,7 @@ use abi_stable::type_level::downcasting::TD_Opaque;
 
 pub use crate::capture::LogLine;
 pub use crate::metrics::Observations;
-pub use futures::executor::block_on;
+pub use futures_executor::block_on;
 pub use recorder::Report;
 
 use abi_stable::std_types::RResult;
@@ -40,6 +40,37 @@ use crate::{Error, Event, EventId, Result, SinkReply, SourceReply, SourceReplyOf
 use recorder::Recorder;
 
 /// How the runtime would see the connector, besides its configuration.
+///
+/// # Examples
+///
+/// ```
+/// use pdk::prelude::*;
+/// use pdk::testing::{Harness, Setup};
+///
+/// #[connector(name = "replier")]
+/// pub struct Replier {
+///     answers: bool,
+/// }
+///
+/// impl Connector for Replier {
+///     type Config = NoConfig;
+///
+///     fn new(_config: NoConfig, ctx: &ConnectorContext) -> Result<Self> {
+///         // Nobody reads the answers: do not make them.
+///         Ok(Self { answers: ctx.source_linked() })
+///     }
+/// }
+/// # impl Sink for Replier {
+/// #     async fn on_event(&mut self, _: Event, _: &ConnectorContext) -> Result<SinkReply> {
+/// #         Ok(SinkReply::Ack)
+/// #     }
+/// # }
+///
+/// let alone = Setup { source_linked: false, ..Setup::default() };
+/// let harness = Harness::<Replier>::with_setup(Value::object(), alone)?;
+/// # let _ = harness;
+/// # Ok::<(), pdk::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Setup {
     /// Its id in the flow ([`crate::ConnectorContext::alias`]); `"test"`
@@ -64,6 +95,60 @@ impl Default for Setup {
 /// Pull ids count from 0, as in the runtime: the first [`Harness::pull`]
 /// is pull 0. The `n`-th event [`Harness::send`] delivers (from 0) has the
 /// id `EventId { source: 0, stream: 0, pull_id: n }`.
+///
+/// # Examples
+///
+/// A source under test, from its configuration to its end, in a plain
+/// `#[test]`:
+///
+/// ```
+/// use pdk::prelude::*;
+/// use pdk::testing::{block_on, Harness};
+///
+/// #[derive(Deserialize)]
+/// pub struct Config {
+///     names: Vec<String>,
+/// }
+///
+/// #[connector(name = "greeter")]
+/// pub struct Greeter {
+///     names: Vec<String>,
+/// }
+///
+/// impl Connector for Greeter {
+///     type Config = Config;
+///
+///     fn new(config: Config, ctx: &ConnectorContext) -> Result<Self> {
+///         pdk::log::info!("`{}` will greet {} names", ctx.alias(), config.names.len());
+///         Ok(Self { names: config.names })
+///     }
+/// }
+///
+/// impl Source for Greeter {
+///     async fn pull_data(&mut self, _pull_id: u64, _ctx: &ConnectorContext) -> Result<SourceReply> {
+///         Ok(match self.names.pop() {
+///             Some(name) => SourceReply::data(format!("Hello, {name}!")),
+///             None => SourceReply::Finished,
+///         })
+///     }
+/// }
+///
+/// # fn main() -> pdk::Result<()> {
+/// let mut greeter = Harness::<Greeter>::from_json(r#"{"names": ["Ada"]}"#)?;
+/// assert_eq!(greeter.logged_after("`test` will greet "), Some(String::from("1 names")));
+/// block_on(async {
+///     assert!(greeter.connect().await?);
+///     greeter.start().await?;
+///     assert_eq!(greeter.pull().await?, SourceReply::data("Hello, Ada!"));
+///     assert_eq!(greeter.pull().await?, SourceReply::Finished);
+///     greeter.stop().await
+/// })?;
+///
+/// // A config that does not deserialize is the error the runtime shows:
+/// let error = Harness::<Greeter>::from_json("{}").unwrap_err();
+/// assert!(error.message().contains("missing field `names`"), "{error}");
+/// # Ok(()) }
+/// ```
 pub struct Harness<T> {
     connector: BoxedPdkConnector,
     reports: async_channel::Receiver<Report>,
@@ -262,6 +347,27 @@ impl<T: ConnectorType> Harness<T> {
     ///
     /// # Errors
     /// As [`Harness::send`].
+    ///
+    /// ```
+    /// # use pdk::prelude::*;
+    /// # #[connector(name = "late")]
+    /// # pub struct Late;
+    /// # impl Connector for Late {
+    /// #     type Config = NoConfig;
+    /// #     fn new(_: NoConfig, _: &ConnectorContext) -> Result<Self> { Ok(Self) }
+    /// # }
+    /// # impl Sink for Late {
+    /// #     async fn on_event(&mut self, event: Event, _: &ConnectorContext) -> Result<SinkReply> {
+    /// #         Ok(if event.ingest_ns == 0 { SinkReply::Fail } else { SinkReply::Ack })
+    /// #     }
+    /// # }
+    /// # fn main() -> pdk::Result<()> {
+    /// let mut sink = pdk::testing::Harness::<Late>::new(Value::object())?;
+    /// let id = EventId { source: 1, stream: 4, pull_id: 9 };
+    /// let event = Event::new(id, 1_700_000_000_000_000_000, Value::from("hello"));
+    /// assert_eq!(pdk::testing::block_on(sink.send_event(event))?, SinkReply::Ack);
+    /// # Ok(()) }
+    /// ```
     pub async fn send_event(&mut self, event: Event) -> Result<SinkReply> {
         let event = PdkEvent {
             id: event.id,

@@ -12,6 +12,21 @@ use crate::{Error, EventId};
 
 /// Something a connector told the runtime through its context, outside
 /// the results of its methods.
+///
+/// # Examples
+///
+/// See [`crate::SinkReply`] (a deferred answer, [`Report::Ack`]) and
+/// [`crate::SinkReplies`] (the circuit, [`Report::SourcesPaused`]); the
+/// harness gives them in order:
+///
+/// ```
+/// use pdk::testing::Report;
+/// use pdk::EventId;
+///
+/// let id = EventId { source: 0, stream: 0, pull_id: 3 };
+/// let reports = [Report::Ack(id), Report::ConnectionLost];
+/// assert!(matches!(reports[0], Report::Ack(acked) if acked.pull_id == 3));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Report {
     /// It acknowledged an event it had deferred

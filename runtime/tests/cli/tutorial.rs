@@ -126,13 +126,23 @@ fn a_name_with_dashes_is_the_package_and_its_crate_and_connector_use_underscores
     let krate = parent.join("my-conn");
     let manifest = std::fs::read_to_string(krate.join("Cargo.toml")).unwrap();
     assert!(manifest.contains("name = \"my-conn\"\n"), "{manifest}");
-    // The published SDK, at this runtime's version, under the name `pdk`.
-    let version = env!("CARGO_PKG_VERSION");
+    // A runtime built in a clone: the clone's SDK, under the name `pdk`,
+    // and it says so (the registry's is the release test's).
+    let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join("pdk");
     assert!(
         manifest.contains(&format!(
-            "pdk = {{ package = \"pdk-sdk\", version = \"{version}\" }}\n"
+            "pdk = {{ package = \"pdk-sdk\", path = {:?} }}\n",
+            sdk.display().to_string()
         )),
         "{manifest}"
+    );
+    assert!(
+        stdout(&output).contains(&format!(
+            "\nsdk: pdk-sdk at {}, the clone this runtime was built from",
+            sdk.display()
+        )),
+        "{}",
+        stdout(&output)
     );
     let source = std::fs::read_to_string(krate.join("src/lib.rs")).unwrap();
     assert!(source.contains("#[connector(name = \"my_conn\")]\npub struct MyConn {"));
