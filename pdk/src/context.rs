@@ -52,6 +52,8 @@ use crate::{Error, Result, Value};
 /// ```
 pub struct ConnectorContext {
     alias: String,
+    /// `PACKAGE/ALIAS`: the tag the runtime gives the connector's records.
+    log_target: String,
     handle: BoxedRuntimeHandle,
     source_linked: bool,
     /// How many times the runtime has called `connect`.
@@ -59,10 +61,13 @@ pub struct ConnectorContext {
 }
 
 impl ConnectorContext {
-    /// The context the runtime handed over at creation.
-    pub(crate) fn from_ffi(ctx: PdkConnectorContext) -> Self {
+    /// The context the runtime handed over at creation, for a connector
+    /// of the crate `package`.
+    pub(crate) fn from_ffi(ctx: PdkConnectorContext, package: &str) -> Self {
+        let alias = ctx.alias.into_string();
         Self {
-            alias: ctx.alias.into_string(),
+            log_target: format!("{package}/{alias}"),
+            alias,
             handle: ctx.handle,
             source_linked: ctx.source_linked,
             connects: Arc::default(),
@@ -84,6 +89,48 @@ impl ConnectorContext {
     #[must_use]
     pub fn alias(&self) -> &str {
         &self.alias
+    }
+
+    /// The log target the runtime gives this connector's records,
+    /// `PACKAGE/ID` (`my-plugin/out`): what `PDK_LOG` selects and the log
+    /// shows. Records from the connector's methods and from
+    /// [`crate::task::spawn`] tasks carry it by themselves; a task started
+    /// with `tokio::spawn` runs on the plugin's tokio worker, where the
+    /// runtime cannot tell whose it is, and keeps the connector's tag by
+    /// naming this target.
+    ///
+    /// ```
+    /// use pdk::prelude::*;
+    ///
+    /// #[connector(name = "watcher")]
+    /// pub struct Watcher;
+    ///
+    /// impl Connector for Watcher {
+    ///     type Config = NoConfig;
+    ///
+    ///     fn new(_config: NoConfig, ctx: &ConnectorContext) -> Result<Self> {
+    ///         // The crate's package name and the connector's id.
+    ///         assert_eq!(ctx.log_target(), concat!(env!("CARGO_PKG_NAME"), "/test"));
+    ///         let target = ctx.log_target().to_owned();
+    ///         std::thread::spawn(move || {
+    ///             // On a thread (or a `tokio::spawn` task) of the plugin's own:
+    ///             pdk::log::info!(target: &target, "watching");
+    ///         });
+    ///         Ok(Self)
+    ///     }
+    /// }
+    /// # impl Sink for Watcher {
+    /// #     async fn on_event(&mut self, _: Event, _: &ConnectorContext) -> Result<SinkReply> {
+    /// #         Ok(SinkReply::Ack)
+    /// #     }
+    /// # }
+    ///
+    /// pdk::testing::Harness::<Watcher>::new(Value::object())?;
+    /// # Ok::<(), pdk::Error>(())
+    /// ```
+    #[must_use]
+    pub fn log_target(&self) -> &str {
+        &self.log_target
     }
 
     /// Whether the flow links this connector's source side to any sink:

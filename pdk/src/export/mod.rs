@@ -131,7 +131,7 @@ fn construct<T: ConnectorType>(
     config: &Value,
 ) -> Result<(DropsInContext<T>, ConnectorContext)> {
     let config = config::decode::<T::Config>(config)?;
-    let ctx = ConnectorContext::from_ffi(ctx);
+    let ctx = ConnectorContext::from_ffi(ctx, T::PACKAGE);
     let inner = contain_sync("new", || {
         ambient::enter(T::USES_TOKIO, || T::new(config, &ctx))
     })?;

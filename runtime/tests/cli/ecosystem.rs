@@ -38,6 +38,13 @@ fn tokio_sockets_timers_and_tasks_deliver_every_event_to_a_real_server() {
         log.contains(&format!("INFO  ecosystem/out] connected to {address}")),
         "{log}"
     );
+    // From a `tokio::spawn`ed task, with the connector's target.
+    assert!(
+        log.contains(&format!(
+            "INFO  ecosystem/out] watching the connection to {address}"
+        )),
+        "{log}"
+    );
 }
 
 #[test]

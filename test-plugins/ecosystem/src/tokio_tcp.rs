@@ -41,7 +41,12 @@ impl Connector for TokioTcp {
         let stream = TcpStream::connect(&self.config.url).await?;
         let (mut reader, writer) = stream.into_split();
         let notifier = ctx.notifier();
+        // A `tokio::spawn`ed task runs on the plugin's tokio worker: its
+        // records name the connector's target to keep its tag.
+        let target = ctx.log_target().to_owned();
+        let url = self.config.url.clone();
         tokio::spawn(async move {
+            pdk::log::info!(target: &target, "watching the connection to {url}");
             // The server sends nothing: the read ends when it closes.
             let mut buf = [0u8; 64];
             while matches!(reader.read(&mut buf).await, Ok(n) if n > 0) {}
