@@ -287,6 +287,12 @@ impl Opened {
         self.modified
     }
 
+    /// The private copy, for reading it in place.
+    #[must_use]
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+
     /// The open file, for a vetting process to load the same file.
     ///
     /// # Errors

@@ -12,9 +12,13 @@
 //! what the runtime would load, and reports the plugin's metadata, so
 //! that the runtime loads only the plugins it admits (a second copy of a
 //! plugin is rejected without being loaded). At most [`POOL`] children
-//! run at once, each holding three descriptors of the runtime's.
+//! run at once, each holding three descriptors of the runtime's, and one
+//! for each distinct content: copies of one file, and files loaded before
+//! ([`known`]), are not vetted again.
 
-use std::collections::VecDeque;
+pub mod known;
+
+use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::fd::AsFd;
@@ -27,6 +31,7 @@ use wait_timeout::ChildExt;
 
 use crate::loader::{resources_exhausted, LoadedPlugin, Opened, PluginReport, Rejected};
 use crate::trust::TrustPolicy;
+use known::{ContentDigest, KnownContents};
 
 /// The hidden first argument that makes `pdk-runtime` a vetting child.
 pub const CHILD_COMMAND: &str = "__vet-plugin";
@@ -48,10 +53,13 @@ const REJECTED: &str = "pdk-vet: rejected: ";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Vetting {
     /// Each candidate is loaded by `program CHILD_COMMAND` first, and here
-    /// only if that child loaded it.
+    /// only if that child loaded it (or one loaded the same contents
+    /// before).
     Subprocess {
         /// The `pdk-runtime` executable.
         program: PathBuf,
+        /// The contents vetted before.
+        known: KnownContents,
     },
     /// Candidates are loaded here directly: a damaged library can crash
     /// this process. For programs that embed the runtime library and have
@@ -94,7 +102,17 @@ impl Vetting {
     /// answers the vetting command); in process if its path is unknown.
     #[must_use]
     pub fn by_this_executable() -> Self {
-        std::env::current_exe().map_or(Self::InProcess, |program| Self::Subprocess { program })
+        std::env::current_exe().map_or(Self::InProcess, Self::subprocess)
+    }
+
+    /// Vetting by `program`, which must be `pdk-runtime`, remembering the
+    /// contents vetted before as [`KnownContents::from_environment`] says.
+    #[must_use]
+    pub fn subprocess(program: PathBuf) -> Self {
+        Self::Subprocess {
+            program,
+            known: KnownContents::from_environment(),
+        }
     }
 
     /// Opens and vets every file of `paths`, a few at a time, yielding
@@ -149,20 +167,50 @@ impl Vetting {
                     })
                 })
                 .collect(),
-            Self::Subprocess { program } => {
-                let children: Vec<Result<(Opened, VettingChild), Rejected>> = opened
+            Self::Subprocess { program, known } => {
+                let opened: Vec<Result<(Opened, ContentDigest), Rejected>> = opened
                     .map(|opened| {
                         let opened = opened?;
-                        let child = VettingChild::start(program, &opened)?;
-                        Ok((opened, child))
+                        let digest = known::digest(opened.file()).map_err(|e| {
+                            Rejected::Vetting(format!(
+                                "could not be vetted: reading it failed ({e})"
+                            ))
+                        })?;
+                        Ok((opened, digest))
                     })
                     .collect();
+                // One child per content that no child has loaded before.
+                let mut children = HashMap::new();
+                for (opened, digest) in opened.iter().flatten() {
+                    if !children.contains_key(digest) && known.get(digest).is_none() {
+                        log::debug!("vetting {} in a child process", opened.path().display());
+                        children.insert(*digest, VettingChild::start(program, opened));
+                    }
+                }
                 let deadline = Instant::now() + TIMEOUT;
-                children
+                // A rejection, by its line, for every copy of the contents.
+                let verdicts: HashMap<ContentDigest, Result<PluginReport, String>> = children
                     .into_iter()
-                    .map(|started| {
-                        let (opened, child) = started?;
-                        let report = child.verdict(deadline)?;
+                    .map(|(digest, child)| {
+                        let verdict = child.and_then(|child| child.verdict(deadline));
+                        if let Ok(report) = &verdict {
+                            known.insert(digest, report);
+                        }
+                        (digest, verdict.map_err(|rejected| rejected.to_string()))
+                    })
+                    .collect();
+                opened
+                    .into_iter()
+                    .map(|vetted| {
+                        let (opened, digest) = vetted?;
+                        let report = match verdicts.get(&digest) {
+                            Some(verdict) => verdict.clone().map_err(Rejected::Vetting)?,
+                            None => known.get(&digest).ok_or_else(|| {
+                                Rejected::Vetting(String::from(
+                                    "could not be vetted: its verdict was lost",
+                                ))
+                            })?,
+                        };
                         Ok(Vetted {
                             opened,
                             report: Some(report),

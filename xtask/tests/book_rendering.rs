@@ -12,7 +12,7 @@
 //! ```
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 /// The pages a new user reads first, and those with the widest tables and
 /// commands.
@@ -93,7 +93,11 @@ fn no_code_block_or_table_of_the_key_pages_overflows_in_a_browser() {
         let html = std::fs::read_to_string(out.join(format!("{page}.html")))
             .unwrap_or_else(|e| panic!("{page}.html: {e}"));
         let checked = out.join(format!("{page}.rendering-check.html"));
-        std::fs::write(&checked, html.replace("</body>", &format!("{CHECK}</body>"))).unwrap();
+        std::fs::write(
+            &checked,
+            html.replace("</body>", &format!("{CHECK}</body>")),
+        )
+        .unwrap();
         for width in WIDTHS {
             for problem in overflows(&chromium, &checked, *width) {
                 problems.push(format!("{page}.md at {width}px: {problem}"));
@@ -140,7 +144,11 @@ fn script_output(name: &str) -> String {
     let output = Command::new(workspace().join("scripts").join(name))
         .output()
         .unwrap_or_else(|e| panic!("scripts/{name}: {e}"));
-    assert!(output.status.success(), "scripts/{name}: {}", text(&output.stderr));
+    assert!(
+        output.status.success(),
+        "scripts/{name}: {}",
+        text(&output.stderr)
+    );
     text(&output.stdout).trim().to_owned()
 }
 

@@ -101,9 +101,7 @@ fn a_plugin_source_feeds_a_linked_sink() {
         vec![pdk::linked::LinkedEntry::of::<probe::ProbeSink>()],
         None,
         // The plugin is vetted by the real runtime's executable.
-        &Vetting::Subprocess {
-            program: runtime_exe(),
-        },
+        &Vetting::subprocess(runtime_exe()),
     );
     let dir = scratch_dir("mixed");
     let trace = dir.join("trace.txt");

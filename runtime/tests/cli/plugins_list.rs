@@ -349,3 +349,64 @@ fn a_plugin_file_whose_name_has_a_newline_is_listed_on_one_line() {
         "every line is a heading or an indented detail: {text}"
     );
 }
+
+#[test]
+fn copies_of_a_plugin_are_vetted_once_and_a_kept_verdict_spares_the_next_run() {
+    let dir = scratch_dir("vetting-copies");
+    let cache = scratch_dir("vetting-cache");
+    for n in 0..50 {
+        std::fs::copy(
+            built_plugin("metronome"),
+            dir.join(format!("libcopy{n:02}.so")),
+        )
+        .unwrap();
+    }
+    // A copy of the runtime in a directory of its own: the directory of
+    // its executable, which it searches too, holds no plugin.
+    let alone = scratch_dir("vetting-runtime");
+    let exe = alone.join("pdk-runtime");
+    std::fs::copy(runtime_exe(), &exe).unwrap();
+    let list = || {
+        std::process::Command::new(&exe)
+            .args(["plugins", "list", "--plugin-path", dir.to_str().unwrap()])
+            .env_remove("PDK_PLUGIN_PATH")
+            .env("PDK_LOG", "debug")
+            .env("PDK_VETTING_CACHE", &cache)
+            .output()
+            .unwrap()
+    };
+    let vetted = |output: &std::process::Output| -> Vec<String> {
+        stderr(output)
+            .lines()
+            .filter(|line| line.contains("in a child process"))
+            .map(str::to_owned)
+            .collect()
+    };
+
+    // Fifty copies of one file: one child.
+    let first = list();
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert_eq!(vetted(&first).len(), 1, "{}", stderr(&first));
+    let listing = stdout(&first);
+    assert_eq!(listing.matches("loaded    ").count(), 1, "{listing}");
+    let same = format!(
+        "the same plugin (pdk-metronome 0.3.0) as {}/libcopy00.so",
+        dir.display()
+    );
+    assert_eq!(listing.matches(&same).count(), 49, "{listing}");
+
+    // The next run: the verdict was kept, no child at all, the same listing.
+    let second = list();
+    assert!(vetted(&second).is_empty(), "{}", stderr(&second));
+    assert_eq!(stdout(&second), listing);
+
+    // A new file: only it is vetted.
+    std::fs::copy(built_plugin("stdout"), dir.join(library_file("stdout"))).unwrap();
+    let third = list();
+    let children = vetted(&third);
+    assert_eq!(children.len(), 1, "{}", stderr(&third));
+    assert!(
+        children[0].contains(&library_file("stdout")),
+        "{children:?}"
+    );
+}

@@ -128,7 +128,10 @@ fn a_name_with_dashes_is_the_package_and_its_crate_and_connector_use_underscores
     assert!(manifest.contains("name = \"my-conn\"\n"), "{manifest}");
     // A runtime built in a clone: the clone's SDK, under the name `pdk`,
     // and it says so (the registry's is the release test's).
-    let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join("pdk");
+    let sdk = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .join("pdk");
     assert!(
         manifest.contains(&format!(
             "pdk = {{ package = \"pdk-sdk\", path = {:?} }}\n",
