@@ -1,16 +1,26 @@
-//! Throughput of the TCP connectors on 127.0.0.1, through plugins: one
-//! flow sends realistic ~1 KB JSON records with `blaster -> tcp_client`
-//! to a `tcp_server` of the same flow, which decodes every line and hands
-//! it to a `blackhole`; the blackhole's summary gives the figure.
+//! Throughput of the TCP connectors on 127.0.0.1, through plugins:
+//!
+//! - one flow sends realistic ~1 KB JSON records with `blaster ->
+//!   tcp_client` to a `tcp_server` of the same flow, which decodes every
+//!   line and hands it to a `blackhole`; the blackhole's summary gives the
+//!   figure;
+//! - `blaster -> tcp_client` sends them to a plain receiver in this
+//!   process (a `BufReader` counting lines), beside its peer: a plain
+//!   sender writing the same lines through a `BufWriter`, the two
+//!   alternating; the receiver's lines per second, from its first byte to
+//!   the last line, is the figure of both.
 //!
 //! `cargo bench -p pdk-runtime --bench tcp`
 //! (`PDK_BENCH_EVENTS`, default 200 000; `PDK_BENCH_RUNS`, default 5).
 
 mod records;
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::thread::JoinHandle;
+use std::time::Instant;
 
 /// Distinct records in the data file; the blaster loops over them.
 const DISTINCT_RECORDS: u64 = 1_000;
@@ -131,6 +141,84 @@ fn run(runtime: &Path, plugins: &Path, flow: &Path) -> f64 {
         .expect("a rate in the summary")
 }
 
+/// Receives `lines` lines from the first client of `listener`; lines per
+/// second from the first byte to the last line.
+fn receive(listener: TcpListener, lines: u64) -> JoinHandle<f64> {
+    std::thread::spawn(move || {
+        let (stream, _) = listener.accept().expect("a client");
+        let mut reader = BufReader::with_capacity(1 << 16, stream);
+        let mut first = [0u8; 1];
+        reader.read_exact(&mut first).expect("a first byte");
+        let started = Instant::now();
+        let mut seen = u64::from(first[0] == b'\n');
+        while seen < lines {
+            let buffer = reader.fill_buf().expect("the stream reads");
+            assert!(!buffer.is_empty(), "the sender stopped after {seen} lines");
+            seen += buffer.iter().filter(|&&byte| byte == b'\n').count() as u64;
+            let consumed = buffer.len();
+            reader.consume(consumed);
+        }
+        lines as f64 / started.elapsed().as_secs_f64()
+    })
+}
+
+/// A plain program sending `lines` of `records` (cycled) through a
+/// `BufWriter`: the peer of `blaster -> tcp_client`.
+fn plain_sender(records: &[String], lines: u64) -> f64 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a port");
+    let address = listener.local_addr().expect("its address");
+    let receiver = receive(listener, lines);
+    let stream = TcpStream::connect(address).expect("the receiver accepts");
+    stream.set_nodelay(true).expect("TCP_NODELAY");
+    let mut writer = BufWriter::with_capacity(1 << 16, stream);
+    for record in records.iter().cycle().take(lines as usize) {
+        writer.write_all(record.as_bytes()).expect("the write");
+        writer.write_all(b"\n").expect("the write");
+    }
+    writer.flush().expect("the flush");
+    receiver.join().expect("the receiver")
+}
+
+/// `blaster -> tcp_client` sending `lines` of `data` to a plain receiver.
+fn tcp_client_sender(runtime: &Path, plugins: &Path, data: &Path, lines: u64) -> f64 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a port");
+    let address = listener.local_addr().expect("its address");
+    let receiver = receive(listener, lines);
+    let flow = plugins.join("../to-receiver.toml");
+    std::fs::write(
+        &flow,
+        format!(
+            r#"
+[[connector]]
+id = "blast"
+type = "blaster"
+config = {{ path = {data:?}, count = {lines} }}
+
+[[connector]]
+id = "client"
+type = "tcp_client"
+config = {{ url = "{address}" }}
+
+[[link]]
+from = "blast"
+to = "client"
+"#
+        ),
+    )
+    .expect("the flow file");
+    let status = Command::new(runtime)
+        .arg("run")
+        .arg(&flow)
+        .arg("--isolated")
+        .arg("--plugin-path")
+        .arg(plugins)
+        .env("PDK_LOG", "error")
+        .status()
+        .expect("the runtime runs");
+    assert!(status.success(), "the flow failed");
+    receiver.join().expect("the receiver")
+}
+
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     let mid = values.len() / 2;
@@ -159,4 +247,21 @@ fn main() {
         rates.push(rate);
     }
     println!("median: {:.0} events/s", median(&mut rates));
+
+    println!("== lines/s into a plain receiver: blaster -> tcp_client, and a plain buffered sender");
+    let (mut connector, mut plain) = (Vec::new(), Vec::new());
+    for round in 1..=runs {
+        connector.push(tcp_client_sender(&runtime, &plugins, &data, events));
+        plain.push(plain_sender(&lines, events));
+        println!(
+            "run {round}: tcp_client {:>10.0} lines/s, plain sender {:>10.0} lines/s",
+            connector[connector.len() - 1],
+            plain[plain.len() - 1]
+        );
+    }
+    let (connector, plain) = (median(&mut connector), median(&mut plain));
+    println!(
+        "median: tcp_client {connector:.0} lines/s, plain sender {plain:.0} lines/s, ratio {:.2}",
+        connector / plain
+    );
 }

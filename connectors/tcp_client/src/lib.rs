@@ -1,11 +1,16 @@
 //! `tcp_client`: a sink that connects to `url` and writes each event as one
-//! line, on the plugin's tokio runtime (`pdk`'s `tokio` feature). An event
-//! is acknowledged once its line is written to the socket. A failed write,
-//! or the server closing the connection, reports the lost connection: the
-//! runtime reconnects with backoff and fails the event back to its source.
+//! line, on the plugin's tokio runtime (`pdk`'s `tokio` feature). Lines are
+//! written in batches ([`pdk::batch`]): what arrives while a write is under
+//! way goes out in the next one, one `write` for many events, and each
+//! event is acknowledged once the write holding its line is done. A failed
+//! write, or the server closing the connection, reports the lost
+//! connection: the runtime reconnects with backoff and fails the batch's
+//! events back to their sources.
 
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use pdk::batch::{Batch, BatchWriter, Bounds};
 use pdk::config::SocketAddress;
 use pdk::prelude::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -23,46 +28,70 @@ pub struct Config {
     /// Default: 5000.
     #[serde(default = "default_connect_timeout_ms")]
     pub connect_timeout_ms: u64,
+    /// The most lines in one write. Default: 1024.
+    #[serde(default = "default_max_batch")]
+    pub max_batch: usize,
+    /// How long the first line of a batch waits for more, in
+    /// milliseconds. Default: 0 (written at once; what arrives meanwhile
+    /// goes in the next write).
+    #[serde(default)]
+    pub linger_ms: u64,
 }
 
 fn default_connect_timeout_ms() -> u64 {
     5_000
 }
 
-/// The connection while it is up.
-struct Connection {
-    writer: OwnedWriteHalf,
-    /// Reads the server's side, to notice when it closes.
-    watcher: JoinHandle<()>,
+fn default_max_batch() -> usize {
+    1024
 }
 
-impl Drop for Connection {
-    fn drop(&mut self) {
-        self.watcher.abort();
-    }
-}
+/// The writing half of the connection while it is up, shared by the
+/// connector (which connects) and its batch task (which writes).
+type SharedWriter = Arc<Mutex<Option<OwnedWriteHalf>>>;
 
 /// A newline-delimited TCP client.
 #[connector(name = "tcp_client")]
 pub struct TcpClient {
     url: String,
     connect_timeout: Duration,
-    connection: Option<Connection>,
+    writer: SharedWriter,
+    /// Reads the server's side of the connection, to notice when it
+    /// closes.
+    watcher: Option<JoinHandle<()>>,
+    lines: Batch<Vec<u8>>,
 }
 
 impl Connector for TcpClient {
     type Config = Config;
 
-    fn new(config: Config, _ctx: &ConnectorContext) -> Result<Self> {
+    fn new(config: Config, ctx: &ConnectorContext) -> Result<Self> {
+        if config.max_batch == 0 {
+            return Err(Error::config(
+                "`max_batch` is 0; fix: write at least 1 (the most lines in one write)",
+            ));
+        }
+        let url = config.url.to_string();
+        let writer = SharedWriter::default();
+        let lines = LineWriter {
+            url: url.clone(),
+            writer: Arc::clone(&writer),
+        };
+        let bounds = Bounds {
+            max_events: config.max_batch,
+            linger: Duration::from_millis(config.linger_ms),
+        };
         Ok(Self {
-            url: config.url.to_string(),
+            url,
             connect_timeout: Duration::from_millis(config.connect_timeout_ms),
-            connection: None,
+            writer,
+            watcher: None,
+            lines: Batch::start(bounds, lines, ctx),
         })
     }
 
     async fn connect(&mut self, ctx: &ConnectorContext, _attempt: &Attempt) -> Result<bool> {
-        self.connection = None;
+        self.disconnect();
         let cannot = |problem: String| {
             Error::connection_lost(format!("cannot connect to `{}`: {problem}", self.url))
         };
@@ -73,41 +102,87 @@ impl Connector for TcpClient {
         stream.set_nodelay(true)?;
         let (mut reader, writer) = stream.into_split();
         let notifier = ctx.notifier();
-        let watcher = tokio::spawn(async move {
+        self.watcher = Some(tokio::spawn(async move {
             // The server is not expected to send anything; whatever it
             // sends is discarded, and the end of it means it closed.
             let mut discard = [0u8; 4096];
             while matches!(reader.read(&mut discard).await, Ok(n) if n > 0) {}
             notifier.connection_lost();
-        });
-        self.connection = Some(Connection { writer, watcher });
+        }));
+        *lock(&self.writer) = Some(writer);
         Ok(true)
     }
 
+    async fn on_drain(&mut self, _ctx: &ConnectorContext) -> Result<()> {
+        self.lines.flush().await
+    }
+
     async fn on_stop(&mut self, _ctx: &ConnectorContext) -> Result<()> {
-        if let Some(mut connection) = self.connection.take() {
-            let _ = connection.writer.shutdown().await;
+        self.lines.flush().await?;
+        let writer = lock(&self.writer).take();
+        self.disconnect();
+        if let Some(mut writer) = writer {
+            let _ = writer.shutdown().await;
         }
         Ok(())
     }
 }
 
+impl TcpClient {
+    /// Drops the connection, if there is one.
+    fn disconnect(&mut self) {
+        if let Some(watcher) = self.watcher.take() {
+            watcher.abort();
+        }
+        *lock(&self.writer) = None;
+    }
+}
+
+impl Drop for TcpClient {
+    fn drop(&mut self) {
+        self.disconnect();
+    }
+}
+
 impl Sink for TcpClient {
     async fn on_event(&mut self, event: Event, _ctx: &ConnectorContext) -> Result<SinkReply> {
-        let Some(connection) = &mut self.connection else {
+        if lock(&self.writer).is_none() {
             return Ok(SinkReply::Fail);
-        };
+        }
         let mut line = event.to_payload();
         line.push(b'\n');
-        if let Err(error) = connection.writer.write_all(&line).await {
-            self.connection = None;
+        self.lines.push(event.id, line).await
+    }
+}
+
+/// Writes a batch of lines to the connection in one `write_all`.
+struct LineWriter {
+    url: String,
+    writer: SharedWriter,
+}
+
+impl BatchWriter<Vec<u8>> for LineWriter {
+    async fn write(&mut self, lines: &mut Vec<Vec<u8>>) -> Result<()> {
+        let Some(mut writer) = lock(&self.writer).take() else {
             return Err(Error::connection_lost(format!(
-                "writing to `{}` failed: {error}",
+                "not connected to `{}`",
                 self.url
             )));
-        }
-        Ok(SinkReply::Ack)
+        };
+        let bytes = lines.concat();
+        writer.write_all(&bytes).await.map_err(|error| {
+            Error::connection_lost(format!("writing to `{}` failed: {error}", self.url))
+        })?;
+        // Unless the connector connected again meanwhile, the connection
+        // serves the next batch.
+        lock(&self.writer).get_or_insert(writer);
+        Ok(())
     }
+}
+
+/// The shared writer, whatever a panicking holder left in it.
+fn lock(writer: &SharedWriter) -> std::sync::MutexGuard<'_, Option<OwnedWriteHalf>> {
+    writer.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[pdk_export]
@@ -143,10 +218,17 @@ mod tests {
             let (accepted, _) = server.accept().unwrap();
             let mut lines = BufReader::new(accepted.try_clone().unwrap()).lines();
 
-            assert_eq!(client.send("hello").await, Ok(SinkReply::Ack));
-            assert_eq!(client.send(42_u64).await, Ok(SinkReply::Ack));
+            // Written in batches: each event is acknowledged once the
+            // write that holds its line is done.
+            assert_eq!(client.send("hello").await, Ok(SinkReply::Deferred));
+            let hello = client.last_event_id().unwrap();
+            assert_eq!(client.send(42_u64).await, Ok(SinkReply::Deferred));
+            let answer = client.last_event_id().unwrap();
             assert_eq!(lines.next().unwrap().unwrap(), "hello");
             assert_eq!(lines.next().unwrap().unwrap(), "42");
+            client.drain().await.unwrap();
+            let acked: Vec<Report> = client.reports();
+            assert_eq!(acked, [Report::Ack(hello), Report::Ack(answer)]);
 
             drop(lines);
             drop(accepted);
