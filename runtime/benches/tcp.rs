@@ -11,7 +11,9 @@
 //!   the last line, is the figure of both.
 //!
 //! `cargo bench -p pdk-runtime --bench tcp`
-//! (`PDK_BENCH_EVENTS`, default 200 000; `PDK_BENCH_RUNS`, default 5).
+//! (`PDK_BENCH_EVENTS`, default 200 000; `PDK_BENCH_RUNS`, default 5;
+//! `PDK_BENCH_TCP_CLIENT=FILE`: measure that `tcp_client` plugin file, an
+//! earlier build say, instead of the one built now).
 
 mod records;
 
@@ -59,6 +61,14 @@ fn build(plugins: &Path) -> PathBuf {
             std::env::consts::DLL_EXTENSION
         );
         std::fs::copy(release.join(&file), plugins.join(&file)).unwrap();
+    }
+    if let Some(earlier) = std::env::var_os("PDK_BENCH_TCP_CLIENT") {
+        let file = format!(
+            "{}tcp_client.{}",
+            std::env::consts::DLL_PREFIX,
+            std::env::consts::DLL_EXTENSION
+        );
+        std::fs::copy(earlier, plugins.join(file)).expect("PDK_BENCH_TCP_CLIENT is readable");
     }
     release.join("pdk-runtime")
 }
@@ -142,7 +152,8 @@ fn run(runtime: &Path, plugins: &Path, flow: &Path) -> f64 {
 }
 
 /// Receives `lines` lines from the first client of `listener`; lines per
-/// second from the first byte to the last line.
+/// second from the first byte to the last line. It reads on until the
+/// client closes: a sink whose server goes away reconnects.
 fn receive(listener: TcpListener, lines: u64) -> JoinHandle<f64> {
     std::thread::spawn(move || {
         let (stream, _) = listener.accept().expect("a client");
@@ -158,7 +169,9 @@ fn receive(listener: TcpListener, lines: u64) -> JoinHandle<f64> {
             let consumed = buffer.len();
             reader.consume(consumed);
         }
-        lines as f64 / started.elapsed().as_secs_f64()
+        let rate = lines as f64 / started.elapsed().as_secs_f64();
+        std::io::copy(&mut reader, &mut std::io::sink()).expect("the stream reads to its end");
+        rate
     })
 }
 
@@ -176,6 +189,8 @@ fn plain_sender(records: &[String], lines: u64) -> f64 {
         writer.write_all(b"\n").expect("the write");
     }
     writer.flush().expect("the flush");
+    // Closed: the receiver reads to the end.
+    drop(writer);
     receiver.join().expect("the receiver")
 }
 
@@ -248,7 +263,9 @@ fn main() {
     }
     println!("median: {:.0} events/s", median(&mut rates));
 
-    println!("== lines/s into a plain receiver: blaster -> tcp_client, and a plain buffered sender");
+    println!(
+        "== lines/s into a plain receiver: blaster -> tcp_client, and a plain buffered sender"
+    );
     let (mut connector, mut plain) = (Vec::new(), Vec::new());
     for round in 1..=runs {
         connector.push(tcp_client_sender(&runtime, &plugins, &data, events));
