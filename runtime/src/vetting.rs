@@ -179,38 +179,39 @@ impl Vetting {
                         Ok((opened, digest))
                     })
                     .collect();
-                // One child per content that no child has loaded before.
-                let mut children = HashMap::new();
+                // The verdict of every content: known, or from the one child
+                // started for it; a rejection by its line, for every copy.
+                let mut verdicts: HashMap<ContentDigest, Result<PluginReport, String>> =
+                    HashMap::new();
+                let mut children = Vec::new();
                 for (opened, digest) in opened.iter().flatten() {
-                    if !children.contains_key(digest) && known.get(digest).is_none() {
-                        log::debug!("vetting {} in a child process", opened.path().display());
-                        children.insert(*digest, VettingChild::start(program, opened));
+                    if verdicts.contains_key(digest) || children.iter().any(|(d, _)| d == digest) {
+                        continue;
+                    }
+                    match known.get(digest) {
+                        Some(report) => {
+                            verdicts.insert(*digest, Ok(report));
+                        }
+                        None => {
+                            log::debug!("vetting {} in a child process", opened.path().display());
+                            children.push((*digest, VettingChild::start(program, opened)));
+                        }
                     }
                 }
                 let deadline = Instant::now() + TIMEOUT;
-                // A rejection, by its line, for every copy of the contents.
-                let verdicts: HashMap<ContentDigest, Result<PluginReport, String>> = children
-                    .into_iter()
-                    .map(|(digest, child)| {
-                        let verdict = child.and_then(|child| child.verdict(deadline));
-                        if let Ok(report) = &verdict {
-                            known.insert(digest, report);
-                        }
-                        (digest, verdict.map_err(|rejected| rejected.to_string()))
-                    })
-                    .collect();
+                for (digest, child) in children {
+                    let verdict = child.and_then(|child| child.verdict(deadline));
+                    if let Ok(report) = &verdict {
+                        known.insert(digest, report);
+                    }
+                    verdicts.insert(digest, verdict.map_err(|rejected| rejected.to_string()));
+                }
                 opened
                     .into_iter()
                     .map(|vetted| {
                         let (opened, digest) = vetted?;
-                        let report = match verdicts.get(&digest) {
-                            Some(verdict) => verdict.clone().map_err(Rejected::Vetting)?,
-                            None => known.get(&digest).ok_or_else(|| {
-                                Rejected::Vetting(String::from(
-                                    "could not be vetted: its verdict was lost",
-                                ))
-                            })?,
-                        };
+                        // Every content got its verdict above.
+                        let report = verdicts[&digest].clone().map_err(Rejected::Vetting)?;
                         Ok(Vetted {
                             opened,
                             report: Some(report),
