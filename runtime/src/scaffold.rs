@@ -47,7 +47,8 @@ impl PdkSource {
     /// runtime.
     #[must_use]
     pub fn this_runtimes() -> Self {
-        clone_sdk().map_or_else(|| Self::Version(pdk::SDK_VERSION.to_owned()), Self::Clone)
+        clone_sdk(Path::new(env!("CARGO_MANIFEST_DIR")))
+            .map_or_else(|| Self::Version(pdk::SDK_VERSION.to_owned()), Self::Clone)
     }
 
     /// The dependency's value in `Cargo.toml`.
@@ -78,13 +79,13 @@ impl PdkSource {
     }
 }
 
-/// The SDK crate of the source tree this runtime was compiled in, if that
-/// tree is a clone of the PDK repository (the SDK's `pdk/` beside the
-/// runtime's directory) and still there. A runtime compiled from its
-/// crates.io package has no such neighbour: the registry unpacks each
-/// crate into a directory named after its version.
-fn clone_sdk() -> Option<PathBuf> {
-    let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).parent()?.join("pdk");
+/// The SDK crate beside `runtime_dir`, the directory the runtime was
+/// compiled in, if that is a clone of the PDK repository (the SDK's `pdk/`
+/// beside it) still there. A runtime compiled from its crates.io package
+/// has no such neighbour: the registry unpacks each crate into a directory
+/// named after its version.
+fn clone_sdk(runtime_dir: &Path) -> Option<PathBuf> {
+    let sdk = runtime_dir.parent()?.join("pdk");
     let manifest: toml::Table = std::fs::read_to_string(sdk.join("Cargo.toml"))
         .ok()?
         .parse()
@@ -224,6 +225,25 @@ mod tests {
             PdkSource::Path(PathBuf::from("/src/pdk")).toml(),
             r#"{ package = "pdk-sdk", path = "/src/pdk" }"#
         );
+    }
+
+    #[test]
+    fn only_a_neighbouring_sdk_crate_makes_a_clone() {
+        let root = tempfile::tempdir().unwrap();
+        let runtime = root.path().join("runtime");
+        std::fs::create_dir_all(&runtime).unwrap();
+        // Unpacked from the registry: no `pdk/` beside the runtime.
+        assert_eq!(clone_sdk(&runtime), None);
+        // A `pdk/` of another project, or a manifest that does not parse.
+        let sdk = root.path().join("pdk");
+        std::fs::create_dir_all(&sdk).unwrap();
+        std::fs::write(sdk.join("Cargo.toml"), "[package]\nname = \"pdk\"\n").unwrap();
+        assert_eq!(clone_sdk(&runtime), None);
+        std::fs::write(sdk.join("Cargo.toml"), "[package\n").unwrap();
+        assert_eq!(clone_sdk(&runtime), None);
+        // The SDK crate of a clone.
+        std::fs::write(sdk.join("Cargo.toml"), "[package]\nname = \"pdk-sdk\"\n").unwrap();
+        assert_eq!(clone_sdk(&runtime), Some(sdk));
     }
 
     #[test]
