@@ -7,13 +7,15 @@
 //!   counts with, and of a bare prometheus-client counter (the limit);
 //! - loading and checking one plugin file.
 //!
-//! `cargo bench -p pdk-runtime --bench boundary`
+//! `cargo bench -p pdk-runtime --bench boundary` (`PDK_BENCH_QUICK=1`: a
+//! short measurement that only checks it runs)
 
 mod quiet_context;
 mod records;
+mod setup;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
+use std::time::Duration;
 
 use abi_stable::std_types::RStr;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
@@ -25,22 +27,25 @@ use pdk::abi::value::PdkValue;
 use pdk::Value;
 use quiet_context::context as ctx;
 
-/// The release build of the plugin library `name` of package `package`,
-/// built by cargo.
-fn release_plugin(package: &str, name: &str) -> PathBuf {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--release", "-p", package])
-        .current_dir(&workspace)
-        .status()
-        .expect("cargo runs");
-    assert!(status.success());
-    let file = format!(
-        "{}{name}.{}",
-        std::env::consts::DLL_PREFIX,
-        std::env::consts::DLL_EXTENSION
-    );
-    workspace.join("target/release").join(file)
+/// The release build of plugin library `name` (see
+/// [`setup::release_plugins`]).
+fn release_plugin(name: &str) -> PathBuf {
+    let dir = setup::workspace().join("target/bench-boundary");
+    setup::release_plugins(&[name], &dir);
+    dir.join(setup::library_file(name))
+}
+
+/// Criterion's settings: its defaults, or a short measurement in the
+/// quick mode CI runs.
+fn settings() -> Criterion {
+    if setup::quick() {
+        Criterion::default()
+            .sample_size(10)
+            .warm_up_time(Duration::from_millis(50))
+            .measurement_time(Duration::from_millis(200))
+    } else {
+        Criterion::default()
+    }
 }
 
 fn value_conversion(c: &mut Criterion) {
@@ -72,8 +77,8 @@ impl Native for Idle {
 }
 
 fn one_async_call(c: &mut Criterion) {
-    let plugin = pdk_runtime::load(&release_plugin("pdk-blackhole", "blackhole"), None)
-        .expect("the blackhole plugin loads");
+    let plugin =
+        pdk_runtime::load(&release_plugin("blackhole"), None).expect("the blackhole plugin loads");
     let create = plugin.module.create_connector();
     let mut through_ffi = create(
         RStr::from_str("blackhole"),
@@ -87,8 +92,8 @@ fn one_async_call(c: &mut Criterion) {
         .into_result()
         .expect("a built-in blackhole is created");
     let mut native: Box<dyn Native> = Box::new(Idle);
-    let tokio_plugin = pdk_runtime::load(&release_plugin("ecosystem", "ecosystem"), None)
-        .expect("the ecosystem plugin loads");
+    let tokio_plugin =
+        pdk_runtime::load(&release_plugin("ecosystem"), None).expect("the ecosystem plugin loads");
     let mut config = Value::object();
     config.insert("interval_ms", 1_000u64);
     config.insert("count", 1u64);
@@ -145,7 +150,7 @@ fn metric_increment(c: &mut Criterion) {
 }
 
 fn load_and_check(c: &mut Criterion) {
-    let built = release_plugin("pdk-metronome", "metronome");
+    let built = release_plugin("metronome");
     let dir = std::env::temp_dir().join(format!("pdk-bench-load-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut copies = 0_u64;
@@ -167,11 +172,9 @@ fn load_and_check(c: &mut Criterion) {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-criterion_group!(
-    benches,
-    value_conversion,
-    one_async_call,
-    metric_increment,
-    load_and_check
-);
+criterion_group! {
+    name = benches;
+    config = settings();
+    targets = value_conversion, one_async_call, metric_increment, load_and_check
+}
 criterion_main!(benches);

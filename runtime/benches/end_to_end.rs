@@ -18,9 +18,11 @@
 //! instructions per event, in both builds.
 //!
 //! `cargo bench -p pdk-runtime --bench end_to_end`
-//! (`PDK_BENCH_EVENTS`, default 1 000 000; `PDK_BENCH_RUNS`, default 5).
+//! (`PDK_BENCH_EVENTS`, default 1 000 000; `PDK_BENCH_RUNS`, default 5;
+//! `PDK_BENCH_QUICK=1`: one short round that only checks it runs).
 
 mod records;
+mod setup;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -32,56 +34,15 @@ const DISTINCT_RECORDS: u64 = 1_000;
 /// Events in the shorter of the two runs callgrind counts.
 const CALLGRIND_EVENTS: u64 = 10_000;
 
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn cargo_build(args: &[&str]) {
-    let status = Command::new(env!("CARGO"))
-        .arg("build")
-        .arg("--release")
-        .args(args)
-        .current_dir(workspace())
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "cargo build {args:?} failed");
-}
-
-/// Builds the runtime (with its built-in connectors) and the plugins in
-/// release mode, copies the plugins into `dir/plugins`, and returns the
-/// runtime. Run with the plugin directory, the plugin files replace the
-/// built-in connectors; run without it, the built-ins run in-process.
+/// Builds the plugins in release mode into `dir/plugins`, and copies the
+/// runtime (with its built-in connectors) into `dir`; returns the runtime.
+/// Run with the plugin directory, the plugin files replace the built-in
+/// connectors; run without it, the built-ins run in-process.
 fn build(dir: &Path) -> PathBuf {
-    let release = workspace().join("target/release");
     let plugins = dir.join("plugins");
-    std::fs::create_dir_all(&plugins).unwrap();
-    cargo_build(&[
-        "-p",
-        "pdk-runtime",
-        "-p",
-        "pdk-blaster",
-        "-p",
-        "pdk-blackhole",
-        "-p",
-        "pdk-file",
-    ]);
-    for plugin in ["blaster", "blackhole", "file"] {
-        let file = format!(
-            "{}{plugin}.{}",
-            std::env::consts::DLL_PREFIX,
-            std::env::consts::DLL_EXTENSION
-        );
-        std::fs::copy(release.join(&file), plugins.join(&file)).unwrap();
-    }
+    setup::release_plugins(&["blaster", "blackhole", "file"], &plugins);
     let runtime = dir.join("pdk-runtime");
-    std::fs::copy(release.join("pdk-runtime"), &runtime).unwrap();
+    std::fs::copy(setup::runtime(), &runtime).unwrap();
     assert_plugins_replace_builtins(&runtime, &plugins);
     runtime
 }
@@ -266,16 +227,6 @@ fn limit(lines: &[Vec<u8>], events: u64) -> f64 {
     events as f64 / start.elapsed().as_secs_f64()
 }
 
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let mid = values.len() / 2;
-    if values.len() % 2 == 0 {
-        (values[mid - 1] + values[mid]) / 2.0
-    } else {
-        values[mid]
-    }
-}
-
 /// One flow's throughputs, one entry per round.
 #[derive(Default)]
 struct Rounds {
@@ -285,9 +236,9 @@ struct Rounds {
 }
 
 fn main() {
-    let events = env_number("PDK_BENCH_EVENTS", 1_000_000);
-    let runs = env_number("PDK_BENCH_RUNS", 5);
-    let dir = workspace().join("target/bench-e2e");
+    let scale = setup::Scale::from_env(1_000_000, 5);
+    let (events, runs) = (scale.events, scale.runs);
+    let dir = setup::workspace().join("target/bench-e2e");
     std::fs::create_dir_all(&dir).unwrap();
     let runtime = build(&dir);
     let plugins = dir.join("plugins");
@@ -296,7 +247,7 @@ fn main() {
     let average = lines.iter().map(String::len).sum::<usize>() / lines.len();
     println!("data: {DISTINCT_RECORDS} distinct records, {average} bytes on average, {events} events per run");
     let flows = prepare(&dir, &lines, events);
-    if has_valgrind() {
+    if !scale.quick && has_valgrind() {
         println!("== instructions per event (callgrind)");
         for (which, (name, _)) in flows.iter().enumerate() {
             println!(
@@ -334,12 +285,12 @@ fn main() {
     let first = &rounds[0];
     for ((name, _), measured) in flows.iter().zip(&rounds) {
         let ratio_of_runs = |a: &[f64], b: &[f64]| {
-            median(&mut a.iter().zip(b).map(|(a, b)| a / b).collect::<Vec<_>>())
+            setup::median(&mut a.iter().zip(b).map(|(a, b)| a / b).collect::<Vec<_>>())
         };
         let (p, s, l) = (
-            median(&mut measured.plugins.clone()),
-            median(&mut measured.builtin.clone()),
-            median(&mut measured.limit.clone()),
+            setup::median(&mut measured.plugins.clone()),
+            setup::median(&mut measured.builtin.clone()),
+            setup::median(&mut measured.limit.clone()),
         );
         println!("== {name}");
         println!("median: plugins {p:.0} events/s, static {s:.0} events/s, limit {l:.0} events/s");

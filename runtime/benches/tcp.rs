@@ -13,9 +13,11 @@
 //! `cargo bench -p pdk-runtime --bench tcp`
 //! (`PDK_BENCH_EVENTS`, default 200 000; `PDK_BENCH_RUNS`, default 5;
 //! `PDK_BENCH_TCP_CLIENT=FILE`: measure that `tcp_client` plugin file, an
-//! earlier build say, instead of the one built now).
+//! earlier build say, instead of the one built now;
+//! `PDK_BENCH_QUICK=1`: one short round that only checks it runs).
 
 mod records;
+mod setup;
 
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -27,50 +29,16 @@ use std::time::Instant;
 /// Distinct records in the data file; the blaster loops over them.
 const DISTINCT_RECORDS: u64 = 1_000;
 
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// Builds the runtime and the plugins in release mode and copies the
-/// plugins into `plugins`; returns the runtime binary.
-fn build(plugins: &Path) -> PathBuf {
-    const PLUGINS: [&str; 4] = ["blaster", "blackhole", "tcp_client", "tcp_server"];
-    let mut command = Command::new(env!("CARGO"));
-    command.args(["build", "--release", "-p", "pdk-runtime"]);
-    for plugin in PLUGINS {
-        command.args(["-p", &format!("pdk-{}", plugin.replace('_', "-"))]);
-    }
-    let status = command
-        .current_dir(workspace())
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "cargo build failed");
-    let release = workspace().join("target/release");
-    std::fs::create_dir_all(plugins).unwrap();
-    for plugin in PLUGINS {
-        let file = format!(
-            "{}{plugin}.{}",
-            std::env::consts::DLL_PREFIX,
-            std::env::consts::DLL_EXTENSION
-        );
-        std::fs::copy(release.join(&file), plugins.join(&file)).unwrap();
-    }
+/// Builds the plugins in release mode into `plugins`.
+fn build(plugins: &Path) {
+    setup::release_plugins(
+        &["blaster", "blackhole", "tcp_client", "tcp_server"],
+        plugins,
+    );
     if let Some(earlier) = std::env::var_os("PDK_BENCH_TCP_CLIENT") {
-        let file = format!(
-            "{}tcp_client.{}",
-            std::env::consts::DLL_PREFIX,
-            std::env::consts::DLL_EXTENSION
-        );
-        std::fs::copy(earlier, plugins.join(file)).expect("PDK_BENCH_TCP_CLIENT is readable");
+        std::fs::copy(earlier, plugins.join(setup::library_file("tcp_client")))
+            .expect("PDK_BENCH_TCP_CLIENT is readable");
     }
-    release.join("pdk-runtime")
 }
 
 /// A port on 127.0.0.1 that was free a moment ago.
@@ -234,22 +202,12 @@ to = "client"
     receiver.join().expect("the receiver")
 }
 
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let mid = values.len() / 2;
-    if values.len() % 2 == 0 {
-        (values[mid - 1] + values[mid]) / 2.0
-    } else {
-        values[mid]
-    }
-}
-
 fn main() {
-    let events = env_number("PDK_BENCH_EVENTS", 200_000);
-    let runs = env_number("PDK_BENCH_RUNS", 5);
-    let dir = workspace().join("target/bench-tcp");
+    let setup::Scale { events, runs, .. } = setup::Scale::from_env(200_000, 5);
+    let dir = setup::workspace().join("target/bench-tcp");
     let plugins = dir.join("plugins");
-    let runtime = build(&plugins);
+    build(&plugins);
+    let runtime = setup::runtime();
     let data = dir.join("records.jsonl");
     let lines: Vec<String> = (0..DISTINCT_RECORDS).map(records::record).collect();
     std::fs::write(&data, lines.join("\n") + "\n").unwrap();
@@ -261,7 +219,7 @@ fn main() {
         println!("run {round}: {rate:>10.0} events/s");
         rates.push(rate);
     }
-    println!("median: {:.0} events/s", median(&mut rates));
+    println!("median: {:.0} events/s", setup::median(&mut rates));
 
     println!(
         "== lines/s into a plain receiver: blaster -> tcp_client, and a plain buffered sender"
@@ -276,7 +234,7 @@ fn main() {
             plain[plain.len() - 1]
         );
     }
-    let (connector, plain) = (median(&mut connector), median(&mut plain));
+    let (connector, plain) = (setup::median(&mut connector), setup::median(&mut plain));
     println!(
         "median: tcp_client {connector:.0} lines/s, plain sender {plain:.0} lines/s, ratio {:.2}",
         connector / plain

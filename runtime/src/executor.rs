@@ -2,18 +2,21 @@
 //! (async-std, on which the runtime used to run, is discontinued:
 //! RUSTSEC-2025-0052). A small shared pool ([`Pool`]) runs the runtime's
 //! own tasks and the tasks plugins spawn outside any pipeline; each
-//! pipeline of connectors has an executor of its own ([`Pipeline`]),
-//! which also runs the tasks its connectors spawn; blocking jobs run on
+//! pipeline of connectors is placed on one of a fixed set of worker
+//! threads, one per core, whose executor also runs the tasks its
+//! connectors spawn ([`Pipeline`]); blocking jobs run on
 //! `blocking`'s thread pool; timers are `async-io`'s. Everything else in
 //! the runtime, and every plugin through the host services, goes through
 //! this module, so moving to other executors changes only this file.
 
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_executor::Executor;
-use futures::future::join_all;
+use futures::future::{join_all, FutureExt};
 
 /// A handle to a spawned task: awaiting it yields the task's output;
 /// dropping it cancels the task unless it was detached
@@ -46,41 +49,21 @@ pub async fn sleep(duration: Duration) {
     async_io::Timer::after(duration).await;
 }
 
-/// The shared pool: as many threads as the machine has cores (at least
-/// two), started on first use, for tasks that belong to no pipeline.
+/// The shared pool, for tasks that belong to no pipeline: an executor
+/// run by every worker thread (see [`Workers`]), started on first use.
 #[must_use]
 pub fn pool() -> &'static Pool {
-    static POOL: OnceLock<Pool> = OnceLock::new();
-    POOL.get_or_init(|| {
-        let threads = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
-        Pool::start("pdk-tasks", threads)
-    })
+    &workers().pool
 }
 
-/// An executor run by a fixed set of threads of its own, for as long as
-/// the process lives; threads can be lent to it while a task blocks one.
+/// An executor shared by the worker threads; threads can be lent to it
+/// while a task blocks one.
 #[derive(Debug, Clone)]
 pub struct Pool {
     runner: Runner,
 }
 
 impl Pool {
-    /// Starts `threads` threads named `name`. A thread that cannot be
-    /// started is logged; the pool runs on the others (or on lent ones).
-    fn start(name: &str, threads: usize) -> Self {
-        let runner = Runner::new(name);
-        for _ in 0..threads {
-            let executor = Arc::clone(&runner.executor);
-            let started = std::thread::Builder::new()
-                .name(name.to_owned())
-                .spawn(move || async_io::block_on(executor.run(std::future::pending::<()>())));
-            if let Err(error) = started {
-                log::warn!("cannot start a thread of the {name} pool ({error})");
-            }
-        }
-        Self { runner }
-    }
-
     /// Where the pool's tasks run.
     #[must_use]
     pub fn runner(&self) -> &Runner {
@@ -133,24 +116,111 @@ impl Runner {
     }
 }
 
-/// An executor of its own for the connectors of one pipeline (connectors
-/// linked to each other) and the tasks they spawn: they run on one
-/// thread, so that handing an event from one to the next wakes no other
-/// thread, and a payload is freed on the thread that allocated it. A
-/// thread can be lent to it while one of its connectors blocks the usual
-/// one.
-#[derive(Debug, Clone)]
+/// The threads that run every pipeline and the shared pool: one per core
+/// (at least two), started together on first use, whatever the number of
+/// flows and pipelines. Each has an executor of its own for the pipelines
+/// placed on it, and runs the pool's tasks between theirs.
+struct Workers {
+    pool: Pool,
+    /// Each worker's executor, with the number of pipelines placed on it.
+    lanes: Vec<(Runner, Arc<AtomicUsize>)>,
+}
+
+/// The worker threads, started on first use.
+fn workers() -> &'static Workers {
+    static WORKERS: OnceLock<Workers> = OnceLock::new();
+    WORKERS.get_or_init(|| {
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
+        Workers::start(threads)
+    })
+}
+
+impl Workers {
+    /// Starts `threads` workers. A thread that cannot be started is
+    /// logged, and takes no pipeline.
+    fn start(threads: usize) -> Self {
+        let pool = Pool {
+            runner: Runner::new("pdk-tasks"),
+        };
+        let mut lanes = Vec::new();
+        for number in 0..threads {
+            let name = format!("pdk-worker-{number}");
+            let lane = Runner::new(&name);
+            let (own, shared) = (
+                Arc::clone(&lane.executor),
+                Arc::clone(&pool.runner.executor),
+            );
+            let thread = name.clone();
+            let started = std::thread::Builder::new()
+                .name(name.clone())
+                .spawn(move || Self::work(&thread, &own, &shared));
+            match started {
+                Ok(_) => lanes.push((lane, Arc::new(AtomicUsize::new(0)))),
+                Err(error) => log::warn!("cannot start the thread {name} ({error})"),
+            }
+        }
+        Self { pool, lanes }
+    }
+
+    /// A worker's life: its own executor's tasks, and the pool's between
+    /// them. A task that panics (a bug of the runtime: connector code is
+    /// contained) is logged, and the worker goes on with the others.
+    fn work(name: &str, own: &Executor<'static>, shared: &Executor<'static>) {
+        loop {
+            let serve = AssertUnwindSafe(|| {
+                async_io::block_on(own.run(shared.run(std::future::pending::<()>())));
+            });
+            if std::panic::catch_unwind(serve).is_err() {
+                log::error!(
+                    "a task on {name} panicked; this is a bug in pdk-runtime, please report it \
+                     with the log"
+                );
+            }
+        }
+    }
+}
+
+/// A place on a worker thread for the connectors of one pipeline
+/// (connectors linked to each other) and the tasks they spawn: they run
+/// on one thread, so that handing an event from one to the next wakes no
+/// other thread, and a payload is freed on the thread that allocated it.
+/// Pipelines share the workers, the least busy one taking the next; a
+/// thread can be lent to a worker's executor while one of its
+/// connectors blocks the worker.
+#[derive(Debug)]
 pub struct Pipeline {
     runner: Runner,
+    /// The count of pipelines on its worker, which this one is part of
+    /// until it ends.
+    placed: Placed,
+}
+
+/// A pipeline's share of its worker's count, given back when dropped.
+#[derive(Debug)]
+struct Placed(Arc<AtomicUsize>);
+
+impl Drop for Placed {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Pipeline {
-    /// A pipeline whose threads are named `name`.
-    #[must_use]
-    pub fn new(name: &str) -> Self {
-        Self {
-            runner: Runner::new(name),
-        }
+    /// A pipeline on the worker with the fewest pipelines.
+    ///
+    /// # Errors
+    /// No worker thread could be started.
+    pub fn place() -> std::io::Result<Self> {
+        let (runner, count) = workers()
+            .lanes
+            .iter()
+            .min_by_key(|(_, count)| count.load(Ordering::Relaxed))
+            .ok_or_else(|| std::io::Error::other("no worker thread could be started"))?;
+        count.fetch_add(1, Ordering::Relaxed);
+        Ok(Self {
+            runner: runner.clone(),
+            placed: Placed(Arc::clone(count)),
+        })
     }
 
     /// Where the pipeline's tasks run.
@@ -159,31 +229,34 @@ impl Pipeline {
         &self.runner
     }
 
-    /// Runs `tasks` on a new thread of this pipeline; the returned future
+    /// Runs `tasks` on this pipeline's worker; the returned future
     /// completes with their outputs, in order, once all have ended, or
-    /// with `None` if the thread died without them.
-    ///
-    /// # Errors
-    /// The thread cannot be started.
-    pub fn run<F>(
-        &self,
-        tasks: Vec<F>,
-    ) -> std::io::Result<impl Future<Output = Option<Vec<F::Output>>> + use<F>>
+    /// with `None` if one of them panicked. They run on even if the
+    /// future is dropped.
+    pub fn run<F>(self, tasks: Vec<F>) -> impl Future<Output = Option<Vec<F::Output>>> + use<F>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        let Self { runner, placed } = self;
+        let handles: Vec<_> = tasks
+            .into_iter()
+            .map(|task| runner.spawn(AssertUnwindSafe(task).catch_unwind()))
+            .collect();
         let (done_tx, done) = async_channel::bounded(1);
-        let executor = Arc::clone(&self.runner.executor);
-        std::thread::Builder::new()
-            .name(self.runner.name.to_string())
-            .spawn(move || {
-                let handles: Vec<_> = tasks.into_iter().map(|task| executor.spawn(task)).collect();
-                let outputs = async_io::block_on(executor.run(join_all(handles)));
-                // `run` may have stopped waiting (the drain ran out).
-                let _ = done_tx.send_blocking(outputs);
-            })?;
-        Ok(async move { done.recv().await.ok() })
+        runner
+            .spawn(async move {
+                let outputs: Option<Vec<F::Output>> = join_all(handles)
+                    .await
+                    .into_iter()
+                    .map(Result::ok)
+                    .collect();
+                drop(placed);
+                // `run`'s caller may have stopped waiting (the drain ran out).
+                let _ = done_tx.send(outputs).await;
+            })
+            .detach();
+        async move { done.recv().await.ok().flatten() }
     }
 }
 

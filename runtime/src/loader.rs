@@ -451,9 +451,15 @@ fn private_copy(file: &File, path: &Path) -> Result<File, CopyError> {
     if copied > MAX_PLUGIN_BYTES {
         return Err(CopyError::TooLarge);
     }
-    let seals = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
-    // SAFETY: `copy` is an open memfd created with MFD_ALLOW_SEALING and
-    // never mapped writable, so adding these seals is valid.
+    // F_SEAL_FUTURE_WRITE, not F_SEAL_WRITE: both refuse every write from
+    // now on (nothing has mapped the copy), but F_SEAL_WRITE also waits for
+    // every extra reference to the copy's pages to go, and a page written
+    // a moment ago can still be referenced from another CPU's batch of
+    // pages to put on the LRU list: under load it failed with EBUSY.
+    let seals =
+        libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_FUTURE_WRITE;
+    // SAFETY: `copy` is an open memfd created with MFD_ALLOW_SEALING, so
+    // adding these seals is valid.
     if unsafe { libc::fcntl(copy.as_raw_fd(), libc::F_ADD_SEALS, seals) } != 0 {
         return Err(CopyError::Io(std::io::Error::last_os_error()));
     }
@@ -462,9 +468,8 @@ fn private_copy(file: &File, path: &Path) -> Result<File, CopyError> {
 
 /// Copies at most `limit` bytes of `file` into `copy` through a buffer of
 /// this process, and returns how many. Not `std::io::copy`: its zero-copy
-/// paths (`copy_file_range`, splice) can leave the memfd's pages pinned for
-/// a moment, and sealing a memfd with pinned pages fails with EBUSY (seen
-/// once in 150 copies while other tests ran).
+/// paths (`copy_file_range`, splice) can leave the memfd's pages pinned
+/// while the pipe or the copy is in flight.
 fn copy_through_buffer(mut file: &File, copy: &mut File, limit: u64) -> std::io::Result<u64> {
     let mut buffer = vec![0; 1 << 16];
     let mut copied = 0;
@@ -755,5 +760,37 @@ mod tests {
             without_descriptor_paths("cannot open /proc/self/fd/7"),
             "cannot open the file"
         );
+    }
+
+    #[test]
+    fn the_private_copy_holds_the_file_and_refuses_every_write() {
+        use std::io::Seek;
+
+        let dir = std::env::temp_dir().join(format!("pdk-loader-copy-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("libplugin.so");
+        let content: Vec<u8> = (0..200_000_u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &content).unwrap();
+        for _ in 0..50 {
+            let mut copy = private_copy(&File::open(&path).unwrap(), &path).unwrap();
+            let mut read = Vec::new();
+            copy.seek(std::io::SeekFrom::Start(0)).unwrap();
+            copy.read_to_end(&mut read).unwrap();
+            assert!(read == content, "the copy differs from the file");
+            assert!(
+                copy.write_all(b"changed").is_err(),
+                "a write through the copy"
+            );
+            assert!(copy.set_len(10).is_err(), "a shrink");
+            let mut reopened = std::fs::OpenOptions::new()
+                .write(true)
+                .open(format!("/proc/self/fd/{}", copy.as_raw_fd()))
+                .unwrap();
+            assert!(
+                reopened.write_all(b"changed").is_err(),
+                "a write through /proc"
+            );
+        }
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

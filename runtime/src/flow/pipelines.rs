@@ -1,5 +1,5 @@
 //! A flow's pipelines: the groups of connectors linked to each other,
-//! directly or through others. Each pipeline runs on a thread of its own.
+//! directly or through others. Each pipeline runs on one worker thread.
 
 /// The pipelines of a flow whose connector `i` sends to `targets[i]`:
 /// each is the list of its connectors' indices, in increasing order, and

@@ -63,10 +63,10 @@ pub enum RunError {
     /// The plugin files cannot be watched (`run --watch`).
     #[error("{0}")]
     Watch(String),
-    /// The thread for a pipeline could not be started.
+    /// No worker thread could be started for a pipeline.
     #[error(
         "cannot start a thread for connectors {}: {error}; fix: raise the limit on threads \
-         (ulimit -u) or run fewer pipelines",
+         (ulimit -u)",
         .connectors.join(", ")
     )]
     NoThread {
@@ -75,9 +75,9 @@ pub enum RunError {
         /// Why.
         error: std::io::Error,
     },
-    /// The thread running a pipeline ended without its connectors' outcomes.
+    /// A task running a pipeline's connectors panicked.
     #[error(
-        "the thread running connectors {} ended unexpectedly; this is a bug in pdk-runtime, \
+        "the task running connectors {} ended unexpectedly; this is a bug in pdk-runtime, \
          please report it with the log",
         .connectors.join(", ")
     )]
@@ -101,10 +101,10 @@ impl RunError {
 }
 
 /// How one pipeline ended: its connectors' ids, and each one's outcome
-/// (`None` if the pipeline's thread died).
+/// (`None` if one of its tasks panicked).
 type PipelineEnd = (Vec<String>, Option<Vec<Result<(), GaveUp>>>);
 
-/// Starts the tasks of each pipeline of `flow` on a thread of its own;
+/// Starts the tasks of each pipeline of `flow` on a worker thread;
 /// the futures complete when each pipeline ends.
 fn run_pipelines(
     flow: &Flow,
@@ -113,19 +113,17 @@ fn run_pipelines(
     let targets: Vec<Vec<usize>> = flow.nodes.iter().map(|node| node.targets.clone()).collect();
     let mut tasks: Vec<Option<ConnectorTask>> = tasks.into_iter().map(Some).collect();
     let mut runs = Vec::new();
-    for (number, members) in pipelines(&targets).into_iter().enumerate() {
-        let pipeline = Pipeline::new(&format!("pdk-pipeline-{number}"));
+    for members in pipelines(&targets) {
         let members: Vec<ConnectorTask> = members.iter().filter_map(|&i| tasks[i].take()).collect();
         let connectors: Vec<String> = members.iter().map(|task| task.id.clone()).collect();
+        let pipeline = Pipeline::place().map_err(|error| RunError::NoThread {
+            connectors: connectors.clone(),
+            error,
+        })?;
         for task in &members {
             task.activity().runs_on(pipeline.runner());
         }
-        let outputs = pipeline
-            .run(members.into_iter().map(ConnectorTask::run).collect())
-            .map_err(|error| RunError::NoThread {
-                connectors: connectors.clone(),
-                error,
-            })?;
+        let outputs = pipeline.run(members.into_iter().map(ConnectorTask::run).collect());
         runs.push(outputs.map(move |outputs| (connectors, outputs)));
     }
     Ok(runs)
@@ -191,7 +189,7 @@ pub async fn run(
 }
 
 /// A flow whose connectors are created and wired, and run on their
-/// pipelines' threads.
+/// pipelines' worker threads.
 pub struct Running {
     flow: Flow,
     /// Ends each pipeline's run.
@@ -205,7 +203,7 @@ pub struct Running {
 
 /// Starts `flow` (read from `file`) as flow `name`, with the plugins of
 /// `registry`: creates every connector (which checks its config) before
-/// starting any, wires the links, and starts each pipeline on its thread.
+/// starting any, wires the links, and starts each pipeline on a worker thread.
 /// The flow drains when `shutdown` closes. With `watch`, a plugin file
 /// replaced meanwhile is reloaded and its connectors restarted on the new
 /// build. Its connectors' states and metrics are shown through

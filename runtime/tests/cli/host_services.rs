@@ -125,31 +125,46 @@ to = ["later", "null", "counted"]
         std::fs::read_to_string(&trace)
             .is_ok_and(|t| t.lines().filter(|l| l.contains(" event ")).count() >= 10)
     });
-    let (busy, busy_pipelines) = without_pipeline_threads(busy);
-    let (baseline, baseline_pipelines) = without_pipeline_threads(baseline);
     assert_eq!(busy, baseline, "threads with 2 plugins vs with 5 plugins");
-    assert_eq!(
-        (baseline_pipelines, busy_pipelines),
-        (1, 2),
-        "one thread per pipeline"
-    );
 }
 
-/// `threads` without the runtime's pipeline threads, and how many
-/// those were.
-fn without_pipeline_threads(
-    mut threads: BTreeMap<String, usize>,
-) -> (BTreeMap<String, usize>, usize) {
-    let pipelines: Vec<String> = threads
-        .keys()
-        .filter(|name| name.starts_with("pdk-pipeline"))
-        .cloned()
+#[test]
+fn sixty_four_independent_pipelines_run_on_as_many_workers_as_cores() {
+    let dir = plugin_dir_with("threads-64", &["metronome", "stdout", "blackhole"]);
+    let pairs: String = (1..64)
+        .map(|i| {
+            format!(
+                r#"
+[[connector]]
+id = "tick{i}"
+type = "metronome"
+config = {{ interval_ms = 20, count = 100000 }}
+
+[[connector]]
+id = "sink{i}"
+type = "blackhole"
+
+[[link]]
+from = "tick{i}"
+to = "sink{i}"
+"#
+            )
+        })
         .collect();
-    let count = pipelines
+    let flow = write_flow(&dir, "sixty-four.toml", &format!("{TICKS}{pairs}"));
+    let threads = threads_while_running(&dir, &flow, || true);
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
+    let workers = threads
         .iter()
-        .filter_map(|name| threads.remove(name))
-        .sum();
-    (threads, count)
+        .filter(|(name, _)| name.starts_with("pdk-worker"))
+        .map(|(_, count)| count)
+        .sum::<usize>();
+    assert_eq!(workers, cores, "one worker per core: {threads:?}");
+    let all: usize = threads.values().sum();
+    assert!(
+        all <= cores + 4,
+        "64 pipelines: {all} threads, more than cores + 4: {threads:?}"
+    );
 }
 
 /// `count` `tokio_ticker` connectors of the `ecosystem` plugin (tokio
