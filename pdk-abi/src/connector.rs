@@ -191,6 +191,12 @@ pub struct PdkEvent {
     pub extensions: Extensions,
 }
 
+/// The name of the [`ConnectorTypeInfo`] extension that says, `true`,
+/// that the connector type's crate runs on tokio (interface 0.3.2): the
+/// runtime may then run its pipeline on the plugin's tokio thread
+/// (`PluginModule::host_pipeline`).
+pub const USES_TOKIO: &str = "uses_tokio";
+
 /// What the runtime learns about a connector type before creating one.
 #[repr(C)]
 #[derive(Debug, Clone, PartialEq, StableAbi)]

@@ -8,8 +8,9 @@
 use abi_stable::library::RootModule;
 use abi_stable::package_version_strings;
 use abi_stable::sabi_types::VersionStrings;
-use abi_stable::std_types::{RResult, RStr, RVec};
+use abi_stable::std_types::{ROption, RResult, RStr, RVec};
 use abi_stable::StableAbi;
+use async_ffi::FfiFuture;
 
 use crate::connector::{BoxedPdkConnector, ConnectorTypeInfo, PdkConnectorContext};
 use crate::error::PdkError;
@@ -94,6 +95,14 @@ pub struct PluginModule {
         ctx: PdkConnectorContext,
         config: PdkValue,
     ) -> RResult<BoxedPdkConnector, PdkError>,
+    /// Runs `driver`, which runs the connectors of one pipeline, on the
+    /// thread that drives the plugin's own tokio runtime, so that those
+    /// connectors and their sockets share one thread (interface 0.3.2).
+    /// Hands `driver` back when the plugin runs no tokio runtime or hosts
+    /// a pipeline already. `None` for a plugin built on an older
+    /// interface.
+    #[sabi(missing_field(option))]
+    pub host_pipeline: extern "C" fn(driver: FfiFuture<()>) -> ROption<FfiFuture<()>>,
 }
 
 impl RootModule for PluginModuleRef {

@@ -30,7 +30,10 @@ use pin_project_lite::pin_project;
 #[cfg(feature = "tokio")]
 mod tokio_runtime {
     use std::cell::Cell;
+    use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::OnceLock;
+
+    use async_ffi::FfiFuture;
 
     use tokio::runtime::{Builder, Runtime};
 
@@ -92,6 +95,37 @@ mod tokio_runtime {
         f()
     }
 
+    /// Whether a pipeline runs on this library's runtime.
+    static HOSTING: AtomicBool = AtomicBool::new(false);
+
+    /// Clears [`HOSTING`] when the hosted pipeline ends, even by a panic.
+    struct Hosting;
+
+    impl Drop for Hosting {
+        fn drop(&mut self) {
+            HOSTING.store(false, Ordering::Release);
+        }
+    }
+
+    /// Runs `driver` (a runtime's executor for one pipeline) as a task of
+    /// this library's runtime, if the runtime has started and runs no
+    /// other pipeline; else hands it back. The task is exempt from tokio's
+    /// cooperative budget: it runs many connectors' polls in one of its
+    /// own, and the executor inside yields on its own.
+    pub(crate) fn host_pipeline(driver: FfiFuture<()>) -> Option<FfiFuture<()>> {
+        let Some(runtime) = RUNTIME.get() else {
+            return Some(driver);
+        };
+        if HOSTING.swap(true, Ordering::AcqRel) {
+            return Some(driver);
+        }
+        runtime.spawn(async move {
+            let _hosting = Hosting;
+            tokio::task::unconstrained(driver).await;
+        });
+        None
+    }
+
     /// Runs `f` inside the runtime's context if the runtime has started:
     /// for drops, tasks and blocking jobs, which need no runtime if no
     /// connector ever started one.
@@ -104,7 +138,7 @@ mod tokio_runtime {
 }
 
 #[cfg(feature = "tokio")]
-pub(crate) use tokio_runtime::{enter, enter_if_started, name};
+pub(crate) use tokio_runtime::{enter, enter_if_started, host_pipeline, name};
 
 /// Runs `f`; with the `tokio` feature and `uses_tokio`, inside this
 /// library's runtime.
@@ -119,6 +153,14 @@ pub(crate) fn enter<R>(_uses_tokio: bool, f: impl FnOnce() -> R) -> R {
 #[inline]
 pub(crate) fn enter_if_started<R>(f: impl FnOnce() -> R) -> R {
     f()
+}
+
+/// Hands `driver` back: without the `tokio` feature there is no runtime
+/// to run a pipeline on.
+#[cfg(not(feature = "tokio"))]
+#[inline]
+pub(crate) fn host_pipeline(driver: async_ffi::FfiFuture<()>) -> Option<async_ffi::FfiFuture<()>> {
+    Some(driver)
 }
 
 /// Names this library's runtime threads (nothing to name without the
@@ -203,5 +245,54 @@ impl<T> Drop for DropsInContext<T> {
         // SAFETY: the value is dropped exactly once, here, while `self` is
         // being dropped; nothing can use it afterwards.
         enter_if_started(|| unsafe { ManuallyDrop::drop(&mut self.0) });
+    }
+}
+
+#[cfg(all(test, feature = "tokio"))]
+mod tests {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use async_ffi::FutureExt as _;
+
+    use super::{enter, host_pipeline};
+
+    #[test]
+    fn one_pipeline_at_a_time_runs_on_the_runtime_once_it_has_started() {
+        enter(true, || {});
+        let (ran_on, thread) = mpsc::channel();
+        let (finish, finished) = mpsc::channel::<()>();
+        let first = async move {
+            ran_on
+                .send(std::thread::current().name().map(str::to_owned))
+                .unwrap();
+            // Holds the runtime's place until the test lets it end.
+            tokio::task::spawn_blocking(move || finished.recv())
+                .await
+                .unwrap()
+                .unwrap();
+        };
+        assert!(host_pipeline(first.into_ffi()).is_none(), "taken");
+        let name = thread.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert!(name.is_some_and(|n| n.starts_with("tokio:")));
+        assert!(
+            host_pipeline(async {}.into_ffi()).is_some(),
+            "a second pipeline while the first runs: handed back"
+        );
+        finish.send(()).unwrap();
+        let started = std::time::Instant::now();
+        loop {
+            let (ran_on, ran) = mpsc::channel();
+            let next = async move { ran_on.send(()).unwrap() };
+            if host_pipeline(next.into_ffi()).is_none() {
+                ran.recv_timeout(Duration::from_secs(10)).unwrap();
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "the place was never given back"
+            );
+            std::thread::yield_now();
+        }
     }
 }

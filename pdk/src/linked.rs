@@ -6,6 +6,7 @@
 //! (`LinkedEntry::of::<T>()`).
 
 use abi_stable::std_types::RResult;
+use async_ffi::FfiFuture;
 
 use crate::abi::connector::{BoxedPdkConnector, PdkConnectorContext};
 use crate::abi::error::PdkError;
@@ -54,9 +55,20 @@ pub struct LinkedEntry {
     pub transactional: bool,
     /// Whether it has a sink side.
     pub sink: bool,
+    /// Whether its crate runs on tokio (see [`host_pipeline`]).
+    pub uses_tokio: bool,
     /// Creates one from its configuration, as a plugin's root module does.
     pub create:
         extern "C" fn(PdkConnectorContext, PdkValue) -> RResult<BoxedPdkConnector, PdkError>,
+}
+
+/// Runs `driver`, which runs the connectors of one pipeline, on the thread
+/// that drives the tokio runtime of linked connectors, if one has started
+/// and hosts no pipeline yet; else hands it back. What a plugin's
+/// `host_pipeline` does, for the runtime's own copy of `pdk`.
+#[must_use]
+pub fn host_pipeline(driver: FfiFuture<()>) -> Option<FfiFuture<()>> {
+    crate::ambient::host_pipeline(driver)
 }
 
 /// Installs the runtime's services (timer, spawner, logger) for linked

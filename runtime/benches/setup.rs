@@ -19,9 +19,13 @@ pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// The runtime's executable, built by `cargo bench` for this run.
+/// The runtime's executable: the one `cargo bench` built for this run,
+/// or the one `PDK_BENCH_RUNTIME` names (an earlier build, to compare).
 pub fn runtime() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_pdk-runtime"))
+    std::env::var_os("PDK_BENCH_RUNTIME").map_or_else(
+        || PathBuf::from(env!("CARGO_BIN_EXE_pdk-runtime")),
+        PathBuf::from,
+    )
 }
 
 /// The file name of plugin library `name` on this platform.

@@ -16,6 +16,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_executor::Executor;
+use async_ffi::FfiFuture;
 use futures::future::{join_all, FutureExt};
 
 /// A handle to a spawned task: awaiting it yields the task's output;
@@ -180,24 +181,59 @@ impl Workers {
     }
 }
 
-/// A place on a worker thread for the connectors of one pipeline
-/// (connectors linked to each other) and the tasks they spawn: they run
-/// on one thread, so that handing an event from one to the next wakes no
-/// other thread, and a payload is freed on the thread that allocated it.
-/// Pipelines share the workers, the least busy one taking the next; a
-/// thread can be lent to a worker's executor while one of its
-/// connectors blocks the worker.
+/// Something that may run a pipeline's driver (the future that runs its
+/// executor) on a thread of its own choosing, handing it back if it
+/// declines: a plugin's `host_pipeline`, which runs it on the thread that
+/// drives the plugin's tokio runtime.
+pub type Host = Box<dyn FnOnce(FfiFuture<()>) -> Option<FfiFuture<()>> + Send>;
+
+/// Where the connectors of one pipeline (connectors linked to each
+/// other) and the tasks they spawn run: all on one thread, so that
+/// handing an event from one to the next wakes no other thread, and a
+/// payload is freed on the thread that allocated it. Either a worker
+/// thread, shared with other pipelines, the least busy one taking the
+/// next; or, for a pipeline with connectors whose plugin runs tokio, the
+/// thread that drives that plugin's sockets, so that a request and its
+/// answer cross no thread. A thread can be lent to the pipeline's
+/// executor while one of its connectors blocks the usual one.
 #[derive(Debug)]
 pub struct Pipeline {
     runner: Runner,
-    /// The count of pipelines on its worker, which this one is part of
-    /// until it ends.
-    placed: Placed,
+    home: Home,
+}
+
+/// Where a [`Pipeline`]'s executor runs.
+enum Home {
+    /// The executor of a worker thread.
+    Worker(Placed),
+    /// An executor of its own, offered to `hosts` in turn, and run as a
+    /// task of the worker `fallback` (with its count) if none takes it.
+    Offered {
+        hosts: Vec<Host>,
+        fallback: (Runner, Arc<AtomicUsize>),
+    },
+}
+
+impl std::fmt::Debug for Home {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Worker(placed) => f.debug_tuple("Worker").field(placed).finish(),
+            Self::Offered { hosts, .. } => write!(f, "Offered({} hosts)", hosts.len()),
+        }
+    }
 }
 
 /// A pipeline's share of its worker's count, given back when dropped.
 #[derive(Debug)]
 struct Placed(Arc<AtomicUsize>);
+
+impl Placed {
+    /// Counts one more pipeline on the worker whose count is `count`.
+    fn on(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Self(Arc::clone(count))
+    }
+}
 
 impl Drop for Placed {
     fn drop(&mut self) {
@@ -205,21 +241,37 @@ impl Drop for Placed {
     }
 }
 
+/// The worker with the fewest pipelines, and its count.
+fn least_busy_worker() -> std::io::Result<(Runner, Arc<AtomicUsize>)> {
+    workers()
+        .lanes
+        .iter()
+        .min_by_key(|(_, count)| count.load(Ordering::Relaxed))
+        .map(|(runner, count)| (runner.clone(), Arc::clone(count)))
+        .ok_or_else(|| std::io::Error::other("no worker thread could be started"))
+}
+
 impl Pipeline {
-    /// A pipeline on the worker with the fewest pipelines.
+    /// A pipeline on the worker with the fewest pipelines; with `hosts`,
+    /// on an executor of its own, offered to each in turn when it runs.
     ///
     /// # Errors
     /// No worker thread could be started.
-    pub fn place() -> std::io::Result<Self> {
-        let (runner, count) = workers()
-            .lanes
-            .iter()
-            .min_by_key(|(_, count)| count.load(Ordering::Relaxed))
-            .ok_or_else(|| std::io::Error::other("no worker thread could be started"))?;
-        count.fetch_add(1, Ordering::Relaxed);
-        Ok(Self {
-            runner: runner.clone(),
-            placed: Placed(Arc::clone(count)),
+    pub fn place(hosts: Vec<Host>) -> std::io::Result<Self> {
+        let (worker, count) = least_busy_worker()?;
+        Ok(if hosts.is_empty() {
+            Self {
+                runner: worker,
+                home: Home::Worker(Placed::on(&count)),
+            }
+        } else {
+            Self {
+                runner: Runner::new("pdk-pipeline"),
+                home: Home::Offered {
+                    hosts,
+                    fallback: (worker, count),
+                },
+            }
         })
     }
 
@@ -229,7 +281,7 @@ impl Pipeline {
         &self.runner
     }
 
-    /// Runs `tasks` on this pipeline's worker; the returned future
+    /// Runs `tasks` on this pipeline's thread; the returned future
     /// completes with their outputs, in order, once all have ended, or
     /// with `None` if one of them panicked. They run on even if the
     /// future is dropped.
@@ -238,26 +290,57 @@ impl Pipeline {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let Self { runner, placed } = self;
+        let Self { runner, home } = self;
         let handles: Vec<_> = tasks
             .into_iter()
             .map(|task| runner.spawn(AssertUnwindSafe(task).catch_unwind()))
             .collect();
         let (done_tx, done) = async_channel::bounded(1);
-        runner
-            .spawn(async move {
-                let outputs: Option<Vec<F::Output>> = join_all(handles)
-                    .await
-                    .into_iter()
-                    .map(Result::ok)
-                    .collect();
-                drop(placed);
-                // `run`'s caller may have stopped waiting (the drain ran out).
-                let _ = done_tx.send(outputs).await;
-            })
-            .detach();
-        async move { done.recv().await.ok().flatten() }
+        let outputs = async move {
+            let outputs: Option<Vec<F::Output>> = join_all(handles)
+                .await
+                .into_iter()
+                .map(Result::ok)
+                .collect();
+            // `run`'s caller may have stopped waiting (the drain ran out).
+            let _ = done_tx.send(outputs).await;
+        };
+        match home {
+            Home::Worker(placed) => runner
+                .spawn(async move {
+                    outputs.await;
+                    drop(placed);
+                })
+                .detach(),
+            Home::Offered {
+                hosts,
+                fallback: (worker, count),
+            } => {
+                let executor = Arc::clone(&runner.executor);
+                let mut driver = FfiFuture::new(async move { executor.run(outputs).await });
+                for host in hosts {
+                    match host(driver) {
+                        None => return done_recv(done),
+                        Some(declined) => driver = declined,
+                    }
+                }
+                let placed = Placed::on(&count);
+                worker
+                    .spawn(async move {
+                        driver.await;
+                        drop(placed);
+                    })
+                    .detach();
+            }
+        }
+        done_recv(done)
     }
+}
+
+/// The outputs a pipeline's tasks send on `done` (`None` if they never
+/// come).
+async fn done_recv<T>(done: async_channel::Receiver<Option<T>>) -> Option<T> {
+    done.recv().await.ok().flatten()
 }
 
 /// A thread lent to a [`Runner`]; dropping it gives the thread back
@@ -295,5 +378,53 @@ mod tests {
         block_on(sleep(Duration::from_millis(20)));
         assert!(started.elapsed() >= Duration::from_millis(20));
         assert_eq!(block_on(spawn_blocking(|| 6 * 7)), 42);
+    }
+
+    /// The names of the threads `tasks` tasks of a pipeline on `hosts` ran on.
+    fn threads_of_tasks(hosts: Vec<Host>, tasks: usize) -> Vec<String> {
+        let pipeline = Pipeline::place(hosts).unwrap();
+        let tasks = (0..tasks)
+            .map(|_| async { std::thread::current().name().unwrap_or("").to_owned() })
+            .collect();
+        block_on(pipeline.run(tasks)).unwrap()
+    }
+
+    #[test]
+    fn a_host_that_takes_the_pipeline_runs_all_its_tasks_on_its_thread() {
+        let host: Host = Box::new(|driver| {
+            std::thread::Builder::new()
+                .name(String::from("the-host"))
+                .spawn(move || block_on(driver))
+                .unwrap();
+            None
+        });
+        assert_eq!(threads_of_tasks(vec![host], 3), vec!["the-host"; 3]);
+    }
+
+    #[test]
+    fn a_pipeline_no_host_takes_runs_on_a_worker() {
+        let declines: Host = Box::new(Some);
+        let threads = threads_of_tasks(vec![declines], 3);
+        assert!(threads[0].starts_with("pdk-worker-"), "{threads:?}");
+        assert!(
+            threads.iter().all(|t| *t == threads[0]),
+            "one thread: {threads:?}"
+        );
+        let threads = threads_of_tasks(Vec::new(), 2);
+        assert!(threads[0].starts_with("pdk-worker-"), "{threads:?}");
+        assert!(
+            threads.iter().all(|t| *t == threads[0]),
+            "one thread: {threads:?}"
+        );
+    }
+
+    #[test]
+    fn a_task_that_panics_ends_its_pipeline_and_not_the_worker() {
+        let pipeline = Pipeline::place(Vec::new()).unwrap();
+        let runner = pipeline.runner().clone();
+        let tasks: Vec<std::pin::Pin<Box<dyn Future<Output = u8> + Send>>> =
+            vec![Box::pin(async { 1 }), Box::pin(async { panic!("a bug") })];
+        assert_eq!(block_on(pipeline.run(tasks)), None);
+        assert_eq!(block_on(runner.spawn(async { 7 })), 7, "the worker runs on");
     }
 }

@@ -16,10 +16,11 @@ use abi_stable::library::{AbiHeaderRef, LibHeader, LibraryError, RawLibrary, Roo
 use abi_stable::StableAbi;
 use object::read::ReadCache;
 use object::Object;
-use pdk::abi::connector::ConnectorTypeInfo;
+use pdk::abi::connector::{ConnectorTypeInfo, USES_TOKIO};
 use pdk::abi::module::{
     PluginMetadataRef, PluginModuleRef, PANIC_UNWIND, ROOT_MODULE_SYMBOL_PREFIX, SYSTEM_ALLOCATOR,
 };
+use pdk::abi::value::{PdkScalar, PdkValue};
 use pdk::abi::INTERFACE_VERSION;
 use pdk::SDK_VERSION;
 use serde::{Deserialize, Serialize};
@@ -69,11 +70,20 @@ pub struct ConnectorKind {
     pub transactional: bool,
     /// Whether it has a sink side.
     pub sink: bool,
+    /// Whether its crate runs on tokio (interface 0.3.2; `false` from an
+    /// older plugin): its pipeline may then run on the plugin's tokio
+    /// thread.
+    #[serde(default)]
+    pub uses_tokio: bool,
 }
 
 impl From<ConnectorTypeInfo> for ConnectorKind {
     fn from(info: ConnectorTypeInfo) -> Self {
         Self {
+            uses_tokio: matches!(
+                info.extensions.get(USES_TOKIO),
+                Some(PdkValue::Static(PdkScalar::Bool(true)))
+            ),
             name: info.name.into_string(),
             source: info.source,
             transactional: info.transactional,

@@ -13,6 +13,7 @@ use crate::discovery::SearchPath;
 use pdk::linked::LinkedEntry;
 
 use crate::builtin;
+use crate::executor::Host;
 use crate::loader::{ConnectorKind, LoadedPlugin, PluginInfo};
 use crate::printable::{printable, printable_path};
 use crate::trust::TrustPolicy;
@@ -107,6 +108,20 @@ impl OwnedProvider {
 }
 
 impl Provider<'_> {
+    /// What runs a pipeline on the thread of this provider's own tokio
+    /// runtime, if it has one (see [`crate::executor::Host`]); `None` for a
+    /// plugin built on an interface older than 0.3.2.
+    #[must_use]
+    pub fn pipeline_host(&self) -> Option<Host> {
+        match self {
+            Self::Plugin(plugin) => plugin
+                .module
+                .host_pipeline()
+                .map(|host| Box::new(move |driver| host(driver).into_option()) as Host),
+            Self::BuiltIn(_) => Some(Box::new(pdk::linked::host_pipeline)),
+        }
+    }
+
     /// The provider, owned.
     #[must_use]
     pub fn to_owned_provider(self) -> OwnedProvider {
@@ -173,6 +188,7 @@ impl Registry {
                 source: entry.source,
                 transactional: entry.transactional,
                 sink: entry.sink,
+                uses_tokio: entry.uses_tokio,
             };
             let replaced_by = match registry.providers.get(&kind.name) {
                 Some(ProviderIndex::Candidate(index)) => {

@@ -10,8 +10,9 @@ mod probe;
 
 use abi_stable::library::{CheckTypeLayout, LibHeader, RootModuleResult};
 use abi_stable::prefix_type::PrefixTypeTrait;
-use abi_stable::std_types::{RResult, RStr, RVec};
+use abi_stable::std_types::{ROption, RResult, RStr, RVec};
 use abi_stable::type_level::downcasting::TD_Opaque;
+use async_ffi::FfiFuture;
 
 pub use abi_stable::library::LibHeader as PluginHeader;
 pub use adapter::{SinkFns, SourceFns};
@@ -19,6 +20,7 @@ pub use probe::{same_name, side_present, HasSink, HasSource, NoSink, NoSource, P
 
 use crate::abi::connector::{
     BoxedPdkConnector, ConnectorTypeInfo, LifecycleHook, PdkConnectorContext, PdkConnector_TO,
+    USES_TOKIO,
 };
 use crate::abi::error::PdkError;
 use crate::abi::host::HostServicesRef;
@@ -26,7 +28,7 @@ use crate::abi::module::{
     PluginMetadata, PluginMetadataRef, PluginModule, PluginModuleRef, PANIC_STRATEGY,
     SYSTEM_ALLOCATOR,
 };
-use crate::abi::value::PdkValue;
+use crate::abi::value::{PdkScalar, PdkValue};
 use crate::abi::Extensions;
 use crate::abi::{INTERFACE_VERSION, RUSTC_VERSION};
 use crate::ambient::{self, DropsInContext};
@@ -116,12 +118,16 @@ impl ConnectorEntry {
 
 fn info<T: ConnectorType>() -> ConnectorTypeInfo {
     let source = T::source_fns();
+    let mut extensions = Extensions::new();
+    if T::USES_TOKIO {
+        extensions.insert(USES_TOKIO, PdkValue::Static(PdkScalar::Bool(true)));
+    }
     ConnectorTypeInfo {
         name: T::NAME.into(),
         source: source.is_some(),
         transactional: source.is_some_and(|fns| fns.transactional),
         sink: T::sink_fns().is_some(),
-        extensions: Extensions::new(),
+        extensions,
     }
 }
 
@@ -177,6 +183,7 @@ impl LinkedEntry {
             source: source.is_some(),
             transactional: source.is_some_and(|fns| fns.transactional),
             sink: T::sink_fns().is_some(),
+            uses_tokio: T::USES_TOKIO,
             create: create_contained::<T>,
         }
     }
@@ -203,6 +210,7 @@ pub fn root_module<P: Plugin>() -> PluginModuleRef {
         install_host: install_host::<P>,
         connector_types: connector_types::<P>,
         create_connector: create_connector::<P>,
+        host_pipeline,
     }
     .leak_into_prefix()
 }
@@ -219,6 +227,10 @@ fn metadata<P: Plugin>() -> PluginMetadataRef {
         allocator: RStr::from_str(SYSTEM_ALLOCATOR),
     }
     .leak_into_prefix()
+}
+
+extern "C" fn host_pipeline(driver: FfiFuture<()>) -> ROption<FfiFuture<()>> {
+    ambient::host_pipeline(driver).into()
 }
 
 extern "C" fn install_host<P: Plugin>(host: HostServicesRef) {

@@ -21,7 +21,7 @@ use super::task::{ConnectorTask, Control, Delivery, GaveUp, SourceSide};
 use super::watch::{Watch, Watcher};
 use super::watchdog::Activity;
 use super::{Flow, FlowError, Node};
-use crate::executor::{self, Pipeline};
+use crate::executor::{self, Host, Pipeline};
 use crate::isolation::ChildPid;
 use crate::logging::Tag;
 use crate::observe::Observer;
@@ -109,14 +109,17 @@ type PipelineEnd = (Vec<String>, Option<Vec<Result<(), GaveUp>>>);
 fn run_pipelines(
     flow: &Flow,
     tasks: Vec<ConnectorTask>,
+    hosts: Vec<Option<Host>>,
 ) -> Result<Vec<impl Future<Output = PipelineEnd>>, RunError> {
     let targets: Vec<Vec<usize>> = flow.nodes.iter().map(|node| node.targets.clone()).collect();
     let mut tasks: Vec<Option<ConnectorTask>> = tasks.into_iter().map(Some).collect();
+    let mut hosts = hosts;
     let mut runs = Vec::new();
     for members in pipelines(&targets) {
+        let pipeline_hosts = members.iter().filter_map(|&i| hosts[i].take()).collect();
         let members: Vec<ConnectorTask> = members.iter().filter_map(|&i| tasks[i].take()).collect();
         let connectors: Vec<String> = members.iter().map(|task| task.id.clone()).collect();
-        let pipeline = Pipeline::place().map_err(|error| RunError::NoThread {
+        let pipeline = Pipeline::place(pipeline_hosts).map_err(|error| RunError::NoThread {
             connectors: connectors.clone(),
             error,
         })?;
@@ -254,13 +257,26 @@ pub fn start(
             .map(|(c, node)| (c.restartable.clone(), !node.targets.is_empty()))
             .collect(),
     );
+    // A pipeline with a connector on tokio may run on its plugin's tokio
+    // thread; one run in a process of its own has no thread here to share.
+    let hosts = created
+        .iter()
+        .map(|c| {
+            let restartable = &c.restartable;
+            if restartable.kind.uses_tokio && restartable.isolation.is_none() {
+                restartable.provider.provider().pipeline_host()
+            } else {
+                None
+            }
+        })
+        .collect();
     let tasks = wire(&flow, created);
     for ((task, node), (plugin, pid)) in tasks.iter().zip(&flow.nodes).zip(plugins) {
         observer.add(task.observed(name, &node.kind, &plugin, pid));
     }
     let controls = tasks.iter().map(ConnectorTask::control_sender).collect();
     let activities = tasks.iter().map(ConnectorTask::activity).collect();
-    let pipelines = run_pipelines(&flow, tasks)?
+    let pipelines = run_pipelines(&flow, tasks, hosts)?
         .into_iter()
         .map(|run| Box::pin(run) as Pin<Box<dyn Future<Output = PipelineEnd>>>)
         .collect();

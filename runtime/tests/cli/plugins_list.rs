@@ -81,7 +81,7 @@ fn both_plugins_load_as_themselves_and_non_plugins_are_rejected_with_a_reason() 
                     "rustc_version": rustc,
                     "debug_assertions": true,
                 },
-                "connectors": [{ "name": name, "source": source, "transactional": false, "sink": sink }],
+                "connectors": [{ "name": name, "source": source, "transactional": false, "sink": sink, "uses_tokio": false }],
                 "isolated": false,
             })
         );
@@ -169,7 +169,7 @@ fn a_plugin_that_provides_a_built_in_type_replaces_it_and_the_listing_says_so() 
             "status": "built-in",
             "path": "(built in)",
             "plugin": { "name": "pdk-stdout", "version": "0.3.0" },
-            "connectors": [{ "name": "stdout", "source": false, "transactional": false, "sink": true }],
+            "connectors": [{ "name": "stdout", "source": false, "transactional": false, "sink": true, "uses_tokio": false }],
             "replaced_by": plugin.to_str().unwrap(),
         })
     );
