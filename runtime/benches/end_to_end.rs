@@ -12,10 +12,13 @@
 //!
 //! Each round runs every flow, and before each flow the limit: one thread,
 //! no runtime, copying each line, parsing it with simd-json into an owned
-//! value, counting it and dropping it; every build's share of that limit
+//! value (reusing the copy and simd-json's buffers, as the runtime does;
+//! printed beside it, the same with fresh buffers), counting it and
+//! dropping it; every build's share of that limit
 //! is printed, and each flow's throughput over the first flow's, round by
 //! round. Where valgrind is installed, callgrind also counts each flow's
-//! instructions per event, in both builds.
+//! instructions per event, in both builds, and those of `blaster ->
+//! blackhole` with ~100-byte records beside the limit's.
 //!
 //! `cargo bench -p pdk-runtime --bench end_to_end`
 //! (`PDK_BENCH_EVENTS`, default 1 000 000; `PDK_BENCH_RUNS`, default 5;
@@ -182,11 +185,7 @@ fn instructions(runtime: &Path, flow: &Path, plugins: Option<&Path>) -> u64 {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    String::from_utf8_lossy(&output.stderr)
-        .lines()
-        .find_map(|line| line.split("Collected : ").nth(1))
-        .and_then(|count| count.trim().parse().ok())
-        .expect("callgrind prints the instructions it collected")
+    collected(&output.stderr)
 }
 
 /// Instructions per event of the flow `which` (an index into
@@ -209,22 +208,105 @@ fn instructions_per_event(
 
 /// The limit, in events per second: what one thread does per event with
 /// no runtime at all (copy the line, parse it with simd-json into an owned
-/// value, count it, drop it), over `events` events looping over `lines`.
-fn limit(lines: &[Vec<u8>], events: u64) -> f64 {
+/// value, count it, drop it), over `events` events looping over `lines`;
+/// with `reuse`, the copy and simd-json's buffers are reused from one
+/// line to the next, as the runtime's decoder reuses them.
+fn limit(lines: &[Vec<u8>], events: u64, reuse: bool) -> f64 {
     let start = Instant::now();
+    let parsed = if reuse {
+        parse_reusing(lines, events)
+    } else {
+        let mut parsed = 0u64;
+        for line in lines
+            .iter()
+            .cycle()
+            .take(usize::try_from(events).unwrap_or(usize::MAX))
+        {
+            let mut copy = line.clone();
+            if simd_json::to_owned_value(&mut copy).is_ok() {
+                parsed += 1;
+            }
+        }
+        parsed
+    };
+    assert_eq!(parsed, events, "every record is valid JSON");
+    events as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Parses `events` lines of `lines` (cycled) into owned values, reusing
+/// the copy and simd-json's buffers; returns how many parsed.
+fn parse_reusing(lines: &[Vec<u8>], events: u64) -> u64 {
+    let mut buffers = simd_json::Buffers::default();
+    let mut copy = Vec::new();
     let mut parsed = 0u64;
     for line in lines
         .iter()
         .cycle()
         .take(usize::try_from(events).unwrap_or(usize::MAX))
     {
-        let mut copy = line.clone();
-        if simd_json::to_owned_value(&mut copy).is_ok() {
+        copy.clear();
+        copy.extend_from_slice(line);
+        if simd_json::owned::to_value_with_buffers(&mut copy, &mut buffers).is_ok() {
             parsed += 1;
         }
     }
-    assert_eq!(parsed, events, "every record is valid JSON");
-    events as f64 / start.elapsed().as_secs_f64()
+    parsed
+}
+
+/// Small record `i`: one flat line of JSON of about 100 bytes, as a
+/// metric or an access-log line would be.
+fn small_record(i: u64) -> String {
+    let level = ["debug", "info", "warn", "error"][usize::try_from(i % 4).unwrap_or(0)];
+    let service = ["checkout", "search", "auth"][usize::try_from(i % 3).unwrap_or(0)];
+    format!(
+        r#"{{"ts":{},"level":"{level}","service":"{service}","user":{},"latency_ms":{:.2},"ok":{}}}"#,
+        1_700_000_000_000_u64 + i * 17,
+        i * 7919 % 1_000_000,
+        (i * 104_729 % 100_000) as f64 / 100.0,
+        i % 4 != 0
+    )
+}
+
+/// The variable that makes this executable run only the reusing limit,
+/// `FILE:EVENTS`, for callgrind to count.
+const LIMIT_ONLY: &str = "PDK_BENCH_LIMIT_ONLY";
+
+/// Instructions per event of the reusing limit over the lines of `data`,
+/// counted by callgrind as [`instructions_per_event`] counts a flow's.
+fn limit_instructions_per_event(data: &Path) -> f64 {
+    let [once, twice] = [CALLGRIND_EVENTS, 2 * CALLGRIND_EVENTS].map(|events| {
+        let output = Command::new("valgrind")
+            .args(["--tool=callgrind", "--callgrind-out-file=/dev/null"])
+            .arg(std::env::current_exe().expect("this executable"))
+            .env(LIMIT_ONLY, format!("{}:{events}", data.display()))
+            .output()
+            .expect("valgrind runs");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        collected(&output.stderr)
+    });
+    twice.saturating_sub(once) as f64 / CALLGRIND_EVENTS as f64
+}
+
+/// The instructions callgrind says it collected.
+fn collected(stderr: &[u8]) -> u64 {
+    String::from_utf8_lossy(stderr)
+        .lines()
+        .find_map(|line| line.split("Collected : ").nth(1))
+        .and_then(|count| count.trim().parse().ok())
+        .expect("callgrind prints the instructions it collected")
+}
+
+/// Runs the reusing limit as [`LIMIT_ONLY`] says.
+fn run_limit_only(spec: &str) {
+    let (file, events) = spec.rsplit_once(':').expect("FILE:EVENTS");
+    let text = std::fs::read(file).expect("the data file");
+    let lines: Vec<Vec<u8>> = text
+        .split(|&byte| byte == b'\n')
+        .filter(|line| !line.is_empty())
+        .map(<[u8]>::to_vec)
+        .collect();
+    let events = events.parse().expect("a number of events");
+    assert_eq!(parse_reusing(&lines, events), events);
 }
 
 /// One flow's throughputs, one entry per round.
@@ -236,6 +318,10 @@ struct Rounds {
 }
 
 fn main() {
+    if let Ok(spec) = std::env::var(LIMIT_ONLY) {
+        run_limit_only(&spec);
+        return;
+    }
     let scale = setup::Scale::from_env(1_000_000, 5);
     let (events, runs) = (scale.events, scale.runs);
     let dir = setup::workspace().join("target/bench-e2e");
@@ -256,6 +342,22 @@ fn main() {
                 instructions_per_event(&runtime, &dir, &lines, which, None)
             );
         }
+        let small_dir = dir.join("small");
+        let small: Vec<String> = (0..DISTINCT_RECORDS).map(small_record).collect();
+        let small_flows = prepare(&small_dir, &small, events);
+        let small_average = small.iter().map(String::len).sum::<usize>() / small.len();
+        let limit = limit_instructions_per_event(&small_dir.join("records.jsonl"));
+        let (plugins, builtin) = (
+            instructions_per_event(&runtime, &small_dir, &small, 0, Some(&plugins)),
+            instructions_per_event(&runtime, &small_dir, &small, 0, None),
+        );
+        println!(
+            "{} with {small_average}-byte records: plugins {plugins:.0}, static {builtin:.0}; \
+             the limit reusing simd-json's buffers {limit:.0}; above it: plugins {:.0}, static {:.0}",
+            small_flows[0].0,
+            plugins - limit,
+            builtin - limit
+        );
     }
     // Every round runs every flow, so that the machine's drift hits all
     // flows alike, and each flow's figures can be compared with the first
@@ -264,7 +366,7 @@ fn main() {
     for round in 0..runs {
         println!("== round {}", round + 1);
         for ((name, flow), measured) in flows.iter().zip(&mut rounds) {
-            let limit = limit(&bytes, events);
+            let (reusing, fresh) = (limit(&bytes, events, true), limit(&bytes, events, false));
             // Alternate which variant goes first, so drift hits both alike.
             let (p, s) = if round % 2 == 0 {
                 let p = run(&runtime, flow, Some(&plugins), events);
@@ -274,12 +376,12 @@ fn main() {
                 (run(&runtime, flow, Some(&plugins), events), s)
             };
             println!(
-                "{name}: plugins {p:>8.0} events/s   static {s:>8.0} events/s   ratio {:.3}   limit {limit:>8.0} events/s",
+                "{name}: plugins {p:>8.0} events/s   static {s:>8.0} events/s   ratio {:.3}   limit {reusing:>8.0} events/s (fresh buffers {fresh:>8.0})",
                 p / s
             );
             measured.plugins.push(p);
             measured.builtin.push(s);
-            measured.limit.push(limit);
+            measured.limit.push(reusing);
         }
     }
     let first = &rounds[0];

@@ -1,11 +1,13 @@
 //! The one place that names the executors, all built from smol's parts
 //! (async-std, on which the runtime used to run, is discontinued:
-//! RUSTSEC-2025-0052). A small shared pool ([`Pool`]) runs the runtime's
-//! own tasks and the tasks plugins spawn outside any pipeline; each
-//! pipeline of connectors is placed on one of a fixed set of worker
-//! threads, one per core, whose executor also runs the tasks its
-//! connectors spawn ([`Pipeline`]); blocking jobs run on
-//! `blocking`'s thread pool; timers are `async-io`'s. Everything else in
+//! RUSTSEC-2025-0052). A fixed set of worker threads, one per core, runs
+//! everything else: each worker's own executor runs the pipelines placed
+//! on it (the connectors linked to each other, and the tasks they spawn:
+//! [`Pipeline`]), and all run the shared pool ([`Pool`]: the runtime's own
+//! tasks and those plugins spawn outside any pipeline). A pipeline with a
+//! connector on tokio runs instead on its plugin's tokio thread, when the
+//! plugin takes it ([`Host`]). Blocking jobs run on `blocking`'s thread
+//! pool; timers are `async-io`'s. Everything else in
 //! the runtime, and every plugin through the host services, goes through
 //! this module, so moving to other executors changes only this file.
 
@@ -77,6 +79,9 @@ impl Pool {
 #[derive(Debug, Clone)]
 pub struct Runner {
     executor: Arc<Executor<'static>>,
+    /// The executor whose task runs this one (a pipeline's worker), which
+    /// a blocked poll blocks too.
+    driven_by: Option<Arc<Executor<'static>>>,
     name: Arc<str>,
 }
 
@@ -84,6 +89,7 @@ impl Runner {
     fn new(name: &str) -> Self {
         Self {
             executor: Arc::new(Executor::new()),
+            driven_by: None,
             name: Arc::from(name),
         }
     }
@@ -105,11 +111,18 @@ impl Runner {
     pub fn lend_thread(&self) -> std::io::Result<LentThread> {
         let (give_back, given_back) = async_channel::bounded::<()>(1);
         let executor = Arc::clone(&self.executor);
+        let driven_by = self.driven_by.clone();
         std::thread::Builder::new()
             .name(format!("{} (lent)", self.name))
             .spawn(move || {
                 // Ends when the `LentThread` is dropped, closing the channel.
-                let _ = async_io::block_on(executor.run(given_back.recv()));
+                // It also runs what shares the blocked thread.
+                let _ = async_io::block_on(executor.run(async {
+                    match driven_by {
+                        Some(driver) => driver.run(given_back.recv()).await,
+                        None => given_back.recv().await,
+                    }
+                }));
             })?;
         Ok(LentThread {
             _give_back: give_back,
@@ -188,38 +201,31 @@ impl Workers {
 pub type Host = Box<dyn FnOnce(FfiFuture<()>) -> Option<FfiFuture<()>> + Send>;
 
 /// Where the connectors of one pipeline (connectors linked to each
-/// other) and the tasks they spawn run: all on one thread, so that
-/// handing an event from one to the next wakes no other thread, and a
-/// payload is freed on the thread that allocated it. Either a worker
-/// thread, shared with other pipelines, the least busy one taking the
-/// next; or, for a pipeline with connectors whose plugin runs tokio, the
-/// thread that drives that plugin's sockets, so that a request and its
-/// answer cross no thread. A thread can be lent to the pipeline's
-/// executor while one of its connectors blocks the usual one.
-#[derive(Debug)]
+/// other) and the tasks they spawn run: an executor of their own, run on
+/// one thread, so that handing an event from one to the next wakes no
+/// other thread, and a payload is freed on the thread that allocated it.
+/// That executor runs as a task of a worker thread, the least busy one,
+/// shared with other pipelines (each runs a stretch of its own tasks
+/// before the next pipeline's turn, with its data still in the cache);
+/// or, for a pipeline with connectors on tokio, on the thread that
+/// drives that plugin's sockets, so that a request and its answer cross
+/// no thread. A thread can be lent to it while one of its connectors
+/// blocks the usual one.
 pub struct Pipeline {
     runner: Runner,
-    home: Home,
+    /// Offered to run the pipeline, in turn.
+    hosts: Vec<Host>,
+    /// The worker that runs it if no host takes it, and its count.
+    worker: (Runner, Arc<AtomicUsize>),
 }
 
-/// Where a [`Pipeline`]'s executor runs.
-enum Home {
-    /// The executor of a worker thread.
-    Worker(Placed),
-    /// An executor of its own, offered to `hosts` in turn, and run as a
-    /// task of the worker `fallback` (with its count) if none takes it.
-    Offered {
-        hosts: Vec<Host>,
-        fallback: (Runner, Arc<AtomicUsize>),
-    },
-}
-
-impl std::fmt::Debug for Home {
+impl std::fmt::Debug for Pipeline {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Worker(placed) => f.debug_tuple("Worker").field(placed).finish(),
-            Self::Offered { hosts, .. } => write!(f, "Offered({} hosts)", hosts.len()),
-        }
+        f.debug_struct("Pipeline")
+            .field("runner", &self.runner)
+            .field("hosts", &self.hosts.len())
+            .field("worker", &self.worker.0)
+            .finish()
     }
 }
 
@@ -252,26 +258,21 @@ fn least_busy_worker() -> std::io::Result<(Runner, Arc<AtomicUsize>)> {
 }
 
 impl Pipeline {
-    /// A pipeline on the worker with the fewest pipelines; with `hosts`,
-    /// on an executor of its own, offered to each in turn when it runs.
+    /// A pipeline offered to each of `hosts` in turn when it runs, and run
+    /// by the worker with the fewest pipelines if none takes it.
     ///
     /// # Errors
     /// No worker thread could be started.
     pub fn place(hosts: Vec<Host>) -> std::io::Result<Self> {
         let (worker, count) = least_busy_worker()?;
-        Ok(if hosts.is_empty() {
-            Self {
-                runner: worker,
-                home: Home::Worker(Placed::on(&count)),
-            }
-        } else {
-            Self {
-                runner: Runner::new("pdk-pipeline"),
-                home: Home::Offered {
-                    hosts,
-                    fallback: (worker, count),
-                },
-            }
+        let runner = Runner {
+            driven_by: Some(Arc::clone(&worker.executor)),
+            ..Runner::new(&worker.name)
+        };
+        Ok(Self {
+            runner,
+            hosts,
+            worker: (worker, count),
         })
     }
 
@@ -290,49 +291,40 @@ impl Pipeline {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let Self { runner, home } = self;
+        let Self {
+            runner,
+            hosts,
+            worker: (worker, count),
+        } = self;
         let handles: Vec<_> = tasks
             .into_iter()
             .map(|task| runner.spawn(AssertUnwindSafe(task).catch_unwind()))
             .collect();
         let (done_tx, done) = async_channel::bounded(1);
-        let outputs = async move {
-            let outputs: Option<Vec<F::Output>> = join_all(handles)
+        let executor = Arc::clone(&runner.executor);
+        let mut driver = FfiFuture::new(async move {
+            let outputs: Option<Vec<F::Output>> = executor
+                .run(join_all(handles))
                 .await
                 .into_iter()
                 .map(Result::ok)
                 .collect();
             // `run`'s caller may have stopped waiting (the drain ran out).
             let _ = done_tx.send(outputs).await;
-        };
-        match home {
-            Home::Worker(placed) => runner
-                .spawn(async move {
-                    outputs.await;
-                    drop(placed);
-                })
-                .detach(),
-            Home::Offered {
-                hosts,
-                fallback: (worker, count),
-            } => {
-                let executor = Arc::clone(&runner.executor);
-                let mut driver = FfiFuture::new(async move { executor.run(outputs).await });
-                for host in hosts {
-                    match host(driver) {
-                        None => return done_recv(done),
-                        Some(declined) => driver = declined,
-                    }
-                }
-                let placed = Placed::on(&count);
-                worker
-                    .spawn(async move {
-                        driver.await;
-                        drop(placed);
-                    })
-                    .detach();
+        });
+        for host in hosts {
+            match host(driver) {
+                None => return done_recv(done),
+                Some(declined) => driver = declined,
             }
         }
+        let placed = Placed::on(&count);
+        worker
+            .spawn(async move {
+                driver.await;
+                drop(placed);
+            })
+            .detach();
         done_recv(done)
     }
 }
@@ -419,12 +411,12 @@ mod tests {
     }
 
     #[test]
-    fn a_task_that_panics_ends_its_pipeline_and_not_the_worker() {
+    fn a_task_that_panics_ends_its_pipeline_and_not_the_workers() {
         let pipeline = Pipeline::place(Vec::new()).unwrap();
-        let runner = pipeline.runner().clone();
         let tasks: Vec<std::pin::Pin<Box<dyn Future<Output = u8> + Send>>> =
             vec![Box::pin(async { 1 }), Box::pin(async { panic!("a bug") })];
         assert_eq!(block_on(pipeline.run(tasks)), None);
-        assert_eq!(block_on(runner.spawn(async { 7 })), 7, "the worker runs on");
+        let next = Pipeline::place(Vec::new()).unwrap();
+        assert_eq!(block_on(next.run(vec![async { 7 }])), Some(vec![7]));
     }
 }

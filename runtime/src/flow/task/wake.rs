@@ -3,6 +3,7 @@
 use std::pin::pin;
 use std::time::Instant;
 
+use async_channel::TryRecvError;
 use futures::future::{Fuse, FutureExt};
 use futures::stream::StreamExt;
 use pdk::{Error, EventId};
@@ -35,6 +36,9 @@ impl ConnectorTask {
     pub(super) async fn next_wake(&mut self) -> Wake {
         let pull_id = self.source.as_ref().map_or(0, |s| s.next_pull_id);
         let swapping = self.supervision.replacement.is_some();
+        if let Some(wake) = self.ready_now(swapping) {
+            return wake;
+        }
         let pulling = !swapping
             && self.source.as_ref().is_some_and(|s| {
                 !s.finished
@@ -130,6 +134,41 @@ impl ConnectorTask {
             reply = pull => Wake::Pulled(reply),
             () = pull_again => Wake::PullAgain,
             instance = reloaded => Wake::Reload(instance.ok()),
+        }
+    }
+
+    /// What is ready now, in [`Self::next_wake`]'s priority order, found
+    /// without registering to be woken: a busy flow's task mostly wakes to
+    /// an outcome or a delivery already waiting, and registering with
+    /// every channel on every wake-up (an event listener each, allocated
+    /// and freed) cost more than handling the event. `None`: nothing is,
+    /// up to the first input only `next_wake`'s select can poll.
+    fn ready_now(&mut self, swapping: bool) -> Option<Wake> {
+        if let Some(Ok(outcome)) = self.source.as_ref().map(|s| s.outcomes.try_recv()) {
+            return Some(Wake::Outcome(outcome));
+        }
+        let inputs = &self.inputs;
+        if let Ok(control) = inputs.control.try_recv() {
+            return Some(Wake::Control(control));
+        }
+        if let Some(signal) = inputs.signal.as_ref().filter(|_| !inputs.shutdown_seen) {
+            // Shut down: a message, or the channel closed.
+            if !matches!(signal.try_recv(), Err(TryRecvError::Empty)) {
+                return Some(Wake::Shutdown);
+            }
+        }
+        // A send waiting for room comes next, and only the select polls it.
+        if self
+            .source
+            .as_ref()
+            .is_some_and(|s| !s.pending_sends.is_empty())
+        {
+            return None;
+        }
+        match self.sink.inbox.as_ref().filter(|_| !swapping)?.try_recv() {
+            Ok(delivery) => Some(Wake::Delivery(Some(delivery))),
+            Err(TryRecvError::Closed) => Some(Wake::Delivery(None)),
+            Err(TryRecvError::Empty) => None,
         }
     }
 }
