@@ -281,7 +281,11 @@ fn limit_instructions_per_event(data: &Path) -> f64 {
             .env(LIMIT_ONLY, format!("{}:{events}", data.display()))
             .output()
             .expect("valgrind runs");
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         collected(&output.stderr)
     });
     twice.saturating_sub(once) as f64 / CALLGRIND_EVENTS as f64
