@@ -166,26 +166,34 @@ fn has_valgrind() -> bool {
 /// Instructions the run of `flow` executes, in every thread, counted by
 /// callgrind.
 fn instructions(runtime: &Path, flow: &Path, plugins: Option<&Path>) -> u64 {
-    let mut command = Command::new("valgrind");
-    command
-        .args(["--tool=callgrind", "--callgrind-out-file=/dev/null"])
-        .arg(runtime)
-        .arg("run")
-        .arg(flow)
-        .arg("--isolated");
+    let mut command = callgrind(runtime);
+    command.arg("run").arg(flow).arg("--isolated");
     if let Some(plugins) = plugins {
         command.arg("--plugin-path").arg(plugins);
     }
-    let output = command
-        .env("PDK_LOG", "warn")
-        .output()
-        .expect("valgrind runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    collected(&output.stderr)
+    collected(command.env("PDK_LOG", "warn"))
+}
+
+/// `program` under callgrind, counting every thread's instructions.
+fn callgrind(program: &Path) -> Command {
+    let mut command = Command::new("valgrind");
+    command
+        .args(["--tool=callgrind", "--callgrind-out-file=/dev/null"])
+        .arg(program);
+    command
+}
+
+/// Runs `command` (made by [`callgrind`]) and returns the instructions
+/// callgrind says it collected.
+fn collected(command: &mut Command) -> u64 {
+    let output = command.output().expect("valgrind runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    stderr
+        .lines()
+        .find_map(|line| line.split("Collected : ").nth(1))
+        .and_then(|count| count.trim().parse().ok())
+        .expect("callgrind prints the instructions it collected")
 }
 
 /// Instructions per event of the flow `which` (an index into
@@ -275,29 +283,12 @@ const LIMIT_ONLY: &str = "PDK_BENCH_LIMIT_ONLY";
 /// counted by callgrind as [`instructions_per_event`] counts a flow's.
 fn limit_instructions_per_event(data: &Path) -> f64 {
     let [once, twice] = [CALLGRIND_EVENTS, 2 * CALLGRIND_EVENTS].map(|events| {
-        let output = Command::new("valgrind")
-            .args(["--tool=callgrind", "--callgrind-out-file=/dev/null"])
-            .arg(std::env::current_exe().expect("this executable"))
-            .env(LIMIT_ONLY, format!("{}:{events}", data.display()))
-            .output()
-            .expect("valgrind runs");
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        collected(&output.stderr)
+        collected(
+            callgrind(&std::env::current_exe().expect("this executable"))
+                .env(LIMIT_ONLY, format!("{}:{events}", data.display())),
+        )
     });
     twice.saturating_sub(once) as f64 / CALLGRIND_EVENTS as f64
-}
-
-/// The instructions callgrind says it collected.
-fn collected(stderr: &[u8]) -> u64 {
-    String::from_utf8_lossy(stderr)
-        .lines()
-        .find_map(|line| line.split("Collected : ").nth(1))
-        .and_then(|count| count.trim().parse().ok())
-        .expect("callgrind prints the instructions it collected")
 }
 
 /// Runs the reusing limit as [`LIMIT_ONLY`] says.
