@@ -322,7 +322,7 @@ impl Sink for HttpServer {
             pdk::log::debug!("no request waits on stream {stream}; the event is failed");
             return Ok(SinkReply::Fail);
         }
-        let response = response_for(event.data());
+        let response = response_for(event.payload());
         Ok(if self.answer(stream, response) {
             SinkReply::Ack
         } else {

@@ -4,6 +4,8 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use hyper::{HeaderMap, Response, StatusCode};
+use pdk::abi::value::PdkValue;
+use pdk::prelude::*;
 use pdk::Value;
 
 /// A response, as hyper sends it.
@@ -27,19 +29,28 @@ const HOP_BY_HOP: &[&str] = &[
 pub fn headers_value(headers: &HeaderMap) -> Value {
     let mut object = Value::object();
     for name in headers.keys() {
-        let mut values: Vec<Value> = headers
-            .get_all(name)
-            .iter()
-            .map(|value| Value::from(String::from_utf8_lossy(value.as_bytes()).into_owned()))
-            .collect();
-        let value = if values.len() == 1 {
-            values.remove(0)
-        } else {
-            Value::from(values)
+        let mut values = headers.get_all(name).iter();
+        let first = values.next().map(header_text);
+        let value = match (first, values.next()) {
+            (Some(only), None) => only,
+            (first, second) => first
+                .into_iter()
+                .chain(second.map(header_text))
+                .chain(values.map(header_text))
+                .collect::<Vec<Value>>()
+                .into(),
         };
         object.insert(name.as_str().to_owned(), value);
     }
     object
+}
+
+/// A header's value as text (bytes that are not UTF-8 replaced).
+fn header_text(value: &HeaderValue) -> Value {
+    match value.to_str() {
+        Ok(text) => Value::from(text.to_owned()),
+        Err(_) => Value::from(String::from_utf8_lossy(value.as_bytes()).into_owned()),
+    }
 }
 
 /// The event a request becomes.
@@ -62,7 +73,8 @@ pub fn request_event(
     event
 }
 
-/// The response that answers a request with event `data`:
+/// The response that answers a request with event `data`, read in place
+/// (no [`Value`] is built):
 /// - an object with a numeric `status` is a response: that status, its
 ///   `headers` (a table of strings or lists of strings) and its `body`;
 /// - another object with a `body` (a request event, as this connector's
@@ -71,10 +83,9 @@ pub fn request_event(
 ///
 /// A string body is sent as text, bytes as they are, anything else as
 /// JSON, with the matching `content-type` unless the headers set one.
-pub fn response_for(data: &Value) -> HttpResponse {
+pub fn response_for(data: &PdkValue) -> HttpResponse {
     let status = data
-        .get("status")
-        .and_then(Value::as_u64)
+        .get_u64("status")
         .and_then(|status| u16::try_from(status).ok())
         .and_then(|status| StatusCode::from_u16(status).ok());
     let (status, headers, body) = match status {
@@ -84,8 +95,8 @@ pub fn response_for(data: &Value) -> HttpResponse {
     };
     let mut response = Response::new(Full::new(Bytes::new()));
     *response.status_mut() = status;
-    if let Some(headers) = headers.and_then(Value::as_object) {
-        for (name, value) in headers {
+    if let Some(headers) = headers.and_then(|headers| headers.as_object()) {
+        for (name, value) in headers.iter() {
             let Ok(name) = HeaderName::from_bytes(name.as_bytes()) else {
                 continue;
             };
@@ -96,7 +107,7 @@ pub fn response_for(data: &Value) -> HttpResponse {
                 Some(values) => values.iter().collect(),
                 None => vec![value],
             };
-            for value in values.into_iter().filter_map(Value::as_str) {
+            for value in values.into_iter().filter_map(|value| value.as_str()) {
                 if let Ok(value) = HeaderValue::from_str(value) {
                     response.headers_mut().append(name.clone(), value);
                 }
@@ -104,19 +115,23 @@ pub fn response_for(data: &Value) -> HttpResponse {
         }
     }
     if let Some(body) = body.filter(|body| !body.is_null()) {
-        let content_type = if body.as_bytes().is_some() {
-            "application/octet-stream"
-        } else if body.as_str().is_some() {
-            "text/plain; charset=utf-8"
+        let (content_type, bytes) = if let Some(bytes) = body.as_bytes() {
+            ("application/octet-stream", bytes.to_vec())
+        } else if let Some(text) = body.as_str() {
+            ("text/plain; charset=utf-8", text.as_bytes().to_vec())
         } else {
-            "application/json"
+            // A payload always serializes: its keys are strings.
+            (
+                "application/json",
+                serde_json::to_vec(body).unwrap_or_default(),
+            )
         };
         if !response.headers().contains_key(CONTENT_TYPE) {
             response
                 .headers_mut()
                 .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
         }
-        *response.body_mut() = Full::new(Bytes::from(body.to_payload()));
+        *response.body_mut() = Full::new(Bytes::from(bytes));
     }
     response
 }
@@ -152,7 +167,7 @@ mod tests {
         let mut body = Value::object();
         body.insert("a", 1u64);
         let event = request_event("POST", "/x", None, Value::object(), body);
-        let response = response_for(&event);
+        let response = response_for(&PdkValue::from(event));
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(response.headers()[CONTENT_TYPE], "application/json");
         assert_eq!(body_of(response), br#"{"a":1}"#);
@@ -168,7 +183,7 @@ mod tests {
         event.insert("status", 404u64);
         event.insert("headers", headers);
         event.insert("body", "missing");
-        let response = response_for(&event);
+        let response = response_for(&PdkValue::from(event));
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
         assert_eq!(response.headers()["x-one"], "1");
         assert_eq!(response.headers().get_all("x-two").iter().count(), 2);
@@ -182,13 +197,17 @@ mod tests {
 
     #[test]
     fn any_other_event_is_the_body() {
-        let response = response_for(&Value::from(vec![0u8, 1, 2]));
+        let response = response_for(&PdkValue::from(Value::from(vec![0u8, 1, 2])));
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(response.headers()[CONTENT_TYPE], "application/octet-stream");
         assert_eq!(body_of(response), [0, 1, 2]);
         let mut odd = Value::object();
         odd.insert("status", 42u64);
-        assert_eq!(response_for(&odd).status(), StatusCode::OK, "not a status");
+        assert_eq!(
+            response_for(&PdkValue::from(odd)).status(),
+            StatusCode::OK,
+            "not a status"
+        );
     }
 
     #[test]

@@ -30,6 +30,7 @@ use pdk::Value;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
 use crate::message::{headers_value, plain, HttpResponse};
@@ -200,19 +201,32 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, stop: Cancellatio
 }
 
 /// Closes the connections past their deadline, until `stop`.
+///
+/// The sweep runs on tokio's clock rather than the runtime's: tokio's
+/// driver then always waits for a timer at most [`EXPIRE_EVERY`] away, and
+/// a request's response deadline (later than that) is filed without
+/// waking the driver. With no timer of its own, the driver was woken for
+/// every request (an eventfd write and one more turn of its loop).
 async fn expire(connections: Connections, stop: CancellationToken) {
     let mut expired = Tally::every(REPORT_EVERY);
-    let expiring = connections.expire_every(EXPIRE_EVERY, |closed| {
-        if let Some(times) = expired.add(closed, Instant::now()) {
+    let mut sweeps = tokio::time::interval(EXPIRE_EVERY);
+    sweeps.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => break,
+            _ = sweeps.tick() => {}
+        }
+        let now = Instant::now();
+        let closed = connections.expire(now);
+        if closed == 0 {
+            continue;
+        }
+        if let Some(times) = expired.add(u64::try_from(closed).unwrap_or(u64::MAX), now) {
             pdk::log::info!(
                 "closed {times} connection(s) in {REPORT_EVERY:?} that were idle or sent a \
                  request head too slowly (idle_timeout_ms, header_timeout_ms)"
             );
         }
-    });
-    tokio::select! {
-        () = stop.cancelled() => {}
-        () = expiring => {}
     }
 }
 

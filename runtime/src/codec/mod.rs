@@ -3,6 +3,8 @@
 
 mod tape;
 
+use std::cell::RefCell;
+
 use pdk::abi::value::PdkValue;
 use serde::{Deserialize, Serialize};
 use simd_json::{Node, Tape};
@@ -72,12 +74,38 @@ impl Codec {
         self,
         data: abi_stable::std_types::RVec<u8>,
     ) -> abi_stable::std_types::RResult<PdkValue, pdk::abi::error::PdkError> {
-        self.decode(pdk::abi::allocator::take_vec(data))
+        let data = pdk::abi::allocator::take_vec(data);
+        let decoded = match self {
+            Self::Json => PLUGIN_JSON.with_borrow_mut(|decoder| {
+                let large = data.len() > REUSED_UP_TO;
+                let decoded = decoder.decode(data);
+                if large {
+                    // Buffers never shrink: a thread does not keep a
+                    // large payload's for good.
+                    *decoder = Self::Json.decoder();
+                }
+                decoded
+            }),
+            other => other.decode(data),
+        };
+        decoded
             .map_err(|problem| {
                 pdk::abi::error::PdkError::from(pdk::Error::msg(problem.to_string()))
             })
             .into()
     }
+}
+
+/// Payloads up to this size leave their buffers to the next payload a
+/// plugin decodes on the same thread.
+const REUSED_UP_TO: usize = 64 * 1024;
+
+thread_local! {
+    /// The JSON decoder for the payloads plugins hand over through their
+    /// runtime handle on this thread, so that its buffers are reused as a
+    /// source's own decoder's are (a fresh one allocates them for every
+    /// payload).
+    static PLUGIN_JSON: RefCell<Decoder> = RefCell::new(Codec::Json.decoder());
 }
 
 /// Decodes payloads with one codec, reusing simd-json's buffers and tape
@@ -150,6 +178,37 @@ mod tests {
             let decoded = decoder.decode(payload.clone().into_bytes()).ok();
             assert_eq!(decoded, through_serde(&payload), "{payload:.40}");
         }
+    }
+
+    #[test]
+    fn payloads_plugins_hand_over_decode_alike_on_one_thread_and_on_many() {
+        let payloads = [
+            r#"{"small":1}"#.to_owned(),
+            format!(r#"{{"large":"{}"}}"#, "x".repeat(2 * REUSED_UP_TO)),
+            r#"{"nope"#.to_owned(),
+            r#"[1,"after a large one and an error"]"#.to_owned(),
+        ];
+        let decode_all = || {
+            payloads
+                .iter()
+                .map(|payload| {
+                    Codec::Json
+                        .decode_for_plugin(payload.clone().into_bytes().into())
+                        .into_result()
+                        .ok()
+                })
+                .collect::<Vec<_>>()
+        };
+        let expected: Vec<_> = payloads.iter().map(|p| through_serde(p)).collect();
+        assert_eq!(decode_all(), expected);
+        assert_eq!(decode_all(), expected, "again, with the reused buffers");
+        let elsewhere = std::thread::scope(|scope| scope.spawn(decode_all).join().unwrap());
+        assert_eq!(elsewhere, expected);
+        let text = Codec::String.decode_for_plugin(b"plain".to_vec().into());
+        assert_eq!(
+            text.into_result().ok(),
+            Some(PdkValue::from(Value::from("plain")))
+        );
     }
 
     #[test]
