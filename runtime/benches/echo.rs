@@ -16,7 +16,10 @@
 //! sending a request and waiting for its answer before the next; the
 //! servers alternate within each round. Printed: requests per second and
 //! the 99th percentile of the latency, their medians over the rounds, and
-//! each connector's ratio to the bare server.
+//! each connector's ratio to the bare server. Where valgrind is installed,
+//! callgrind then counts each server's instructions per request (every
+//! thread of its process), which this shared machine's noise does not
+//! move.
 //!
 //! `cargo bench -p pdk-runtime --bench echo` (`PDK_BENCH_SECONDS`, the
 //! measured time of one run, default 2; `PDK_BENCH_RUNS`, default 5;
@@ -31,12 +34,25 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 
 /// The line and the body every request sends.
 const REQUEST: &str = r#"{"id":7,"user":"ada","action":"checkout","items":[3,5,8]}"#;
+
+/// [`REQUEST`] as a line, as the TCP echo sends it.
+const REQUEST_LINE: &str = concat!(
+    r#"{"id":7,"user":"ada","action":"checkout","items":[3,5,8]}"#,
+    "\n"
+);
+
+/// Requests in the shorter of the two runs callgrind counts; the longer
+/// one sends three times as many.
+const COUNTED_REQUESTS: u64 = 1_000;
 
 /// Connection counts measured.
 const CONNECTIONS: [usize; 2] = [1, 32];
@@ -76,11 +92,18 @@ impl Server {
         }
     }
 
-    /// Starts the server on `address`.
-    fn start(self, protocol: Protocol, address: SocketAddr, dir: &Path) -> Child {
+    /// The command that runs the server on `address`, its program run
+    /// through `run` (`Command::new`, or [`setup::callgrind`]).
+    fn command(
+        self,
+        protocol: Protocol,
+        address: SocketAddr,
+        dir: &Path,
+        run: impl FnOnce(&Path) -> Command,
+    ) -> Command {
         let mut command = match self {
             Self::Bare => {
-                let mut command = Command::new(std::env::current_exe().expect("this executable"));
+                let mut command = run(&std::env::current_exe().expect("this executable"));
                 command.env(
                     PEER,
                     format!(
@@ -110,7 +133,7 @@ impl Server {
                     ),
                 )
                 .expect("the flow file");
-                let mut command = Command::new(setup::runtime());
+                let mut command = run(&setup::runtime());
                 command.arg("run").arg(flow).arg("--isolated");
                 if matches!(self, Self::Plugin) {
                     command.arg("--plugin-path").arg(dir.join("plugins"));
@@ -119,8 +142,13 @@ impl Server {
                 command
             }
         };
+        command.stdout(Stdio::null());
         command
-            .stdout(Stdio::null())
+    }
+
+    /// Starts the server on `address`.
+    fn start(self, protocol: Protocol, address: SocketAddr, dir: &Path) -> Child {
+        self.command(protocol, address, dir, |program| Command::new(program))
             .spawn()
             .expect("the server starts")
     }
@@ -148,41 +176,60 @@ async fn ready(address: SocketAddr, server: &mut Child) {
     }
 }
 
-/// One connection's requests: sent one after the other until `end`, with
-/// the latencies of those answered after `from`.
-async fn connection(
-    protocol: Protocol,
-    address: SocketAddr,
-    from: Instant,
-    end: Instant,
-) -> Vec<Duration> {
-    let stream = TcpStream::connect(address).await.expect("a connection");
-    stream.set_nodelay(true).expect("TCP_NODELAY");
-    let mut latencies = Vec::new();
-    match protocol {
-        Protocol::Tcp => {
-            let (read, mut write) = stream.into_split();
-            let mut lines = BufReader::new(read);
-            let request = format!("{REQUEST}\n");
-            let mut answer = String::new();
-            while Instant::now() < end {
-                let sent = Instant::now();
-                write.write_all(request.as_bytes()).await.expect("a write");
-                answer.clear();
-                let read = lines.read_line(&mut answer).await.expect("a read");
-                assert!(read > 0, "the server closed the connection");
-                if sent >= from {
-                    latencies.push(sent.elapsed());
+/// One client connection, sending a request and waiting for its answer
+/// before the next.
+enum Client {
+    Tcp {
+        lines: BufReader<OwnedReadHalf>,
+        write: OwnedWriteHalf,
+        answer: String,
+    },
+    Http {
+        sender: SendRequest<Full<Bytes>>,
+    },
+}
+
+impl Client {
+    /// A connection to the server on `address`.
+    async fn connect(protocol: Protocol, address: SocketAddr) -> Self {
+        let stream = TcpStream::connect(address).await.expect("a connection");
+        stream.set_nodelay(true).expect("TCP_NODELAY");
+        match protocol {
+            Protocol::Tcp => {
+                let (read, write) = stream.into_split();
+                Self::Tcp {
+                    lines: BufReader::new(read),
+                    write,
+                    answer: String::new(),
                 }
             }
+            Protocol::Http => {
+                let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                    .await
+                    .expect("an HTTP connection");
+                tokio::spawn(conn);
+                Self::Http { sender }
+            }
         }
-        Protocol::Http => {
-            let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                .await
-                .expect("an HTTP connection");
-            tokio::spawn(conn);
-            while Instant::now() < end {
-                let sent = Instant::now();
+    }
+
+    /// Sends one request and reads its whole answer.
+    async fn round_trip(&mut self) {
+        match self {
+            Self::Tcp {
+                lines,
+                write,
+                answer,
+            } => {
+                write
+                    .write_all(REQUEST_LINE.as_bytes())
+                    .await
+                    .expect("a write");
+                answer.clear();
+                let read = lines.read_line(answer).await.expect("a read");
+                assert!(read > 0, "the server closed the connection");
+            }
+            Self::Http { sender } => {
                 let request = hyper::Request::post("/")
                     .header("content-type", "application/json")
                     .body(Full::new(Bytes::from_static(REQUEST.as_bytes())))
@@ -191,10 +238,26 @@ async fn connection(
                 assert!(response.status().is_success(), "{}", response.status());
                 let body = response.into_body().collect().await.expect("the body");
                 assert!(!body.to_bytes().is_empty(), "an empty answer");
-                if sent >= from {
-                    latencies.push(sent.elapsed());
-                }
             }
+        }
+    }
+}
+
+/// One connection's requests: sent one after the other until `end`, with
+/// the latencies of those answered after `from`.
+async fn connection(
+    protocol: Protocol,
+    address: SocketAddr,
+    from: Instant,
+    end: Instant,
+) -> Vec<Duration> {
+    let mut client = Client::connect(protocol, address).await;
+    let mut latencies = Vec::new();
+    while Instant::now() < end {
+        let sent = Instant::now();
+        client.round_trip().await;
+        if sent >= from {
+            latencies.push(sent.elapsed());
         }
     }
     latencies
@@ -237,6 +300,44 @@ fn measure(
         requests_per_second: latencies.len() as f64 / seconds,
         p99,
     }
+}
+
+/// Instructions the server executes per request, in all its threads:
+/// callgrind counts a run of [`COUNTED_REQUESTS`] requests and one of
+/// three times as many on one connection, and their difference is divided
+/// by the requests it adds, so that start-up and shutdown cancel out.
+fn instructions_per_request(server: Server, protocol: Protocol, dir: &Path) -> f64 {
+    let [once, thrice] = [COUNTED_REQUESTS, 3 * COUNTED_REQUESTS]
+        .map(|requests| counted(server, protocol, requests, dir));
+    thrice.saturating_sub(once) as f64 / (2 * COUNTED_REQUESTS) as f64
+}
+
+/// The instructions callgrind counts in `server` while it answers
+/// `requests` requests, from its start to its exit on `SIGTERM`.
+fn counted(server: Server, protocol: Protocol, requests: u64, dir: &Path) -> u64 {
+    let address = free_address();
+    let mut child = server
+        .command(protocol, address, dir, setup::callgrind)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the server starts under callgrind");
+    let load = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("the load generator's runtime");
+    load.block_on(async {
+        ready(address, &mut child).await;
+        let mut client = Client::connect(protocol, address).await;
+        for _ in 0..requests {
+            client.round_trip().await;
+        }
+    });
+    let terminated = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(terminated.success(), "the server took SIGTERM");
+    setup::collected_by(&child.wait_with_output().expect("the server exits"))
 }
 
 /// An address on 127.0.0.1 whose port was free a moment ago.
@@ -289,7 +390,7 @@ async fn bare_hyper(address: SocketAddr) {
 }
 
 /// Runs the bare server `peer` names (`tokio=ADDRESS` or `hyper=ADDRESS`)
-/// until killed, as a user's `#[tokio::main]` program would.
+/// until `SIGTERM`, as a user's `#[tokio::main]` program would.
 fn run_peer(peer: &str) {
     let (kind, address) = peer.split_once('=').expect("KIND=ADDRESS");
     let address: SocketAddr = address.parse().expect("an address");
@@ -297,11 +398,22 @@ fn run_peer(peer: &str) {
         .enable_all()
         .build()
         .expect("the peer's runtime");
-    match kind {
-        "tokio" => runtime.block_on(bare_tokio(address)),
-        "hyper" => runtime.block_on(bare_hyper(address)),
-        other => panic!("no peer named {other}"),
-    }
+    runtime.block_on(async {
+        let mut terminate = signal(SignalKind::terminate()).expect("a SIGTERM handler");
+        // Ends on SIGTERM, returning from `main`: callgrind counts a peer
+        // that exits normally.
+        match kind {
+            "tokio" => tokio::select! {
+                () = bare_tokio(address) => {}
+                _ = terminate.recv() => {}
+            },
+            "hyper" => tokio::select! {
+                () = bare_hyper(address) => {}
+                _ = terminate.recv() => {}
+            },
+            other => panic!("no peer named {other}"),
+        }
+    });
 }
 
 fn main() {
@@ -361,6 +473,25 @@ fn main() {
                     p99 / bare_p99
                 );
             }
+        }
+    }
+    if !scale.quick && setup::has_valgrind() {
+        print_instructions(&dir);
+    }
+}
+
+/// Prints each server's instructions per request, beside the bare one's.
+fn print_instructions(dir: &Path) {
+    println!("== instructions per request (callgrind, one connection)");
+    for protocol in [Protocol::Tcp, Protocol::Http] {
+        let counts = Server::ALL.map(|server| instructions_per_request(server, protocol, dir));
+        let bare = counts[2];
+        for (server, count) in Server::ALL.iter().zip(counts) {
+            println!(
+                "{:<24} {count:>8.0} ({:.2} × bare)",
+                server.name(protocol),
+                count / bare
+            );
         }
     }
 }

@@ -155,45 +155,15 @@ fn run(runtime: &Path, flow: &Path, plugins: Option<&Path>, events: u64) -> f64 
         .unwrap_or(events as f64 / elapsed)
 }
 
-/// Whether valgrind can be run.
-fn has_valgrind() -> bool {
-    Command::new("valgrind")
-        .arg("--version")
-        .output()
-        .is_ok_and(|output| output.status.success())
-}
-
 /// Instructions the run of `flow` executes, in every thread, counted by
 /// callgrind.
 fn instructions(runtime: &Path, flow: &Path, plugins: Option<&Path>) -> u64 {
-    let mut command = callgrind(runtime);
+    let mut command = setup::callgrind(runtime);
     command.arg("run").arg(flow).arg("--isolated");
     if let Some(plugins) = plugins {
         command.arg("--plugin-path").arg(plugins);
     }
-    collected(command.env("PDK_LOG", "warn"))
-}
-
-/// `program` under callgrind, counting every thread's instructions.
-fn callgrind(program: &Path) -> Command {
-    let mut command = Command::new("valgrind");
-    command
-        .args(["--tool=callgrind", "--callgrind-out-file=/dev/null"])
-        .arg(program);
-    command
-}
-
-/// Runs `command` (made by [`callgrind`]) and returns the instructions
-/// callgrind says it collected.
-fn collected(command: &mut Command) -> u64 {
-    let output = command.output().expect("valgrind runs");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
-    stderr
-        .lines()
-        .find_map(|line| line.split("Collected : ").nth(1))
-        .and_then(|count| count.trim().parse().ok())
-        .expect("callgrind prints the instructions it collected")
+    setup::collected(command.env("PDK_LOG", "warn"))
 }
 
 /// Instructions per event of the flow `which` (an index into
@@ -283,8 +253,8 @@ const LIMIT_ONLY: &str = "PDK_BENCH_LIMIT_ONLY";
 /// counted by callgrind as [`instructions_per_event`] counts a flow's.
 fn limit_instructions_per_event(data: &Path) -> f64 {
     let [once, twice] = [CALLGRIND_EVENTS, 2 * CALLGRIND_EVENTS].map(|events| {
-        collected(
-            callgrind(&std::env::current_exe().expect("this executable"))
+        setup::collected(
+            setup::callgrind(&std::env::current_exe().expect("this executable"))
                 .env(LIMIT_ONLY, format!("{}:{events}", data.display())),
         )
     });
@@ -328,7 +298,7 @@ fn main() {
     let average = lines.iter().map(String::len).sum::<usize>() / lines.len();
     println!("data: {DISTINCT_RECORDS} distinct records, {average} bytes on average, {events} events per run");
     let flows = prepare(&dir, &lines, events);
-    if !scale.quick && has_valgrind() {
+    if !scale.quick && setup::has_valgrind() {
         println!("== instructions per event (callgrind)");
         for (which, (name, _)) in flows.iter().enumerate() {
             println!(

@@ -1,6 +1,7 @@
 //! What the benchmarks share: the runtime this bench run built, plugin
 //! files built in release mode in a target directory of their own, how
-//! much each run measures (with the quick mode CI runs), and medians.
+//! much each run measures (with the quick mode CI runs), medians, and
+//! counting instructions with callgrind.
 //!
 //! The plugins get a target directory of their own because a `cargo
 //! build -p ...` inside `cargo bench` resolves features without the
@@ -12,7 +13,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
 /// The workspace's root.
 pub fn workspace() -> PathBuf {
@@ -118,4 +119,39 @@ pub fn median(values: &mut [f64]) -> f64 {
     } else {
         values[mid]
     }
+}
+
+/// Whether valgrind can be run.
+pub fn has_valgrind() -> bool {
+    Command::new("valgrind")
+        .arg("--version")
+        .output()
+        .is_ok_and(|output| output.status.success())
+}
+
+/// `program` under callgrind, counting every thread's instructions.
+pub fn callgrind(program: &Path) -> Command {
+    let mut command = Command::new("valgrind");
+    command
+        .args(["--tool=callgrind", "--callgrind-out-file=/dev/null"])
+        .arg(program);
+    command
+}
+
+/// Runs `command` (made by [`callgrind`]) and returns the instructions
+/// callgrind says it collected.
+pub fn collected(command: &mut Command) -> u64 {
+    collected_by(&command.output().expect("valgrind runs"))
+}
+
+/// The instructions callgrind says it collected, from the `output` of a
+/// program it ran (made by [`callgrind`]) that exited normally.
+pub fn collected_by(output: &Output) -> u64 {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    stderr
+        .lines()
+        .find_map(|line| line.split("Collected : ").nth(1))
+        .and_then(|count| count.trim().parse().ok())
+        .expect("callgrind prints the instructions it collected")
 }
