@@ -255,6 +255,11 @@ async fn read_loop(mut client: Client, mut read: OwnedReadHalf, tasks: Tasks) {
     let mut buffer = BytesMut::with_capacity(READ_CHUNK.min(FREE_LINE_BYTES));
     let mut held = tasks.budget.reservation();
     let mut partial = false;
+    // Kept across reads, as `closing` is: made anew for every read, each
+    // would register with its token again.
+    let cancelled = client.cancel.clone().cancelled_owned();
+    let stopping = tasks.accepting.clone().cancelled_owned();
+    tokio::pin!(cancelled, stopping);
     let ended = loop {
         let mut whole_line = false;
         loop {
@@ -288,8 +293,8 @@ async fn read_loop(mut client: Client, mut read: OwnedReadHalf, tasks: Tasks) {
         }
         buffer.reserve(READ_CHUNK.min(FREE_LINE_BYTES));
         let read = tokio::select! {
-            () = client.cancel.cancelled() => break Ended::Quietly,
-            () = tasks.accepting.cancelled() => break Ended::Quietly,
+            () = &mut cancelled => break Ended::Quietly,
+            () = &mut stopping => break Ended::Quietly,
             () = &mut client.closing => break Ended::ByServer,
             read = read.read_buf(&mut buffer) => read,
         };
@@ -373,17 +378,20 @@ async fn write_loop(
 ) {
     let mut writer = BufWriter::new(write);
     let mut batch = Vec::with_capacity(WRITE_BATCH);
+    // One registration with the token for the writer's whole life.
+    let cancelled = cancel.cancelled();
+    tokio::pin!(cancelled);
     loop {
         let received = tokio::select! {
             biased;
-            () = cancel.cancelled() => return,
+            () = &mut cancelled => return,
             received = queue.recv_many(&mut batch, WRITE_BATCH) => received,
         };
         if received == 0 {
             break;
         }
         let written = tokio::select! {
-            () = cancel.cancelled() => return,
+            () = &mut cancelled => return,
             written = write_batch(&mut writer, &mut batch) => written,
         };
         if written.is_err() {
@@ -391,7 +399,7 @@ async fn write_loop(
         }
     }
     tokio::select! {
-        () = cancel.cancelled() => {}
+        () = &mut cancelled => {}
         _ = writer.shutdown() => {}
     }
 }
