@@ -223,4 +223,21 @@ mod tests {
             Some(&Value::from(vec![Value::from("a"), Value::from("b")]))
         );
     }
+
+    #[test]
+    fn header_bytes_that_are_not_utf8_are_replaced_not_dropped() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-raw", HeaderValue::from_bytes(b"caf\xe9").unwrap());
+        headers.append("x-two", HeaderValue::from_static("a"));
+        headers.append("x-two", HeaderValue::from_bytes(b"\xff").unwrap());
+        let value = headers_value(&headers);
+        assert_eq!(value.get("x-raw"), Some(&Value::from("caf\u{fffd}")));
+        assert_eq!(
+            value.get("x-two"),
+            Some(&Value::from(vec![
+                Value::from("a"),
+                Value::from("\u{fffd}")
+            ]))
+        );
+    }
 }
