@@ -5,13 +5,14 @@
 //! in `max_file_bytes` (default [`DEFAULT_MAX_FILE_BYTES`]); a larger one
 //! is refused then, before its bytes are held.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io::Read;
 
 /// The largest file a `blaster` replays unless its config says otherwise.
 pub const DEFAULT_MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
 
 use pdk::prelude::*;
+use rustc_hash::FxHashMap;
 
 /// The `config` table of a `blaster` connector.
 #[derive(Debug, Deserialize)]
@@ -66,7 +67,9 @@ pub struct Blaster {
     count: u64,
     next: u64,
     resend: VecDeque<u64>,
-    in_flight: HashMap<u64, u64>,
+    /// The line of each event not settled yet, by pull id: the runtime
+    /// numbers pulls, so a fast hasher is safe.
+    in_flight: FxHashMap<u64, u64>,
     /// With a `rate`: when the first event went, and the rate.
     pace: Option<(Option<std::time::Instant>, u64)>,
 }
@@ -92,7 +95,7 @@ impl Connector for Blaster {
             count: config.count,
             next: 0,
             resend: VecDeque::new(),
-            in_flight: HashMap::new(),
+            in_flight: FxHashMap::default(),
             pace: config
                 .rate
                 .filter(|&rate| rate > 0)

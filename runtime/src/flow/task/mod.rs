@@ -19,12 +19,14 @@ use crate::logging::Tag;
 use crate::observe::{ConnectorMetrics, Observed, State};
 
 mod held;
+mod listening;
 mod sink;
 mod source;
 mod supervision;
 mod wake;
 
 use held::Held;
+pub use listening::Listening;
 pub use sink::{Delivery, Outcome, OutcomeSender, SinkSide};
 pub use source::SourceSide;
 pub use supervision::GaveUp;
@@ -104,19 +106,19 @@ pub struct ConnectorTask {
 /// What wakes a task besides its sides' traffic.
 struct Inputs {
     /// Messages from the plugin's runtime handle and from other tasks.
-    control: Receiver<Control>,
+    control: Listening<Control>,
     /// A sender of `control`, kept so that it is never closed.
     control_tx: Sender<Control>,
     /// Control messages taken from `control` early (while looking for
     /// replies), handled before anything else.
     backlog: VecDeque<Control>,
     /// Closed when the runtime shuts down.
-    signal: Option<Receiver<()>>,
+    signal: Option<Listening<()>>,
     /// Whether the event loop has seen the shutdown.
     shutdown_seen: bool,
     /// New instances: new builds of the plugin (`run --watch`), an
     /// operator's restart.
-    reload: Option<Receiver<Replacement>>,
+    reload: Option<Listening<Replacement>>,
 }
 
 impl ConnectorTask {
@@ -143,7 +145,7 @@ impl ConnectorTask {
             source: None,
             sink: SinkSide::default(),
             inputs: Inputs {
-                control: control.1,
+                control: control.1.into(),
                 control_tx: control.0,
                 backlog: VecDeque::new(),
                 signal: None,
@@ -158,13 +160,13 @@ impl ConnectorTask {
     /// Makes the source side stop pulling when `shutdown` closes, and a
     /// connector that is not connected then stop at once.
     pub fn stop_on(&mut self, shutdown: Receiver<()>) {
-        self.inputs.signal = Some(shutdown);
+        self.inputs.signal = Some(shutdown.into());
     }
 
     /// Makes the task replace its instance with each one `reload` yields,
     /// once the old one has no event in flight.
     pub fn reload_on(&mut self, reload: Receiver<Replacement>) {
-        self.inputs.reload = Some(reload);
+        self.inputs.reload = Some(reload.into());
     }
 
     /// What the connector is doing, as the watchdog sees it.
@@ -191,7 +193,7 @@ impl ConnectorTask {
             activity: self.activity(),
             tag: self.caller.tag().clone(),
             metrics: self.metrics.clone(),
-            inbox: self.sink.inbox.as_ref().map(Receiver::downgrade),
+            inbox: self.sink.inbox.as_deref().map(Receiver::downgrade),
             isolated,
         }
     }

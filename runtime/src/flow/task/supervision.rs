@@ -219,7 +219,7 @@ impl ConnectorTask {
 
     /// Completes when the runtime shuts down (at once if it has).
     fn stop_signal(&self) -> futures::future::Fuse<futures::future::BoxFuture<'static, ()>> {
-        let signal = self.inputs.signal.clone();
+        let signal = self.inputs.signal.as_deref().cloned();
         async move {
             match signal {
                 Some(signal) => {

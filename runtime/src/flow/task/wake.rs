@@ -68,13 +68,16 @@ impl ConnectorTask {
                 },
             ..
         } = self;
+        // Each input is polled as a stream it keeps its registration in:
+        // an input that stays quiet (control, shutdown, new builds) is
+        // registered with once, not on every wake-up.
         let (outcome, mut sent) = match source {
             Some(SourceSide {
-                outcomes,
+                outcome_stream,
                 pending_sends,
                 ..
             }) => (
-                outcomes.recv_async().fuse(),
+                outcome_stream.next().fuse(),
                 if pending_sends.is_empty() {
                     Fuse::terminated()
                 } else {
@@ -85,20 +88,20 @@ impl ConnectorTask {
         };
         let mut outcome = pin!(outcome);
         let mut shutdown = pin!(match signal {
-            Some(signal) if !*shutdown_seen => signal.recv().fuse(),
+            Some(signal) if !*shutdown_seen => signal.next().fuse(),
             _ => Fuse::terminated(),
         });
         // While an instance waits to be replaced, new events wait in the
         // inbox: only the replacement gets them.
         let mut delivery = pin!(match inbox {
-            Some(inbox) if !swapping => inbox.recv().fuse(),
+            Some(inbox) if !swapping => inbox.next().fuse(),
             _ => Fuse::terminated(),
         });
         let mut reloaded = pin!(match reload {
-            Some(reload) if !swapping => reload.recv().fuse(),
+            Some(reload) if !swapping => reload.next().fuse(),
             _ => Fuse::terminated(),
         });
-        let mut control = pin!(control.recv().fuse());
+        let mut control = pin!(control.next().fuse());
         let mut pull_again = pin!(match pull_again_in {
             Some(wait) => executor::sleep(wait).fuse(),
             None => Fuse::terminated(),
@@ -118,22 +121,22 @@ impl ConnectorTask {
         .fuse());
         futures::select_biased! {
             received = outcome => match received {
-                Ok(received) => Wake::Outcome(received),
+                Some(received) => Wake::Outcome(received),
                 // Cannot happen: the source side holds a sender itself.
-                Err(_) => Wake::Control(Control::Abandon),
+                None => Wake::Control(Control::Abandon),
             },
             received = control => match received {
-                Ok(received) => Wake::Control(received),
+                Some(received) => Wake::Control(received),
                 // Cannot happen: the task holds a sender itself.
-                Err(_) => Wake::Control(Control::Abandon),
+                None => Wake::Control(Control::Abandon),
             },
             _ = shutdown => Wake::Shutdown,
             result = sent => Wake::Sent(result),
-            received = delivery => Wake::Delivery(received.ok()),
+            received = delivery => Wake::Delivery(received),
             () = settle_due => Wake::SettleDue,
             reply = pull => Wake::Pulled(reply),
             () = pull_again => Wake::PullAgain,
-            instance = reloaded => Wake::Reload(instance.ok()),
+            instance = reloaded => Wake::Reload(instance),
         }
     }
 
@@ -148,12 +151,16 @@ impl ConnectorTask {
             return Some(Wake::Outcome(outcome));
         }
         let inputs = &self.inputs;
-        if let Ok(control) = inputs.control.try_recv() {
-            return Some(Wake::Control(control));
+        // Control messages are rare: looking costs two loads, taking one
+        // far more.
+        if !inputs.control.is_empty() {
+            if let Ok(control) = inputs.control.try_recv() {
+                return Some(Wake::Control(control));
+            }
         }
         if let Some(signal) = inputs.signal.as_ref().filter(|_| !inputs.shutdown_seen) {
             // Shut down: a message, or the channel closed.
-            if !matches!(signal.try_recv(), Err(TryRecvError::Empty)) {
+            if signal.is_closed() || !signal.is_empty() {
                 return Some(Wake::Shutdown);
             }
         }
