@@ -1,6 +1,8 @@
 //! Choosing what a connector task does next.
 
+use std::future::{poll_fn, Future};
 use std::pin::pin;
+use std::task::Poll;
 use std::time::Instant;
 
 use async_channel::TryRecvError;
@@ -46,6 +48,21 @@ impl ConnectorTask {
                     && s.pending_sends.is_empty()
                     && s.pull_again_at.is_none()
             });
+        if pulling {
+            self.held.start_pull(pull_id);
+        }
+        // Nothing else was ready a moment ago: a busy source's next event
+        // usually is, and is taken before registering with every other
+        // input. Polled here, the pull is not polled again by the select
+        // below until something wakes the task.
+        let mut pull_polled = false;
+        if self.held.is_pulling() {
+            let mut pull = pin!(self.held.pulled());
+            if let Poll::Ready(reply) = poll_fn(|cx| Poll::Ready(pull.as_mut().poll(cx))).await {
+                return Wake::Pulled(reply);
+            }
+            pull_polled = true;
+        }
         // A deadline, not a sleep: until it passes, the task answers
         // everything else.
         let pull_again_in = self
@@ -110,14 +127,15 @@ impl ConnectorTask {
             Some(wait) => executor::sleep(wait).fuse(),
             None => Fuse::terminated(),
         });
-        // Started on its first poll, when nothing before it is ready; kept
-        // under way across wake-ups (see `Held`).
-        let mut pull = pin!(async {
-            if pulling {
-                held.start_pull(pull_id);
+        // Kept under way across wake-ups (see `Held`).
+        let mut pulled = pin!(held.pulled());
+        let mut pull = pin!(poll_fn(move |cx| {
+            if std::mem::take(&mut pull_polled) {
+                // Polled above with this same waker.
+                return Poll::Pending;
             }
-            held.pulled().await
-        }
+            pulled.as_mut().poll(cx)
+        })
         .fuse());
         futures::select_biased! {
             received = outcome => match received {
