@@ -487,7 +487,7 @@ fn wire(flow: &Flow, created: Vec<Created>) -> Vec<ConnectorTask> {
             if inbox_senders[target].is_none() {
                 let (tx, rx) = async_channel::bounded(INBOX_CAPACITY);
                 inbox_senders[target] = Some(tx);
-                tasks[target].sink.inbox = Some(rx.into());
+                tasks[target].sink.inbox = Some(rx);
             }
             let source_control = tasks[source].control_sender();
             tasks[target].sink.upstream.push(source_control);

@@ -26,7 +26,7 @@ mod supervision;
 mod wake;
 
 use held::Held;
-pub use listening::Listening;
+use listening::Listening;
 pub use sink::{Delivery, Outcome, OutcomeSender, SinkSide};
 pub use source::SourceSide;
 pub use supervision::GaveUp;
@@ -193,7 +193,7 @@ impl ConnectorTask {
             activity: self.activity(),
             tag: self.caller.tag().clone(),
             metrics: self.metrics.clone(),
-            inbox: self.sink.inbox.as_deref().map(Receiver::downgrade),
+            inbox: self.sink.inbox.as_ref().map(Receiver::downgrade),
             isolated,
         }
     }

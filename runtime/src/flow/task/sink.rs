@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use async_channel::Sender;
+use async_channel::{Receiver, Sender};
 use pdk::{EventId, SinkReply};
 
-use super::{ConnectorTask, Control, Halt, Listening};
+use super::{ConnectorTask, Control, Halt};
 use crate::flow::deferred::{Deferred, Report};
 use pdk::abi::connector::PdkEvent;
 
@@ -40,7 +40,7 @@ pub struct Outcome {
 #[derive(Default)]
 pub struct SinkSide {
     /// Events for the sink side, if any connector links to it.
-    pub inbox: Option<Listening<Delivery>>,
+    pub inbox: Option<Receiver<Delivery>>,
     /// The control channels of the sources that send to this sink.
     pub upstream: Vec<Sender<Control>>,
     /// Events the sink deferred, with where their outcome goes.

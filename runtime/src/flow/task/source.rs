@@ -29,9 +29,6 @@ pub struct SourceSide {
     pub outcomes_tx: OutcomeSender,
     /// Outcomes of this source's events.
     pub outcomes: flume::Receiver<Outcome>,
-    /// `outcomes` as the stream the task waits on: it stays registered
-    /// with the channel from one wait to the next while no outcome comes.
-    pub(super) outcome_stream: flume::r#async::RecvStream<'static, Outcome>,
     /// How raw bytes become values.
     pub decoder: Decoder,
     pub(super) in_flight: InFlight,
@@ -68,7 +65,6 @@ impl SourceSide {
         Self {
             outputs,
             outcomes_tx,
-            outcome_stream: outcomes.clone().into_stream(),
             outcomes,
             decoder: codec.decoder(),
             in_flight: InFlight::default(),

@@ -85,16 +85,19 @@ impl ConnectorTask {
                 },
             ..
         } = self;
-        // Each input is polled as a stream it keeps its registration in:
-        // an input that stays quiet (control, shutdown, new builds) is
-        // registered with once, not on every wake-up.
+        // Inputs that stay quiet (control, shutdown, new builds) are
+        // polled as streams that keep their registration from one wait to
+        // the next. The inbox and the outcomes are registered with for
+        // this wait only: they carry the traffic, often sent by this very
+        // task (a connector linked to itself), and a registration kept
+        // would wake the task again for every event it sent itself.
         let (outcome, mut sent) = match source {
             Some(SourceSide {
-                outcome_stream,
+                outcomes,
                 pending_sends,
                 ..
             }) => (
-                outcome_stream.next().fuse(),
+                outcomes.recv_async().fuse(),
                 if pending_sends.is_empty() {
                     Fuse::terminated()
                 } else {
@@ -111,7 +114,7 @@ impl ConnectorTask {
         // While an instance waits to be replaced, new events wait in the
         // inbox: only the replacement gets them.
         let mut delivery = pin!(match inbox {
-            Some(inbox) if !swapping => inbox.next().fuse(),
+            Some(inbox) if !swapping => inbox.recv().fuse(),
             _ => Fuse::terminated(),
         });
         let mut reloaded = pin!(match reload {
@@ -139,9 +142,9 @@ impl ConnectorTask {
         .fuse());
         futures::select_biased! {
             received = outcome => match received {
-                Some(received) => Wake::Outcome(received),
+                Ok(received) => Wake::Outcome(received),
                 // Cannot happen: the source side holds a sender itself.
-                None => Wake::Control(Control::Abandon),
+                Err(_) => Wake::Control(Control::Abandon),
             },
             received = control => match received {
                 Some(received) => Wake::Control(received),
@@ -150,7 +153,7 @@ impl ConnectorTask {
             },
             _ = shutdown => Wake::Shutdown,
             result = sent => Wake::Sent(result),
-            received = delivery => Wake::Delivery(received),
+            received = delivery => Wake::Delivery(received.ok()),
             () = settle_due => Wake::SettleDue,
             reply = pull => Wake::Pulled(reply),
             () = pull_again => Wake::PullAgain,
