@@ -29,7 +29,6 @@
 mod message;
 mod serve;
 
-use std::collections::HashMap;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
@@ -37,6 +36,7 @@ use std::time::Duration;
 
 use hyper::StatusCode;
 use pdk::prelude::*;
+use rustc_hash::FxHashMap;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -158,8 +158,9 @@ pub struct HttpServer {
     max_connections: usize,
     max_buffered_bytes: usize,
     serving: Option<Serving>,
-    /// Requests waiting for their answer, by stream.
-    waiting: HashMap<u64, oneshot::Sender<HttpResponse>>,
+    /// Requests waiting for their answer, by stream (numbered by this
+    /// connector: a fast hasher is safe).
+    waiting: FxHashMap<u64, oneshot::Sender<HttpResponse>>,
     /// `waiting` is swept of requests nobody waits for any more (they
     /// timed out) when it grows beyond this.
     sweep_at: usize,
@@ -211,7 +212,7 @@ impl Connector for HttpServer {
             max_connections: config.max_connections,
             max_buffered_bytes: config.max_buffered_bytes,
             serving: None,
-            waiting: HashMap::new(),
+            waiting: FxHashMap::default(),
             sweep_at: 64,
         })
     }

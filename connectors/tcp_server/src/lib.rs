@@ -26,12 +26,12 @@
 
 mod client;
 
-use std::collections::HashMap;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pdk::prelude::*;
+use rustc_hash::FxHashMap;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -146,7 +146,9 @@ pub struct TcpServer {
     max_connections: usize,
     max_buffered_bytes: usize,
     listening: Option<Listening>,
-    clients: HashMap<u64, Client>,
+    /// The connected clients, by stream id (numbered by this connector:
+    /// a fast hasher is safe).
+    clients: FxHashMap<u64, Client>,
 }
 
 impl TcpServer {
@@ -200,7 +202,7 @@ impl Connector for TcpServer {
             max_connections: config.max_connections,
             max_buffered_bytes: config.max_buffered_bytes,
             listening: None,
-            clients: HashMap::new(),
+            clients: FxHashMap::default(),
         })
     }
 

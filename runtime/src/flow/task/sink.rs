@@ -137,11 +137,26 @@ impl ConnectorTask {
             Ok(SinkReply::Ack) => true,
             Ok(SinkReply::Fail) | Err(_) => false,
         };
-        report(&reply_to, id, ok);
         match result {
-            Err(error) => self.failed("on_event", &error).await,
-            Ok(_) => Ok(()),
+            Err(error) => {
+                report(&reply_to, id, ok);
+                self.failed("on_event", &error).await
+            }
+            Ok(_) if self.is_own_source(&reply_to) => self.on_outcome(Outcome { id, ok }).await,
+            Ok(_) => {
+                report(&reply_to, id, ok);
+                Ok(())
+            }
         }
+    }
+
+    /// Whether `reply_to` goes to this task's own source side (a connector
+    /// linked to itself, a request/response server): its outcome is then
+    /// counted at once, without a trip through the channel and a wake-up.
+    fn is_own_source(&self, reply_to: &OutcomeSender) -> bool {
+        self.source
+            .as_ref()
+            .is_some_and(|source| source.outcomes_tx.same_channel(reply_to))
     }
 
     /// Tells the sink side that no more events will arrive; a failure is
