@@ -144,15 +144,43 @@ impl Event {
     /// [`Event::to_json_string`], without building a [`Value`].
     #[must_use]
     pub fn to_payload(&self) -> Vec<u8> {
-        if let Some(value) = self.value.get() {
-            return value.to_payload();
-        }
-        let text = self.with_raw(|raw| match raw {
-            Some(PdkValue::Bytes(bytes)) => Some(bytes.to_vec()),
-            Some(PdkValue::String(text)) => Some(text.as_bytes().to_vec()),
-            _ => None,
-        });
-        text.unwrap_or_else(|| self.to_json_string().into_bytes())
+        self.to_payload_with_room(0)
+    }
+
+    /// [`Event::to_payload`] followed by a newline, in one allocation: what
+    /// a newline-delimited sink writes.
+    #[must_use]
+    pub fn to_line(&self) -> Vec<u8> {
+        let mut line = self.to_payload_with_room(1);
+        line.push(b'\n');
+        line
+    }
+
+    /// [`Event::to_payload`] in a buffer with room for `extra` more bytes.
+    fn to_payload_with_room(&self, extra: usize) -> Vec<u8> {
+        let copy = |bytes: &[u8]| {
+            let mut copy = Vec::with_capacity(bytes.len() + extra);
+            copy.extend_from_slice(bytes);
+            copy
+        };
+        let mut payload = match self.value.get() {
+            Some(Value::Bytes(bytes)) => return copy(bytes),
+            Some(Value::String(text)) => return copy(text.as_bytes()),
+            Some(value) => value.to_payload(),
+            None => {
+                let raw = self.with_raw(|raw| match raw {
+                    Some(PdkValue::Bytes(bytes)) => Some(copy(bytes)),
+                    Some(PdkValue::String(text)) => Some(copy(text.as_bytes())),
+                    _ => None,
+                });
+                match raw {
+                    Some(raw) => return raw,
+                    None => self.to_json_string().into_bytes(),
+                }
+            }
+        };
+        payload.reserve(extra);
+        payload
     }
 
     /// Calls `read` with the payload in the C-ABI form, if it is in that
@@ -274,6 +302,30 @@ mod tests {
         assert!(event.value.get().is_none(), "serializing converted nothing");
         let text = Event::with_payload(id(), 0, PdkValue::from(Value::from("line")));
         assert_eq!(text.to_payload(), b"line");
+    }
+
+    #[test]
+    fn a_line_is_the_payload_and_a_newline_in_one_buffer_of_its_size() {
+        let mut object = Value::object();
+        object.insert("k", "v");
+        for value in [
+            Value::Bytes(vec![0xde, 0xad].into()),
+            Value::from("text"),
+            object,
+        ] {
+            let payload = value.to_payload();
+            let raw = Event::with_payload(id(), 0, PdkValue::from(value.clone()));
+            let read = Event::with_payload(id(), 0, PdkValue::from(value.clone()));
+            let _ = read.data();
+            for event in [raw, read] {
+                let line = event.to_line();
+                assert_eq!(line[..line.len() - 1], payload[..], "{value:?}");
+                assert_eq!(line.last(), Some(&b'\n'));
+                if matches!(value, Value::Bytes(_) | Value::String(_)) {
+                    assert_eq!(line.capacity(), line.len(), "one allocation, no growth");
+                }
+            }
+        }
     }
 
     #[test]

@@ -149,8 +149,7 @@ impl Sink for TcpClient {
         if lock(&self.writer).is_none() {
             return Ok(SinkReply::Fail);
         }
-        let mut line = event.to_payload();
-        line.push(b'\n');
+        let line = event.to_line();
         self.lines.push(event.id, line).await
     }
 }

@@ -347,8 +347,7 @@ impl Sink for TcpServer {
             pdk::log::debug!("no client on stream {stream}; the event is failed");
             return Ok(SinkReply::Fail);
         };
-        let mut line = event.to_payload();
-        line.push(b'\n');
+        let line = event.to_line();
         match client.outbound.try_send(line) {
             Ok(()) => Ok(SinkReply::Ack),
             Err(mpsc::error::TrySendError::Full(_)) => {
