@@ -6,9 +6,12 @@
 //!   figure;
 //! - `blaster -> tcp_client` sends them to a plain receiver in this
 //!   process (a `BufReader` counting lines), beside its peer: a plain
-//!   sender writing the same lines through a `BufWriter`, the two
+//!   sender writing the same lines through a `BufWriter`, the three
 //!   alternating; the receiver's lines per second, from its first byte to
-//!   the last line, is the figure of both.
+//!   the last line, is the figure of each. The flow runs twice: with the
+//!   default `json` codec (each line decoded into an event, encoded again
+//!   by `tcp_client`), and with `codec = "binary"` on the blaster, a
+//!   forwarder that passes the lines through as the plain sender does.
 //!
 //! `cargo bench -p pdk-runtime --bench tcp`
 //! (`PDK_BENCH_EVENTS`, default 200 000; `PDK_BENCH_RUNS`, default 5;
@@ -162,8 +165,9 @@ fn plain_sender(records: &[String], lines: u64) -> f64 {
     receiver.join().expect("the receiver")
 }
 
-/// `blaster -> tcp_client` sending `lines` of `data` to a plain receiver.
-fn tcp_client_sender(runtime: &Path, plugins: &Path, data: &Path, lines: u64) -> f64 {
+/// `blaster -> tcp_client` sending `lines` of `data` to a plain receiver,
+/// the blaster's payloads decoded by `codec`.
+fn tcp_client_sender(runtime: &Path, plugins: &Path, data: &Path, lines: u64, codec: &str) -> f64 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("a port");
     let address = listener.local_addr().expect("its address");
     let receiver = receive(listener, lines);
@@ -175,6 +179,7 @@ fn tcp_client_sender(runtime: &Path, plugins: &Path, data: &Path, lines: u64) ->
 [[connector]]
 id = "blast"
 type = "blaster"
+codec = "{codec}"
 config = {{ path = {data:?}, count = {lines} }}
 
 [[connector]]
@@ -222,21 +227,26 @@ fn main() {
     println!("median: {:.0} events/s", setup::median(&mut rates));
 
     println!(
-        "== lines/s into a plain receiver: blaster -> tcp_client, and a plain buffered sender"
+        "== lines/s into a plain receiver: blaster -> tcp_client (json, binary codec), and a plain buffered sender"
     );
-    let (mut connector, mut plain) = (Vec::new(), Vec::new());
+    let (mut json, mut binary, mut plain) = (Vec::new(), Vec::new(), Vec::new());
     for round in 1..=runs {
-        connector.push(tcp_client_sender(&runtime, &plugins, &data, events));
+        let sent = |codec| tcp_client_sender(&runtime, &plugins, &data, events, codec);
+        json.push(sent("json"));
+        binary.push(sent("binary"));
         plain.push(plain_sender(&lines, events));
         println!(
-            "run {round}: tcp_client {:>10.0} lines/s, plain sender {:>10.0} lines/s",
-            connector[connector.len() - 1],
+            "run {round}: tcp_client {:>9.0} lines/s (json), {:>9.0} lines/s (binary), plain sender {:>9.0} lines/s",
+            json[json.len() - 1],
+            binary[binary.len() - 1],
             plain[plain.len() - 1]
         );
     }
-    let (connector, plain) = (setup::median(&mut connector), setup::median(&mut plain));
+    let plain = setup::median(&mut plain);
+    let (json, binary) = (setup::median(&mut json), setup::median(&mut binary));
     println!(
-        "median: tcp_client {connector:.0} lines/s, plain sender {plain:.0} lines/s, ratio {:.2}",
-        connector / plain
+        "median: tcp_client {json:.0} lines/s (json, {:.2} of plain), {binary:.0} lines/s (binary, {:.2} of plain), plain sender {plain:.0} lines/s",
+        json / plain,
+        binary / plain
     );
 }

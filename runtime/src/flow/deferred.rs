@@ -2,9 +2,8 @@
 //! an answer or a failure of the sink means for them: plain synchronous
 //! state, so that it can be tested without a runtime.
 
-use std::collections::HashMap;
-
 use pdk::EventId;
+use rustc_hash::FxHashMap;
 
 /// One event's outcome, and where it goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,16 +16,18 @@ pub struct Report<R> {
     pub ok: bool,
 }
 
-/// A sink's deferred events, by id.
+/// A sink's deferred events, by id. The runtime numbers events itself,
+/// so a fast hasher is safe here: no input chooses the keys stored, and
+/// this map is touched twice per deferred event.
 #[derive(Debug)]
 pub struct Deferred<R> {
-    waiting: HashMap<EventId, R>,
+    waiting: FxHashMap<EventId, R>,
 }
 
 impl<R> Default for Deferred<R> {
     fn default() -> Self {
         Self {
-            waiting: HashMap::new(),
+            waiting: FxHashMap::default(),
         }
     }
 }
