@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 
 use crate::abi::connector::PdkSinkReply;
 pub use crate::abi::connector::{EventId, SourceReplyOf};
+use crate::abi::value::PdkValue;
 use crate::context::ConnectorContext;
 use crate::{Event, Result, Value};
 
@@ -339,6 +340,17 @@ pub enum SourceReply {
         /// The stream it belongs to (`0` for sources without streams).
         stream: u64,
     },
+    /// A value already in the C-ABI form every sink reads: it becomes one
+    /// event as it is, with no conversion (a [`Value`] is converted once).
+    /// For a source that builds its events from pieces already in that
+    /// form, such as a body from [`ConnectorContext::decode_payload`];
+    /// [`crate::testing::Harness::pull`] returns it as [`Self::Data`].
+    Payload {
+        /// The event's payload.
+        data: PdkValue,
+        /// The stream it belongs to (`0` for sources without streams).
+        stream: u64,
+    },
     /// Raw bytes: the flow's codec for this connector turns them into one
     /// event (`json` by default).
     Bytes {
@@ -359,7 +371,8 @@ pub enum SourceReply {
 
 impl SourceReply {
     /// The same reply in another form ([`SourceReplyOf`]), its payload
-    /// converted by `data` or `raw`.
+    /// converted by `data` or `raw` (a [`Self::Payload`] to a [`Value`]
+    /// first).
     pub fn map<D, R>(
         self,
         data: impl FnOnce(Value) -> D,
@@ -368,6 +381,10 @@ impl SourceReply {
         match self {
             Self::Data { data: d, stream } => SourceReplyOf::Data {
                 data: data(d),
+                stream,
+            },
+            Self::Payload { data: d, stream } => SourceReplyOf::Data {
+                data: data(Value::from(d)),
                 stream,
             },
             Self::Bytes { data: b, stream } => SourceReplyOf::Bytes {

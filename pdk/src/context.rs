@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::abi::connector::{BoxedRuntimeHandle, EventId, PdkConnectorContext};
+use crate::abi::value::PdkValue;
 use crate::metrics::Metrics;
 use crate::{Error, Result, Value};
 
@@ -189,10 +190,20 @@ impl ConnectorContext {
     /// # Ok(()) }
     /// ```
     pub fn decode(&self, data: Vec<u8>) -> Result<Value> {
+        self.decode_payload(data).map(Value::from)
+    }
+
+    /// [`Self::decode`], kept in the C-ABI form the runtime decodes into:
+    /// for a source that builds its event in that form too and replies
+    /// [`crate::SourceReply::Payload`], so that the body is never
+    /// converted to a [`Value`] and back.
+    ///
+    /// # Errors
+    /// When `data` is not valid for the codec (not JSON, not UTF-8).
+    pub fn decode_payload(&self, data: Vec<u8>) -> Result<PdkValue> {
         self.handle
             .decode(data.into())
             .into_result()
-            .map(Value::from)
             .map_err(Error::from_ffi)
     }
 

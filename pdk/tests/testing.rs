@@ -45,9 +45,56 @@ impl Sink for AnswersLater {
     }
 }
 
+/// A source that wraps a decoded body in an event it builds in the C-ABI
+/// form, as `http_server` does.
+#[connector(name = "wraps_in_place")]
+pub struct WrapsInPlace;
+
+impl Connector for WrapsInPlace {
+    type Config = NoConfig;
+
+    fn new(_: NoConfig, _ctx: &ConnectorContext) -> Result<Self> {
+        Ok(Self)
+    }
+}
+
+impl Source for WrapsInPlace {
+    async fn pull_data(&mut self, pull_id: u64, ctx: &ConnectorContext) -> Result<SourceReply> {
+        use pdk::abi::value::{PdkEntry, PdkValue};
+        let raw = if pull_id == 0 { r#"{"n":1}"# } else { "{" };
+        let body = ctx.decode_payload(raw.as_bytes().to_vec())?;
+        let entries = vec![PdkEntry {
+            key: String::from("body").into(),
+            value: body,
+        }];
+        Ok(SourceReply::Payload {
+            data: PdkValue::Object(entries.into()),
+            stream: 4,
+        })
+    }
+}
+
 #[pdk_export]
 mod plugin {
-    pub use super::AnswersLater;
+    pub use super::{AnswersLater, WrapsInPlace};
+}
+
+#[test]
+fn an_event_built_in_the_c_abi_form_arrives_as_the_same_value() {
+    let mut source = Harness::<WrapsInPlace>::new(Value::object()).unwrap();
+    block_on(async {
+        let mut expected = Value::object();
+        expected.insert("body", Value::from_json_str(r#"{"n":1}"#).unwrap());
+        assert_eq!(
+            source.pull().await,
+            Ok(SourceReply::Data {
+                data: expected,
+                stream: 4
+            })
+        );
+        let error = source.pull().await.unwrap_err();
+        assert!(error.message().contains("not valid JSON"), "{error}");
+    });
 }
 
 #[test]

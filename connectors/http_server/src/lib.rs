@@ -272,9 +272,9 @@ impl Source for HttpServer {
                 return Ok(SourceReply::Finished);
             };
             let body = if request.body.is_empty() {
-                Ok(Value::NULL)
+                Ok(message::NULL)
             } else {
-                ctx.decode(request.body.to_vec())
+                ctx.decode_payload(request.body.to_vec())
             };
             // The body is the event's now: the budget has it back.
             drop(request.held);
@@ -297,7 +297,7 @@ impl Source for HttpServer {
                 body,
             );
             self.wait_for_answer(request.stream, request.respond);
-            return Ok(SourceReply::Data {
+            return Ok(SourceReply::Payload {
                 data: event,
                 stream: request.stream,
             });

@@ -4,9 +4,8 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use hyper::{HeaderMap, Response, StatusCode};
-use pdk::abi::value::PdkValue;
+use pdk::abi::value::{PdkEntry, PdkScalar, PdkValue};
 use pdk::prelude::*;
-use pdk::Value;
 
 /// A response, as hyper sends it.
 pub type HttpResponse = Response<Full<Bytes>>;
@@ -24,53 +23,73 @@ const HOP_BY_HOP: &[&str] = &[
     "upgrade",
 ];
 
-/// `headers` as a value: an object from each (lowercase) name to its
-/// value, or to the list of its values when the name is repeated.
-pub fn headers_value(headers: &HeaderMap) -> Value {
-    let mut object = Value::object();
-    for name in headers.keys() {
-        let mut values = headers.get_all(name).iter();
-        let first = values.next().map(header_text);
-        let value = match (first, values.next()) {
-            (Some(only), None) => only,
-            (first, second) => first
-                .into_iter()
-                .chain(second.map(header_text))
-                .chain(values.map(header_text))
-                .collect::<Vec<Value>>()
-                .into(),
-        };
-        object.insert(name.as_str().to_owned(), value);
-    }
-    object
+/// `headers` as a value in the C-ABI form: an object from each
+/// (lowercase) name to its value, or to the list of its values when the
+/// name is repeated.
+pub fn headers_value(headers: &HeaderMap) -> PdkValue {
+    let entries: Vec<PdkEntry> = headers
+        .keys()
+        .map(|name| {
+            let mut values = headers.get_all(name).iter();
+            let first = values.next().map(header_text);
+            let value = match (first, values.next()) {
+                (Some(only), None) => only,
+                (first, second) => PdkValue::Array(
+                    first
+                        .into_iter()
+                        .chain(second.map(header_text))
+                        .chain(values.map(header_text))
+                        .collect(),
+                ),
+            };
+            entry(name.as_str(), value)
+        })
+        .collect();
+    PdkValue::Object(entries.into())
 }
 
 /// A header's value as text (bytes that are not UTF-8 replaced).
-fn header_text(value: &HeaderValue) -> Value {
-    match value.to_str() {
-        Ok(text) => Value::from(text.to_owned()),
-        Err(_) => Value::from(String::from_utf8_lossy(value.as_bytes()).into_owned()),
+fn header_text(value: &HeaderValue) -> PdkValue {
+    let text = match value.to_str() {
+        Ok(text) => text.to_owned(),
+        Err(_) => String::from_utf8_lossy(value.as_bytes()).into_owned(),
+    };
+    PdkValue::String(text.into())
+}
+
+/// The entry `key`: `value` of an object in the C-ABI form.
+fn entry(key: &str, value: PdkValue) -> PdkEntry {
+    PdkEntry {
+        key: key.to_owned().into(),
+        value,
     }
 }
 
-/// The event a request becomes.
+/// `null` in the C-ABI form.
+pub const NULL: PdkValue = PdkValue::Static(PdkScalar::Null);
+
+/// A string in the C-ABI form.
+fn text(text: &str) -> PdkValue {
+    PdkValue::String(text.to_owned().into())
+}
+
+/// The event a request becomes, built in the C-ABI form the sinks read:
+/// its body, decoded by the runtime in that form, is never converted.
 pub fn request_event(
     method: &str,
     path: &str,
     query: Option<&str>,
-    headers: Value,
-    body: Value,
-) -> Value {
-    let mut event = Value::object();
-    event.insert("method", method.to_owned());
-    event.insert("path", path.to_owned());
-    event.insert(
-        "query",
-        query.map_or(Value::NULL, |q| Value::from(q.to_owned())),
-    );
-    event.insert("headers", headers);
-    event.insert("body", body);
-    event
+    headers: PdkValue,
+    body: PdkValue,
+) -> PdkValue {
+    let entries = vec![
+        entry("method", text(method)),
+        entry("path", text(path)),
+        entry("query", query.map_or(NULL, text)),
+        entry("headers", headers),
+        entry("body", body),
+    ];
+    PdkValue::Object(entries.into())
 }
 
 /// The response that answers a request with event `data`, read in place
@@ -152,6 +171,7 @@ mod tests {
     use http_body_util::BodyExt;
 
     use super::*;
+    use pdk::Value;
 
     fn body_of(response: HttpResponse) -> Vec<u8> {
         let collected = tokio::runtime::Builder::new_current_thread()
@@ -166,8 +186,14 @@ mod tests {
     fn a_request_event_answers_with_its_body() {
         let mut body = Value::object();
         body.insert("a", 1u64);
-        let event = request_event("POST", "/x", None, Value::object(), body);
-        let response = response_for(&PdkValue::from(event));
+        let event = request_event(
+            "POST",
+            "/x",
+            None,
+            PdkValue::from(Value::object()),
+            PdkValue::from(body),
+        );
+        let response = response_for(&event);
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(response.headers()[CONTENT_TYPE], "application/json");
         assert_eq!(body_of(response), br#"{"a":1}"#);
@@ -216,7 +242,7 @@ mod tests {
         headers.append("accept", HeaderValue::from_static("a"));
         headers.append("accept", HeaderValue::from_static("b"));
         headers.insert("host", HeaderValue::from_static("h"));
-        let value = headers_value(&headers);
+        let value = Value::from(headers_value(&headers));
         assert_eq!(value.get("host"), Some(&Value::from("h")));
         assert_eq!(
             value.get("accept"),
@@ -230,7 +256,7 @@ mod tests {
         headers.insert("x-raw", HeaderValue::from_bytes(b"caf\xe9").unwrap());
         headers.append("x-two", HeaderValue::from_static("a"));
         headers.append("x-two", HeaderValue::from_bytes(b"\xff").unwrap());
-        let value = headers_value(&headers);
+        let value = Value::from(headers_value(&headers));
         assert_eq!(value.get("x-raw"), Some(&Value::from("caf\u{fffd}")));
         assert_eq!(
             value.get("x-two"),

@@ -25,8 +25,8 @@ use hyper::service::service_fn;
 use hyper::StatusCode;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
+use pdk::abi::value::PdkValue;
 use pdk::net::{Admitted, ByteBudget, Connections, Reservation, Slot, Tally};
-use pdk::Value;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
@@ -66,8 +66,8 @@ pub struct Request {
     pub path: String,
     /// The query, without the `?`.
     pub query: Option<String>,
-    /// Its headers, as a value.
-    pub headers: Value,
+    /// Its headers, as a value in the C-ABI form.
+    pub headers: PdkValue,
     /// Its body, whole.
     pub body: Bytes,
     /// The part of the shared budget its body holds, given back when the

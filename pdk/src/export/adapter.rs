@@ -178,5 +178,8 @@ impl<T: Sink + ConnectorType> SinkFns<T> {
 }
 
 fn source_reply_to_ffi(reply: SourceReply) -> PdkSourceReply {
-    reply.map(PdkValue::from, abi_stable::std_types::RVec::from)
+    match reply {
+        SourceReply::Payload { data, stream } => PdkSourceReply::Data { data, stream },
+        reply => reply.map(PdkValue::from, abi_stable::std_types::RVec::from),
+    }
 }
