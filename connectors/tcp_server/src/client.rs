@@ -1,6 +1,7 @@
 //! The server's tasks on the plugin's tokio runtime: one that accepts
 //! clients, and for each client one that reads its lines and one that
-//! writes what the sink side queued for it. No thread per client.
+//! writes what the sink side queued for it (see [`crate::outbound`]). No
+//! thread per client.
 //!
 //! No client can take more than its share: at most `max_connections`
 //! clients, a new one closing the client that has gone longest without
@@ -16,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use pdk::net::{Admitted, ByteBudget, Closing, Connections, Reservation, Slot, Tally};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use tokio::io::AsyncReadExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -24,11 +25,10 @@ use tokio_util::codec::{AnyDelimiterCodec, Decoder};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::outbound::{self, Arrivals, Outbound};
+
 /// Bytes asked of the socket per read.
 const READ_CHUNK: usize = 64 * 1024;
-
-/// Lines written to a client per flush, at most.
-const WRITE_BATCH: usize = 64;
 
 /// How long to wait before accepting again after accepting failed (out
 /// of file descriptors, say).
@@ -52,8 +52,8 @@ pub enum Incoming {
         stream: u64,
         /// Its address.
         peer: SocketAddr,
-        /// Its queue of lines to write.
-        outbound: mpsc::Sender<Vec<u8>>,
+        /// Where its replies go.
+        outbound: Outbound,
         /// Stops its tasks and closes its connection.
         cancel: CancellationToken,
     },
@@ -175,6 +175,7 @@ pub async fn accept_loop(listener: TcpListener, tasks: Tasks) {
             closing,
             cancel: tasks.shutdown.child_token(),
             write: Some(write),
+            arrivals: None,
         };
         tokio::spawn(read_loop(client, read, tasks.clone()));
     }
@@ -206,6 +207,8 @@ struct Client {
     cancel: CancellationToken,
     /// Its socket's sending side, until the connector learns of it.
     write: Option<OwnedWriteHalf>,
+    /// Counts its lines on their way to the connector, once it knows.
+    arrivals: Option<Arrivals>,
 }
 
 impl Client {
@@ -215,10 +218,10 @@ impl Client {
     /// flow. `false` once the connector takes no more.
     async fn tell(&mut self, tasks: &Tasks, message: Incoming) -> bool {
         if let Some(write) = self.write.take() {
-            let (outbound, queue) = mpsc::channel(tasks.limits.max_queued_lines);
-            tasks
-                .writers
-                .spawn(write_loop(write, queue, self.cancel.clone()));
+            let (outbound, arrivals, writer) =
+                outbound::channel(write, tasks.limits.max_queued_lines, self.cancel.clone());
+            tasks.writers.spawn(writer.run());
+            self.arrivals = Some(arrivals);
             let opened = Incoming::Opened {
                 stream: self.stream,
                 peer: self.peer,
@@ -228,6 +231,9 @@ impl Client {
             if tasks.incoming.send(opened).await.is_err() {
                 return false;
             }
+        }
+        if let (Incoming::Line { .. }, Some(arrivals)) = (&message, &self.arrivals) {
+            arrivals.told();
         }
         tasks.incoming.send(message).await.is_ok()
     }
@@ -366,50 +372,4 @@ fn without_cr(line: Bytes) -> Vec<u8> {
         Some(line) => line.to_vec(),
         None => Vec::from(line),
     }
-}
-
-/// Writes what is queued for one client, in batches, until the queue's
-/// senders are all gone (then it closes its side of the connection after
-/// the last line), writing fails, or the client is disconnected.
-async fn write_loop(
-    write: OwnedWriteHalf,
-    mut queue: mpsc::Receiver<Vec<u8>>,
-    cancel: CancellationToken,
-) {
-    let mut writer = BufWriter::new(write);
-    let mut batch = Vec::with_capacity(WRITE_BATCH);
-    // One registration with the token for the writer's whole life.
-    let cancelled = cancel.cancelled();
-    tokio::pin!(cancelled);
-    loop {
-        let received = tokio::select! {
-            biased;
-            () = &mut cancelled => return,
-            received = queue.recv_many(&mut batch, WRITE_BATCH) => received,
-        };
-        if received == 0 {
-            break;
-        }
-        let written = tokio::select! {
-            () = &mut cancelled => return,
-            written = write_batch(&mut writer, &mut batch) => written,
-        };
-        if written.is_err() {
-            return;
-        }
-    }
-    tokio::select! {
-        () = &mut cancelled => {}
-        _ = writer.shutdown() => {}
-    }
-}
-
-async fn write_batch(
-    writer: &mut BufWriter<OwnedWriteHalf>,
-    batch: &mut Vec<Vec<u8>>,
-) -> std::io::Result<()> {
-    for line in batch.drain(..) {
-        writer.write_all(&line).await?;
-    }
-    writer.flush().await
 }

@@ -25,6 +25,7 @@
 //! 72 MiB.
 
 mod client;
+mod outbound;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
@@ -38,6 +39,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use client::{accept_loop, Incoming, Limits, Tasks};
+use outbound::{Outbound, Refused};
 use pdk::net::{ByteBudget, Connections, Tally};
 
 /// How long stopping waits for the clients' queued replies to be written.
@@ -122,8 +124,8 @@ fn listen_address(url: &str) -> Result<SocketAddr> {
 /// One connected client, as the connector sees it.
 struct Client {
     peer: SocketAddr,
-    /// Where its replies are queued.
-    outbound: mpsc::Sender<Vec<u8>>,
+    /// Where its replies go.
+    outbound: Outbound,
     /// Closes its connection at once.
     cancel: CancellationToken,
     /// Events of its stream not answered yet.
@@ -306,6 +308,7 @@ impl Source for TcpServer {
                 Incoming::Line { stream, line } => {
                     if let Some(client) = clients.get_mut(&stream) {
                         client.unanswered += 1;
+                        client.outbound.pulled();
                     }
                     return Ok(SourceReply::Bytes { data: line, stream });
                 }
@@ -348,9 +351,12 @@ impl Sink for TcpServer {
             return Ok(SinkReply::Fail);
         };
         let line = event.to_line();
-        match client.outbound.try_send(line) {
+        // Nothing else of the client's stream is unanswered (this event,
+        // if it is its own, is acknowledged after this call).
+        let last = client.unanswered <= 1;
+        match client.outbound.send(line, last) {
             Ok(()) => Ok(SinkReply::Ack),
-            Err(mpsc::error::TrySendError::Full(_)) => {
+            Err(Refused::Full) => {
                 pdk::log::warn!(
                     "client {} (stream {stream}) does not read its replies: {} are queued; \
                      disconnecting it",
@@ -361,7 +367,7 @@ impl Sink for TcpServer {
                 Ok(SinkReply::Fail)
             }
             // Its writer stopped: the connection broke.
-            Err(mpsc::error::TrySendError::Closed(_)) => Ok(SinkReply::Fail),
+            Err(Refused::Closed) => Ok(SinkReply::Fail),
         }
     }
 }
