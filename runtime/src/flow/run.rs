@@ -493,14 +493,25 @@ fn wire(flow: &Flow, created: Vec<Created>) -> Vec<ConnectorTask> {
             tasks[target].sink.upstream.push(source_control);
         }
     }
-    for ((task, node), transactional) in tasks.iter_mut().zip(&flow.nodes).zip(transactional) {
+    for (index, ((task, node), transactional)) in tasks
+        .iter_mut()
+        .zip(&flow.nodes)
+        .zip(transactional)
+        .enumerate()
+    {
         if !node.targets.is_empty() {
             let outputs = node
                 .targets
                 .iter()
                 .filter_map(|&t| inbox_senders[t].clone())
                 .collect();
-            task.source = Some(SourceSide::new(outputs, node.codec, transactional));
+            let feeds_itself = node.targets.contains(&index);
+            task.source = Some(SourceSide::new(
+                outputs,
+                feeds_itself,
+                node.codec,
+                transactional,
+            ));
         }
     }
     // Only the sources hold the inboxes open from now on.

@@ -25,6 +25,9 @@ use crate::flow::throttle::{Report, Throttle};
 pub struct SourceSide {
     /// Where events go (one sender per linked sink).
     pub outputs: Vec<Sender<Delivery>>,
+    /// Whether one of `outputs` is this task's own inbox (a connector
+    /// linked to itself).
+    feeds_itself: bool,
     /// The sender half of `outcomes`, cloned into every delivery.
     pub outcomes_tx: OutcomeSender,
     /// Outcomes of this source's events.
@@ -52,18 +55,39 @@ pub struct SourceSide {
 const SETTLE_WITHIN: Duration = Duration::from_millis(20);
 
 impl SourceSide {
+    /// How many senders of this task's own inbox this side holds: one
+    /// while it feeds itself and has not let its outputs go.
+    pub(super) fn own_inbox_senders(&self) -> usize {
+        usize::from(self.feeds_itself && !self.outputs.is_empty())
+    }
+
+    /// Whether no outcome can arrive while the task waits: none is
+    /// waiting, and no event is out with another task (only the side's
+    /// own sender is left; a connector linked to itself counts its own
+    /// outcomes at once).
+    pub(super) fn no_outcome_can_come(&self) -> bool {
+        self.outcomes.is_empty() && self.outcomes.sender_count() == 1
+    }
+
     /// Decodes raw bytes with the codec, into the C-ABI form every sink
     /// reads (plugin or linked).
     fn decode(&mut self, data: Vec<u8>) -> Result<PdkValue, DecodeError> {
         self.decoder.decode(data)
     }
 
-    /// A source side sending to `outputs`.
+    /// A source side sending to `outputs`, one of which is this task's
+    /// own inbox if `feeds_itself`.
     #[must_use]
-    pub fn new(outputs: Vec<Sender<Delivery>>, codec: Codec, transactional: bool) -> Self {
+    pub fn new(
+        outputs: Vec<Sender<Delivery>>,
+        feeds_itself: bool,
+        codec: Codec,
+        transactional: bool,
+    ) -> Self {
         let (outcomes_tx, outcomes) = flume::unbounded();
         Self {
             outputs,
+            feeds_itself,
             outcomes_tx,
             outcomes,
             decoder: codec.decoder(),

@@ -91,17 +91,22 @@ impl ConnectorTask {
         // this wait only: they carry the traffic, often sent by this very
         // task (a connector linked to itself), and a registration kept
         // would wake the task again for every event it sent itself.
+        // A channel only this task sends to, and empty now, gets nothing
+        // while the task waits: it is not registered with at all (a
+        // request/response server linked to itself waits on its pull
+        // alone).
+        let own_inbox_senders = source.as_ref().map_or(0, SourceSide::own_inbox_senders);
         let (outcome, mut sent) = match source {
-            Some(SourceSide {
-                outcomes,
-                pending_sends,
-                ..
-            }) => (
-                outcomes.recv_async().fuse(),
-                if pending_sends.is_empty() {
+            Some(side) => (
+                if side.no_outcome_can_come() {
                     Fuse::terminated()
                 } else {
-                    pending_sends.next().fuse()
+                    side.outcomes.recv_async().fuse()
+                },
+                if side.pending_sends.is_empty() {
+                    Fuse::terminated()
+                } else {
+                    side.pending_sends.next().fuse()
                 },
             ),
             None => (Fuse::terminated(), Fuse::terminated()),
@@ -114,7 +119,12 @@ impl ConnectorTask {
         // While an instance waits to be replaced, new events wait in the
         // inbox: only the replacement gets them.
         let mut delivery = pin!(match inbox {
-            Some(inbox) if !swapping => inbox.recv().fuse(),
+            Some(inbox)
+                if !swapping
+                    && !(inbox.is_empty() && inbox.sender_count() <= own_inbox_senders) =>
+            {
+                inbox.recv().fuse()
+            }
             _ => Fuse::terminated(),
         });
         let mut reloaded = pin!(match reload {
