@@ -119,10 +119,7 @@ impl ConnectorTask {
         // While an instance waits to be replaced, new events wait in the
         // inbox: only the replacement gets them.
         let mut delivery = pin!(match inbox {
-            Some(inbox)
-                if !swapping
-                    && !(inbox.is_empty() && inbox.sender_count() <= own_inbox_senders) =>
-            {
+            Some(inbox) if !swapping && !fed_by_self_only(inbox, own_inbox_senders) => {
                 inbox.recv().fuse()
             }
             _ => Fuse::terminated(),
@@ -209,4 +206,10 @@ impl ConnectorTask {
             Err(TryRecvError::Empty) => None,
         }
     }
+}
+
+/// Whether `inbox` is empty and no task but this one, which holds
+/// `own_senders` of its senders, can send to it.
+fn fed_by_self_only(inbox: &async_channel::Receiver<Delivery>, own_senders: usize) -> bool {
+    inbox.is_empty() && inbox.sender_count() <= own_senders
 }
