@@ -219,7 +219,11 @@ impl ConnectorTask {
 
     /// Completes when the runtime shuts down (at once if it has).
     fn stop_signal(&self) -> futures::future::Fuse<futures::future::BoxFuture<'static, ()>> {
-        let signal = self.inputs.signal.as_deref().cloned();
+        let signal = self
+            .inputs
+            .signal
+            .as_ref()
+            .map(|signal| signal.receiver().clone());
         async move {
             match signal {
                 Some(signal) => {

@@ -178,16 +178,17 @@ impl ConnectorTask {
         if let Some(Ok(outcome)) = self.source.as_ref().map(|s| s.outcomes.try_recv()) {
             return Some(Wake::Outcome(outcome));
         }
-        let inputs = &self.inputs;
+        let inputs = &mut self.inputs;
         // Control messages are rare: looking costs two loads, taking one
         // far more.
-        if !inputs.control.is_empty() {
+        if !inputs.control.receiver().is_empty() {
             if let Ok(control) = inputs.control.try_recv() {
                 return Some(Wake::Control(control));
             }
         }
         if let Some(signal) = inputs.signal.as_ref().filter(|_| !inputs.shutdown_seen) {
             // Shut down: a message, or the channel closed.
+            let signal = signal.receiver();
             if signal.is_closed() || !signal.is_empty() {
                 return Some(Wake::Shutdown);
             }
