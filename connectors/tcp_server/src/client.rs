@@ -21,10 +21,10 @@ use tokio::io::AsyncReadExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
-use tokio_util::codec::{AnyDelimiterCodec, Decoder};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::lines::Lines;
 use crate::outbound::{self, Arrivals, Outbound};
 
 /// Bytes asked of the socket per read.
@@ -256,8 +256,7 @@ enum Ended {
 async fn read_loop(mut client: Client, mut read: OwnedReadHalf, tasks: Tasks) {
     let stream = client.stream;
     let limits = tasks.limits;
-    let mut lines =
-        AnyDelimiterCodec::new_with_max_length(vec![b'\n'], vec![b'\n'], limits.max_line_bytes);
+    let mut lines = Lines::new(limits.max_line_bytes);
     let mut buffer = BytesMut::with_capacity(READ_CHUNK.min(FREE_LINE_BYTES));
     let mut held = tasks.budget.reservation();
     let mut partial = false;
@@ -269,13 +268,13 @@ async fn read_loop(mut client: Client, mut read: OwnedReadHalf, tasks: Tasks) {
     let ended = loop {
         let mut whole_line = false;
         loop {
-            let message = match lines.decode(&mut buffer) {
-                Ok(Some(line)) => Incoming::Line {
+            let message = match lines.next(&mut buffer) {
+                Some(Ok(line)) => Incoming::Line {
                     stream,
                     line: without_cr(line),
                 },
-                Ok(None) => break,
-                Err(_) => Incoming::Oversized { stream },
+                None => break,
+                Some(Err(_)) => Incoming::Oversized { stream },
             };
             whole_line = true;
             if !client.tell(&tasks, message).await {
@@ -316,13 +315,13 @@ async fn read_loop(mut client: Client, mut read: OwnedReadHalf, tasks: Tasks) {
             None
         }
         // The client closed its side: its last line may lack the newline.
-        Ended::ByClient => match lines.decode_eof(&mut buffer) {
-            Ok(Some(line)) if !line.is_empty() => Some(Incoming::Line {
+        Ended::ByClient => match lines.last(&mut buffer) {
+            Some(Ok(line)) if !line.is_empty() => Some(Incoming::Line {
                 stream,
                 line: without_cr(line),
             }),
-            Ok(_) => None,
-            Err(_) => Some(Incoming::Oversized { stream }),
+            Some(Ok(_)) | None => None,
+            Some(Err(_)) => Some(Incoming::Oversized { stream }),
         },
     };
     if let Some(last) = last {

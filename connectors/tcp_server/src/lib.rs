@@ -25,6 +25,7 @@
 //! 72 MiB.
 
 mod client;
+mod lines;
 mod outbound;
 
 use std::net::{SocketAddr, ToSocketAddrs};
