@@ -10,6 +10,7 @@
 //! (see [`Limits`]).
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -362,6 +363,11 @@ async fn read_body(
     Ok((bytes.freeze(), held))
 }
 
+/// `future` polled once.
+async fn poll_once<F: Future>(mut future: Pin<&mut F>) -> Poll<F::Output> {
+    std::future::poll_fn(|cx| Poll::Ready(future.as_mut().poll(cx))).await
+}
+
 /// `response`, closing the connection after it.
 fn closing(mut response: HttpResponse) -> HttpResponse {
     response
@@ -391,11 +397,14 @@ async fn respond(
 ) -> HttpResponse {
     let limits = shared.limits;
     let (parts, body) = request.into_parts();
-    let read = tokio::time::timeout(
-        limits.body_timeout,
-        read_body(body, limits.max_body_bytes, &shared.budget),
-    )
-    .await;
+    let read = read_body(body, limits.max_body_bytes, &shared.budget);
+    tokio::pin!(read);
+    // A small body mostly arrives with the head: read so, it needs no
+    // timer (a timer filed and cancelled for every request).
+    let read = match poll_once(read.as_mut()).await {
+        Poll::Ready(read) => Ok(read),
+        Poll::Pending => tokio::time::timeout(limits.body_timeout, read).await,
+    };
     let (body, held) = match read {
         Ok(Ok(read)) => read,
         Err(_) => {
