@@ -5,9 +5,11 @@
 //! echo server.
 //!
 //! Sockets are served by tasks on the plugin's tokio runtime (`pdk`'s
-//! `tokio` feature), not by a thread per client. Each client has a queue
-//! of `max_queued_lines` replies (a reply is acknowledged once it is
-//! queued); a client that does not read until its queue is full is
+//! `tokio` feature), not by a thread per client. A reply with nothing of
+//! its client's before or after it is written at once by the sink side;
+//! the others wait in the client's queue of `max_queued_lines` replies,
+//! written in batches (module `outbound`; a reply is acknowledged once it
+//! is written or queued); a client that does not read until its queue is full is
 //! disconnected, and the reply that did not fit is failed, so that
 //! it never delays another client or shutdown. A line longer than
 //! `max_line_bytes` is dropped with one warning. A client that closes its
