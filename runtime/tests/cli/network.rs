@@ -116,6 +116,45 @@ fn a_client_that_half_closes_gets_its_echo_every_time() {
     assert!(output.status.success(), "{}", stderr(&output));
 }
 
+#[test]
+fn a_client_that_pipelines_thousands_of_lines_gets_every_echo_in_order() {
+    // Replies are written by the sink side itself or queued for the
+    // client's writer, whichever is free: a burst larger than the socket's
+    // buffers takes both ways, often within one line (a partial write).
+    let (server, address) = echo_server("tcp-pipelined", ", max_queued_lines = 100000");
+    let stream = TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let lines = 20_000;
+    let reader = {
+        let stream = stream.try_clone().unwrap();
+        std::thread::spawn(move || {
+            BufReader::new(stream)
+                .lines()
+                .take(lines)
+                .map(Result::unwrap)
+                .collect::<Vec<_>>()
+        })
+    };
+    let mut burst = String::new();
+    for k in 0..lines {
+        burst.push_str(&format!("line {k} {}\n", "y".repeat(k % 300)));
+    }
+    (&stream).write_all(burst.as_bytes()).unwrap();
+    let echoed = reader.join().expect("every echo arrives");
+    let sent: Vec<&str> = burst.lines().collect();
+    assert_eq!(echoed.len(), sent.len());
+    if let Some(k) = (0..lines).find(|&k| echoed[k] != sent[k]) {
+        panic!(
+            "echo {k} out of order: {:?} where {:?} was sent",
+            echoed[k], sent[k]
+        );
+    }
+    let (output, _) = server.terminate(Duration::from_secs(10));
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
 /// The resident set size of process `pid`, in KiB.
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
