@@ -69,6 +69,7 @@ mod host;
 pub mod linked;
 pub mod metrics;
 pub mod net;
+pub mod payload;
 pub mod testing;
 mod value;
 

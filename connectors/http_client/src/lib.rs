@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use pdk::payload::{self, PdkValue};
 use pdk::prelude::*;
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use reqwest::{Method, Url};
@@ -93,7 +94,8 @@ struct Answer {
     /// The stream of the event it answers.
     stream: u64,
     status: u16,
-    headers: Value,
+    /// In the C-ABI form, as the event is built.
+    headers: PdkValue,
     body: Vec<u8>,
 }
 
@@ -189,24 +191,15 @@ fn request_body(data: &Value) -> (Vec<u8>, Option<&'static str>) {
     (body, content_type)
 }
 
-/// `headers` as a value: an object from each (lowercase) name to its
-/// value, or to the list of its values when the name is repeated.
-fn headers_value(headers: &HeaderMap) -> Value {
-    let mut object = Value::object();
-    for name in headers.keys() {
-        let mut values: Vec<Value> = headers
-            .get_all(name)
+/// `headers` as a value in the C-ABI form: an object from each
+/// (lowercase) name to its value, or to the list of its values when the
+/// name is repeated.
+fn headers_value(headers: &HeaderMap) -> PdkValue {
+    payload::headers(
+        headers
             .iter()
-            .map(|value| Value::from(String::from_utf8_lossy(value.as_bytes()).into_owned()))
-            .collect();
-        let value = if values.len() == 1 {
-            values.remove(0)
-        } else {
-            Value::from(values)
-        };
-        object.insert(name.as_str().to_owned(), value);
-    }
-    object
+            .map(|(name, value)| (name.as_str(), value.as_bytes())),
+    )
 }
 
 /// Sends `request` and reads the whole response, up to `max_body_bytes`.
@@ -214,7 +207,7 @@ async fn exchange(
     client: &reqwest::Client,
     request: reqwest::Request,
     max_body_bytes: usize,
-) -> Result<(u16, Value, Vec<u8>)> {
+) -> Result<(u16, PdkValue, Vec<u8>)> {
     let mut response = client
         .execute(request)
         .await
@@ -335,23 +328,29 @@ impl Source for HttpClient {
                 () = self.unanswered.none_left.notified(), if self.upstream_finished => {}
             }
         };
+        // Built in the C-ABI form around the body as the runtime decoded
+        // it: the event leaves the plugin with no conversion.
         let body = if answer.body.is_empty() {
-            Value::NULL
+            payload::NULL
         } else {
-            ctx.decode(answer.body.clone()).unwrap_or_else(|error| {
-                pdk::log::debug!(
-                    "a response body is kept as it is: the codec cannot decode it: {}",
-                    error.message()
-                );
-                String::from_utf8(answer.body)
-                    .map_or_else(|e| Value::from(e.into_bytes()), Value::from)
-            })
+            ctx.decode_payload(answer.body.clone())
+                .unwrap_or_else(|error| {
+                    pdk::log::debug!(
+                        "a response body is kept as it is: the codec cannot decode it: {}",
+                        error.message()
+                    );
+                    match String::from_utf8(answer.body) {
+                        Ok(text) => PdkValue::String(text.into()),
+                        Err(e) => PdkValue::Bytes(e.into_bytes().into()),
+                    }
+                })
         };
-        let mut event = Value::object();
-        event.insert("status", u64::from(answer.status));
-        event.insert("headers", answer.headers);
-        event.insert("body", body);
-        Ok(SourceReply::Data {
+        let event = payload::object([
+            ("status", payload::unsigned(u64::from(answer.status))),
+            ("headers", answer.headers),
+            ("body", body),
+        ]);
+        Ok(SourceReply::Payload {
             data: event,
             stream: answer.stream,
         })

@@ -272,7 +272,7 @@ impl Source for HttpServer {
                 return Ok(SourceReply::Finished);
             };
             let body = if request.body.is_empty() {
-                Ok(message::NULL)
+                Ok(pdk::payload::NULL)
             } else {
                 ctx.decode_payload(request.body.to_vec())
             };

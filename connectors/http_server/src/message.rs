@@ -4,7 +4,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use hyper::{HeaderMap, Response, StatusCode};
-use pdk::abi::value::{PdkEntry, PdkScalar, PdkValue};
+use pdk::payload::{self, PdkValue};
 use pdk::prelude::*;
 
 /// A response, as hyper sends it.
@@ -27,50 +27,11 @@ const HOP_BY_HOP: &[&str] = &[
 /// (lowercase) name to its value, or to the list of its values when the
 /// name is repeated.
 pub fn headers_value(headers: &HeaderMap) -> PdkValue {
-    let entries: Vec<PdkEntry> = headers
-        .keys()
-        .map(|name| {
-            let mut values = headers.get_all(name).iter();
-            let first = values.next().map(header_text);
-            let value = match (first, values.next()) {
-                (Some(only), None) => only,
-                (first, second) => PdkValue::Array(
-                    first
-                        .into_iter()
-                        .chain(second.map(header_text))
-                        .chain(values.map(header_text))
-                        .collect(),
-                ),
-            };
-            entry(name.as_str(), value)
-        })
-        .collect();
-    PdkValue::Object(entries.into())
-}
-
-/// A header's value as text (bytes that are not UTF-8 replaced).
-fn header_text(value: &HeaderValue) -> PdkValue {
-    let text = match value.to_str() {
-        Ok(text) => text.to_owned(),
-        Err(_) => String::from_utf8_lossy(value.as_bytes()).into_owned(),
-    };
-    PdkValue::String(text.into())
-}
-
-/// The entry `key`: `value` of an object in the C-ABI form.
-fn entry(key: &str, value: PdkValue) -> PdkEntry {
-    PdkEntry {
-        key: key.to_owned().into(),
-        value,
-    }
-}
-
-/// `null` in the C-ABI form.
-pub const NULL: PdkValue = PdkValue::Static(PdkScalar::Null);
-
-/// A string in the C-ABI form.
-fn text(text: &str) -> PdkValue {
-    PdkValue::String(text.to_owned().into())
+    payload::headers(
+        headers
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_bytes())),
+    )
 }
 
 /// The event a request becomes, built in the C-ABI form the sinks read:
@@ -82,14 +43,13 @@ pub fn request_event(
     headers: PdkValue,
     body: PdkValue,
 ) -> PdkValue {
-    let entries = vec![
-        entry("method", text(method)),
-        entry("path", text(path)),
-        entry("query", query.map_or(NULL, text)),
-        entry("headers", headers),
-        entry("body", body),
-    ];
-    PdkValue::Object(entries.into())
+    payload::object([
+        ("method", payload::text(method)),
+        ("path", payload::text(path)),
+        ("query", query.map_or(payload::NULL, payload::text)),
+        ("headers", headers),
+        ("body", body),
+    ])
 }
 
 /// The response that answers a request with event `data`, read in place
