@@ -267,7 +267,13 @@ impl Sink for HttpClient {
         let unanswered = Arc::clone(&self.unanswered);
         unanswered.add();
         pdk::task::spawn(async move {
-            match exchange(&client, request, max_body_bytes).await {
+            let exchanged = exchange(&client, request, max_body_bytes).await;
+            // The request is no longer under way: its permit goes back
+            // before its response waits for room among the responses,
+            // which only the source side makes (holding it, a sink side
+            // waiting for a permit would wait for the source side).
+            drop(permit);
+            match exchanged {
                 Ok((status, headers, body)) => {
                     if let Some(answers) = answers {
                         let answer = Answer {
@@ -292,7 +298,6 @@ impl Sink for HttpClient {
                 }
             }
             unanswered.answered();
-            drop(permit);
         });
         Ok(SinkReply::Deferred)
     }

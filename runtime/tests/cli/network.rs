@@ -9,8 +9,8 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use crate::common::{
-    plugin_dir_with, python, refused_port, run_flow, stderr, stdout, tick, ticks_into, write_flow,
-    HttpReceiver, RunningFlow,
+    plugin_dir_with, python, refused_port, run_flow, spawn_flow, stderr, stdout, tick, ticks_into,
+    write_flow, HttpReceiver, RunningFlow,
 };
 
 /// A flow of one connector `echo` of type `kind`, linked to itself.
@@ -520,6 +520,89 @@ to = "responses"
         })
         .collect();
     assert_eq!(seen, (1..=20).collect());
+}
+
+#[test]
+fn http_client_fed_faster_than_its_server_answers_passes_every_response_on() {
+    // The blaster sends far more events than `max_in_flight` requests
+    // and the queue of responses hold, and the connector's inbox is never
+    // empty: its sink side waits for a request slot while its source side,
+    // in the same task, has responses to pass on.
+    let dir = plugin_dir_with(
+        "http-client-fast",
+        &["blaster", "http_client", "http_server", "file"],
+    );
+    let server_flow = write_flow(
+        &dir,
+        "server.toml",
+        &self_linked("http_server", "json", r#"{ url = "127.0.0.1:0" }"#),
+    );
+    let server = RunningFlow::start(&server_flow, &dir);
+    let address = server.address("listening on ");
+    let data = dir.join("in.jsonl");
+    let records: String = (0..100).map(|i| format!("{{\"i\":{i}}}\n")).collect();
+    std::fs::write(&data, records).unwrap();
+    let out = dir.join("responses.jsonl");
+    let events = 3_000;
+    let flow = write_flow(
+        &dir,
+        "client.toml",
+        &format!(
+            r#"
+[[connector]]
+id = "blast"
+type = "blaster"
+config = {{ path = {data:?}, count = {events} }}
+
+[[connector]]
+id = "client"
+type = "http_client"
+config = {{ url = "http://{address}/", max_in_flight = 8 }}
+
+[[connector]]
+id = "responses"
+type = "file"
+config = {{ path = {out:?} }}
+
+[[link]]
+from = "blast"
+to = "client"
+
+[[link]]
+from = "client"
+to = "responses"
+"#
+        ),
+    );
+    let mut client = spawn_flow(&flow, &dir);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = client.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            client.kill().unwrap();
+            let written = std::fs::read_to_string(&out).unwrap_or_default();
+            panic!(
+                "the flow stalled: {} of {events} responses after 60 s",
+                written.lines().count()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let output = client.wait_with_output().unwrap();
+    assert!(status.success(), "{}", stderr(&output));
+    let responses = std::fs::read_to_string(&out).unwrap();
+    let statuses: Vec<u64> = responses
+        .lines()
+        .map(|line| {
+            let response: serde_json::Value = serde_json::from_str(line).unwrap();
+            response["status"].as_u64().unwrap()
+        })
+        .collect();
+    assert_eq!(statuses.len(), events, "{}", stderr(&output));
+    assert!(statuses.iter().all(|&status| status == 200));
+    drop(server);
 }
 
 #[test]
