@@ -101,6 +101,9 @@ pub struct ConnectorTask {
     supervision: Supervision,
     /// What it counts, for the runtime's metrics and status.
     metrics: ConnectorMetrics,
+    /// Its sink side was just handed an event: its source side has the
+    /// next turn if it has an event ready (see [`Self::next_wake`]).
+    pull_owed: bool,
 }
 
 /// What wakes a task besides its sides' traffic.
@@ -154,6 +157,7 @@ impl ConnectorTask {
             },
             supervision: Supervision::new(restart, connection),
             metrics,
+            pull_owed: false,
         }
     }
 
@@ -325,7 +329,10 @@ impl ConnectorTask {
             match self.next_wake().await {
                 Wake::Outcome(outcome) => self.on_outcomes(outcome).await?,
                 Wake::Control(control) => self.on_control(control).await?,
-                Wake::Delivery(Some(delivery)) => self.deliver(delivery).await?,
+                Wake::Delivery(Some(delivery)) => {
+                    self.pull_owed = self.source.is_some();
+                    self.deliver(delivery).await?;
+                }
                 Wake::Delivery(None) => {
                     self.sink.inbox = None;
                     self.upstream_finished().await;

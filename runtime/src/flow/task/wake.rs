@@ -38,8 +38,18 @@ impl ConnectorTask {
     pub(super) async fn next_wake(&mut self) -> Wake {
         let pull_id = self.source.as_ref().map_or(0, |s| s.next_pull_id);
         let swapping = self.supervision.replacement.is_some();
-        if let Some(wake) = self.ready_now(swapping) {
+        // Right after an event for its sink side, a connector's own source
+        // side goes before its inbox if it has an event ready: a busy
+        // inbox would otherwise starve it (`http_client` fed by a fast
+        // upstream kept every response it received and passed none on).
+        let pull_owed = std::mem::take(&mut self.pull_owed);
+        if let Some(wake) = self.ready_now() {
             return wake;
+        }
+        if !pull_owed {
+            if let Some(wake) = self.ready_in_inbox(swapping) {
+                return wake;
+            }
         }
         let pulling = !swapping
             && self.source.as_ref().is_some_and(|s| {
@@ -62,6 +72,11 @@ impl ConnectorTask {
                 return Wake::Pulled(reply);
             }
             pull_polled = true;
+        }
+        if pull_owed {
+            if let Some(wake) = self.ready_in_inbox(swapping) {
+                return wake;
+            }
         }
         // A deadline, not a sleep: until it passes, the task answers
         // everything else.
@@ -172,9 +187,9 @@ impl ConnectorTask {
     /// without registering to be woken: a busy flow's task mostly wakes to
     /// an outcome or a delivery already waiting, and registering with
     /// every channel on every wake-up (an event listener each, allocated
-    /// and freed) cost more than handling the event. `None`: nothing is,
-    /// up to the first input only `next_wake`'s select can poll.
-    fn ready_now(&mut self, swapping: bool) -> Option<Wake> {
+    /// and freed) cost more than handling the event. `None`: nothing is
+    /// (the inbox aside, see [`Self::ready_in_inbox`]).
+    fn ready_now(&mut self) -> Option<Wake> {
         if let Some(Ok(outcome)) = self.source.as_ref().map(|s| s.outcomes.try_recv()) {
             return Some(Wake::Outcome(outcome));
         }
@@ -193,7 +208,13 @@ impl ConnectorTask {
                 return Some(Wake::Shutdown);
             }
         }
-        // A send waiting for room comes next, and only the select polls it.
+        None
+    }
+
+    /// An event waiting in the inbox, found without registering to be
+    /// woken; `None` if none is, or if a send waiting for room comes
+    /// first (only the select polls that).
+    fn ready_in_inbox(&mut self, swapping: bool) -> Option<Wake> {
         if self
             .source
             .as_ref()
