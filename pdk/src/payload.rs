@@ -59,7 +59,10 @@ pub fn object<'a>(entries: impl IntoIterator<Item = (&'a str, PdkValue)>) -> Pdk
 pub fn headers<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> PdkValue {
     let mut entries: Vec<PdkEntry> = Vec::new();
     for (name, value) in pairs {
-        let value = PdkValue::String(String::from_utf8_lossy(value).as_ref().into());
+        let value = PdkValue::String(match std::str::from_utf8(value) {
+            Ok(text) => text.into(),
+            Err(_) => String::from_utf8_lossy(value).into_owned().into(),
+        });
         match entries.last_mut() {
             Some(last) if last.key.as_str() == name => match &mut last.value {
                 PdkValue::Array(values) => values.push(value),
